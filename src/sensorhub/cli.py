@@ -1,0 +1,64 @@
+"""The ``sensorhub`` command. Each subcommand lives in its own module, which supplies
+``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from sensorhub import __version__
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("sensorhub.service", "classify live events from an MQTT broker and publish pages"),
+    "replay": ("sensorhub.replay", "classify a recording offline, in event time, and write pages"),
+    "demo": ("sensorhub.demo", "stream a simulated ward night through a private broker"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sensorhub",
+        description="Filters care-home sensor alarms at night: pages staff only when a person "
+        "needs to go to a room.",
+    )
+    parser.add_argument("--version", action="version", version=f"sensorhub {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log on stderr (default INFO)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    rules = sub.add_parser("rules", help="work with rule files", description="Work with rule files.")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check_module = importlib.import_module("sensorhub.rules.check")
+    check = rules_sub.add_parser(
+        "check", help="check a rule file and report each mistake", description=check_module.__doc__
+    )
+    check_module.add_arguments(check)
+    check.set_defaults(run=check_module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

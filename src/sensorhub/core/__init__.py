@@ -1,0 +1,1 @@
+"""Sans-I/O classification: events and time in, pages and audit records out."""

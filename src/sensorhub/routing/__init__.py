@@ -1,0 +1,1 @@
+"""Incidents to pages: recipients and pager texts (sans-I/O)."""
