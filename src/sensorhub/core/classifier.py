@@ -1,13 +1,138 @@
 """The reference classifier: the care policy of CONTRACT.md section 4, in plain Python.
 
-(Being written: interface fixed, implementation lands shortly.)
+It is the slow, obviously correct twin of the compiled core: one object per room, one method
+per kind of sensor, a timer heap for confirmation windows and grace periods. It does no I/O and
+reads no clock: events and time come in, pages and audit records go out (``Step``).
+
+Event time
+----------
+Events arrive in any order up to ``lateness`` seconds late. They wait in a reorder buffer and
+are decided in event-time order once the *watermark* passes them: the latest event time seen
+minus ``lateness`` (``push``), or the wall clock minus ``lateness`` (``tick``), whichever is
+later. Timers fire when the watermark passes them too, so a late contradiction still counts.
+Resident calls are never filtered, so they are paged the moment they arrive; the in-order pass
+later only files them under their incident. An event later than the watermark cannot be placed
+any more; it is decided on arrival, at the watermark, and the audit says so.
 """
 
 from __future__ import annotations
 
-from sensorhub.contract import MAX_LATENESS, Event
-from sensorhub.core.types import Step
-from sensorhub.rules.policy import Policy
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Final
+
+from sensorhub.contract import MAX_LATENESS, Event, IncidentKind, Page
+from sensorhub.core.types import AuditRecord, Decision, Step
+from sensorhub.routing.pages import make_page
+from sensorhub.rules.policy import Policy, RoomPolicy
+
+#: How long technical incidents stay open: one page per device and reason per day at most.
+TECHNICAL_REPEAT: Final = 24 * 3600.0
+#: How long a redelivered ``(device, id)`` is remembered, in event time.
+DEDUP_WINDOW: Final = 3600.0
+#: A conventional system re-arms an alarm per device after this long.
+CONVENTIONAL_REARM: Final = 60.0
+
+#: Care incidents by severity; a more severe incident in a room with an open one is new.
+SEVERITY: Final[dict[IncidentKind, int]] = {
+    "acoustic": 1,
+    "absent_too_long": 2,
+    "bed_exit": 3,
+    "wandering": 4,
+    "fall": 5,
+}
+
+#: Events that mean staff are in the room.
+STAFF_ARRIVAL_EVENTS: Final = frozenset(
+    {("presence", "staff_in"), ("optical", "staff_present"), ("optical", "multiple_persons")}
+)
+#: Optical events that show the resident up and about: they contradict a fall.
+UPRIGHT_POSTURES: Final = frozenset(
+    {"in_bed", "sitting_on_edge", "out_of_bed", "in_bathroom", "left_room"}
+)
+#: Optical events that mean the camera sees the room (they end an obstruction).
+SEEING_EVENTS: Final = frozenset(
+    {
+        "in_bed",
+        "sitting_on_edge",
+        "out_of_bed",
+        "in_bathroom",
+        "left_room",
+        "entered_room",
+        "fall",
+        "on_floor",
+        "staff_present",
+        "multiple_persons",
+        "no_person",
+    }
+)
+#: Optical events that show the resident in the room (a wanderer is back).
+IN_ROOM_POSTURES: Final = frozenset(
+    {"in_bed", "sitting_on_edge", "out_of_bed", "in_bathroom", "entered_room", "fall", "on_floor"}
+)
+#: Events a conventional system sounds an alarm for (per kind; acoustic: loud sound only;
+#: door and motion only where the resident wanders).
+CONVENTIONAL_ALARMS: Final[dict[str, frozenset[str]]] = {
+    "optical": frozenset({"sitting_on_edge", "out_of_bed", "left_room", "fall", "on_floor"}),
+    "bed": frozenset({"vacated"}),
+    "call": frozenset({"pressed"}),
+    "acoustic": frozenset({"sound"}),
+    "door": frozenset({"open"}),
+    "motion": frozenset({"motion"}),
+}
+
+
+@dataclass(slots=True)
+class Incident:
+    """One reason to go to one room (or, for technical incidents, to one device)."""
+
+    id: str
+    kind: IncidentKind
+    opened: float
+    last_evidence: float
+    evidence: list[str]
+    device: str | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Pending:
+    """Evidence waiting for its confirmation window or grace period to run out."""
+
+    kind: str
+    since: float
+    evidence: list[str]
+    token: int
+
+
+@dataclass(slots=True)
+class DeviceState:
+    last_seen: float
+    silent_token: int = 0
+    obstructed: Pending | None = None
+    faults: dict[str, Incident] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RoomState:
+    policy: RoomPolicy
+    #: optical device -> (last seen, cannot see: obstructed or faulted)
+    optical: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    optical_in_bed: bool | None = None
+    mat_in_bed: bool | None = None
+    #: presence device -> time of its open staff_in
+    staff_in: dict[str, float] = field(default_factory=dict)
+    staff_seen: float = float("-inf")
+    last_motion: float = float("-inf")
+    has_motion_sensor: bool = False
+    open: dict[IncidentKind, Incident] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
+    acoustic_start: float | None = None
+    acoustic_last: float = float("-inf")
+    acoustic_evidence: list[str] = field(default_factory=list)
+    #: a call paged on arrival, not yet reached by the in-order pass: (incident, event ref)
+    fast_call: tuple[Incident, str] | None = None
 
 
 class Classifier:
@@ -23,15 +148,867 @@ class Classifier:
     """
 
     def __init__(self, policy: Policy, *, lateness: float = MAX_LATENESS) -> None:
+        if lateness < 0:
+            raise ValueError("lateness must not be negative")
         self.policy = policy
         self.lateness = lateness
         self.raw_alarms = 0
+        self.late_events = 0
+        self.duplicates = 0
+        self._rooms: dict[tuple[str, str], RoomState] = {}
+        self._devices: dict[tuple[str, str, str, str], DeviceState] = {}
+        self._buffer: list[tuple[float, int, Event]] = []
+        self._timers: list[tuple[float, int, str, tuple[str, ...], int]] = []
+        self._seq = itertools.count()
+        self._tokens = itertools.count(1)
+        self._clock = float("-inf")  # event time of the last decision: never goes back
+        self._max_ts = float("-inf")
+        self._seen_ids: dict[tuple[str, str, str, str, str], float] = {}
+        self._seen_prune_at = float("-inf")
+        self._last_alarm: dict[tuple[str, str, str, str], float] = {}
+        self._step = Step()
+
+    @property
+    def buffered(self) -> int:
+        """Events received but not yet decided."""
+        return len(self._buffer)
+
+    # -- driving ---------------------------------------------------------------------------
 
     def push(self, event: Event) -> Step:
-        raise NotImplementedError
+        event.seq = next(self._seq)
+        if event.id is not None:
+            key = (event.site, event.room, event.kind, event.device, event.id)
+            if key in self._seen_ids:
+                self.duplicates += 1
+                self._audit(
+                    event.ts,
+                    "ignored",
+                    f"redelivery of event id {event.id!r}: processed once",
+                    event=event,
+                )
+                return self._take()
+            self._seen_ids[key] = event.ts
+            self._prune_seen(event.ts)
+        if event.ts < self._clock:
+            self.late_events += 1
+            self._decide(event, self._clock, late=True)
+        else:
+            if event.kind == "call" and event.event == "pressed":
+                self._page_call_on_arrival(event)
+            heapq.heappush(self._buffer, (event.ts, event.seq, event))
+            self._max_ts = max(self._max_ts, event.ts)
+            self._advance(self._max_ts - self.lateness)
+        return self._take()
 
     def tick(self, now: float) -> Step:
-        raise NotImplementedError
+        self._advance(max(now, self._max_ts) - self.lateness)
+        return self._take()
 
     def drain(self) -> Step:
-        raise NotImplementedError
+        self._advance(self._max_ts)
+        return self._take()
+
+    def _take(self) -> Step:
+        step, self._step = self._step, Step()
+        return step
+
+    def _advance(self, watermark: float) -> None:
+        buffer, timers = self._buffer, self._timers
+        while True:
+            next_event = buffer[0][0] if buffer else float("inf")
+            next_timer = timers[0][0] if timers else float("inf")
+            if min(next_event, next_timer) > watermark:
+                break
+            if next_event <= next_timer:
+                ts, _, event = heapq.heappop(buffer)
+                self._clock = max(self._clock, ts)
+                self._decide(event, self._clock, late=False)
+            else:
+                due, _, name, key, token = heapq.heappop(timers)
+                self._clock = max(self._clock, due)
+                self._fire(name, key, token, due)
+        self._clock = max(self._clock, watermark)
+
+    def _prune_seen(self, ts: float) -> None:
+        if ts - self._seen_prune_at < DEDUP_WINDOW:
+            return
+        self._seen_prune_at = ts
+        horizon = ts - DEDUP_WINDOW
+        self._seen_ids = {k: t for k, t in self._seen_ids.items() if t >= horizon}
+
+    def _schedule(self, due: float, name: str, key: tuple[str, ...]) -> int:
+        token = next(self._tokens)
+        heapq.heappush(self._timers, (due, next(self._seq), name, key, token))
+        return token
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _room(self, site: str, room: str) -> RoomState:
+        state = self._rooms.get((site, room))
+        if state is None:
+            state = self._rooms[(site, room)] = RoomState(self.policy.room(site, room))
+        return state
+
+    def _audit(
+        self,
+        ts: float,
+        decision: Decision,
+        reason: str,
+        *,
+        event: Event | None = None,
+        timer: str | None = None,
+        room: RoomState | None = None,
+        incident: Incident | None = None,
+        page: Page | None = None,
+    ) -> None:
+        self._step.audit.append(
+            AuditRecord(
+                ts=ts,
+                decision=decision,
+                reason=reason,
+                event=event,
+                timer=timer,
+                site=room.policy.site if room else None,
+                room=room.policy.room if room else None,
+                incident=incident.id if incident else None,
+                page_id=page.page_id if page else None,
+            )
+        )
+
+    def _staff_present(self, room: RoomState, t: float) -> bool:
+        p = room.policy
+        if t - room.staff_seen <= p.staff_recent:
+            return True
+        return any(t - since <= p.staff_timeout for since in room.staff_in.values())
+
+    def _optical_working(self, room: RoomState, t: float) -> bool:
+        silent_after = room.policy.silent_after
+        return any(not blind and t - seen <= silent_after for seen, blind in room.optical.values())
+
+    def _count_conventional(self, event: Event, room: RoomState) -> None:
+        alarms = CONVENTIONAL_ALARMS.get(event.kind)
+        if alarms is None or event.event not in alarms:
+            return
+        if event.kind in ("door", "motion") and not room.policy.wanders:
+            return
+        if event.kind == "acoustic" and (
+            event.value is None or event.value < room.policy.acoustic_threshold
+        ):
+            return
+        key = (event.site, event.room, event.kind, event.device)
+        last = self._last_alarm.get(key)
+        if last is not None and abs(event.ts - last) < CONVENTIONAL_REARM:
+            return
+        self._last_alarm[key] = event.ts
+        self.raw_alarms += 1
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    def _incident_id(self, room: RoomState, kind: str, t: float, suffix: str = "") -> str:
+        p = room.policy
+        return f"{p.site}/{p.room}/{kind}{suffix}/{round(t * 1000)}"
+
+    def _is_open(self, room: RoomState, kind: IncidentKind, t: float) -> Incident | None:
+        incident = room.open.get(kind)
+        if incident is None:
+            return None
+        if t - incident.last_evidence > room.policy.incident_idle_close:
+            del room.open[kind]
+            return None
+        return incident
+
+    def _page(self, room: RoomState, incident: Incident, t: float) -> Page:
+        page = make_page(
+            room.policy,
+            incident=incident.id,
+            kind=incident.kind,
+            ts=t,
+            events=incident.evidence,
+            device=incident.device,
+            reason=incident.reason,
+        )
+        self._step.pages.append(page)
+        return page
+
+    def _raise(
+        self,
+        room: RoomState,
+        kind: IncidentKind,
+        t: float,
+        evidence: list[str],
+        *,
+        event: Event | None = None,
+        timer: str | None = None,
+        why: str,
+    ) -> None:
+        """Evidence for a care incident is actionable now: page it, or say why not."""
+        if kind != "call" and self._staff_present(room, t):
+            self._audit(
+                t,
+                "suppressed",
+                f"{why}; staff present in the room",
+                event=event,
+                timer=timer,
+                room=room,
+            )
+            return
+        existing = self._is_open(room, kind, t)
+        if existing is not None:
+            existing.last_evidence = t
+            existing.evidence.extend(e for e in evidence if e not in existing.evidence)
+            self._audit(
+                t,
+                "evidence",
+                f"{why}; duplicate of open {kind} incident, already paged",
+                event=event,
+                timer=timer,
+                room=room,
+                incident=existing,
+            )
+            return
+        if kind != "call":
+            for other_kind, other in list(room.open.items()):
+                if other_kind == "call" or self._is_open(room, other_kind, t) is None:
+                    continue
+                if SEVERITY[other_kind] >= SEVERITY[kind]:
+                    other.last_evidence = t
+                    self._audit(
+                        t,
+                        "suppressed",
+                        f"{why}; covered by the open {other_kind} incident, already paged",
+                        event=event,
+                        timer=timer,
+                        room=room,
+                        incident=other,
+                    )
+                    return
+        incident = Incident(self._incident_id(room, kind, t), kind, t, t, list(evidence))
+        room.open[kind] = incident
+        page = self._page(room, incident, t)
+        self._audit(
+            t,
+            "paged",
+            f"{why}: {kind}",
+            event=event,
+            timer=timer,
+            room=room,
+            incident=incident,
+            page=page,
+        )
+
+    def _resolve(
+        self, room: RoomState, kinds: tuple[IncidentKind, ...], t: float, why: str, event: Event
+    ) -> None:
+        for kind in kinds:
+            incident = room.open.pop(kind, None)
+            if incident is not None:
+                self._audit(
+                    t,
+                    "resolved",
+                    f"{kind} incident resolved: {why}",
+                    event=event,
+                    room=room,
+                    incident=incident,
+                )
+
+    def _cancel(self, room: RoomState, name: str, t: float, why: str, event: Event) -> bool:
+        pending = room.pending.pop(name, None)
+        if pending is None:
+            return False
+        self._audit(t, "resolved", f"pending {name} cancelled: {why}", event=event, room=room)
+        return True
+
+    # -- deciding one event ----------------------------------------------------------------
+
+    def _decide(self, event: Event, t: float, *, late: bool) -> None:
+        room = self._room(event.site, event.room)
+        n_audit = len(self._step.audit)
+        self._count_conventional(event, room)
+        self._device_seen(event, room, t)
+        handler = _HANDLERS.get(event.kind)
+        if event.event in ("heartbeat", "battery_low", "fault"):
+            self._device_health(event, room, t)
+        elif handler is not None:
+            handler(self, event, room, t)
+        if len(self._step.audit) == n_audit:
+            self._audit(t, "state", f"{event.kind} {event.event}", event=event, room=room)
+        if late:
+            record = self._step.audit[n_audit]
+            record.reason += (
+                f" (arrived more than {self.lateness:g} s late: decided on arrival, "
+                "not in event-time order)"
+            )
+
+    # staff ------------------------------------------------------------------------------
+
+    def _staff_arrived(self, room: RoomState, t: float, event: Event) -> None:
+        """Staff arrive: open incidents are resolved, pending ones cancelled."""
+        self._resolve(room, tuple(room.open), t, "staff arrived", event)
+        for name in list(room.pending):
+            self._cancel(room, name, t, "staff arrived", event)
+        room.acoustic_start = None
+
+    def _on_presence(self, event: Event, room: RoomState, t: float) -> None:
+        if event.event == "staff_in":
+            arriving = not self._staff_present(room, t)
+            room.staff_in[event.device] = t
+            if arriving:
+                self._staff_arrived(room, t, event)
+        else:
+            room.staff_in.pop(event.device, None)
+
+    # optical ----------------------------------------------------------------------------
+
+    def _on_optical(self, event: Event, room: RoomState, t: float) -> None:
+        name = event.event
+        seen, _ = room.optical.get(event.device, (t, False))
+        if name == "obstructed":
+            room.optical[event.device] = (seen, True)
+            self._obstructed(event, room, t)
+            return
+        room.optical[event.device] = (seen, False)
+        self._unobstructed(event, room, t)
+        if name in ("staff_present", "multiple_persons"):
+            arriving = not self._staff_present(room, t)
+            room.staff_seen = t
+            if arriving:
+                self._staff_arrived(room, t, event)
+            return
+        # the resident's posture: who is where
+        if name in UPRIGHT_POSTURES and "fall" in room.pending:
+            self._cancel(room, "fall", t, f"contradicted by {name}", event)
+        if name in ("fall", "on_floor"):
+            self._fall_evidence(event, room, t)
+        if name in IN_ROOM_POSTURES:
+            self._resolve(room, ("wandering",), t, f"resident seen in the room ({name})", event)
+        if name == "left_room" or (name == "no_person" and "door" in room.pending):
+            self._wandering_evidence(event, room, t)
+        if name in ("in_bed", "sitting_on_edge"):
+            was_in_bed = room.optical_in_bed
+            room.optical_in_bed = True
+            if name == "in_bed":
+                self._back_in_bed(event, room, t)
+            elif was_in_bed is False:
+                self._audit(t, "state", "sitting on the bed edge", event=event, room=room)
+        elif name in ("out_of_bed", "in_bathroom", "left_room"):
+            was_in_bed = room.optical_in_bed
+            room.optical_in_bed = False
+            if (name == "out_of_bed" and was_in_bed is not False) or was_in_bed is True:
+                self._bed_exit(room, t, t, [event.ref], event=event)
+        elif name in ("no_person", "fall", "on_floor", "entered_room"):
+            room.optical_in_bed = False
+
+    def _fall_evidence(self, event: Event, room: RoomState, t: float) -> None:
+        pending = room.pending.get("fall")
+        if pending is not None:
+            pending.evidence.append(event.ref)
+            self._audit(t, "pending", "more evidence of the pending fall", event=event, room=room)
+            return
+        if self._staff_present(room, t):
+            self._audit(
+                t, "suppressed", f"{event.event} while staff are present", event=event, room=room
+            )
+            return
+        token = self._schedule(t + room.policy.fall_confirm, "fall", (event.site, event.room))
+        room.pending["fall"] = Pending("fall", t, [event.ref], token)
+        self._audit(
+            t,
+            "pending",
+            f"{event.event}: paged unless contradicted within {room.policy.fall_confirm:g} s",
+            event=event,
+            room=room,
+        )
+
+    # bed -------------------------------------------------------------------------------
+
+    def _on_bed(self, event: Event, room: RoomState, t: float) -> None:
+        vacated = event.event == "vacated"
+        was_in_bed = room.mat_in_bed
+        room.mat_in_bed = not vacated
+        if self._optical_working(room, t):
+            self._audit(
+                t,
+                "ignored",
+                "bed mat: the working optical sensor decides whether the resident is in bed",
+                event=event,
+                room=room,
+            )
+            return
+        if not vacated:
+            self._cancel(room, "bed_mat", t, "bed occupied again (turning over)", event)
+            self._back_in_bed(event, room, t)
+            return
+        if was_in_bed is False:
+            return
+        confirm = room.policy.bed_exit_confirm
+        if confirm <= 0:
+            self._bed_exit(room, t, t, [event.ref], event=event)
+            return
+        token = self._schedule(t + confirm, "bed_mat", (event.site, event.room))
+        room.pending["bed_mat"] = Pending("bed_mat", t, [event.ref], token)
+        self._audit(
+            t,
+            "pending",
+            f"bed vacated: leaving the bed if still vacated after {confirm:g} s",
+            event=event,
+            room=room,
+        )
+
+    def _bed_exit(
+        self,
+        room: RoomState,
+        since: float,
+        t: float,
+        evidence: list[str],
+        *,
+        event: Event | None = None,
+        timer: str | None = None,
+    ) -> None:
+        """The resident left the bed at ``since`` (decided at ``t``)."""
+        p = room.policy
+        if not p.is_night(since):
+            self._audit(
+                t,
+                "suppressed",
+                "left the bed outside the night window",
+                event=event,
+                timer=timer,
+                room=room,
+            )
+            return
+        if p.fall_risk == "high":
+            self._raise(
+                room,
+                "bed_exit",
+                t,
+                evidence,
+                event=event,
+                timer=timer,
+                why="high fall-risk resident left the bed at night",
+            )
+            return
+        if "absent" in room.pending:
+            room.pending["absent"].evidence.extend(evidence)
+            self._audit(
+                t,
+                "pending",
+                "out of bed again; the grace period still runs from the first exit",
+                event=event,
+                timer=timer,
+                room=room,
+            )
+            return
+        if self._staff_present(room, t):
+            self._audit(
+                t,
+                "suppressed",
+                "left the bed with staff present",
+                event=event,
+                timer=timer,
+                room=room,
+            )
+            return
+        token = self._schedule(since + p.bathroom_grace, "absent", (p.site, p.room))
+        room.pending["absent"] = Pending("absent", since, list(evidence), token)
+        self._audit(
+            t,
+            "pending",
+            f"left the bed at night: paged if not back in bed within {p.bathroom_grace / 60:g} min",
+            event=event,
+            timer=timer,
+            room=room,
+        )
+
+    def _back_in_bed(self, event: Event, room: RoomState, t: float) -> None:
+        self._cancel(room, "absent", t, "back in bed within the grace period", event)
+        self._resolve(room, ("bed_exit", "absent_too_long", "wandering"), t, "back in bed", event)
+        if event.kind == "optical":
+            self._resolve(room, ("fall",), t, "resident seen back in bed", event)
+
+    # door and motion ---------------------------------------------------------------------
+
+    def _on_door(self, event: Event, room: RoomState, t: float) -> None:
+        p = room.policy
+        if event.event != "open" or not p.wanders:
+            return
+        if not p.is_night(t):
+            self._audit(
+                t, "suppressed", "door opened outside the night window", event=event, room=room
+            )
+            return
+        if self._staff_present(room, t):
+            self._audit(t, "suppressed", "door opened with staff present", event=event, room=room)
+            return
+        if "door" in room.pending:
+            room.pending["door"].evidence.append(event.ref)
+            return
+        token = self._schedule(t + p.wandering_confirm, "door", (p.site, p.room))
+        room.pending["door"] = Pending("door", t, [event.ref], token)
+        self._audit(
+            t,
+            "pending",
+            f"door opened: looking {p.wandering_confirm:g} s for the room being left empty",
+            event=event,
+            room=room,
+        )
+
+    def _on_motion(self, event: Event, room: RoomState, t: float) -> None:
+        room.has_motion_sensor = True
+        if event.event == "motion":
+            room.last_motion = t
+
+    def _wandering_evidence(
+        self,
+        event: Event | None,
+        room: RoomState,
+        t: float,
+        evidence: list[str] | None = None,
+        timer: str | None = None,
+    ) -> None:
+        p = room.policy
+        door = room.pending.pop("door", None)
+        refs = (door.evidence if door else []) + (evidence or [])
+        if event is not None:
+            refs.append(event.ref)
+        if not p.wanders:
+            return
+        if not p.is_night(t):
+            self._audit(
+                t,
+                "suppressed",
+                "left the room outside the night window",
+                event=event,
+                timer=timer,
+                room=room,
+            )
+            return
+        self._raise(
+            room,
+            "wandering",
+            t,
+            refs,
+            event=event,
+            timer=timer,
+            why="resident who wanders left the room at night",
+        )
+
+    # acoustic ----------------------------------------------------------------------------
+
+    def _on_acoustic(self, event: Event, room: RoomState, t: float) -> None:
+        p = room.policy
+        loud = (
+            event.event == "sound"
+            and event.value is not None
+            and (event.value >= p.acoustic_threshold)
+        )
+        if not loud:
+            room.acoustic_start = None
+            return
+        if room.acoustic_start is None or t - room.acoustic_last > p.acoustic_gap:
+            room.acoustic_start = t
+            room.acoustic_evidence = []
+        room.acoustic_last = t
+        room.acoustic_evidence.append(event.ref)
+        lasted = t - room.acoustic_start
+        if lasted >= p.acoustic_duration:
+            self._raise(
+                room,
+                "acoustic",
+                t,
+                room.acoustic_evidence,
+                event=event,
+                why=f"sound at or above {p.acoustic_threshold:g} dB(A) for {lasted:g} s",
+            )
+        else:
+            self._audit(
+                t,
+                "pending",
+                f"loud sound for {lasted:g} s of {p.acoustic_duration:g} s",
+                event=event,
+                room=room,
+            )
+
+    # call ------------------------------------------------------------------------------
+
+    def _call_open_on_arrival(self, room: RoomState, ts: float) -> bool:
+        """Whether a call pressed at ``ts`` joins an open call, judged on arrival.
+
+        It does if a call is open now and nothing buffered before ``ts`` could close it;
+        when in doubt the call is paged (a duplicate page beats a missed call)."""
+        if self._is_open(room, "call", ts) is None:
+            return False
+        p = room.policy
+        present = self._staff_present(room, self._clock)
+        before = sorted(
+            (other.ts, other.seq, other.kind, other.event)
+            for _, _, other in self._buffer
+            if (other.site, other.room) == (p.site, p.room) and other.ts <= ts
+        )
+        for _, _, kind, name in before:
+            if (kind, name) == ("call", "cancelled"):
+                return False
+            if (kind, name) == ("presence", "staff_out"):
+                present = False
+            elif (kind, name) in STAFF_ARRIVAL_EVENTS and not present:
+                return False  # staff arrive first: they resolve the open call
+        return True
+
+    def _page_call_on_arrival(self, event: Event) -> None:
+        room = self._room(event.site, event.room)
+        if room.fast_call is not None or self._call_open_on_arrival(room, event.ts):
+            return
+        incident = Incident(
+            self._incident_id(room, "call", event.ts), "call", event.ts, event.ts, [event.ref]
+        )
+        room.fast_call = (incident, event.ref)
+        page = self._page(room, incident, event.ts)
+        self._audit(
+            event.ts,
+            "paged",
+            "resident call: paged on arrival (calls are never filtered)",
+            event=event,
+            room=room,
+            incident=incident,
+            page=page,
+        )
+
+    def _on_call(self, event: Event, room: RoomState, t: float) -> None:
+        if event.event == "cancelled":
+            self._resolve(room, ("call",), t, "call cancelled", event)
+            return
+        fast = room.fast_call
+        if self._is_open(room, "call", t) is None and fast is not None:
+            incident, _ = fast
+            room.fast_call = None
+            incident.last_evidence = t
+            if event.ref not in incident.evidence:
+                incident.evidence.append(event.ref)
+            room.open["call"] = incident
+            self._audit(
+                t,
+                "evidence",
+                "resident call, already paged on arrival",
+                event=event,
+                room=room,
+                incident=incident,
+            )
+            return
+        if fast is not None and fast[1] == event.ref:
+            room.fast_call = None  # it was paged on arrival but turned out a repeat
+        self._raise(room, "call", t, [event.ref], event=event, why="resident call")
+
+    # devices -----------------------------------------------------------------------------
+
+    def _device(self, event: Event) -> tuple[tuple[str, str, str, str], DeviceState | None]:
+        key = (event.site, event.room, event.kind, event.device)
+        return key, self._devices.get(key)
+
+    def _device_seen(self, event: Event, room: RoomState, t: float) -> None:
+        key, device = self._device(event)
+        if device is None:
+            device = self._devices[key] = DeviceState(t)
+        device.last_seen = t
+        device.silent_token = self._schedule(t + room.policy.silent_after, "silent", key)
+        silent = device.faults.pop("silent", None)
+        if silent is not None:
+            self._audit(
+                t, "resolved", "device heard from again", event=event, room=room, incident=silent
+            )
+        if event.kind == "optical":
+            _, blind = room.optical.get(event.device, (t, False))
+            room.optical[event.device] = (t, blind)
+
+    def _device_health(self, event: Event, room: RoomState, t: float) -> None:
+        if event.event == "heartbeat":
+            self._audit(t, "state", "heartbeat", event=event, room=room)
+            return
+        if event.kind == "optical":
+            room.optical[event.device] = (
+                t,
+                event.event == "fault" or room.optical[event.device][1],
+            )
+        self._device_fault(
+            room,
+            event.event,
+            t,
+            (event.site, event.room, event.kind, event.device),
+            [event.ref],
+            event=event,
+        )
+
+    def _device_fault(
+        self,
+        room: RoomState,
+        reason: str,
+        t: float,
+        key: tuple[str, str, str, str],
+        evidence: list[str],
+        *,
+        event: Event | None = None,
+        timer: str | None = None,
+    ) -> None:
+        device = self._devices[key]
+        existing = device.faults.get(reason)
+        if existing is not None and t - existing.last_evidence <= TECHNICAL_REPEAT:
+            existing.last_evidence = t
+            self._audit(
+                t,
+                "evidence",
+                f"device {key[3]} {reason}: already paged to technicians",
+                event=event,
+                timer=timer,
+                room=room,
+                incident=existing,
+            )
+            return
+        incident = Incident(
+            self._incident_id(room, "device_fault", t, f"/{key[3]}/{reason}"),
+            "device_fault",
+            t,
+            t,
+            evidence,
+            device=key[3],
+            reason=reason,
+        )
+        device.faults[reason] = incident
+        page = self._page(room, incident, t)
+        self._audit(
+            t,
+            "paged",
+            f"device {key[3]}: {reason}",
+            event=event,
+            timer=timer,
+            room=room,
+            incident=incident,
+            page=page,
+        )
+
+    def _obstructed(self, event: Event, room: RoomState, t: float) -> None:
+        key, _ = self._device(event)
+        device = self._devices[key]  # _device_seen made it
+        if device.obstructed is not None:
+            device.obstructed.evidence.append(event.ref)
+            return
+        after = room.policy.obstructed_after
+        token = self._schedule(t + after, "obstructed", key)
+        device.obstructed = Pending("obstructed", t, [event.ref], token)
+        self._audit(
+            t,
+            "pending",
+            f"camera obstructed: a device fault if it lasts {after:g} s",
+            event=event,
+            room=room,
+        )
+
+    def _unobstructed(self, event: Event, room: RoomState, t: float) -> None:
+        _, device = self._device(event)
+        if device is None:
+            return
+        if device.obstructed is not None:
+            device.obstructed = None
+            self._audit(t, "resolved", "camera sees again", event=event, room=room)
+        incident = device.faults.pop("obstructed", None)
+        if incident is not None:
+            self._audit(
+                t, "resolved", "camera sees again", event=event, room=room, incident=incident
+            )
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _fire(self, name: str, key: tuple[str, ...], token: int, t: float) -> None:
+        if name in ("silent", "obstructed"):
+            device_key = (key[0], key[1], key[2], key[3])
+            device = self._devices[device_key]
+            room = self._room(key[0], key[1])
+            if name == "silent" and token == device.silent_token:
+                self._device_fault(
+                    room,
+                    "silent",
+                    t,
+                    device_key,
+                    [],
+                    timer=f"no event or heartbeat for {room.policy.silent_after:g} s",
+                )
+                if key[2] == "optical":
+                    room.optical.pop(key[3], None)
+            elif (
+                name == "obstructed"
+                and device.obstructed is not None
+                and (device.obstructed.token == token)
+            ):
+                evidence, device.obstructed = device.obstructed.evidence, None
+                self._device_fault(
+                    room,
+                    "obstructed",
+                    t,
+                    device_key,
+                    evidence,
+                    timer=f"obstructed for {room.policy.obstructed_after:g} s",
+                )
+            return
+        room = self._room(key[0], key[1])
+        pending = room.pending.get(name)
+        if pending is None or pending.token != token:
+            return  # cancelled or replaced
+        del room.pending[name]
+        if name == "fall":
+            self._raise(
+                room,
+                "fall",
+                t,
+                pending.evidence,
+                timer="fall confirmation",
+                why=f"person on the floor, not contradicted within {room.policy.fall_confirm:g} s",
+            )
+        elif name == "absent":
+            self._raise(
+                room,
+                "absent_too_long",
+                t,
+                pending.evidence,
+                timer="bathroom grace",
+                why=f"not back in bed within {room.policy.bathroom_grace / 60:g} min",
+            )
+        elif name == "bed_mat":
+            self._bed_exit(room, pending.since, t, pending.evidence, timer="bed-mat confirmation")
+        elif name == "door":
+            self._door_window_closed(room, t, pending)
+
+    def _door_window_closed(self, room: RoomState, t: float, pending: Pending) -> None:
+        timer = "door window"
+        if self._optical_working(room, t):
+            self._audit(
+                t,
+                "resolved",
+                "door opened, but the optical sensor did not see the resident leave",
+                timer=timer,
+                room=room,
+            )
+            return
+        if room.mat_in_bed:
+            self._audit(
+                t, "resolved", "door opened, but the resident is in bed", timer=timer, room=room
+            )
+            return
+        if room.has_motion_sensor and room.last_motion > pending.since + 1:
+            self._audit(
+                t,
+                "resolved",
+                "door opened, but there is still motion in the room",
+                timer=timer,
+                room=room,
+            )
+            return
+        self._wandering_evidence(None, room, t, pending.evidence, timer=timer)
+
+
+_HANDLERS = {
+    "optical": Classifier._on_optical,
+    "bed": Classifier._on_bed,
+    "door": Classifier._on_door,
+    "motion": Classifier._on_motion,
+    "call": Classifier._on_call,
+    "presence": Classifier._on_presence,
+    "acoustic": Classifier._on_acoustic,
+}

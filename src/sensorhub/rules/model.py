@@ -22,7 +22,9 @@ from pydantic import (
 
 from sensorhub.contract import NAME_RE
 
-_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+_DURATION_RE = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
 _CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -37,7 +39,10 @@ def parse_duration(value: Any) -> Any:
         hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
         return hours * 3600 + minutes * 60 + seconds
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string such as 15m, not a yes/no")
+        # pydantic reports ValueError (not TypeError) raised in a validator as a field error
+        raise ValueError(  # noqa: TRY004
+            "a duration is a number of seconds or a string such as 15m, not a yes/no"
+        )
     return value
 
 
@@ -94,7 +99,9 @@ class Recipients(_Strict):
 class Parameters(_Strict):
     """Parameters of the care policy. Unset fields inherit from the level above."""
 
-    timezone: str | None = Field(None, description="IANA time zone of the site, e.g. Europe/Amsterdam.")
+    timezone: str | None = Field(
+        None, description="IANA time zone of the site, e.g. Europe/Amsterdam."
+    )
     night: NightWindow | None = Field(None, description="Night window in local time.")
     language: Literal["en", "nl"] | None = Field(None, description="Language of pager texts.")
     recipients: Recipients | None = Field(None, description="Who gets care and technical pages.")
@@ -116,6 +123,13 @@ class Parameters(_Strict):
     )
     fall_confirm: Duration | None = Field(
         None, ge=0, le=14, description="How long a fall may be contradicted before it is paged."
+    )
+    bed_exit_confirm: Duration | None = Field(
+        None,
+        ge=0,
+        le=9,
+        description="Where only a bed mat sees the bed: how long it must stay vacated to count as "
+        "leaving the bed (a resident turning over lifts the mat for a moment).",
     )
     wandering_confirm: Duration | None = Field(
         None,

@@ -32,6 +32,7 @@ class RoomPolicy:
     acoustic_duration: float
     acoustic_gap: float
     fall_confirm: float
+    bed_exit_confirm: float
     wandering_confirm: float
     staff_recent: float
     staff_timeout: float
@@ -103,6 +104,7 @@ class Policy:
             acoustic_duration=values["acoustic_duration"],
             acoustic_gap=values["acoustic_gap"],
             fall_confirm=values["fall_confirm"],
+            bed_exit_confirm=values["bed_exit_confirm"],
             wandering_confirm=values["wandering_confirm"],
             staff_recent=values["staff_recent"],
             staff_timeout=values["staff_timeout"],
