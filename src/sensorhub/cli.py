@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from sensorhub import __version__
 
+_RAW = argparse.RawDescriptionHelpFormatter
+
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sensorhub.service", "classify live events from an MQTT broker and publish pages"),
@@ -35,14 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        command = sub.add_parser(
+            name, help=help_text, description=module.__doc__, formatter_class=_RAW
+        )
         module.add_arguments(command)
         command.set_defaults(run=module.run)
-    rules = sub.add_parser("rules", help="work with rule files", description="Work with rule files.")
+    rules = sub.add_parser(
+        "rules", help="work with rule files", description="Work with rule files."
+    )
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     check_module = importlib.import_module("sensorhub.rules.check")
     check = rules_sub.add_parser(
-        "check", help="check a rule file and report each mistake", description=check_module.__doc__
+        "check",
+        help="check a rule file and report each mistake",
+        description=check_module.__doc__,
+        formatter_class=_RAW,
     )
     check_module.add_arguments(check)
     check.set_defaults(run=check_module.run)

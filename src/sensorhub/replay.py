@@ -153,7 +153,6 @@ def replay(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("recording", type=Path, help="recording: .jsonl or .jsonl.gz")
     parser.add_argument(
         "--rules", type=Path, help="rule file (default: the shipped reference policy)"

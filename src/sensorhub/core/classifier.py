@@ -734,25 +734,33 @@ class Classifier:
     def _call_open_on_arrival(self, room: RoomState, ts: float) -> bool:
         """Whether a call pressed at ``ts`` joins an open call, judged on arrival.
 
-        It does if a call is open now and nothing buffered before ``ts`` could close it;
-        when in doubt the call is paged (a duplicate page beats a missed call)."""
-        if self._is_open(room, "call", ts) is None:
-            return False
+        The in-order state is rolled forward over the room's buffered events up to ``ts``,
+        without changing it; when in doubt the call is paged (a duplicate page beats a missed
+        call)."""
         p = room.policy
+        incident = room.open.get("call")
+        is_open = incident is not None
+        last = incident.last_evidence if incident is not None else float("-inf")
         present = self._staff_present(room, self._clock)
         before = sorted(
             (other.ts, other.seq, other.kind, other.event)
             for _, _, other in self._buffer
             if (other.site, other.room) == (p.site, p.room) and other.ts <= ts
         )
-        for _, _, kind, name in before:
+        for other_ts, _, kind, name in before:
+            if is_open and other_ts - last > p.incident_idle_close:
+                is_open = False
             if (kind, name) == ("call", "cancelled"):
-                return False
-            if (kind, name) == ("presence", "staff_out"):
+                is_open = False
+            elif (kind, name) == ("call", "pressed"):
+                is_open, last = True, other_ts
+            elif (kind, name) == ("presence", "staff_out"):
                 present = False
-            elif (kind, name) in STAFF_ARRIVAL_EVENTS and not present:
-                return False  # staff arrive first: they resolve the open call
-        return True
+            elif (kind, name) in STAFF_ARRIVAL_EVENTS:
+                if not present:
+                    is_open = False  # staff arrive: they resolve the open call
+                present = True
+        return is_open and ts - last <= p.incident_idle_close
 
     def _page_call_on_arrival(self, event: Event) -> None:
         room = self._room(event.site, event.room)
