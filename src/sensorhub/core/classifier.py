@@ -31,6 +31,9 @@ from sensorhub.rules.policy import Policy, RoomPolicy
 TECHNICAL_REPEAT: Final = 24 * 3600.0
 #: How long a redelivered ``(device, id)`` is remembered, in event time.
 DEDUP_WINDOW: Final = 3600.0
+#: At the end of input, time runs on this long with nothing more heard: long enough to decide
+#: every confirmation window (fall, bed mat, door), not the long grace and silence timers.
+END_OF_INPUT_RUN_ON: Final = 30.0
 #: A conventional system re-arms an alarm per device after this long.
 CONVENTIONAL_REARM: Final = 60.0
 
@@ -143,7 +146,8 @@ class Classifier:
       paged at once, on arrival.
     - ``tick(now)``: the wall clock says it is ``now``; the watermark moves to ``now - lateness``
       if that is later. ``serve`` calls it periodically on the wall clock.
-    - ``drain()``: end of input; decides everything up to the latest event time seen.
+    - ``drain()``: end of input; decides every buffered event, and lets time run on
+      ``END_OF_INPUT_RUN_ON`` seconds past the latest event so confirmation windows close.
     - ``raw_alarms``: how many alarms a conventional system would have sounded so far.
     """
 
@@ -206,7 +210,7 @@ class Classifier:
         return self._take()
 
     def drain(self) -> Step:
-        self._advance(self._max_ts)
+        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
         return self._take()
 
     def _take(self) -> Step:
