@@ -34,7 +34,7 @@ def _policy() -> Policy:
     return Policy(RuleFile.model_validate(yaml.safe_load(RULES)), base=base)
 
 
-def _stream(seed: int, n: int) -> list[Event]:
+def _stream(seed: int, n: int, site: str = "zon") -> list[Event]:
     rng = random.Random(seed)
     t = NIGHT
     events = []
@@ -46,7 +46,7 @@ def _stream(seed: int, n: int) -> list[Event]:
         events.append(
             Event(
                 ts=round(t, 3),
-                site="zon",
+                site=site,
                 room=room,
                 kind=kind,
                 device=f"{room}-{kind}",
