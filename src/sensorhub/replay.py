@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from sensorhub.codec import decode_line
 from sensorhub.contract import MAX_LATENESS, DeadLetter
@@ -72,9 +72,9 @@ class ReplaySummary:
         ]
 
 
-def open_recording(path: Path) -> IO[bytes]:
+def open_recording(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return cast(BinaryIO, gzip.open(path, "rb"))
     return path.open("rb")
 
 

@@ -1,0 +1,393 @@
+"""The MQTT adapter: the only module that imports paho.
+
+``MqttConnection`` keeps one connection to the broker alive and turns every paho message into the
+project's own ``InboundMessage`` at the boundary, so nothing beyond this file knows paho exists.
+
+What it does so that no event is lost while the service or the broker is away:
+
+- MQTT 3.1.1 with ``clean_session=False`` and a stable client id: the broker keeps our session
+  (subscriptions and the QoS 1 messages that arrive meanwhile) while we are disconnected;
+- subscriptions (QoS 1) are made again in ``on_connect``, so they are back after every reconnect
+  even if the broker lost the session;
+- publishes while disconnected are queued without limit and sent after the reconnect;
+- it reconnects by itself, waiting 1 s, 2 s, 4 s ... at most 30 s between attempts;
+- a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
+  service is gone; ``{"state":"online","since":...}`` replaces it on every connect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+logger = logging.getLogger(__name__)
+
+#: Retained status of the service: online (since when) or offline (also the last will).
+STATUS_TOPIC: Final = "sensorhub/status"
+#: Environment variable that holds the broker password.
+PASSWORD_ENV: Final = "SENSORHUB_MQTT_PASSWORD"  # noqa: S105 - the name of the variable, not a secret
+DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
+DEFAULT_KEEPALIVE: Final = 30
+RECONNECT_MIN_DELAY: Final = 1
+RECONNECT_MAX_DELAY: Final = 30
+#: How long ``stop()`` waits for queued publishes (pages, the offline status) to be acknowledged.
+STOP_FLUSH_TIMEOUT: Final = 3.0
+
+
+class MqttSettingsError(ValueError):
+    """The broker settings are not usable; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS to the broker. Without ``cafile`` the system's trusted CAs are used."""
+
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    #: Do not check the broker's certificate host name (test setups only).
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where the broker is and how to log in. The password never comes from a rule file."""
+
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsSettings | None = None
+    keepalive: int = DEFAULT_KEEPALIVE
+
+    @property
+    def url(self) -> str:
+        scheme = "mqtts" if self.tls is not None else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        tls: TlsSettings | None = None,
+        keepalive: int = DEFAULT_KEEPALIVE,
+    ) -> MqttSettings:
+        """Settings from ``mqtt://[user@]host[:port]`` or ``mqtts://...`` (TLS, port 8883).
+
+        ``tls`` turns TLS on for an ``mqtt://`` URL too; an ``mqtts://`` URL without it uses
+        the system's trusted CAs.
+        """
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise MqttSettingsError(
+                f"broker URL {url!r} must start with mqtt:// or mqtts:// "
+                "(e.g. mqtt://broker.local:1883)"
+            )
+        if parts.password is not None:
+            raise MqttSettingsError(
+                "do not put the broker password in the URL (it shows in the process list): "
+                f"set {PASSWORD_ENV} or use --password-file"
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise MqttSettingsError(f"broker URL {url!r} must be only mqtt[s]://host[:port]")
+        host = parts.hostname
+        if not host:
+            raise MqttSettingsError(f"broker URL {url!r} names no host")
+        try:
+            port = parts.port
+        except ValueError as error:
+            raise MqttSettingsError(f"broker URL {url!r}: {error}") from None
+        if tls is None and scheme == "mqtts":
+            tls = TlsSettings()
+        if port is None:
+            port = DEFAULT_PORTS["mqtts" if tls is not None else "mqtt"]
+        username = username or parts.username or None
+        if password is not None and username is None:
+            raise MqttSettingsError(
+                "a broker password is set but no user name: give --username "
+                "(or mqtt://USER@host in --broker)"
+            )
+        if not 0 < keepalive <= 65535:
+            raise MqttSettingsError(f"keepalive must be 1..65535 s, not {keepalive}")
+        if not client_id or len(client_id.encode("utf-8")) > 65535:
+            raise MqttSettingsError("the MQTT client id must not be empty")
+        return cls(host, port, client_id, username, password, tls, keepalive)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message as received from the broker, with the wall time it arrived."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    #: Delivered from the broker's retained store (on subscribe), not published just now.
+    retained: bool = False
+
+
+class MqttConnection:
+    """One broker connection: subscribe, receive into ``inbox``, publish at QoS 1.
+
+    ``start()`` returns at once; the connection is made (and remade) by paho's network thread.
+    ``publish`` may be called from any thread, connected or not.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        subscriptions: list[str],
+        inbox: queue.Queue[InboundMessage],
+    ) -> None:
+        self.settings = settings
+        self.subscriptions = list(subscriptions)
+        self.inbox = inbox
+        self._connected = threading.Event()  # CONNACK received
+        self._subscribed = threading.Event()  # ... and the broker acknowledged the subscriptions
+        self._stopping = False
+        self._ever_connected = False
+        self._connect_error: OSError | None = None
+        self._unacked = 0  # publishes not yet acknowledged (QoS 1) or sent (QoS 0)
+        self._unacked_changed = threading.Condition()
+        self._client = self._make_client()
+
+    # -- public --------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background and keep reconnecting until ``stop()``."""
+        self._stopping = False
+        logger.info(
+            "connecting to MQTT broker %s as client id %r",
+            self.settings.url,
+            self.settings.client_id,
+        )
+        self._client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive
+        )
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        """Wait until connected and subscribed (the broker acknowledged); False on timeout."""
+        return self._subscribed.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, *, retain: bool = False) -> None:
+        """Publish, or queue the message until the connection is back (nothing is dropped)."""
+        with self._unacked_changed:  # counted first: the acknowledgement may come at once
+            self._unacked += 1
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            logger.debug("not connected: message to %s queued until the reconnect", topic)
+        elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            logger.error("could not publish to %s: %s", topic, paho.error_string(info.rc))
+            self._acknowledged()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every publish so far is acknowledged by the broker; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._unacked_changed:
+            while self._unacked > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._unacked_changed.wait(remaining)
+        return True
+
+    def stop(self) -> None:
+        """Say offline, let queued publishes go out, disconnect cleanly, stop the thread."""
+        self._stopping = True
+        if self.connected:
+            self.publish(STATUS_TOPIC, _status("offline", time.time()), qos=1, retain=True)
+            if not self.flush(STOP_FLUSH_TIMEOUT):
+                logger.warning(
+                    "%d messages were not acknowledged by the broker within %.0f s of stopping",
+                    self._unacked,
+                    STOP_FLUSH_TIMEOUT,
+                )
+        elif self._unacked > 0:
+            logger.warning(
+                "stopping while disconnected: %d queued messages (pages, dead letters) are lost",
+                self._unacked,
+            )
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+        self._subscribed.clear()
+
+    # -- paho ----------------------------------------------------------------------------------
+
+    def _make_client(self) -> paho.Client:
+        s = self.settings
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            clean_session=False,
+            protocol=paho.MQTTv311,
+        )
+        paho_logger = logging.getLogger(f"{__name__}.paho")
+        if paho_logger.isEnabledFor(logging.DEBUG):
+            # paho's own errors repeat what we log, less clearly; its debug trace is useful
+            client.enable_logger(paho_logger)
+        # paho swallows the reason a connection attempt failed; keep it for the log
+        reconnect = client.reconnect
+
+        def reconnect_keeping_the_reason() -> Any:
+            try:
+                return reconnect()
+            except OSError as error:
+                self._connect_error = error
+                raise
+
+        client.reconnect = reconnect_keeping_the_reason  # type: ignore[method-assign]
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(100)
+        client.will_set(STATUS_TOPIC, _status("offline"), qos=1, retain=True)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls is not None:
+            client.tls_set(
+                ca_certs=s.tls.cafile,
+                certfile=s.tls.certfile,
+                keyfile=s.tls.keyfile,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            if s.tls.insecure:
+                client.tls_insecure_set(True)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: Any,
+        properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            logger.warning(
+                "MQTT broker %s refused the connection: %s (check --username, the password, "
+                "TLS settings and the broker's ACL)",
+                self.settings.url,
+                reason_code,
+            )
+            return
+        again = "re" if self._ever_connected else ""
+        self._ever_connected = True
+        logger.info(
+            "%sconnected to MQTT broker %s (session %s)",
+            again,
+            self.settings.url,
+            "resumed" if flags.session_present else "new",
+        )
+        self._connected.set()
+        if self.subscriptions:
+            client.subscribe([(topic, 1) for topic in self.subscriptions])
+        else:
+            self._subscribed.set()
+        self.publish(STATUS_TOPIC, _status("online", time.time()), qos=1, retain=True)
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        error, self._connect_error = self._connect_error, None
+        logger.warning(
+            "could not connect to MQTT broker %s: %s; retrying (at most every %d s)",
+            self.settings.url,
+            error or "connection failed",
+            RECONNECT_MAX_DELAY,
+        )
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: Any,
+        properties: Any,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._subscribed.clear()
+        if self._stopping:
+            logger.info("disconnected from MQTT broker %s", self.settings.url)
+        elif was_connected:
+            logger.warning(
+                "lost the connection to MQTT broker %s (%s); reconnecting, events are kept by "
+                "the broker meanwhile",
+                self.settings.url,
+                reason_code,
+            )
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[Any],
+        properties: Any,
+    ) -> None:
+        for topic, code in zip(self.subscriptions, reason_codes, strict=False):
+            if code.is_failure:
+                logger.error(
+                    "MQTT broker refused the subscription to %s (%s): check the broker's ACL "
+                    "for user %s",
+                    topic,
+                    code,
+                    self.settings.username or "(anonymous)",
+                )
+            else:
+                logger.debug("subscribed to %s (%s)", topic, code)
+        if not any(code.is_failure for code in reason_codes):
+            self._subscribed.set()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        received_at = time.time()
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # the broker should refuse these; never die on one
+            topic = bytes(message._topic).decode("utf-8", errors="replace")
+        self.inbox.put(
+            InboundMessage(topic, bytes(message.payload), received_at, bool(message.retain))
+        )
+
+    def _on_publish(
+        self, client: paho.Client, userdata: Any, mid: int, reason_code: Any, properties: Any
+    ) -> None:
+        self._acknowledged()
+
+    def _acknowledged(self) -> None:
+        with self._unacked_changed:
+            self._unacked -= 1
+            if self._unacked <= 0:
+                self._unacked_changed.notify_all()
+
+
+def _status(state: str, since: float | None = None) -> bytes:
+    body: dict[str, Any] = {"state": state}
+    if since is not None:
+        body["since"] = round(since, 3)
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")

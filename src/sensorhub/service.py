@@ -1,0 +1,519 @@
+"""Classify live sensor events from an MQTT broker and publish a page for each actionable incident.
+
+Subscribes to PREFIX/# (QoS 1: care/<site>/<room>/<kind>/<device>), classifies every event with
+the rule file's policy and publishes each page (QoS 1) to sensorhub/pages/<site>/<recipient>.
+Bad messages go to sensorhub/deadletter with the reason; the service goes on. Its state
+(online/offline) is kept retained on sensorhub/status. Stop it with Ctrl-C or SIGTERM.
+
+The broker keeps our session while sensorhub is away (a fixed --client-id and a persistent
+session): events sent meanwhile are delivered when it is back. Run one sensorhub per client id.
+
+Without --broker, sensorhub starts a private Mosquitto on a free port of 127.0.0.1 and logs its
+address: handy to try things out, not for a site.
+
+The password is never given on the command line or in the rule file: set it in the environment
+variable SENSORHUB_MQTT_PASSWORD, or put it in a file readable only by the service
+(--password-file).
+
+Clock: with --clock wall (the default, for live sites) incidents decided by a timer (a fall not
+contradicted within 10 s, a bed exit, ...) are paged when the wall clock minus --lateness has
+passed the timer, so they lag by --lateness; resident calls are paged on arrival. --clock event
+uses only the events' own time, as replay does: for replaying recordings over MQTT and tests.
+
+Examples:
+  sensorhub serve --broker mqtts://broker.site.local --username sensorhub \\
+      --cafile /etc/sensorhub/site-ca.pem --rules /etc/sensorhub/site.yaml \\
+      --metrics-port 9464 --pages /var/log/sensorhub/pages.jsonl
+      (with SENSORHUB_MQTT_PASSWORD set in the service's environment)
+  sensorhub serve --rules rules/example-site.yaml       # try it on a private broker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Final, Literal
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from sensorhub.broker import BrokerError, PrivateBroker
+from sensorhub.codec import dead_letter, decode_mqtt
+from sensorhub.contract import DEADLETTER_TOPIC, DEFAULT_PREFIX, MAX_LATENESS, DeadLetter, Event
+from sensorhub.core.classifier import Classifier
+from sensorhub.core.types import Step
+from sensorhub.io.mqtt import (
+    PASSWORD_ENV,
+    InboundMessage,
+    MqttConnection,
+    MqttSettings,
+    MqttSettingsError,
+    TlsSettings,
+)
+from sensorhub.metrics import ServiceMetrics, serve_metrics
+from sensorhub.rules import RuleFileError, load_policy
+from sensorhub.rules.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+Clock = Literal["wall", "event"]
+
+#: How often the wall clock is given to the classifier (s).
+TICK_INTERVAL: Final = 0.1
+#: How long the main loop waits for a message before it looks at the clock again (s).
+POLL_INTERVAL: Final = 0.1
+#: Default of --idle-flush (s).
+IDLE_FLUSH: Final = 5.0
+#: How long to wait for the first connection before saying so (s); it keeps trying after.
+CONNECT_NOTICE_AFTER: Final = 10.0
+#: Received-at times kept for events not yet decided; more would mean the classifier forgets
+#: to account for events, and the oldest are dropped (only the latency metric suffers).
+MAX_TRACKED: Final = 100_000
+
+
+class ServiceError(RuntimeError):
+    """The service cannot start as configured; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    """Everything about a ``Service`` but the policy and the broker."""
+
+    prefix: str = DEFAULT_PREFIX
+    clock: Clock = "wall"
+    lateness: float = MAX_LATENESS
+    #: event clock: decide everything buffered when no message came for this long (s)
+    idle_flush: float = IDLE_FLUSH
+    pages_path: Path | None = None
+    audit_path: Path | None = None
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        levels = self.prefix.split("/")
+        if not self.prefix or any(not level or level in ("+", "#") for level in levels):
+            raise ValueError(
+                f"topic prefix {self.prefix!r} must be one or more topic levels without "
+                "wildcards, e.g. care"
+            )
+        if self.clock not in ("wall", "event"):
+            raise ValueError(f"clock must be wall or event, not {self.clock!r}")
+        if self.lateness < 0:
+            raise ValueError("lateness must not be negative")
+        if self.idle_flush <= 0:
+            raise ValueError("idle flush must be a positive number of seconds")
+
+
+class Service:
+    """The live service: MQTT in, classifier, pages and dead letters out.
+
+    ``run_forever(stop)`` runs until ``stop`` is set (from a signal handler or a test's thread).
+    Nothing that arrives from the broker can end it: bad input is dead-lettered, and an event
+    the classifier fails on is logged and dead-lettered too.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        mqtt: MqttSettings,
+        options: ServiceOptions | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.options = options or ServiceOptions()
+        self.classifier = Classifier(policy, lateness=self.options.lateness)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        classifier = self.classifier
+        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: classifier.raw_alarms)
+        self.inbox: queue.Queue[InboundMessage] = queue.Queue()
+        self.connection = MqttConnection(mqtt, [f"{self.options.prefix}/#"], self.inbox)
+        #: Event.seq of events pushed but not yet decided -> when their message was received
+        self._received_at: dict[int, float] = {}
+        self._retained_topics: set[str] = set()
+        self._pages_out: IO[str] | None = None
+        self._audit_out: IO[str] | None = None
+        self.metrics_port: int | None = None
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        with ExitStack() as resources:
+            opts = self.options
+            if opts.pages_path is not None:
+                self._pages_out = resources.enter_context(_append(opts.pages_path))
+            if opts.audit_path is not None:
+                self._audit_out = resources.enter_context(_append(opts.audit_path))
+            if opts.metrics_port is not None:
+                try:
+                    server = serve_metrics(self.registry, opts.metrics_port, opts.metrics_addr)
+                except OSError as error:
+                    raise ServiceError(
+                        f"cannot serve metrics on {opts.metrics_addr}:{opts.metrics_port}: "
+                        f"{error.strerror or error} (choose another --metrics-port)"
+                    ) from error
+                resources.callback(server.server_close)
+                resources.callback(server.shutdown)
+                self.metrics_port = int(server.server_port)
+                logger.info("metrics on http://%s:%d/metrics", opts.metrics_addr, self.metrics_port)
+            self.connection.start()
+            resources.callback(self._stopped)
+            logger.info(
+                "sensorhub serve: listening on %s/# (clock %s, lateness %g s%s)",
+                opts.prefix,
+                opts.clock,
+                opts.lateness,
+                f", idle flush {opts.idle_flush:g} s" if opts.clock == "event" else "",
+            )
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
+        opts = self.options
+        started = last_message = next_tick = time.monotonic()
+        connect_noticed = idle_flushed = False
+        while not stop.is_set():
+            try:
+                message: InboundMessage | None = self.inbox.get(timeout=POLL_INTERVAL)
+            except queue.Empty:
+                message = None
+            now = time.monotonic()
+            if message is not None:
+                self._guarded(self._handle, message)
+                last_message, idle_flushed = now, False
+            if opts.clock == "wall":
+                if now >= next_tick:
+                    next_tick = now + TICK_INTERVAL
+                    self._guarded(self._tick)
+            elif not idle_flushed and now - last_message >= opts.idle_flush:
+                idle_flushed = True
+                self._guarded(self._idle_flush, now - last_message)
+            if not connect_noticed and now - started >= CONNECT_NOTICE_AFTER:
+                connect_noticed = True
+                if not self.connection.connected:
+                    logger.warning(
+                        "not connected to the MQTT broker %s after %.0f s; still trying",
+                        self.connection.settings.url,
+                        CONNECT_NOTICE_AFTER,
+                    )
+
+    def _stopped(self) -> None:
+        buffered = self.classifier.buffered
+        if buffered:
+            logger.warning(
+                "stopping with %d event(s) not yet decided in event-time order (inside the "
+                "lateness window%s): resident calls among them were paged on arrival, the rest "
+                "is not classified",
+                buffered,
+                " or waiting for the idle flush" if self.options.clock == "event" else "",
+            )
+        else:
+            logger.info("stopping: no events were waiting to be decided")
+        self.connection.stop()
+
+    def _guarded(self, action: Callable[..., None], *args: object) -> None:
+        """Run one step of the loop; a bug in it is logged, and the service goes on."""
+        try:
+            action(*args)
+        except Exception:
+            logger.exception("sensorhub failed on one step and goes on; please report this")
+
+    # -- one message ---------------------------------------------------------------------------
+
+    def _handle(self, message: InboundMessage) -> None:
+        if message.retained:
+            if message.topic not in self._retained_topics:
+                self._retained_topics.add(message.topic)
+                logger.warning(
+                    "ignoring a retained message on %s: it is the broker's stored copy, not a "
+                    "new event (sensors must publish events without the retain flag)",
+                    message.topic,
+                )
+            return
+        item = decode_mqtt(message.topic, message.payload, message.received_at, self.options.prefix)
+        if isinstance(item, DeadLetter):
+            self._dead_letter(item)
+            return
+        self.metrics.event(item.kind)
+        try:
+            step = self.classifier.push(item)
+        except Exception as error:
+            logger.exception(
+                "the classifier failed on the event on %s; it is dead-lettered", message.topic
+            )
+            self._dead_letter(
+                dead_letter(
+                    message.topic,
+                    message.payload,
+                    f"internal error while classifying: {type(error).__name__}: {error} "
+                    "(a sensorhub bug: report it with this message)",
+                    message.received_at,
+                )
+            )
+            return
+        self._received_at[item.seq] = message.received_at
+        if len(self._received_at) > MAX_TRACKED:
+            del self._received_at[next(iter(self._received_at))]
+        self._emit(step)
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        logger.warning("dead letter from %s: %s", letter.topic, letter.error)
+        self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=1)
+        self.metrics.deadletter()
+
+    def _tick(self) -> None:
+        self._emit(self.classifier.tick(time.time()))
+
+    def _idle_flush(self, idle: float) -> None:
+        buffered = self.classifier.buffered
+        step = self.classifier.drain()
+        if buffered or step.pages:
+            logger.info(
+                "no message for %.1f s: decided the %d buffered events (%d pages)",
+                idle,
+                buffered,
+                len(step.pages),
+            )
+        self._emit(step)
+
+    # -- what the classifier decided -----------------------------------------------------------
+
+    def _emit(self, step: Step) -> None:
+        if not step.pages and not step.audit:
+            return
+        deciding: dict[str, Event] = {}
+        for record in step.audit:
+            if record.page_id is not None and record.event is not None:
+                deciding[record.page_id] = record.event
+        for page in step.pages:
+            body = page.model_dump_json()
+            self.connection.publish(page.topic, body.encode("utf-8"), qos=1)
+            published = time.time()
+            event = deciding.get(page.page_id)
+            received = self._received_at.get(event.seq) if event is not None else None
+            self.metrics.page(page, None if received is None else published - received)
+            logger.info(
+                "page %s: room %s/%s kind %s priority %s to %s (escalation %d)",
+                page.page_id,
+                page.site,
+                page.room,
+                page.kind,
+                page.priority,
+                page.recipient,
+                page.escalation,
+            )
+            if self._pages_out is not None:
+                self._pages_out.write(body + "\n")
+        for record in step.audit:
+            if record.event is not None:
+                # decided (a page it starts a timer for is decided by the timer, not by it)
+                self._received_at.pop(record.event.seq, None)
+            if self._audit_out is not None:
+                self._audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
+        if self._pages_out is not None and step.pages:
+            self._pages_out.flush()
+        if self._audit_out is not None and step.audit:
+            self._audit_out.flush()
+
+
+@contextmanager
+def _append(path: Path) -> Iterator[IO[str]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as stream:
+        yield stream
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("broker")
+    where.add_argument(
+        "--broker",
+        metavar="URL",
+        help="mqtt://host[:port] or mqtts://host[:port] (TLS); default: start a private "
+        "Mosquitto on 127.0.0.1 and log its address",
+    )
+    where.add_argument(
+        "--client-id",
+        default=f"sensorhub-{socket.gethostname()}",
+        help="MQTT client id; keep it fixed so the broker keeps the events sent while "
+        "sensorhub is away (default: sensorhub-<hostname>)",
+    )
+    where.add_argument("--username", help="user name at the broker")
+    where.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help=f"read the broker password from FILE (else from ${PASSWORD_ENV})",
+    )
+    where.add_argument("--tls", action="store_true", help="use TLS (implied by mqtts://)")
+    where.add_argument("--cafile", help="CA certificate(s) to check the broker with (PEM)")
+    where.add_argument("--certfile", help="client certificate (PEM), if the broker asks one")
+    where.add_argument("--keyfile", help="key of the client certificate (PEM)")
+    where.add_argument(
+        "--tls-insecure",
+        action="store_true",
+        help="do not check that the broker's certificate names its host (test setups only)",
+    )
+    classify = parser.add_argument_group("classification")
+    classify.add_argument(
+        "--rules", type=Path, metavar="FILE", help="rule file (default: the shipped policy)"
+    )
+    classify.add_argument(
+        "--prefix",
+        default=DEFAULT_PREFIX,
+        help=f"topic prefix of sensor events (default {DEFAULT_PREFIX}: "
+        f"{DEFAULT_PREFIX}/<site>/<room>/<kind>/<device>)",
+    )
+    classify.add_argument(
+        "--clock",
+        choices=["wall", "event"],
+        default="wall",
+        help="wall: decide on the wall clock (live sites, default); event: only on the "
+        "events' own time, as replay does",
+    )
+    classify.add_argument(
+        "--lateness",
+        type=float,
+        default=MAX_LATENESS,
+        metavar="SECONDS",
+        help=f"how late an event may arrive and still be decided in order; pages decided by "
+        f"a timer lag by this much (default {MAX_LATENESS:g})",
+    )
+    classify.add_argument(
+        "--idle-flush",
+        type=float,
+        default=IDLE_FLUSH,
+        metavar="SECONDS",
+        help=f"event clock only: when no message arrives for this long, decide everything "
+        f"buffered, as replay does at the end of a file (default {IDLE_FLUSH:g})",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--pages", type=Path, metavar="FILE", help="also append every page to FILE (JSONL)"
+    )
+    out.add_argument(
+        "--audit",
+        type=Path,
+        metavar="FILE",
+        help="append the decision on every event and timer, and why, to FILE (JSONL)",
+    )
+    out.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (default: off)",
+    )
+    out.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address for the metrics server (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+
+
+def mqtt_settings(args: argparse.Namespace, url: str) -> MqttSettings:
+    """Broker settings from the command line and the environment; MqttSettingsError if wrong."""
+    password: str | None = None
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise MqttSettingsError(
+                f"cannot read the password file {args.password_file}: {error.strerror}"
+            ) from None
+    elif os.environ.get(PASSWORD_ENV):
+        password = os.environ[PASSWORD_ENV]
+    tls: TlsSettings | None = None
+    if args.tls or args.cafile or args.certfile or args.keyfile or args.tls_insecure:
+        for name in ("cafile", "certfile", "keyfile"):
+            value = getattr(args, name)
+            if value and not Path(value).is_file():
+                raise MqttSettingsError(f"--{name} {value}: no such file")
+        if args.keyfile and not args.certfile:
+            raise MqttSettingsError("--keyfile needs --certfile (the client certificate)")
+        tls = TlsSettings(args.cafile, args.certfile, args.keyfile, args.tls_insecure)
+        if args.tls_insecure:
+            logger.warning(
+                "--tls-insecure: the broker's certificate is not checked against its host name"
+            )
+    return MqttSettings.from_url(
+        url, client_id=args.client_id, username=args.username, password=password, tls=tls
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.rules)
+    except RuleFileError as error:
+        print(f"sensorhub serve: the rule file has mistakes:\n{error}", file=sys.stderr)
+        return 2
+    try:
+        options = ServiceOptions(
+            prefix=args.prefix,
+            clock=args.clock,
+            lateness=args.lateness,
+            idle_flush=args.idle_flush,
+            pages_path=args.pages,
+            audit_path=args.audit,
+            metrics_port=args.metrics_port,
+            metrics_addr=args.metrics_addr,
+        )
+    except ValueError as error:
+        print(f"sensorhub serve: {error}", file=sys.stderr)
+        return 2
+    with ExitStack() as resources:
+        url = args.broker
+        if url is None:
+            try:
+                broker = resources.enter_context(PrivateBroker())
+            except BrokerError as error:
+                print(f"sensorhub serve: {error}", file=sys.stderr)
+                return 2
+            url = broker.url
+            logger.warning(
+                "no --broker given: started a private Mosquitto at %s (127.0.0.1 only). "
+                "Publish events there, e.g. mosquitto_pub -h %s -p %d -q 1 "
+                '-t %s/SITE/ROOM/call/BUTTON -m \'{"ts": %d, "event": "pressed"}\'',
+                url,
+                broker.host,
+                broker.port,
+                options.prefix,
+                int(time.time()),
+            )
+        try:
+            settings = mqtt_settings(args, url)
+        except MqttSettingsError as error:
+            print(f"sensorhub serve: {error}", file=sys.stderr)
+            return 2
+        try:
+            service = Service(policy, settings, options, registry=REGISTRY)
+        except OSError as error:  # paho reads the TLS files when the client is made
+            print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            logger.info("received %s: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(signum, on_signal)
+            resources.callback(signal.signal, signum, previous)
+        try:
+            service.run_forever(stop)
+        except ServiceError as error:
+            print(f"sensorhub serve: {error}", file=sys.stderr)
+            return 2
+    return 0
