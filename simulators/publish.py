@@ -1,0 +1,340 @@
+"""Publish a recording to an MQTT broker, as the sensors of a ward would.
+
+Each event goes to ``<prefix>/<site>/<room>/<kind>/<device>`` with its JSON as the payload, at
+QoS 1, in the recording's order. A malformed line is published as it is, to the topic of a valid
+room, so that it exercises the service's dead-letter path. At the end it waits until the broker
+has acknowledged every message, so nothing is lost.
+
+``--speed 60`` replays a night so that event time runs 60 times faster than the wall clock
+(without it: as fast as possible); ``--now`` shifts every event time so the first event is now,
+for a service that runs on the wall clock.
+
+Command line::
+
+    python -m simulators.publish night.jsonl --broker mqtt://127.0.0.1:1883 [--speed 60] [--now]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulators.ward import iter_recording
+
+#: A recording entry: an event (dict), or a malformed line as text or bytes.
+Entry = dict[str, Any] | str | bytes
+
+#: Progress is reported this often (wall-clock seconds).
+PROGRESS_EVERY: Final = 2.0
+#: How long to wait at the end for the broker's acknowledgements.
+ACK_TIMEOUT: Final = 60.0
+_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_LOCATION: Final = ("site", "room", "kind", "device")
+
+
+@dataclass(slots=True)
+class PublishProgress:
+    """How far a publication has come."""
+
+    sent: int = 0
+    #: entries that name no valid place or time (malformed lines), sent as they are to the topic
+    #: of a valid room; other bad input (an unknown event, say) goes to its own topic
+    malformed: int = 0
+    acknowledged: int = 0
+    seconds: float = 0.0
+    #: event time of the latest event sent (Unix seconds, after any shift), or None
+    event_time: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Messages per wall-clock second so far."""
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+class PublishError(RuntimeError):
+    """The broker could not be reached, or did not acknowledge what was sent."""
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """``mqtt://host[:port]`` -> (host, port); port 1883 by default."""
+    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"{url!r} is not a broker address: write mqtt://host[:port]")
+    return parts.hostname, parts.port or 1883
+
+
+def event_time(value: Any) -> float | None:
+    """An event's ``ts`` as Unix seconds: a number, or an RFC 3339 string with an offset."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment.timestamp() if moment.tzinfo is not None else None
+    return None
+
+
+def topic_of(entry: Entry, prefix: str) -> str | None:
+    """The topic of a recording entry, or None if it does not name a valid place."""
+    if not isinstance(entry, dict):
+        return None
+    names = [entry.get(key) for key in _LOCATION]
+    if not all(isinstance(name, str) and _NAME.fullmatch(name) for name in names):
+        return None
+    return "/".join((prefix, *(str(name) for name in names)))
+
+
+def publish_recording(
+    events: Iterable[Entry],
+    broker_url: str,
+    *,
+    prefix: str = "care",
+    speed: float | None = None,
+    shift_to_now: bool = False,
+    qos: int = 1,
+    on_progress: Callable[[PublishProgress], None] | None = None,
+    client_id: str = "",
+    progress_every: float = PROGRESS_EVERY,
+    stop: threading.Event | None = None,
+) -> PublishProgress:
+    """Publish ``events`` (dicts, or str for malformed lines) to the broker at ``broker_url``.
+
+    ``speed``: None publishes as fast as possible; a factor such as 60 sleeps so that event time
+    runs that many times faster than the wall clock. ``shift_to_now`` moves every event time so
+    the first event is now. ``on_progress`` is called every ``progress_every`` seconds and at
+    the end. ``stop``, when set, ends the publication early. Returns the final progress.
+    Raises ``PublishError`` if the broker cannot be reached or does not acknowledge everything.
+    """
+    if speed is not None and speed <= 0:
+        raise ValueError("speed must be a positive factor, or None for as fast as possible")
+    host, port = parse_broker_url(broker_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(200)
+    connected = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(
+        client: mqtt.Client, userdata: object, flags: object, reason: Any, properties: object
+    ) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        connected.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=30)
+    except OSError as error:
+        raise PublishError(f"cannot connect to the MQTT broker {broker_url}: {error}") from None
+    client.loop_start()
+    try:
+        if not connected.wait(10.0) or refused:
+            why = refused[0] if refused else "no answer within 10 s"
+            raise PublishError(f"the MQTT broker {broker_url} refused the connection: {why}")
+        publisher = _Publisher(client, prefix, qos, on_progress, progress_every)
+        publisher.run(events, speed=speed, shift_to_now=shift_to_now, stop=stop)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return publisher.progress
+
+
+class _Publisher:
+    """One publication: keeps the count, the unacknowledged messages, and the pace."""
+
+    def __init__(
+        self,
+        client: mqtt.Client,
+        prefix: str,
+        qos: int,
+        on_progress: Callable[[PublishProgress], None] | None,
+        progress_every: float,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.qos = qos
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self.progress = PublishProgress()
+        self.pending: deque[mqtt.MQTTMessageInfo] = deque()
+        self.started = self.last_report = time.monotonic()
+
+    def send(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=self.qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise PublishError(f"publishing to {topic} failed: {mqtt.error_string(info.rc)}")
+        self.progress.sent += 1
+        if self.qos > 0:
+            pending = self.pending
+            pending.append(info)
+            while pending and pending[0].is_published():
+                pending.popleft()
+                self.progress.acknowledged += 1
+
+    def send_malformed(self, entry: Entry, topic: str) -> None:
+        self.progress.malformed += 1
+        if isinstance(entry, bytes):
+            self.send(topic, entry)
+        elif isinstance(entry, str):
+            self.send(topic, entry.encode("utf-8"))
+        else:
+            self.send(topic, json.dumps(entry).encode("utf-8"))
+
+    def report(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and (
+            force or now - self.last_report >= self.progress_every
+        ):
+            self.last_report = now
+            self.progress.seconds = now - self.started
+            self.on_progress(self.progress)
+
+    def run(
+        self,
+        events: Iterable[Entry],
+        *,
+        speed: float | None,
+        shift_to_now: bool,
+        stop: threading.Event | None,
+    ) -> None:
+        early: list[Entry] = []  # malformed lines before the first valid topic
+        valid_topic: str | None = None
+        shift = 0.0
+        first_ts: float | None = None
+        for entry in events:
+            if stop is not None and stop.is_set():
+                break
+            topic = topic_of(entry, self.prefix)
+            ts = event_time(entry.get("ts")) if isinstance(entry, dict) else None
+            if topic is None or ts is None or not isinstance(entry, dict):
+                # bad input is sent as it is, to a valid room: it must reach the dead letters
+                if valid_topic is None:
+                    early.append(entry)
+                else:
+                    self.send_malformed(entry, valid_topic)
+                continue
+            if valid_topic is None:
+                valid_topic = topic
+                for line in early:
+                    self.send_malformed(line, topic)
+                early.clear()
+            if first_ts is None:
+                first_ts = ts
+                shift = time.time() - ts if shift_to_now else 0.0
+            if speed is not None:
+                self.wait_until(self.started + (ts - first_ts) / speed, stop)
+            payload = {**entry, "ts": round(ts + shift, 3)} if shift else entry
+            self.send(topic, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+            self.progress.event_time = ts + shift
+            self.report()
+        for line in early:  # not one valid event: any well-formed topic will do
+            self.send_malformed(line, f"{self.prefix}/unknown/unknown/call/unknown")
+        self.wait_for_acknowledgements()
+        self.report(force=True)
+
+    @staticmethod
+    def wait_until(due: float, stop: threading.Event | None) -> None:
+        ahead = due - time.monotonic()
+        if ahead > 0.002:
+            if stop is not None:
+                stop.wait(ahead)
+            else:
+                time.sleep(ahead)
+
+    def wait_for_acknowledgements(self) -> None:
+        deadline = time.monotonic() + ACK_TIMEOUT
+        pending = self.pending
+        while pending:
+            try:
+                pending[0].wait_for_publish(max(0.01, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as error:  # paho: the connection was lost
+                raise PublishError(f"the connection to the broker broke: {error}") from None
+            if not pending[0].is_published():
+                raise PublishError(
+                    f"the broker did not acknowledge {len(pending):,} messages within "
+                    f"{ACK_TIMEOUT:g} s"
+                )
+            pending.popleft()
+            self.progress.acknowledged += 1
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def _print_progress(progress: PublishProgress) -> None:
+    print(
+        f"... {progress.sent:,} messages sent ({progress.malformed} malformed lines), "
+        f"{progress.rate:,.0f}/s",
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.publish",
+        description="Publish a recording (.jsonl or .jsonl.gz) to an MQTT broker at QoS 1, "
+        "one message per line, to <prefix>/<site>/<room>/<kind>/<device>.",
+    )
+    parser.add_argument("recording", type=Path, help="the recording to publish")
+    parser.add_argument(
+        "--broker",
+        default="mqtt://127.0.0.1:1883",
+        help="mqtt://host[:port] (default mqtt://127.0.0.1:1883)",
+    )
+    parser.add_argument("--prefix", default="care", help="topic prefix (default care)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        help="event time runs this many times faster than the wall clock "
+        "(default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--now", action="store_true", help="shift event times so the first event is now"
+    )
+    args = parser.parse_args(argv)
+    if args.speed is not None and args.speed <= 0:
+        parser.error("--speed must be a positive factor")
+    if not args.recording.is_file():
+        parser.error(f"no such recording: {args.recording}")
+    print(f"publishing {args.recording} to {args.broker}", flush=True)
+    try:
+        done = publish_recording(
+            iter_recording(args.recording),
+            args.broker,
+            prefix=args.prefix,
+            speed=args.speed,
+            shift_to_now=args.now,
+            on_progress=_print_progress,
+        )
+    except (PublishError, ValueError) as error:
+        print(f"publish: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("publish: interrupted", file=sys.stderr)
+        return 130
+    print(
+        f"done: {done.sent:,} messages ({done.malformed} malformed lines) in {done.seconds:.1f} s, "
+        f"all acknowledged by the broker"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
