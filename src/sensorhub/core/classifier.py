@@ -54,22 +54,6 @@ STAFF_ARRIVAL_EVENTS: Final = frozenset(
 UPRIGHT_POSTURES: Final = frozenset(
     {"in_bed", "sitting_on_edge", "out_of_bed", "in_bathroom", "left_room"}
 )
-#: Optical events that mean the camera sees the room (they end an obstruction).
-SEEING_EVENTS: Final = frozenset(
-    {
-        "in_bed",
-        "sitting_on_edge",
-        "out_of_bed",
-        "in_bathroom",
-        "left_room",
-        "entered_room",
-        "fall",
-        "on_floor",
-        "staff_present",
-        "multiple_persons",
-        "no_person",
-    }
-)
 #: Optical events that show the resident in the room (a wanderer is back).
 IN_ROOM_POSTURES: Final = frozenset(
     {"in_bed", "sitting_on_edge", "out_of_bed", "in_bathroom", "entered_room", "fall", "on_floor"}

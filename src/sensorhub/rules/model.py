@@ -8,7 +8,7 @@ one wins. See ``rules/default.yaml`` for the reference care policy's values.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from sensorhub.contract import NAME_RE
+
+_T = TypeVar("_T")
 
 _DURATION_RE = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
@@ -193,13 +195,7 @@ class SiteRules(Parameters):
     @field_validator("rooms")
     @classmethod
     def _room_names(cls, rooms: dict[str, RoomRules]) -> dict[str, RoomRules]:
-        for name in rooms:
-            if not NAME_RE.fullmatch(name):
-                raise ValueError(
-                    f"room name {name!r} cannot be part of an MQTT topic: "
-                    "use 1-64 letters, digits, '_', '.', '-'"
-                )
-        return rooms
+        return _topic_names(rooms, "room")
 
 
 class RuleFile(_Strict):
@@ -212,10 +208,15 @@ class RuleFile(_Strict):
     @field_validator("sites")
     @classmethod
     def _site_names(cls, sites: dict[str, SiteRules]) -> dict[str, SiteRules]:
-        for name in sites:
-            if not NAME_RE.fullmatch(name):
-                raise ValueError(
-                    f"site name {name!r} cannot be part of an MQTT topic: "
-                    "use 1-64 letters, digits, '_', '.', '-'"
-                )
-        return sites
+        return _topic_names(sites, "site")
+
+
+def _topic_names(named: dict[str, _T], what: str) -> dict[str, _T]:
+    """Site and room names become MQTT topic levels: check them."""
+    for name in named:
+        if not NAME_RE.fullmatch(name):
+            raise ValueError(
+                f"{what} name {name!r} cannot be part of an MQTT topic: "
+                "use 1-64 letters, digits, '_', '.', '-'"
+            )
+    return named
