@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+import sensorhub
 from sensorhub.cli import main
 from sensorhub.replay import replay
 from sensorhub.rules import load_policy
@@ -51,3 +53,20 @@ def test_the_demo_cleans_up_its_temporary_folder(capsys: pytest.CaptureFixture[s
     folder = re.search(r"recording\s+(\S+)night\.jsonl", out)
     assert folder is not None
     assert not Path(folder.group(1)).exists()
+
+
+def test_only_the_mqtt_adapter_imports_paho() -> None:
+    """One adapter per outside system: the demo's page listener goes through io/mqtt.py too."""
+    package = Path(sensorhub.__file__).parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(module.split(".")[0] == "paho" for module in modules):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"io/mqtt.py"}

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
+import queue
+import socket
 import time
 import urllib.request
 from collections.abc import Callable
@@ -24,7 +27,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sensorhub import cli, service
 from sensorhub.broker import PrivateBroker, free_port
 from sensorhub.contract import DEADLETTER_TOPIC, Event, Page
-from sensorhub.io.mqtt import STATUS_TOPIC, MqttSettings, MqttSettingsError, TlsSettings
+from sensorhub.io.mqtt import (
+    STATUS_TOPIC,
+    InboundMessage,
+    MqttConnection,
+    MqttSettings,
+    MqttSettingsError,
+    TlsSettings,
+)
 
 from .conftest import WAIT, Names, Received, RunningService, TestClient
 
@@ -309,6 +319,99 @@ def test_serve_with_a_bad_rule_file_prints_the_mistakes_and_exits_2(
     err = capsys.readouterr().err
     assert "site.yaml:3" in err
     assert "fall_confirm" in err
+
+
+# -- the MQTT adapter ----------------------------------------------------------------------
+
+
+def _connect(
+    broker: PrivateBroker,
+    client_id: str,
+    subscriptions: list[str],
+    inbox: queue.Queue[InboundMessage] | None = None,
+    **settings: Any,
+) -> MqttConnection:
+    connection = MqttConnection(
+        MqttSettings(broker.host, broker.port, client_id, **settings),
+        subscriptions,
+        inbox if inbox is not None else queue.Queue(),
+    )
+    connection.start()
+    assert connection.wait_connected(WAIT), f"{client_id} could not connect and subscribe"
+    return connection
+
+
+def _drop_and_reconnect(connection: MqttConnection) -> None:
+    """Cut the TCP connection without a DISCONNECT, as a crash would; wait for the reconnect."""
+    sock = connection._client.socket()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)  # the broker sends the last will, if there is one
+    deadline = time.monotonic() + WAIT
+    while connection.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not connection.connected, "the connection did not notice it was cut"
+    assert connection.wait_connected(WAIT), "the connection did not come back"
+
+
+def _is_status(message: Received) -> bool:
+    return message.topic == STATUS_TOPIC
+
+
+@pytest.mark.mqtt
+def test_a_connection_that_does_not_announce_leaves_the_service_status_alone(
+    own_broker: PrivateBroker, mqtt_client: MakeClient, names: Names
+) -> None:
+    """announce=False (a listener): no online, no offline and no last will on sensorhub/status."""
+    service = _connect(own_broker, names.client_id, [])
+    watcher = mqtt_client([STATUS_TOPIC], broker=own_broker)
+    watcher.wait_for(_is_status)  # the service's retained "online"
+    listener = _connect(own_broker, f"{names.client_id}-listener", [names.pages], announce=False)
+    _drop_and_reconnect(listener)
+    listener.stop()
+    # the control: the service's own last will does go out, then it says online again
+    _drop_and_reconnect(service)
+    states = [m.json()["state"] for m in watcher.wait_for(_is_status, count=3)]
+    service.stop()
+    assert states == ["online", "offline", "online"]
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize(("clean_session", "first"), [(True, "new"), (False, "old")])
+def test_only_a_persistent_session_gets_what_was_sent_while_it_was_away(
+    mosquitto: PrivateBroker,
+    mqtt_client: MakeClient,
+    names: Names,
+    clean_session: bool,
+    first: str,
+) -> None:
+    """clean_session=True (a throwaway listener): the broker queues nothing for a later run."""
+    inbox: queue.Queue[InboundMessage] = queue.Queue()
+    settings = {"announce": False, "clean_session": clean_session}
+    subscriptions = [f"{names.prefix}/#"]
+    _connect(mosquitto, names.client_id, subscriptions, inbox, **settings).stop()
+    sender = mqtt_client([])
+    sender.publish(f"{names.prefix}/old", b"sent while away")
+    again = _connect(mosquitto, names.client_id, subscriptions, inbox, **settings)
+    sender.publish(f"{names.prefix}/new", b"sent after the reconnect")
+    message = inbox.get(timeout=WAIT)  # a queued message comes before anything new
+    again.stop()
+    assert message.topic == f"{names.prefix}/{first}"
+
+
+@pytest.mark.mqtt
+def test_a_clean_stop_logs_nothing_at_error_even_with_the_paho_trace_on(
+    mosquitto: PrivateBroker, names: Names, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stop() ends paho's loop as its DISCONNECT goes out, not one round later on a closed socket.
+
+    That round logged "Client is not connected" at ERROR, now and then: so stop many times.
+    """
+    caplog.set_level(logging.DEBUG, logger="sensorhub.io.mqtt")
+    for attempt in range(100):
+        _connect(mosquitto, f"{names.client_id}-{attempt}", [f"{names.prefix}/#"]).stop()
+    assert any(record.name == "sensorhub.io.mqtt.paho" for record in caplog.records)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 # -- broker settings (no broker needed) ------------------------------------------------------

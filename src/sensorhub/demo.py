@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import queue
 import shutil
 import signal
 import subprocess
@@ -36,14 +37,13 @@ from pathlib import Path
 from typing import IO, Any, Final
 from zoneinfo import ZoneInfo
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 from simulators.publish import PublishError, PublishProgress, publish_recording
 from simulators.ward import Ward, demo_rule_file, simulate_night, write_recording
 
 from sensorhub.broker import BrokerError, PrivateBroker, free_port
 from sensorhub.contract import PAGES_TOPIC
+from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection, MqttSettings
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ START_TIMEOUT: Final = 60.0
 CATCH_UP_TIMEOUT: Final = 60.0
 #: Progress lines while publishing, every this many seconds.
 PROGRESS_EVERY: Final = 3.0
-STATUS_TOPIC: Final = "sensorhub/status"
+#: Client id of the demo's page listener.
+LISTENER_ID: Final = "sensorhub-demo-pages"
 #: Share of events the demo night delivers late, and of lines that are malformed.
 LATE: Final = 0.01
 MALFORMED: Final = 0.002
@@ -130,7 +131,10 @@ class Demo:
         self._broker: PrivateBroker | None = None
         self._service: subprocess.Popen[bytes] | None = None
         self._service_log: IO[bytes] | None = None
-        self._listener: mqtt.Client | None = None
+        self._listener: MqttConnection | None = None
+        self._inbox: queue.Queue[InboundMessage] = queue.Queue()
+        self._reader: threading.Thread | None = None
+        self._listener_done = threading.Event()
         self._online = threading.Event()
         self._last_page = time.monotonic()
         self._stop = threading.Event()
@@ -307,29 +311,38 @@ class Demo:
     # -- listening for pages -------------------------------------------------------------------
 
     def _listen(self, broker: PrivateBroker) -> None:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sensorhub-demo-pages")
-        subscribed = threading.Event()
+        """Print the pages and notice the service's status, through the project's MQTT adapter."""
+        settings = MqttSettings(
+            broker.host,
+            broker.port,
+            LISTENER_ID,
+            announce=False,  # sensorhub/status is the service's to set: no will, no online/offline
+            clean_session=True,  # for this run only: the broker keeps no session, queues nothing
+        )
+        # its "connecting", "connected" lines would break into the demo's own output
+        log = logging.getLogger(f"{__name__}.listener")
+        log.setLevel(logging.NOTSET if logger.isEnabledFor(logging.DEBUG) else logging.WARNING)
+        self._listener = MqttConnection(
+            settings, [f"{PAGES_TOPIC}/#", STATUS_TOPIC], self._inbox, log=log
+        )
+        self._listener.start()
+        self._reader = threading.Thread(
+            target=self._read_inbox, name="sensorhub-demo-pages", daemon=True
+        )
+        self._reader.start()
+        if not self._listener.wait_connected(10.0):
+            raise BrokerError(f"could not subscribe to the pages at {broker.url}")
 
-        def on_connect(
-            client: mqtt.Client, userdata: object, flags: object, reason: Any, props: object
-        ) -> None:
-            client.subscribe([(f"{PAGES_TOPIC}/#", 1), (STATUS_TOPIC, 1)])
+    def _read_inbox(self) -> None:
+        """Hand what the listener receives to ``_on_message``, until ``close()``."""
+        while not self._listener_done.is_set():
+            try:
+                message = self._inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self._on_message(message)
 
-        def on_subscribe(
-            client: mqtt.Client, userdata: object, mid: int, reasons: object, props: object
-        ) -> None:
-            subscribed.set()
-
-        client.on_connect = on_connect
-        client.on_subscribe = on_subscribe
-        client.on_message = self._on_message
-        client.connect(broker.host, broker.port, keepalive=30)
-        client.loop_start()
-        self._listener = client
-        if not subscribed.wait(10.0):
-            raise RuntimeError(f"could not subscribe to the pages at {broker.url}")
-
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: InboundMessage) -> None:
         try:
             payload = json.loads(message.payload)
         except ValueError:
@@ -395,8 +408,10 @@ class Demo:
         if self._service_log is not None:
             self._service_log.close()
         if self._listener is not None:
-            self._listener.disconnect()
-            self._listener.loop_stop()
+            self._listener.stop()
+        self._listener_done.set()
+        if self._reader is not None:
+            self._reader.join()
         if self._broker is not None:
             self._broker.close()
 

@@ -6,13 +6,16 @@ project's own ``InboundMessage`` at the boundary, so nothing beyond this file kn
 What it does so that no event is lost while the service or the broker is away:
 
 - MQTT 3.1.1 with ``clean_session=False`` and a stable client id: the broker keeps our session
-  (subscriptions and the QoS 1 messages that arrive meanwhile) while we are disconnected;
+  (subscriptions and the QoS 1 messages that arrive meanwhile) while we are disconnected
+  (``MqttSettings.clean_session`` turns this off for a throwaway listener);
 - subscriptions (QoS 1) are made again in ``on_connect``, so they are back after every reconnect
   even if the broker lost the session;
 - publishes while disconnected are queued without limit and sent after the reconnect;
 - it reconnects by itself, waiting 1 s, 2 s, 4 s ... at most 30 s between attempts;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
-  service is gone; ``{"state":"online","since":...}`` replaces it on every connect.
+  service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
+  service's own connection says this (``MqttSettings.announce``): any other client, such as the
+  demo's page listener, leaves the service's status alone.
 """
 
 from __future__ import annotations
@@ -70,6 +73,13 @@ class MqttSettings:
     password: str | None = field(default=None, repr=False)
     tls: TlsSettings | None = None
     keepalive: int = DEFAULT_KEEPALIVE
+    #: This is the service's connection: a retained last will ``offline`` on ``STATUS_TOPIC``,
+    #: ``online`` on every connect and ``offline`` on ``stop()``. Any other client (a listener,
+    #: a tool) sets False, or it would overwrite the service's status with its own.
+    announce: bool = True
+    #: Start a new session on every connect and have the broker forget it on disconnect: nothing
+    #: is queued while away. For throwaway listeners; the service keeps its session (False).
+    clean_session: bool = False
 
     @property
     def url(self) -> str:
@@ -154,13 +164,19 @@ class MqttConnection:
         settings: MqttSettings,
         subscriptions: list[str],
         inbox: queue.Queue[InboundMessage],
+        *,
+        log: logging.Logger | None = None,
     ) -> None:
         self.settings = settings
+        #: Where the connection logs (and paho's debug trace, under ``<log>.paho``); a client
+        #: other than the service may pass a logger of its own to set how much it says.
+        self.log = log or logger
         self.subscriptions = list(subscriptions)
         self.inbox = inbox
         self._connected = threading.Event()  # CONNACK received
         self._subscribed = threading.Event()  # ... and the broker acknowledged the subscriptions
         self._stopping = False
+        self._disconnecting = False  # stop() asked paho to disconnect
         self._ever_connected = False
         self._connect_error: OSError | None = None
         self._unacked = 0  # publishes not yet acknowledged (QoS 1) or sent (QoS 0)
@@ -176,7 +192,8 @@ class MqttConnection:
     def start(self) -> None:
         """Connect in the background and keep reconnecting until ``stop()``."""
         self._stopping = False
-        logger.info(
+        self._disconnecting = False
+        self.log.info(
             "connecting to MQTT broker %s as client id %r",
             self.settings.url,
             self.settings.client_id,
@@ -196,9 +213,9 @@ class MqttConnection:
             self._unacked += 1
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            logger.debug("not connected: message to %s queued until the reconnect", topic)
+            self.log.debug("not connected: message to %s queued until the reconnect", topic)
         elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            logger.error("could not publish to %s: %s", topic, paho.error_string(info.rc))
+            self.log.error("could not publish to %s: %s", topic, paho.error_string(info.rc))
             self._acknowledged()
 
     def flush(self, timeout: float) -> bool:
@@ -216,18 +233,20 @@ class MqttConnection:
         """Say offline, let queued publishes go out, disconnect cleanly, stop the thread."""
         self._stopping = True
         if self.connected:
-            self.publish(STATUS_TOPIC, _status("offline", time.time()), qos=1, retain=True)
+            if self.settings.announce:
+                self.publish(STATUS_TOPIC, _status("offline", time.time()), qos=1, retain=True)
             if not self.flush(STOP_FLUSH_TIMEOUT):
-                logger.warning(
+                self.log.warning(
                     "%d messages were not acknowledged by the broker within %.0f s of stopping",
                     self._unacked,
                     STOP_FLUSH_TIMEOUT,
                 )
         elif self._unacked > 0:
-            logger.warning(
+            self.log.warning(
                 "stopping while disconnected: %d queued messages (pages, dead letters) are lost",
                 self._unacked,
             )
+        self._disconnecting = True  # _on_disconnect ends paho's loop once DISCONNECT is out
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -240,10 +259,10 @@ class MqttConnection:
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
-            clean_session=False,
+            clean_session=s.clean_session,
             protocol=paho.MQTTv311,
         )
-        paho_logger = logging.getLogger(f"{__name__}.paho")
+        paho_logger = logging.getLogger(f"{self.log.name}.paho")
         if paho_logger.isEnabledFor(logging.DEBUG):
             # paho's own errors repeat what we log, less clearly; its debug trace is useful
             client.enable_logger(paho_logger)
@@ -261,7 +280,8 @@ class MqttConnection:
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)
-        client.will_set(STATUS_TOPIC, _status("offline"), qos=1, retain=True)
+        if s.announce:
+            client.will_set(STATUS_TOPIC, _status("offline"), qos=1, retain=True)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls is not None:
@@ -290,7 +310,7 @@ class MqttConnection:
         properties: Any,
     ) -> None:
         if reason_code.is_failure:
-            logger.warning(
+            self.log.warning(
                 "MQTT broker %s refused the connection: %s (check --username, the password, "
                 "TLS settings and the broker's ACL)",
                 self.settings.url,
@@ -299,7 +319,7 @@ class MqttConnection:
             return
         again = "re" if self._ever_connected else ""
         self._ever_connected = True
-        logger.info(
+        self.log.info(
             "%sconnected to MQTT broker %s (session %s)",
             again,
             self.settings.url,
@@ -310,11 +330,12 @@ class MqttConnection:
             client.subscribe([(topic, 1) for topic in self.subscriptions])
         else:
             self._subscribed.set()
-        self.publish(STATUS_TOPIC, _status("online", time.time()), qos=1, retain=True)
+        if self.settings.announce:
+            self.publish(STATUS_TOPIC, _status("online", time.time()), qos=1, retain=True)
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         error, self._connect_error = self._connect_error, None
-        logger.warning(
+        self.log.warning(
             "could not connect to MQTT broker %s: %s; retrying (at most every %d s)",
             self.settings.url,
             error or "connection failed",
@@ -332,10 +353,16 @@ class MqttConnection:
         was_connected = self._connected.is_set()
         self._connected.clear()
         self._subscribed.clear()
+        if self._disconnecting:
+            # Called on paho's network thread right after our DISCONNECT went out and before
+            # paho closes the socket. Unless its loop is told to end now, it goes round once more
+            # on the closed socket and logs "Client is not connected" at ERROR: a race with the
+            # loop_stop() in stop(), which the loop only sees after that round.
+            client.loop_stop()
         if self._stopping:
-            logger.info("disconnected from MQTT broker %s", self.settings.url)
+            self.log.info("disconnected from MQTT broker %s", self.settings.url)
         elif was_connected:
-            logger.warning(
+            self.log.warning(
                 "lost the connection to MQTT broker %s (%s); reconnecting, events are kept by "
                 "the broker meanwhile",
                 self.settings.url,
@@ -352,7 +379,7 @@ class MqttConnection:
     ) -> None:
         for topic, code in zip(self.subscriptions, reason_codes, strict=False):
             if code.is_failure:
-                logger.error(
+                self.log.error(
                     "MQTT broker refused the subscription to %s (%s): check the broker's ACL "
                     "for user %s",
                     topic,
@@ -360,7 +387,7 @@ class MqttConnection:
                     self.settings.username or "(anonymous)",
                 )
             else:
-                logger.debug("subscribed to %s (%s)", topic, code)
+                self.log.debug("subscribed to %s (%s)", topic, code)
         if not any(code.is_failure for code in reason_codes):
             self._subscribed.set()
 
