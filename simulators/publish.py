@@ -9,9 +9,13 @@ has acknowledged every message, so nothing is lost.
 (without it: as fast as possible); ``--now`` shifts every event time so the first event is now,
 for a service that runs on the wall clock.
 
+The recording is a ``.jsonl`` or ``.jsonl.gz`` file, or the STEM that ``simulators.site``
+wrote (``out/week`` for ``out/week.jsonl.gz``).
+
 Command line::
 
     python -m simulators.publish night.jsonl --broker mqtt://127.0.0.1:1883 [--speed 60] [--now]
+    python -m simulators.publish out/week --speed 600
 """
 
 from __future__ import annotations
@@ -67,6 +71,18 @@ class PublishProgress:
 
 class PublishError(RuntimeError):
     """The broker could not be reached, or did not acknowledge what was sent."""
+
+
+def find_recording(path: Path) -> Path | None:
+    """``path`` if it is a file, else the recording of the STEM ``path`` (``STEM.jsonl.gz``
+    or ``STEM.jsonl``, as ``simulators.site`` writes it), else None."""
+    if path.is_file():
+        return path
+    for ending in (".jsonl.gz", ".jsonl"):
+        candidate = path.with_name(path.name + ending)
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def parse_broker_url(url: str) -> tuple[str, int]:
@@ -292,7 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Publish a recording (.jsonl or .jsonl.gz) to an MQTT broker at QoS 1, "
         "one message per line, to <prefix>/<site>/<room>/<kind>/<device>.",
     )
-    parser.add_argument("recording", type=Path, help="the recording to publish")
+    parser.add_argument(
+        "recording",
+        type=Path,
+        help="the recording to publish: .jsonl, .jsonl.gz, or the STEM of STEM.jsonl.gz",
+    )
     parser.add_argument(
         "--broker",
         default="mqtt://127.0.0.1:1883",
@@ -311,12 +331,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.speed is not None and args.speed <= 0:
         parser.error("--speed must be a positive factor")
-    if not args.recording.is_file():
-        parser.error(f"no such recording: {args.recording}")
-    print(f"publishing {args.recording} to {args.broker}", flush=True)
+    recording = find_recording(args.recording)
+    if recording is None:
+        parser.error(f"no such recording: {args.recording} (nor {args.recording}.jsonl.gz)")
+    how = f"at {args.speed:g}x event time" if args.speed else "as fast as possible"
+    when = ", event times shifted to now" if args.now else ""
+    print(f"publishing {recording} to {args.broker} {how}{when}", flush=True)
     try:
         done = publish_recording(
-            iter_recording(args.recording),
+            iter_recording(recording),
             args.broker,
             prefix=args.prefix,
             speed=args.speed,

@@ -16,7 +16,9 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from simulators.publish import publish_recording
+from simulators.publish import find_recording, publish_recording
+from simulators.publish import main as publish_main
+from simulators.site import simulate_site, write_site
 from simulators.ward import (
     Ward,
     demo_rule_file,
@@ -148,6 +150,15 @@ def test_the_reference_policy_pages_what_the_episodes_expect(
     paged = Counter((p["room"], p["kind"]) for p in pages if p["escalation"] == 0)
     expected = Counter((e.room, kind) for e in night.episodes for kind in e.expect)
     assert paged == expected
+    # and each one in time: from its first evidence to its deadline
+    for episode in night.episodes:
+        for incident in episode.incidents:
+            assert any(
+                (p["room"], p["kind"]) == (episode.room, incident.kind)
+                and p["escalation"] == 0
+                and incident.start - 1 <= p["ts"] <= incident.deadline
+                for p in pages
+            ), (episode, incident)
 
 
 def test_the_rule_file_tells_who_is_at_risk_and_who_wanders(ward: Ward, tmp_path: Path) -> None:
@@ -184,6 +195,16 @@ def test_a_gzipped_recording_holds_the_same_lines_and_the_same_bytes_every_time(
 
 
 # -- publishing ------------------------------------------------------------------------------
+
+
+def test_the_publisher_finds_a_recording_by_its_stem(tmp_path: Path) -> None:
+    """``out/week`` means ``out/week.jsonl.gz`` (what simulators.site writes) or .jsonl."""
+    assert find_recording(tmp_path / "week") is None
+    (tmp_path / "week.jsonl").write_text("")
+    assert find_recording(tmp_path / "week") == tmp_path / "week.jsonl"
+    (tmp_path / "week.jsonl.gz").write_bytes(gzip.compress(b""))
+    assert find_recording(tmp_path / "week") == tmp_path / "week.jsonl.gz"
+    assert find_recording(tmp_path / "week.jsonl") == tmp_path / "week.jsonl"
 
 
 class Collector:
@@ -274,3 +295,21 @@ def test_publishing_at_a_speed_paces_event_time_and_can_shift_it_to_now(
     stamps = [json.loads(payload)["ts"] for _, payload in received]
     assert abs(stamps[0] - started) < 5
     assert [round(b - a, 3) for a, b in itertools.pairwise(stamps)] == [10.0] * 4
+
+
+@pytest.mark.mqtt
+def test_publishing_a_site_recording_by_its_stem_sends_every_line(
+    mosquitto: PrivateBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = simulate_site(1, 1, date(2026, 11, 20), 4, 0.05, 0.01, site="pubsite")
+    stem = tmp_path / "site"
+    write_site(run, stem)
+    collector = Collector(mosquitto, "pubsite-care/#")
+    try:
+        code = publish_main([str(stem), "--broker", mosquitto.url, "--prefix", "pubsite-care"])
+        received = collector.wait_for(len(run.recording))
+    finally:
+        collector.close()
+    assert code == 0
+    assert f"publishing {stem}.jsonl.gz" in capsys.readouterr().out
+    assert len(received) == len(run.recording)
