@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sensorhub.contract import Audience, IncidentKind
 
-#: Page-by deadlines of CONTRACT.md section 4, seconds after the first evidence (for
-#: ``absent_too_long`` after the grace period ran out; for device faults after the fault
-#: became actionable).
+#: Page-by deadlines of CONTRACT.md section 4, seconds after the first evidence. For
+#: ``absent_too_long`` the deadline is the resident's bathroom grace plus this (the simulator
+#: writes each incident's deadline into the truth file); for device faults it counts from when
+#: the fault became actionable.
 DEADLINES: Final[dict[IncidentKind, float]] = {
     "fall": 15.0,
     "call": 2.0,
