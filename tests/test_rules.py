@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import textwrap
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +22,7 @@ from sensorhub.rules import (
     load_rule_file,
 )
 from sensorhub.rules.loader import format_duration, parse_rule_file
+from sensorhub.rules.policy import EscalationPlan
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "rules" / "example-site.yaml"
@@ -485,3 +488,305 @@ def test_sensorhub_rules_check_through_the_command_line(
     assert capsys.readouterr().out.splitlines() == [f"{EXAMPLE}: OK (1 site, 7 rooms)"]
     assert main(["rules", "check", str(write(tmp_path, "version: 2\n"))]) == 1
     assert main(["rules", "check", str(tmp_path / "missing.yaml")]) == 2
+
+
+# -- staff, routes and escalation ---------------------------------------------------------------
+
+STAFF = """
+version: 1
+sites:
+  zon:
+    recipients: {care: night-team, technical: technicians}
+    staff:
+      pagers:
+        e1: {address: "3101"}
+        e2: {address: 3102}
+        t1: {}
+      groups:
+        east-night: [e1, e2]
+        night-team: [east-night]
+        technicians: [t1]
+      wings:
+        east: [101, "012"]
+      schedules:
+        night: {start: "22:00", end: "07:00", on_duty: [east-night, night-team]}
+      routes:
+        faults: {audience: technical, to: technicians}
+        east: {wings: east, priorities: [critical, high], to: east-night}
+"""
+
+
+def staff_file(tmp_path: Path, old: str = "", new: str = "") -> Path:
+    """The STAFF file, with ``old`` replaced by ``new`` (``old`` must be in it)."""
+    assert old in STAFF
+    return write(tmp_path, STAFF.replace(old, new, 1))
+
+
+def test_shipped_defaults_keep_recipients_and_do_not_escalate() -> None:
+    """Today's behaviour: care pages to night-team, faults to technicians, nothing re-sent."""
+    room = load_policy().room("any-site", "any-room")
+    assert (room.care_recipient, room.technical_recipient) == ("night-team", "technicians")
+    assert room.escalation == EscalationPlan()
+    staff = load_policy().staff("any-site")
+    assert not staff.described
+    assert staff.routes == ()
+
+
+def test_staff_section_loads_and_compiles(tmp_path: Path) -> None:
+    policy = load_policy(staff_file(tmp_path))
+    staff = policy.staff("zon")
+    assert staff.described
+    assert staff.pagers["e2"].address == "3102"  # written bare, read as the digits
+    assert staff.members("night-team") == ("e1", "e2")
+    assert staff.members("e1") == ("e1",)
+    assert staff.members("nobody") == ()
+    assert staff.pager_by_address("3101") is not None
+    assert staff.technical_names == frozenset({"technicians"})
+    east = staff.routes[1]
+    assert east.rooms == frozenset({"101", "012"})
+    assert east.priorities == frozenset({"critical", "high"})
+    assert staff.timezone == "Europe/Amsterdam"
+
+
+def test_escalation_is_layered_per_priority(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        defaults:
+          escalation:
+            critical: [{after: 30s, to: same}]
+        sites:
+          zon:
+            escalation:
+              high: [{after: 90s, to: team}]
+            rooms:
+              "1":
+                escalation:
+                  normal: []
+        """,
+    )
+    room = load_policy(path).room("zon", "1")
+    assert [s.after for s in room.escalation.critical] == [30.0]  # file defaults
+    assert [s.after for s in room.escalation.high] == [90.0]  # site
+    assert room.escalation.normal == ()  # room: none
+    assert room.escalation.low == ()  # set nowhere
+
+
+def test_unknown_group_in_a_route_says_did_you_mean_at_its_line(tmp_path: Path) -> None:
+    path = staff_file(tmp_path, "to: east-night}", "to: east-nigth}")
+    error = only_error(path)
+    assert error == RuleError(
+        str(path),
+        20,
+        "sites.zon.staff.routes.east.to.0",
+        "group 'east-nigth' is not defined under staff.groups: did you mean 'east-night'?",
+    )
+
+
+def test_unknown_pager_in_a_group_is_reported_at_its_list_item(tmp_path: Path) -> None:
+    path = staff_file(
+        tmp_path, "east-night: [e1, e2]", "east-night:\n          - e1\n          - ee1"
+    )
+    error = only_error(path)
+    assert (error.line, error.key) == (13, "sites.zon.staff.groups.east-night.1")
+    assert error.message == "pager 'ee1' is not defined under staff.pagers: did you mean 'e1'?"
+
+
+def test_unknown_name_without_a_close_one_says_where_to_define_it(tmp_path: Path) -> None:
+    path = staff_file(tmp_path, "on_duty: [east-night, night-team]", "on_duty: [zzz]")
+    error = only_error(path)
+    assert (error.line, error.key) == (17, "sites.zon.staff.schedules.night.on_duty.0")
+    assert "'zzz' is neither a pager (staff.pagers) nor a group (staff.groups)" in error.message
+
+
+def test_unknown_wing_says_did_you_mean(tmp_path: Path) -> None:
+    error = only_error(staff_file(tmp_path, "wings: east,", "wings: eats,"))
+    assert error.key == "sites.zon.staff.routes.east.wings.0"
+    assert error.message == "wing 'eats' is not defined under staff.wings: did you mean 'east'?"
+
+
+def test_recipients_of_a_room_must_be_defined_staff(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        STAFF + "    rooms:\n      101:\n        recipients: {care: nigth-team, technical: t1}\n",
+    )
+    error = only_error(path)
+    assert (error.line, error.key) == (23, "sites.zon.rooms.101.recipients.care")
+    assert "did you mean 'night-team'?" in error.message
+
+
+def test_escalation_names_may_be_same_or_team_or_staff_and_typos_are_caught(
+    tmp_path: Path,
+) -> None:
+    text = (
+        STAFF + "    escalation:\n      critical: [{after: 60s, to: sam}, {after: 2m, to: team}]\n"
+    )
+    error = only_error(write(tmp_path, text))
+    assert (error.line, error.key) == (22, "sites.zon.escalation.critical.0.to.0")
+    assert error.message == "'sam' is not a pager or group: did you mean 'same'?"
+
+
+def test_file_defaults_escalation_names_must_exist_in_each_site_with_staff(
+    tmp_path: Path,
+) -> None:
+    text = STAFF.replace(
+        "version: 1\n", "version: 1\ndefaults:\n  escalation:\n    high: [{after: 2m, to: head}]\n"
+    )
+    error = only_error(write(tmp_path, text))
+    assert (error.line, error.key) == (4, "defaults.escalation.high.0.to.0")
+    assert error.message.startswith("site 'zon' inherits this, but 'head' is neither a pager")
+
+
+def test_staff_site_that_takes_the_shipped_recipients_must_define_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without recipients of its own the site takes night-team and technicians from the
+    shipped rules: fine where its staff defines them, a mistake at the site where not."""
+    own = "    recipients: {care: night-team, technical: technicians}\n"
+    assert run_check(staff_file(tmp_path, own)) == 0
+    capsys.readouterr()
+    lacking = write(tmp_path, STAFF.replace(own, "").replace("technicians", "techs"), "x.yaml")
+    load_rule_file(lacking)  # the file alone is fine: the name comes from the shipped rules
+    assert run_check(lacking) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"{lacking}:3: sites.zon.recipients: the site describes its staff but sets no "
+        "recipients, so it takes recipients.technical 'technicians' (did you mean 'techs'?) from "
+        "the shipped rules, which its staff does not define: give the site recipients: "
+        "{care: <care group>, technical: <technicians>}"
+    )
+    with pytest.raises(RuleFileError, match=r"sites\.zon\.recipients: the site describes"):
+        load_policy(lacking)
+
+
+def test_technicians_and_care_staff_must_not_share_a_pager(tmp_path: Path) -> None:
+    errors = errors_of(staff_file(tmp_path, "technicians: [t1]", "technicians: [t1, e2]"))
+    assert [(e.line, e.key) for e in errors] == [
+        (4, "sites.zon.recipients.technical"),
+        (19, "sites.zon.staff.routes.faults.to.0"),
+    ]
+    assert "pager 'e2' in it also gets care pages" in errors[0].message
+    assert "technical pages never go to care staff" in errors[0].message
+
+
+def test_route_for_care_cannot_take_device_faults(tmp_path: Path) -> None:
+    path = staff_file(tmp_path, "priorities: [critical, high]", "kinds: [fall, device_fault]")
+    error = only_error(path)
+    assert error.key == "sites.zon.staff.routes.east.kinds.1"
+    assert error.message.startswith("device_fault pages are technical pages")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ('address: "3101"', 'address: "31-01"', "pagers.e1.address", "not an ESPA call address"),
+        ("t1: {}", "t1: {adress: '1'}", "pagers.t1.adress", "did you mean 'address'?"),
+        ("t1: {}", "t1: {}\n        same: {}", "pagers.same", "reserved word"),
+        (
+            "t1: {}",
+            "t1: {}\n        east-night: {}",
+            "groups.east-night",
+            "both a pager and a group",
+        ),
+        ("night-team: [east-night]", "night-team: [night-team]", "groups.night-team", "circle"),
+        (
+            'start: "22:00", end: "07:00"',
+            'start: "22:00", end: "22:00"',
+            "schedules.night",
+            "empty",
+        ),
+        ('end: "07:00"', 'end: "7h"', "schedules.night.end", "not a time of day"),
+        ("wings: east,", "wing: east,", "routes.east.wing", "did you mean 'wings'?"),
+        ("audience: technical", "audience: tech", "routes.faults.audience", "care or technical"),
+        (
+            "priorities: [critical, high]",
+            "priorities: [critical, urgent]",
+            "routes.east.priorities",
+            "'urgent' is not allowed: priorities are critical, high, normal or low",
+        ),
+        (
+            "priorities: [critical, high]",
+            "kinds: falls",
+            "routes.east.kinds",
+            "'falls' is not allowed (did you mean 'fall'?): kinds are fall, call,",
+        ),
+        ("to: east-night", "to: {a: 1}", "routes.east.to", "a name or a list of names"),
+        ("to: east-night", "to: []", "routes.east.to", "List should have at least 1 item"),
+    ],
+)
+def test_mistakes_in_staff_are_reported_at_their_key(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
+    errors = errors_of(staff_file(tmp_path, old, new))
+    assert [e.key for e in errors] == [f"sites.zon.staff.{key}"]
+    assert message in errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("steps", "key", "message"),
+    [
+        ("[{after: 2m, to: same}, {after: 60s, to: team}]", "1.after", "they must grow"),
+        ("[{after: 5s, to: same}]", "0.after", "after must be between 10s and 12h, not '5s'"),
+        ("[{after: 13h, to: same}]", "0.after", "after must be between 10s and 12h, not '13h'"),
+        ("[{aftr: 60s, to: same}]", "0.aftr", "unknown key 'aftr': did you mean 'after'?"),
+        ("[{after: 60s}]", "0.to", "to is missing here: add it"),
+        ("[60s]", "0", "written {after: 60s, to: same}"),
+        ("[{after: 60s, to: same, when: night}]", "0.when", "a step is {after: ..., to: ...}"),
+    ],
+)
+def test_mistakes_in_escalation_steps_are_reported_at_their_key(
+    tmp_path: Path, steps: str, key: str, message: str
+) -> None:
+    path = write(tmp_path, f"defaults:\n  escalation:\n    critical: {steps}\n")
+    error = only_error(path)
+    assert (error.line, error.key) == (3, f"defaults.escalation.critical.{key}")
+    assert message in error.message
+
+
+def test_unknown_priority_in_escalation_says_did_you_mean(tmp_path: Path) -> None:
+    error = only_error(write(tmp_path, "defaults:\n  escalation:\n    critcal: []\n"))
+    assert error.message == "unknown key 'critcal': did you mean 'critical'?"
+
+
+def test_staff_belongs_in_a_site(tmp_path: Path) -> None:
+    error = only_error(site_file(tmp_path, "staff: {}\n"))
+    assert error.message == "'staff' cannot be set here: it belongs in a site"
+
+
+def test_check_warns_about_hours_nobody_a_route_names_is_on_duty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = staff_file(tmp_path)
+    assert run_check(path) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{path}:20: sites.zon.staff.routes.east.to: warning: at 07:00-22:00 nobody route "
+        "'east' names is on duty: its pages then go to the next route that fits, or to "
+        "recipients",
+        f"{path}: OK (1 site, 0 rooms), 1 warning",
+    ]
+
+
+def test_check_warns_about_a_group_outside_every_shift_whose_members_are_in_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = staff_file(tmp_path, "on_duty: [east-night, night-team]", "on_duty: [east-night]")
+    assert run_check(path) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}:12: sites.zon.staff.groups.night-team: warning: no schedule")
+
+
+def test_example_site_describes_its_staff() -> None:
+    policy = load_policy(EXAMPLE)
+    staff = policy.staff("zonnebloem")
+    assert staff.members("nachtdienst") == ("oost-1", "oost-2", "west-1", "west-2")
+    assert staff.pagers["techniek-app"].address is None
+    night = datetime(2026, 1, 15, 23, 30, tzinfo=ZoneInfo("Europe/Amsterdam")).timestamp()
+    routed = staff.route("201", "care", "high", "wandering", night)
+    assert routed is not None
+    assert routed.recipients == ("nachtdienst-west",)
+    assert [s.to for s in policy.room("zonnebloem", "101").escalation.critical] == [
+        ("same",),
+        ("nachtdienst", "dagdienst"),
+    ]

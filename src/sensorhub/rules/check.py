@@ -13,7 +13,9 @@ followed by a summary line for the file. A correct file prints
   FILE: OK (N sites, M rooms)
 
 Settings that are allowed but look like a slip (a night shorter than 4 h, a bathroom grace
-longer than 1 h) are printed as warnings, in the same form; they do not fail the check.
+longer than 1 h, a route with hours when nobody it names is on duty, a group that no shift names
+although its members are on duty only in shifts) are printed as warnings, in the same form; they
+do not fail the check.
 
 exit status:
   0  every file is correct (warnings or not)
@@ -37,8 +39,8 @@ from sensorhub.rules.loader import (
     load_rule_file,
     parse_rule_file,
 )
-from sensorhub.rules.model import NightWindow, Parameters, RuleFile
-from sensorhub.rules.policy import Policy
+from sensorhub.rules.model import NightWindow, Parameters, RuleFile, Staff
+from sensorhub.rules.policy import Policy, reference_errors
 
 #: A night shorter than this is probably a typo (22:00-02:00 for 22:00-07:00).
 SHORT_NIGHT_MINUTES = 4 * 60
@@ -85,6 +87,14 @@ def check_file(path: Path) -> int:
 def _compile(parsed: ParsedRuleFile) -> None:
     """Compile the file as the service will, resolving every room it names."""
     base = load_rule_file(default_rules_path())
+    references = reference_errors(parsed.rules, base)
+    if references:
+        raise RuleFileError(
+            [
+                RuleError(parsed.file, parsed.line_of(key), ".".join(key), message)
+                for key, message in references
+            ]
+        )
     try:
         policy = Policy(parsed.rules, base=base)
     except ValueError as error:
@@ -128,3 +138,64 @@ def _warnings(parsed: ParsedRuleFile) -> Iterator[RuleError]:
                 f"a resident may be out of bed for {format_duration(grace)} at night before "
                 "anyone is paged: is that meant?",
             )
+    for site_name, site in parsed.rules.sites.items():
+        if site.staff is not None:
+            for keys, message in _staff_warnings(site.staff):
+                yield warn(("sites", site_name, "staff", *keys), message)
+
+
+_DAY = 24 * 60
+
+
+def _duty_minutes(staff: Staff, name: str) -> set[int] | None:
+    """The minutes of the day ``name`` is on duty; None if no shift names it (always)."""
+    minutes: set[int] | None = None
+    for schedule in staff.schedules.values():
+        if name not in schedule.on_duty:
+            continue
+        minutes = minutes or set()
+        start, end = NightWindow.minutes(schedule.start), NightWindow.minutes(schedule.end)
+        minutes.update(range(start, end) if start < end else (*range(start, _DAY), *range(end)))
+    return minutes
+
+
+def _spans(minutes: set[int]) -> list[str]:
+    """Minutes of the day as HH:MM-HH:MM spans (one running past midnight stays one)."""
+    spans: list[tuple[int, int]] = []
+    for minute in sorted(minutes):
+        if spans and spans[-1][1] == minute:
+            spans[-1] = (spans[-1][0], minute + 1)
+        else:
+            spans.append((minute, minute + 1))
+    if len(spans) > 1 and spans[0][0] == 0 and spans[-1][1] == _DAY:
+        spans = [(spans[-1][0], spans[0][1]), *spans[1:-1]]
+    return [f"{a // 60:02d}:{a % 60:02d}-{b // 60 % 24:02d}:{b % 60:02d}" for a, b in spans]
+
+
+def _staff_warnings(staff: Staff) -> Iterator[tuple[KeyPath, str]]:
+    for group, members in staff.groups.items():
+        if _duty_minutes(staff, group) is not None:
+            continue
+        scheduled = [m for m in members if _duty_minutes(staff, m) is not None]
+        if scheduled:
+            yield (
+                ("groups", group),
+                f"no schedule names {group!r}, so it is on duty around the clock, though "
+                f"{scheduled[0]!r} in it is on duty only in its shift: add {group!r} to that "
+                "shift's on_duty?",
+            )
+    for route_name, route in staff.routes.items():
+        covered: set[int] = set()
+        for name in route.to:
+            minutes = _duty_minutes(staff, name)
+            if minutes is None:
+                break
+            covered |= minutes
+        else:
+            gaps = set(range(_DAY)) - covered
+            if gaps:
+                yield (
+                    ("routes", route_name, "to"),
+                    f"at {' and '.join(_spans(gaps))} nobody route {route_name!r} names is on "
+                    "duty: its pages then go to the next route that fits, or to recipients",
+                )

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sensorhub.rules.model import NightWindow, Parameters, Recipients, RuleFile
+from sensorhub.contract import Audience, Priority
+from sensorhub.rules.model import (
+    RESERVED_TARGETS,
+    NightWindow,
+    Parameters,
+    Recipients,
+    RuleFile,
+    Staff,
+    inherited_targets,
+    priorities,
+)
 
 _PARAMETER_FIELDS = tuple(Parameters.model_fields)
+#: Parameters the defaults may leave unset: no escalation unless a rule file asks for it.
+_OPTIONAL_FIELDS = frozenset({"escalation"})
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    """One escalation step: ``after`` seconds after the first page, page ``to``."""
+
+    after: float
+    to: tuple[str, ...]  # "same", "team", or pager and group names
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPlan:
+    """The escalation steps of each priority, resolved for one room."""
+
+    critical: tuple[Escalate, ...] = ()
+    high: tuple[Escalate, ...] = ()
+    normal: tuple[Escalate, ...] = ()
+    low: tuple[Escalate, ...] = ()
+
+    def steps(self, priority: Priority) -> tuple[Escalate, ...]:
+        steps: tuple[Escalate, ...] = getattr(self, priority)
+        return steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +75,11 @@ class RoomPolicy:
     obstructed_after: float
     silent_after: float
     incident_idle_close: float
+    escalation: EscalationPlan = field(default_factory=EscalationPlan)
+
+    def recipient(self, audience: Audience) -> str:
+        """The site's whole team for ``audience``: the fallback recipient and ``to: team``."""
+        return self.technical_recipient if audience == "technical" else self.care_recipient
 
     def is_night(self, ts: float) -> bool:
         """Whether event time ``ts`` falls in the night window, in the site's local time."""
@@ -54,6 +95,218 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _local_minute(ts: float, timezone: str) -> int:
+    local = datetime.fromtimestamp(ts, _zone(timezone))
+    return local.hour * 60 + local.minute
+
+
+# -- staff: who gets which page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PagerInfo:
+    """A pager of a site's staff."""
+
+    name: str
+    address: str | None  # ESPA 4.4.4 call address; None: reached over MQTT only
+    language: Literal["en", "nl"] | None  # None: the site's language
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A schedule: the names on duty between two local times of day."""
+
+    name: str
+    start: int  # minutes after local midnight
+    end: int
+    on_duty: frozenset[str]
+
+    def active(self, minute: int) -> bool:
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    """A route with its wings resolved to rooms. ``None`` filters match everything."""
+
+    name: str
+    audience: Audience
+    priorities: frozenset[str] | None
+    kinds: frozenset[str] | None
+    rooms: frozenset[str] | None
+    to: tuple[str, ...]
+
+    def fits(self, room: str, audience: Audience, priority: Priority, kind: str) -> bool:
+        return (
+            self.audience == audience
+            and (self.priorities is None or priority in self.priorities)
+            and (self.kinds is None or kind in self.kinds)
+            and (self.rooms is None or room in self.rooms)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The recipients a route chose for a page, and why."""
+
+    route: CompiledRoute
+    recipients: tuple[str, ...]
+    off_duty: tuple[str, ...]  # named by the route but off duty at the time
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SiteStaff:
+    """The compiled ``staff`` of one site. ``described`` is false for a site without one: then
+    it has no pagers, groups, shifts or routes and every page goes to ``recipients``."""
+
+    site: str
+    timezone: str
+    described: bool
+    pagers: Mapping[str, PagerInfo]
+    groups: Mapping[str, tuple[str, ...]]  # group -> its pagers, nested groups flattened
+    shifts: tuple[Shift, ...]
+    routes: tuple[CompiledRoute, ...]
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """The pagers a pager or group name reaches (none for a name the staff lacks)."""
+        if name in self.pagers:
+            return (name,)
+        return self.groups.get(name, ())
+
+    def is_scheduled(self, name: str) -> bool:
+        """Whether any shift names ``name``; a name no shift names is always on duty."""
+        return any(name in shift.on_duty for shift in self.shifts)
+
+    def on_duty(self, name: str, ts: float) -> bool:
+        """Whether ``name`` is on duty at ``ts`` (site local time, daylight saving included)."""
+        if not self.is_scheduled(name):
+            return True
+        minute = _local_minute(ts, self.timezone)
+        return any(name in shift.on_duty and shift.active(minute) for shift in self.shifts)
+
+    def shifts_at(self, ts: float) -> tuple[str, ...]:
+        """The names of the shifts running at ``ts``."""
+        minute = _local_minute(ts, self.timezone)
+        return tuple(shift.name for shift in self.shifts if shift.active(minute))
+
+    def route(
+        self, room: str, audience: Audience, priority: Priority, kind: str, ts: float
+    ) -> Routed | None:
+        """The first route that fits the page and has someone on duty at ``ts``, or None."""
+        for candidate in self.routes:
+            if not candidate.fits(room, audience, priority, kind):
+                continue
+            on = tuple(name for name in candidate.to if self.on_duty(name, ts))
+            if on:
+                off = tuple(name for name in candidate.to if name not in on)
+                return Routed(candidate, on, off)
+        return None
+
+    @property
+    def technical_names(self) -> frozenset[str]:
+        """The names that technical routes page."""
+        return frozenset(
+            name for route in self.routes if route.audience == "technical" for name in route.to
+        )
+
+    def pager_by_address(self, address: str) -> PagerInfo | None:
+        """The pager with ESPA call address ``address`` (to read acknowledgements)."""
+        for pager in self.pagers.values():
+            if pager.address == address:
+                return pager
+        return None
+
+
+def _compile_staff(site: str, timezone: str, staff: Staff | None) -> SiteStaff:
+    if staff is None:
+        return SiteStaff(site, timezone, False, {}, {}, (), ())
+    pagers = {
+        name: PagerInfo(name, pager.address, pager.language) for name, pager in staff.pagers.items()
+    }
+    groups = {name: staff.members(name) for name in staff.groups}
+    shifts = tuple(
+        Shift(
+            name,
+            NightWindow.minutes(schedule.start),
+            NightWindow.minutes(schedule.end),
+            frozenset(schedule.on_duty),
+        )
+        for name, schedule in staff.schedules.items()
+    )
+    routes = []
+    for name, route in staff.routes.items():
+        rooms: set[str] | None = None
+        if route.rooms is not None or route.wings is not None:
+            rooms = set(route.rooms or ())
+            for wing in route.wings or ():
+                rooms.update(staff.wings[wing])
+        routes.append(
+            CompiledRoute(
+                name,
+                route.audience,
+                None if route.priorities is None else frozenset(route.priorities),
+                None if route.kinds is None else frozenset(route.kinds),
+                None if rooms is None else frozenset(rooms),
+                tuple(route.to),
+            )
+        )
+    return SiteStaff(site, timezone, True, pagers, groups, shifts, tuple(routes))
+
+
+def _escalation_plan(layers: list[Parameters | None]) -> EscalationPlan:
+    """Escalation merged per priority: the most specific level that sets a priority wins."""
+    plan: dict[str, tuple[Escalate, ...]] = {}
+    for layer in layers:
+        if layer is None or layer.escalation is None:
+            continue
+        for priority in priorities():
+            steps = layer.escalation.steps(priority)
+            if steps is not None:
+                plan[priority] = tuple(Escalate(step.after, tuple(step.to)) for step in steps)
+    return EscalationPlan(**plan)
+
+
+def reference_errors(rules: RuleFile, base: RuleFile | None) -> list[tuple[tuple[str, ...], str]]:
+    """Names a site with staff takes from the shipped rules (``base``) but does not define.
+
+    The rule file's own names are checked when it loads; only what comes from ``base`` (e.g.
+    ``recipients: {care: night-team, ...}`` of rules/default.yaml) is left to check here.
+    Returns (key path, message) pairs, one per site and key.
+    """
+    if base is None:
+        return []
+    errors: list[tuple[tuple[str, ...], str]] = []
+    for site_name, site in rules.sites.items():
+        if site.staff is None:
+            continue
+        missing: dict[str, list[str]] = {}
+        for loc, name, reserved in inherited_targets(base.defaults, rules.defaults, site):
+            if name in site.staff.names or (reserved and name in RESERVED_TARGETS):
+                continue
+            written = ".".join(str(part) for part in loc)
+            close = difflib.get_close_matches(name, sorted(site.staff.names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            missing.setdefault(str(loc[0]), []).append(f"{written} {name!r}{hint}")
+        for key, names in missing.items():
+            fix = (
+                "recipients: {care: <care group>, technical: <technicians>}"
+                if key == "recipients"
+                else "its own escalation"
+            )
+            errors.append(
+                (
+                    ("sites", site_name, key),
+                    f"the site describes its staff but sets no {key}, so it takes "
+                    + ", ".join(names)
+                    + f" from the shipped rules, which its staff does not define: give the site "
+                    f"{fix}",
+                )
+            )
+    return errors
+
+
 class Policy:
     """A compiled rule file: ``room(site, room)`` gives the resolved parameters of any room.
 
@@ -66,18 +319,39 @@ class Policy:
         self._layers_default = _merge_layers(
             [base.defaults if base is not None else None, rules.defaults]
         )
-        missing = [name for name in _PARAMETER_FIELDS if self._layers_default.get(name) is None]
+        missing = [
+            name
+            for name in _PARAMETER_FIELDS
+            if name not in _OPTIONAL_FIELDS and self._layers_default.get(name) is None
+        ]
         if missing:
             raise ValueError(
                 "the defaults do not set " + ", ".join(missing) + ": start from rules/default.yaml"
             )
+        problems = reference_errors(rules, base)
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(key)}: {message}" for key, message in problems))
+        self._defaults = [base.defaults if base is not None else None, rules.defaults]
         self._cache: dict[tuple[str, str], RoomPolicy] = {}
+        self._staff: dict[str, SiteStaff] = {}
 
     def room(self, site: str, room: str) -> RoomPolicy:
         key = (site, room)
         cached = self._cache.get(key)
         if cached is None:
             cached = self._cache[key] = self._resolve(site, room)
+        return cached
+
+    def staff(self, site: str) -> SiteStaff:
+        """The compiled staff of ``site`` (pagers, groups, shifts, routes), in its time zone."""
+        cached = self._staff.get(site)
+        if cached is None:
+            site_rules = self.rules.sites.get(site)
+            values = dict(self._layers_default)
+            values.update(_merge_layers([site_rules]))
+            cached = self._staff[site] = _compile_staff(
+                site, values["timezone"], site_rules.staff if site_rules else None
+            )
         return cached
 
     def _resolve(self, site: str, room: str) -> RoomPolicy:
@@ -111,6 +385,7 @@ class Policy:
             obstructed_after=values["obstructed_after"],
             silent_after=values["silent_after"],
             incident_idle_close=values["incident_idle_close"],
+            escalation=_escalation_plan([*self._defaults, site_rules, room_rules, resident]),
         )
 
 

@@ -1,0 +1,653 @@
+"""Routing an incident's pages to staff: recipients, acknowledgement and escalation (sans-I/O).
+
+The classifier decides *that* a room needs someone, with one page per incident (``escalation``
+0, ``recipient`` = the site's ``recipients``). The :class:`Router` decides *who*, and keeps at it
+until someone answers:
+
+- :meth:`Router.route` turns that first page into one page per recipient, by the site's
+  ``staff.routes`` and who is on duty by ``staff.schedules`` at the page's event time;
+- :meth:`Router.tick` returns the re-notifications and escalations that have come due by the
+  rule file's ``escalation`` steps for the page's priority (``escalation`` 1, 2, ...);
+- :meth:`Router.acknowledge` (a member of staff answered) and :meth:`Router.resolve` (the
+  classifier saw staff arrive, or the call was cancelled) stop the escalation;
+- :meth:`Router.snapshot` / :meth:`Router.restore` carry open incidents, pending steps with
+  their due times and acknowledgements across a restart, as plain JSON-able data.
+
+Nothing here reads a clock or touches the network: time is a parameter everywhere, so ``serve``,
+``replay`` and the tests drive the same code. The composition root does, per batch::
+
+    pages = router.feed(step, now)        # the classifier's Step: first pages, resolutions
+    pages += router.tick(now)             # escalations that came due
+    audit = router.take_audit()           # what the router decided, for the audit trail
+
+and on a message on ``sensorhub/ack/<site>``::
+
+    ack = parse_ack(topic, payload)       # an Ack, or a reason for the dead-letter topic
+    audit = router.acknowledge(ack.incident, ack.by, ack.ts or now, site=ack.site)
+
+Guarantees: technical pages (device faults) only ever go to technical recipients (technical
+routes, ``recipients.technical``, ``same`` and ``team``), never to care staff; a page is never
+lost for want of someone on duty (it falls back to the site's ``recipients``); an incident
+routed once is never routed again (no second first page after a restart).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sensorhub.contract import MAX_PAYLOAD, NAME_RE, TS_MAX, TS_MIN, Page
+from sensorhub.core.types import Step
+from sensorhub.routing.pages import FAULT_TEXTS, TEXTS
+from sensorhub.routing.silences import Silences, device_fault_of, when
+from sensorhub.rules.model import SAME, TEAM
+from sensorhub.rules.policy import Policy
+
+#: Acknowledgements arrive on ``sensorhub/ack/<site>``.
+ACK_TOPIC: Final = "sensorhub/ack"
+#: An incident is remembered this long after its first page (acknowledgements, no second first
+#: page), then forgotten. The longest escalation (12 h) ends well before.
+RETAIN: Final = 24 * 3600.0
+#: The acknowledgement payload, as shown in error messages.
+ACK_EXAMPLE: Final = (
+    '{"incident": "<incident of the page>", "by": "<pager or name>", "ts": <Unix seconds>}'
+)
+
+RoutingDecision = Literal[
+    "routed",  # an incident's first page went out, to these recipients
+    "escalated",  # a re-notification or escalation went out
+    "held",  # a page was not sent: a silence holds it back
+    "released",  # a technical incident held by a silence is paged now that the silence ended
+    "acknowledged",  # a member of staff answered: no more escalation
+    "resolved",  # staff arrived or the call was cancelled: no more escalation
+    "ignored",  # an acknowledgement or resolution that changes nothing, and why
+    "forgotten",  # an incident dropped from memory, RETAIN after its first page
+]
+
+IncidentStatus = Literal["open", "acknowledged", "resolved", "held"]
+
+
+class AuditLike(Protocol):
+    """What the router and the silences put in the audit trail: anything that renders as JSON."""
+
+    ts: float
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingAudit:
+    """One decision of the router."""
+
+    ts: float
+    decision: RoutingDecision
+    reason: str
+    incident: str | None = None
+    site: str | None = None
+    room: str | None = None
+    by: str | None = None
+    page_ids: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"ts": self.ts, "decision": self.decision, "reason": self.reason}
+        for name in ("incident", "site", "room", "by"):
+            value = getattr(self, name)
+            if value is not None:
+                record[name] = value
+        if self.page_ids:
+            record["page_ids"] = list(self.page_ids)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An acknowledgement: ``by`` answered the pages of ``incident``. ``ts`` None: on receipt."""
+
+    site: str
+    incident: str
+    by: str
+    ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    """An escalation step waiting for its due time."""
+
+    incident: str
+    escalation: int
+    due: float
+    to: tuple[str, ...]
+
+
+# -- acknowledgements over MQTT ----------------------------------------------------------------
+
+
+def parse_ack(topic: str, payload: bytes) -> Ack | str:
+    """The acknowledgement in an MQTT message, or a sentence saying what is wrong with it.
+
+    Topic ``sensorhub/ack/<site>``; payload one JSON object (UTF-8) with ``incident`` (the
+    ``incident`` of the page answered), ``by`` (pager or person) and optionally ``ts`` (Unix
+    seconds). Unknown fields are ignored; ``site``, if given, must equal the topic's.
+    """
+    prefix = ACK_TOPIC + "/"
+    if not topic.startswith(prefix):
+        return f"topic {topic!r} is not an acknowledgement topic: publish to {prefix}<site>"
+    site = topic[len(prefix) :]
+    if not NAME_RE.fullmatch(site):
+        return (
+            f"topic {topic!r}: {site!r} is not a site name: publish to {prefix}<site>, the site "
+            "as in the sensors' topics"
+        )
+    if len(payload) > MAX_PAYLOAD:
+        return f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}: send {ACK_EXAMPLE}"
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        return f"payload is not UTF-8 text: send {ACK_EXAMPLE}"
+    except json.JSONDecodeError as error:
+        return f"payload is not JSON ({error.msg} at character {error.pos}): send {ACK_EXAMPLE}"
+    if not isinstance(data, dict):
+        return f"payload is JSON but not an object: send {ACK_EXAMPLE}"
+    incident = data.get("incident")
+    if not isinstance(incident, str) or not 1 <= len(incident) <= 256:
+        return (
+            "field 'incident' is missing or not a string of 1-256 characters: copy the "
+            f"'incident' of the page being answered; send {ACK_EXAMPLE}"
+        )
+    by = data.get("by")
+    if not isinstance(by, str) or not 1 <= len(by.strip()) <= 128 or not by.isprintable():
+        return (
+            "field 'by' is missing or not a name of 1-128 printable characters: say which "
+            f"pager or person answered; send {ACK_EXAMPLE}"
+        )
+    ts = data.get("ts")
+    if ts is not None and (
+        isinstance(ts, bool)
+        or not isinstance(ts, int | float)
+        or not math.isfinite(ts)
+        or not TS_MIN <= ts < TS_MAX
+    ):
+        return (
+            f"field 'ts' is {ts!r}: send the time of the acknowledgement as Unix seconds "
+            "(a number between 2000 and 2100), or leave it out"
+        )
+    if "site" in data and data["site"] != site:
+        return (
+            f"field 'site' is {data['site']!r}, but the topic is of site {site!r}: make them equal"
+        )
+    return Ack(site, incident, by.strip(), None if ts is None else float(ts))
+
+
+# -- the router's state, as the durable store keeps it -----------------------------------------
+
+
+class _PendingState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    escalation: int = Field(ge=1)
+    due: float
+    to: list[str] = Field(min_length=1)
+
+
+class _IncidentState(BaseModel):
+    """One incident the router knows: its first page as decided, and where it stands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: Page  # the classifier's first page: the template of every page of the incident
+    status: IncidentStatus = "open"
+    recipients: list[str] = Field(default_factory=list)  # who got the first page
+    paged_at: float | None = None  # ts of the first pages sent (None while held)
+    steps: list[_PendingState] = Field(default_factory=list)  # pending, by due time
+    held_until: float | None = None  # a held technical page is released when the silence ends
+    closed_at: float | None = None
+    closed_by: str | None = None
+    closed_reason: str | None = None
+    forget_at: float
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    incidents: list[_IncidentState] = Field(default_factory=list)
+
+
+# -- the router ---------------------------------------------------------------------------------
+
+
+class Router:
+    """Routes first pages, escalates unanswered ones, and stops when staff answer or arrive.
+
+    ``silences``, if given, holds back the pages of muted rooms and devices (never calls). A
+    technical page held back is sent when its silence ends, if its incident is still open; a
+    held care page is not sent later (the silence was set to keep those away).
+    """
+
+    def __init__(
+        self, policy: Policy, *, silences: Silences | None = None, retain: float = RETAIN
+    ) -> None:
+        if retain <= 0:
+            raise ValueError("retain must be positive")
+        self.policy = policy
+        self.silences = silences
+        self.retain = retain
+        self._incidents: dict[str, _IncidentState] = {}
+        self._audit: list[RoutingAudit] = []
+        # tick() has nothing to do before _wake unless the silences changed: it stays cheap
+        # when the composition root calls it after every batch
+        self._wake = math.inf
+        self._silences_seen = -1
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def feed(self, step: Step, now: float) -> list[Page]:
+        """Route the classifier's pages and apply its resolutions, in the order it decided them."""
+        pages: list[Page] = []
+        by_id = {page.page_id: page for page in step.pages}
+        for record in step.audit:
+            if record.decision == "paged" and record.page_id in by_id:
+                pages.extend(self.route(by_id.pop(record.page_id), now))
+            elif record.decision == "resolved" and record.incident is not None:
+                self._audit.extend(self.resolve(record.incident, record.ts, record.reason))
+        for page in by_id.values():  # a page without its audit record: still route it
+            pages.extend(self.route(page, now))
+        return pages
+
+    def route(self, page: Page, now: float) -> list[Page]:
+        """The pages for the recipients of an incident's first page (``escalation`` 0).
+
+        The recipients are those of the first route that fits the page and has someone on duty
+        at ``page.ts``; else the site's ``recipients``. Each page keeps the incident, has
+        escalation 0 and its own ``page_id`` (``<incident>/0/<recipient>``). An incident already
+        routed gives no page at all. ``now`` is when the router decides (for the audit).
+        """
+        if page.escalation != 0:
+            raise ValueError(
+                f"route() takes an incident's first page, not escalation {page.escalation}"
+            )
+        known = self._incidents.get(page.incident)
+        if known is not None:
+            self._note(
+                now,
+                "ignored",
+                f"incident already routed ({known.status}): no second first page",
+                known,
+            )
+            return []
+        state = _IncidentState(page=page, forget_at=page.ts + self.retain)
+        self._incidents[page.incident] = state
+        self._wake = min(self._wake, state.forget_at)
+        silence = self.silences.hold(page, page.ts) if self.silences is not None else None
+        if silence is not None:
+            state.status = "held"
+            if page.audience == "technical":
+                state.held_until = silence.until
+                self._wake = min(self._wake, silence.until)
+            later = (
+                f"; paged when the silence ends at {when(silence.until)} if still open"
+                if page.audience == "technical"
+                else ""
+            )
+            self._note(now, "held", f"{silence.target} is muted ({silence.reason}){later}", state)
+            return []
+        return self._first_pages(state, page.ts, now, "routed")
+
+    def acknowledge(
+        self, incident: str, by: str, at: float, *, site: str | None = None
+    ) -> list[RoutingAudit]:
+        """``by`` answered the pages of ``incident`` at ``at``: escalation stops.
+
+        ``site`` (from the acknowledgement's topic) must be the incident's, if given. Returns
+        what the acknowledgement did (or why it did nothing), for the audit trail.
+        """
+        state = self._incidents.get(incident)
+        if state is None:
+            return [
+                RoutingAudit(
+                    at,
+                    "ignored",
+                    f"acknowledgement by {by} of an incident the router does not know (never "
+                    f"paged, or forgotten {self.retain / 3600:g} h after it was)",
+                    incident=incident,
+                    site=site,
+                    by=by,
+                )
+            ]
+        if site is not None and site != state.page.site:
+            return [
+                self._entry(
+                    at,
+                    "ignored",
+                    f"acknowledgement by {by} on the topic of site {site}, but the incident is "
+                    f"of site {state.page.site}",
+                    state,
+                    by=by,
+                )
+            ]
+        return [self._close(state, "acknowledged", at, by, f"acknowledged by {by}")]
+
+    def resolve(self, incident: str, at: float, reason: str) -> list[RoutingAudit]:
+        """The incident is over (staff arrived, call cancelled, ...): escalation stops."""
+        state = self._incidents.get(incident)
+        if state is None:
+            return [
+                RoutingAudit(
+                    at,
+                    "ignored",
+                    f"resolution of an incident the router does not know: {reason}",
+                    incident=incident,
+                )
+            ]
+        return [self._close(state, "resolved", at, None, reason)]
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Page]:
+        """The re-notifications and escalations due by ``now``, each with ``ts`` = its due time.
+
+        Also releases technical pages whose silence ended, and forgets incidents ``retain``
+        after their first page. Steps overdue after a restart all go out at once, in order.
+        """
+        revision = 0
+        if self.silences is not None:
+            self.silences.expire(now)
+            revision = self.silences.revision
+        if now < self._wake and revision == self._silences_seen:
+            return []
+        self._silences_seen = revision
+        pages: list[Page] = []
+        for state in list(self._incidents.values()):
+            if state.status == "held" and state.held_until is not None:
+                pages.extend(self._release(state, now))
+            while state.status == "open" and state.steps and state.steps[0].due <= now:
+                pages.extend(self._escalate(state, state.steps.pop(0)))
+            if state.forget_at <= now and not state.steps and state.held_until is None:
+                del self._incidents[state.page.incident]
+                self._note(
+                    now,
+                    "forgotten",
+                    f"{self.retain / 3600:g} h after its first page ({state.status})",
+                    state,
+                )
+        pages.sort(key=lambda p: (p.ts, p.incident, p.escalation, p.recipient))
+        self._wake = min(
+            (self._wake_of(state) for state in self._incidents.values()), default=math.inf
+        )
+        return pages
+
+    @staticmethod
+    def _wake_of(state: _IncidentState) -> float:
+        """When a tick next has something to do for this incident."""
+        if state.status == "open" and state.steps:
+            return state.steps[0].due
+        if state.status == "held" and state.held_until is not None:
+            return state.held_until
+        return state.forget_at
+
+    def next_due(self) -> float | None:
+        """When :meth:`tick` next has something to do (a step, a release), or None."""
+        times = [
+            state.steps[0].due
+            for state in self._incidents.values()
+            if state.status == "open" and state.steps
+        ]
+        times += [
+            state.held_until
+            for state in self._incidents.values()
+            if state.status == "held" and state.held_until is not None
+        ]
+        return min(times, default=None)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def pending(self) -> list[PendingStep]:
+        """Every escalation step waiting, soonest first."""
+        steps = [
+            PendingStep(state.page.incident, step.escalation, step.due, tuple(step.to))
+            for state in self._incidents.values()
+            if state.status == "open"
+            for step in state.steps
+        ]
+        return sorted(steps, key=lambda s: (s.due, s.incident, s.escalation))
+
+    def status(self, incident: str) -> IncidentStatus | None:
+        """Where an incident stands, or None if the router does not know it."""
+        state = self._incidents.get(incident)
+        return None if state is None else state.status
+
+    def take_audit(self) -> list[RoutingAudit]:
+        """The decisions of :meth:`feed`, :meth:`route` and :meth:`tick` since the last call."""
+        entries, self._audit = self._audit, []
+        return entries
+
+    def snapshot(self) -> dict[str, Any]:
+        """Open, held and recently closed incidents with their pending steps, as plain JSON."""
+        states = sorted(self._incidents.values(), key=lambda s: (s.page.ts, s.page.incident))
+        return _Snapshot(incidents=states).model_dump(mode="json")
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the state with a :meth:`snapshot`'s; ValueError if it is not one.
+
+        Pending steps keep their due times: a :meth:`tick` after the restart sends those that
+        came due while the service was down, and the rest when they come due.
+        """
+        try:
+            state = _Snapshot.model_validate(snapshot)
+        except ValidationError as error:
+            raise ValueError(f"not a router snapshot: {error}") from None
+        for incident in state.incidents:
+            incident.steps.sort(key=lambda s: (s.due, s.escalation))
+        self._incidents = {incident.page.incident: incident for incident in state.incidents}
+        self._wake = min(map(self._wake_of, self._incidents.values()), default=math.inf)
+        self._silences_seen = -1
+
+    # -- the work ------------------------------------------------------------------------------
+
+    def _first_pages(
+        self, state: _IncidentState, ts: float, now: float, decision: RoutingDecision
+    ) -> list[Page]:
+        page = state.page
+        recipients, why = self._recipients(page, ts)
+        state.recipients = list(recipients)
+        state.paged_at = ts
+        room = self.policy.room(page.site, page.room)
+        state.steps = [
+            _PendingState(escalation=index, due=ts + step.after, to=list(step.to))
+            for index, step in enumerate(room.escalation.steps(page.priority), start=1)
+        ]
+        pages = [self._page(page, 0, recipient, ts) for recipient in recipients]
+        if state.steps:
+            self._wake = min(self._wake, state.steps[0].due)
+        plan = (
+            ", escalation at "
+            + ", ".join(f"+{step.due - ts:g} s to {'/'.join(step.to)}" for step in state.steps)
+            if state.steps
+            else ", no escalation"
+        )
+        self._note(now, decision, f"{why}{plan}", state, pages)
+        return pages
+
+    def _recipients(self, page: Page, ts: float) -> tuple[tuple[str, ...], str]:
+        staff = self.policy.staff(page.site)
+        routed = staff.route(page.room, page.audience, page.priority, page.kind, ts)
+        if routed is not None:
+            why = f"route {routed.route.name!r} to {', '.join(routed.recipients)}"
+            if routed.off_duty:
+                why += f" ({', '.join(routed.off_duty)} off duty)"
+            return routed.recipients, why
+        fallback = self.policy.room(page.site, page.room).recipient(page.audience)
+        if staff.routes:
+            return (fallback,), (
+                f"no route fits or has someone on duty: the site's recipients.{page.audience} "
+                f"{fallback}"
+            )
+        return (fallback,), f"the site's recipients.{page.audience} {fallback}"
+
+    def _escalate(self, state: _IncidentState, step: _PendingState) -> list[Page]:
+        page = state.page
+        targets, notes = self._targets(state, step.to, step.due)
+        template = page.model_copy(
+            update={"escalation": step.escalation, "page_id": f"{page.incident}/{step.escalation}"}
+        )
+        silence = self.silences.hold(template, step.due) if self.silences is not None else None
+        if silence is not None:
+            self._note(
+                step.due,
+                "held",
+                f"escalation {step.escalation} not sent: {silence.target} is muted",
+                state,
+            )
+            return []
+        pages = [self._page(page, step.escalation, target, step.due) for target in targets]
+        kind = "re-sent" if tuple(targets) == tuple(state.recipients) else "escalated"
+        reason = f"not acknowledged: {kind} to {', '.join(targets)} (escalation {step.escalation})"
+        self._note(step.due, "escalated", reason + "".join(notes), state, pages)
+        return pages
+
+    def _targets(
+        self, state: _IncidentState, to: Iterable[str], due: float
+    ) -> tuple[list[str], list[str]]:
+        """The recipients of an escalation step, and notes on who was left out and why."""
+        page = state.page
+        staff = self.policy.staff(page.site)
+        team = self.policy.room(page.site, page.room).recipient(page.audience)
+        # a technical page may go only to technical recipients, or to pagers among them
+        technical = {team, *staff.technical_names} if page.audience == "technical" else None
+        technicians = {p for name in technical or () for p in staff.members(name)}
+        targets: list[str] = []
+        notes: list[str] = []
+        for name in to:
+            if name == SAME:
+                targets.extend(state.recipients)
+            elif name == TEAM:
+                targets.append(team)
+            elif technical is not None and not _for_technicians(
+                staff.members(name), name, technical, technicians
+            ):
+                notes.append(f"; {name} left out: technical pages never go to care staff")
+            elif not staff.on_duty(name, due):
+                notes.append(f"; {name} left out: off duty")
+            else:
+                targets.append(name)
+        if not targets:
+            targets.append(team)
+            notes.append(f"; nobody else left, so the site's recipients.{page.audience}")
+        return list(dict.fromkeys(targets)), notes
+
+    def _release(self, state: _IncidentState, now: float) -> list[Page]:
+        """A held technical incident: page it once no silence holds it any more."""
+        held_until = state.held_until if state.held_until is not None else now
+        silence = self.silences.applies(state.page, now) if self.silences is not None else None
+        if silence is not None:
+            state.held_until = silence.until  # muted again, or longer: wait for that one
+            return []
+        ts = held_until if held_until <= now else now  # ended, or removed early
+        ts = max(ts, state.page.ts)
+        state.status = "open"
+        state.held_until = None
+        state.forget_at = max(state.forget_at, ts + self.retain)
+        return self._first_pages(state, ts, now, "released")
+
+    def _close(
+        self,
+        state: _IncidentState,
+        status: Literal["acknowledged", "resolved"],
+        at: float,
+        by: str | None,
+        reason: str,
+    ) -> RoutingAudit:
+        if state.status in ("acknowledged", "resolved"):
+            return self._entry(
+                at,
+                "ignored",
+                f"{reason}, but the incident was already {state.status} at "
+                f"{when(state.closed_at or at)}"
+                + (f" by {state.closed_by}" if state.closed_by else ""),
+                state,
+                by=by,
+            )
+        cancelled = len(state.steps)
+        was_held = state.status == "held"
+        state.status = status
+        state.steps = []
+        state.held_until = None
+        state.closed_at, state.closed_by, state.closed_reason = at, by, reason
+        if was_held:
+            effect = "it was held back by a silence and will not be paged"
+        elif cancelled:
+            effect = f"{cancelled} pending escalation step{'s' if cancelled != 1 else ''} cancelled"
+        else:
+            effect = "no escalation was pending"
+        return self._entry(at, status, f"{reason}: {effect}", state, by=by)
+
+    def _page(self, first: Page, escalation: int, recipient: str, ts: float) -> Page:
+        return first.model_copy(
+            update={
+                "page_id": f"{first.incident}/{escalation}/{recipient}",
+                "escalation": escalation,
+                "recipient": recipient,
+                "ts": ts,
+                "text": self._text(first, recipient),
+                "events": list(first.events),
+            }
+        )
+
+    def _text(self, page: Page, recipient: str) -> str:
+        """The page's text, in the language of a pager that has its own."""
+        pager = self.policy.staff(page.site).pagers.get(recipient)
+        room = self.policy.room(page.site, page.room)
+        if pager is None or pager.language is None or pager.language == room.language:
+            return page.text
+        detail = ""
+        if page.kind == "device_fault":
+            fault = device_fault_of(page.incident)
+            if fault is None or fault[1] not in FAULT_TEXTS[pager.language]:
+                return page.text
+            detail = FAULT_TEXTS[pager.language][fault[1]].format(device=fault[0])
+        return TEXTS[pager.language][page.kind].format(room=page.room, detail=detail)
+
+    def _entry(
+        self,
+        ts: float,
+        decision: RoutingDecision,
+        reason: str,
+        state: _IncidentState,
+        pages: Iterable[Page] = (),
+        *,
+        by: str | None = None,
+    ) -> RoutingAudit:
+        page = state.page
+        return RoutingAudit(
+            ts,
+            decision,
+            reason,
+            incident=page.incident,
+            site=page.site,
+            room=page.room,
+            by=by,
+            page_ids=tuple(p.page_id for p in pages),
+        )
+
+    def _note(
+        self,
+        ts: float,
+        decision: RoutingDecision,
+        reason: str,
+        state: _IncidentState,
+        pages: Iterable[Page] = (),
+    ) -> None:
+        self._audit.append(self._entry(ts, decision, reason, state, pages))
+
+
+def _for_technicians(
+    members: tuple[str, ...], name: str, technical: set[str], technicians: set[str]
+) -> bool:
+    """Whether a technical page may go to ``name``: a technical recipient itself, or a pager or
+    group whose pagers (``members``) are all technicians' (``technicians``)."""
+    return name in technical or (bool(members) and technicians.issuperset(members))

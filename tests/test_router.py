@@ -1,0 +1,633 @@
+"""Routing: recipients by route and shift, escalation, acknowledgement, silences, restarts."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from sensorhub.contract import Event, IncidentKind, Page
+from sensorhub.core.classifier import Classifier
+from sensorhub.core.types import AuditRecord, Step
+from sensorhub.routing.pages import make_page
+from sensorhub.routing.router import Ack, Router, RoutingAudit, parse_ack
+from sensorhub.routing.silences import Silence, Silences, device_fault_of
+from sensorhub.rules import Policy, load_policy
+
+AMS = ZoneInfo("Europe/Amsterdam")
+#: 23:00 local on a January night (CET).
+NIGHT = datetime(2025, 1, 15, 23, 0, tzinfo=AMS).timestamp()
+#: 10:00 local on a January day.
+DAY = datetime(2025, 1, 16, 10, 0, tzinfo=AMS).timestamp()
+
+RULES = """
+version: 1
+sites:
+  zon:
+    language: en
+    night: {start: "22:00", end: "07:00"}
+    recipients: {care: night-team, technical: technicians}
+    staff:
+      pagers:
+        e1: {address: "3101"}
+        e2: {address: "3102"}
+        w1: {address: "3201"}
+        d1: {address: "3301"}
+        solo: {address: "3500", language: nl}
+        t1: {address: "3900"}
+      groups:
+        east-night: [e1, e2]
+        west-night: [w1]
+        night-team: [east-night, west-night]
+        day-team: [d1]
+        technicians: [t1]
+      wings:
+        east: [101, 102]
+        west: [201]
+      schedules:
+        night: {start: "22:00", end: "07:00", on_duty: [east-night, west-night, night-team]}
+        day: {start: "07:00", end: "22:00", on_duty: day-team}
+      routes:
+        faults: {audience: technical, to: technicians}
+        single: {rooms: 301, to: solo}
+        east: {wings: east, to: [east-night, day-team]}
+        west: {wings: west, to: [west-night, day-team]}
+    escalation:
+      critical: [{after: 60s, to: same}, {after: 2m, to: [night-team, day-team]}]
+      high: [{after: 2m, to: same}, {after: 5m, to: team}]
+      low: [{after: 10m, to: same}, {after: 20m, to: night-team}, {after: 30m, to: [t1, e1]}]
+"""
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    path = tmp_path_factory.mktemp("rules") / "zon.yaml"
+    path.write_text(textwrap.dedent(RULES).lstrip(), encoding="utf-8")
+    return load_policy(path)
+
+
+def incident_page(
+    policy: Policy,
+    kind: IncidentKind,
+    ts: float,
+    room: str = "101",
+    *,
+    device: str = "cam-1",
+    reason: str = "fault",
+) -> Page:
+    """The first page of an incident as the classifier makes it (its id format included)."""
+    suffix = f"/{device}/{reason}" if kind == "device_fault" else ""
+    return make_page(
+        policy.room("zon", room),
+        incident=f"zon/{room}/{kind}{suffix}/{round(ts * 1000)}",
+        kind=kind,
+        ts=ts,
+        events=["ev-1"],
+        device=device if kind == "device_fault" else None,
+        reason=reason if kind == "device_fault" else None,
+    )
+
+
+def recipients(pages: list[Page]) -> list[tuple[int, str, float]]:
+    return [(p.escalation, p.recipient, p.ts) for p in pages]
+
+
+def utc(*args: int) -> float:
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+# -- first pages: routes and shifts ---------------------------------------------------------------
+
+
+def test_first_page_goes_to_the_wing_group_on_duty_at_night(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    (routed,) = router.route(page, NIGHT)
+    assert (routed.recipient, routed.escalation, routed.ts) == ("east-night", 0, NIGHT)
+    assert routed.incident == page.incident
+    assert routed.page_id == f"{page.incident}/0/east-night"
+    assert routed.topic == "sensorhub/pages/zon/east-night"
+    assert (routed.text, routed.kind, routed.priority) == (page.text, "fall", "critical")
+    assert routed.is_reaction
+    (audit,) = router.take_audit()
+    assert (audit.decision, audit.page_ids) == ("routed", (routed.page_id,))
+    assert "route 'east'" in audit.reason
+    assert "day-team off duty" in audit.reason
+
+
+def test_by_day_the_same_route_pages_the_day_team(policy: Policy) -> None:
+    router = Router(policy)
+    assert [p.recipient for p in router.route(incident_page(policy, "call", DAY, "201"), DAY)] == [
+        "day-team"
+    ]
+
+
+def test_west_wing_goes_to_the_west_night_nurse(policy: Policy) -> None:
+    router = Router(policy)
+    pages = router.route(incident_page(policy, "bed_exit", NIGHT, "201"), NIGHT)
+    assert [p.recipient for p in pages] == ["west-night"]
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected", "why"),
+    [
+        (utc(2025, 3, 29, 5, 30), "east-night", "06:30 CET, the morning before the change"),
+        (utc(2025, 3, 30, 4, 30), "east-night", "06:30 CEST, after clocks went forward"),
+        (utc(2025, 3, 30, 5, 30), "day-team", "07:30 CEST: same UTC time as the first, but day"),
+        (utc(2025, 10, 25, 5, 30), "day-team", "07:30 CEST, the morning before clocks go back"),
+        (utc(2025, 10, 26, 5, 30), "east-night", "06:30 CET: same UTC time, but still night"),
+        (utc(2025, 10, 26, 6, 0), "day-team", "07:00 CET: the day shift starts"),
+    ],
+)
+def test_shift_boundary_follows_daylight_saving(
+    policy: Policy, ts: float, expected: str, why: str
+) -> None:
+    """The 07:00 shift change is local time, so in UTC it moves with daylight saving."""
+    pages = Router(policy).route(incident_page(policy, "fall", ts), ts)
+    assert [p.recipient for p in pages] == [expected], why
+
+
+def test_room_no_route_fits_goes_to_the_sites_recipients(policy: Policy) -> None:
+    router = Router(policy)
+    assert [p.recipient for p in router.route(incident_page(policy, "fall", NIGHT, "999"), 0)] == [
+        "night-team"
+    ]
+    (audit,) = router.take_audit()
+    assert "no route fits" in audit.reason
+
+
+def test_site_without_staff_pages_its_recipients_as_before(policy: Policy) -> None:
+    """A site that describes no staff gets exactly the classifier's recipient, once."""
+    page = make_page(
+        policy.room("elsewhere", "1"), incident="elsewhere/1/fall/1", kind="fall", ts=NIGHT,
+        events=["e"],
+    )  # fmt: skip
+    router = Router(policy)
+    (routed,) = router.route(page, NIGHT)
+    assert routed.recipient == page.recipient == "night-team"
+    assert router.pending() == []  # the shipped rules escalate nothing
+    assert router.tick(NIGHT + 86400) == []
+
+
+def test_a_pager_with_its_own_language_gets_its_text_in_that_language(policy: Policy) -> None:
+    (page,) = Router(policy).route(incident_page(policy, "fall", NIGHT, "301"), NIGHT)
+    assert (page.recipient, page.text) == ("solo", "Kamer 301: VAL")
+
+
+def test_an_incident_is_routed_once_no_second_first_page(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    assert len(router.route(page, NIGHT)) == 1
+    assert router.route(page, NIGHT + 5) == []
+    assert [a.decision for a in router.take_audit()] == ["routed", "ignored"]
+
+
+def test_route_takes_only_first_pages(policy: Policy) -> None:
+    page = incident_page(policy, "fall", NIGHT).model_copy(update={"escalation": 1})
+    with pytest.raises(ValueError, match="first page"):
+        Router(policy).route(page, NIGHT)
+
+
+# -- escalation -------------------------------------------------------------------------------
+
+
+def test_unacknowledged_fall_is_resent_after_60s_then_goes_to_the_night_team_after_2m(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page, NIGHT)
+    assert router.tick(NIGHT + 59.9) == []
+    resent = router.tick(NIGHT + 60)
+    assert recipients(resent) == [(1, "east-night", NIGHT + 60)]
+    assert resent[0].incident == page.incident
+    assert resent[0].page_id == f"{page.incident}/1/east-night"
+    assert not resent[0].is_reaction
+    assert router.tick(NIGHT + 119) == []
+    escalated = router.tick(NIGHT + 120)
+    assert recipients(escalated) == [(2, "night-team", NIGHT + 120)]  # day-team is off duty
+    assert router.tick(NIGHT + 3600) == []
+    assert router.pending() == []
+    decisions = [(a.decision, a.ts) for a in router.take_audit()]
+    assert decisions == [("routed", NIGHT), ("escalated", NIGHT + 60), ("escalated", NIGHT + 120)]
+
+
+def test_a_late_tick_sends_every_step_due_with_its_own_due_time(policy: Policy) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    assert recipients(router.tick(NIGHT + 600)) == [
+        (1, "east-night", NIGHT + 60),
+        (2, "night-team", NIGHT + 120),
+    ]
+
+
+def test_bed_exit_is_resent_after_2_minutes_by_its_priority(policy: Policy) -> None:
+    """high: the same recipients after 2 min, the whole team (recipients.care) after 5 min."""
+    router = Router(policy)
+    router.route(incident_page(policy, "bed_exit", NIGHT, "102"), NIGHT)
+    assert router.tick(NIGHT + 119) == []
+    assert recipients(router.tick(NIGHT + 120)) == [(1, "east-night", NIGHT + 120)]
+    assert recipients(router.tick(NIGHT + 300)) == [(2, "night-team", NIGHT + 300)]
+
+
+def test_acknowledgement_stops_escalation(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page, NIGHT)
+    assert len(router.tick(NIGHT + 60)) == 1
+    (audit,) = router.acknowledge(page.incident, "e1", NIGHT + 75)
+    assert (audit.decision, audit.by, audit.ts) == ("acknowledged", "e1", NIGHT + 75)
+    assert "1 pending escalation step cancelled" in audit.reason
+    assert router.tick(NIGHT + 3600) == []
+    assert router.status(page.incident) == "acknowledged"
+    (again,) = router.acknowledge(page.incident, "e2", NIGHT + 80)
+    assert again.decision == "ignored"
+    assert "already acknowledged" in again.reason
+    assert "by e1" in again.reason
+
+
+def test_resolution_stops_escalation(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page, NIGHT)
+    (audit,) = router.resolve(page.incident, NIGHT + 30, "fall incident resolved: staff arrived")
+    assert audit.decision == "resolved"
+    assert "2 pending escalation steps cancelled" in audit.reason
+    assert router.tick(NIGHT + 3600) == []
+
+
+def test_acknowledgements_of_unknown_incidents_or_other_sites_change_nothing(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page, NIGHT)
+    (unknown,) = router.acknowledge("zon/101/fall/1", "e1", NIGHT)
+    assert unknown.decision == "ignored"
+    (other,) = router.acknowledge(page.incident, "e1", NIGHT, site="elders")
+    assert other.decision == "ignored"
+    assert len(router.tick(NIGHT + 60)) == 1
+
+
+def test_technical_pages_never_escalate_to_care_staff(policy: Policy) -> None:
+    router = Router(policy)
+    fault = incident_page(policy, "device_fault", NIGHT, "101")
+    first = router.route(fault, NIGHT)
+    later = router.tick(NIGHT + 3600)
+    assert recipients(first + later) == [
+        (0, "technicians", NIGHT),
+        (1, "technicians", NIGHT + 600),
+        (2, "technicians", NIGHT + 1200),  # the step names night-team: left out
+        (3, "t1", NIGHT + 1800),  # a technician's own pager, but not the nurse's e1
+    ]
+    audit = router.take_audit()
+    assert "night-team left out: technical pages never go to care staff" in audit[-2].reason
+    assert "e1 left out: technical pages never go to care staff" in audit[-1].reason
+
+
+def test_technical_pages_of_a_site_without_staff_escalate_only_to_its_technicians(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "defaults:\n  escalation:\n    low: [{after: 10m, to: [night-team, team]}]\n",
+        encoding="utf-8",
+    )
+    policy = load_policy(path)
+    router = Router(policy)
+    page = make_page(
+        policy.room("a", "1"), incident="a/1/device_fault/d/fault/1", kind="device_fault",
+        ts=NIGHT, events=[], device="d", reason="fault",
+    )  # fmt: skip
+    router.route(page, NIGHT)
+    assert recipients(router.tick(NIGHT + 600)) == [(1, "technicians", NIGHT + 600)]
+
+
+# -- the classifier's steps -------------------------------------------------------------------
+
+
+def event(ts: float, room: str, kind: str, name: str, device: str) -> Event:
+    return Event(ts=ts, site="zon", room=room, kind=kind, device=device, event=name, id=f"{ts}")
+
+
+def test_feed_routes_the_classifiers_pages_and_staff_arrival_stops_escalation(
+    policy: Policy,
+) -> None:
+    classifier = Classifier(policy, lateness=0)
+    router = Router(policy)
+    pages = router.feed(classifier.push(event(NIGHT, "101", "call", "pressed", "btn")), NIGHT)
+    assert recipients(pages) == [(0, "east-night", NIGHT)]
+    step = classifier.push(event(NIGHT + 90, "101", "presence", "staff_in", "badge"))
+    assert [r.decision for r in step.audit if r.incident] == ["resolved"]
+    assert router.feed(step, NIGHT + 90) == []
+    assert router.tick(NIGHT + 3600) == []
+    assert [a.decision for a in router.take_audit()] == ["routed", "resolved"]
+
+
+def test_feed_handles_a_page_and_its_resolution_in_order(policy: Policy) -> None:
+    page = incident_page(policy, "fall", NIGHT)
+    step = Step(
+        pages=[page],
+        audit=[
+            AuditRecord(NIGHT, "paged", "fall", incident=page.incident, page_id=page.page_id),
+            AuditRecord(NIGHT + 1, "resolved", "staff arrived", incident=page.incident),
+        ],
+    )
+    router = Router(policy)
+    assert len(router.feed(step, NIGHT + 1)) == 1
+    assert router.pending() == []
+
+
+def test_device_fault_of_reads_the_classifiers_incident_ids(policy: Policy) -> None:
+    classifier = Classifier(policy, lateness=0)
+    step = classifier.push(event(NIGHT, "101", "bed", "fault", "mat-7"))
+    (page,) = step.pages
+    assert device_fault_of(page.incident) == ("mat-7", "fault")
+    assert device_fault_of(incident_page(policy, "fall", NIGHT).incident) is None
+
+
+# -- silences ---------------------------------------------------------------------------------
+
+
+def mute(room: str | None = None, device: str | None = None, hours: float = 1.0) -> Silence:
+    return Silence(
+        site="zon",
+        room=room,
+        device=device,
+        until=NIGHT - 60 + hours * 3600,
+        reason="sensor replaced",
+        by="jan",
+        created=NIGHT - 60,
+    )
+
+
+def test_a_muted_rooms_bed_exit_is_held_back_and_never_escalated(policy: Policy) -> None:
+    silences = Silences()
+    silences.add(mute(room="101"))
+    router = Router(policy, silences=silences)
+    page = incident_page(policy, "bed_exit", NIGHT, "101")
+    assert router.route(page, NIGHT) == []
+    assert router.tick(NIGHT + 3000) == []
+    assert [a.decision for a in router.take_audit()] == ["held"]
+    assert router.status(page.incident) == "held"
+    assert router.route(incident_page(policy, "bed_exit", NIGHT, "102"), NIGHT) != []
+
+
+def test_a_call_in_a_muted_room_is_still_paged(policy: Policy) -> None:
+    silences = Silences()
+    silences.add(mute(room="101"))
+    router = Router(policy, silences=silences)
+    assert [p.recipient for p in router.route(incident_page(policy, "call", NIGHT), NIGHT)] == [
+        "east-night"
+    ]
+    assert silences.applies(incident_page(policy, "call", NIGHT), NIGHT) is None
+
+
+def test_a_muted_devices_fault_is_held_back_but_not_another_devices(policy: Policy) -> None:
+    silences = Silences()
+    silences.add(mute(device="cam-1"))
+    router = Router(policy, silences=silences)
+    assert router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1"), NIGHT) == []
+    other = incident_page(policy, "device_fault", NIGHT, device="mat-2")
+    assert [p.recipient for p in router.route(other, NIGHT)] == ["technicians"]
+    # a muted device does not mute its room's care pages
+    assert router.route(incident_page(policy, "fall", NIGHT, "101"), NIGHT) != []
+
+
+def test_expiry_restores_paging(policy: Policy) -> None:
+    silences = Silences()
+    silence = mute(room="101", hours=1)
+    silences.add(silence)
+    router = Router(policy, silences=silences)
+    assert router.route(incident_page(policy, "fall", silence.until - 1), NIGHT) == []
+    assert router.route(incident_page(policy, "fall", silence.until), NIGHT) != []
+    router.tick(silence.until + 5)
+    assert silences.active(silence.until + 5) == []
+
+
+def test_a_held_technical_page_is_sent_when_its_silence_ends_if_still_open(
+    policy: Policy,
+) -> None:
+    silences = Silences()
+    silence = mute(device="cam-1", hours=2)
+    silences.add(silence)
+    router = Router(policy, silences=silences)
+    open_fault = incident_page(policy, "device_fault", NIGHT, device="cam-1", reason="fault")
+    fixed = incident_page(policy, "device_fault", NIGHT, device="cam-1", reason="silent")
+    router.route(open_fault, NIGHT)
+    router.route(fixed, NIGHT)
+    router.resolve(fixed.incident, NIGHT + 600, "device heard from again")
+    assert router.next_due() == silence.until
+    assert router.tick(silence.until - 1) == []
+    released = router.tick(silence.until + 30)
+    assert recipients(released) == [(0, "technicians", silence.until)]
+    assert released[0].incident == open_fault.incident
+    assert recipients(router.tick(silence.until + 600)) == [(1, "technicians", silence.until + 600)]
+
+
+def test_a_held_technical_page_is_sent_at_once_when_its_silence_is_removed_early(
+    policy: Policy,
+) -> None:
+    silences = Silences()
+    silence = mute(device="cam-1", hours=2)
+    silences.add(silence)
+    router = Router(policy, silences=silences)
+    router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1"), NIGHT)
+    assert router.tick(NIGHT + 100) == []
+    silences.remove(silence.id, by="jan", at=NIGHT + 200)
+    assert recipients(router.tick(NIGHT + 205)) == [(0, "technicians", NIGHT + 205)]
+
+
+def test_a_silence_set_mid_escalation_holds_the_steps_while_it_lasts(policy: Policy) -> None:
+    silences = Silences()
+    router = Router(policy, silences=silences)
+    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    silences.add(
+        Silence(site="zon", room="101", until=NIGHT + 90, reason="r", by="jan", created=NIGHT + 10)
+    )
+    assert router.tick(NIGHT + 60) == []
+    assert recipients(router.tick(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
+
+
+def test_silences_keep_an_audit_trail(policy: Policy) -> None:
+    silences = Silences()
+    silence = mute(room="101")
+    silences.add(silence)
+    device = mute(device="cam-1")
+    silences.add(device)
+    page = incident_page(policy, "bed_exit", NIGHT)
+    assert silences.hold(page, NIGHT) == silence
+    assert silences.remove(device.id, by="piet", at=NIGHT + 100) == device
+    assert silences.remove("nope", by="piet", at=NIGHT) is None
+    silences.expire(silence.until)
+    trail = [(e.decision, e.ts, e.silence.id) for e in silences.take_audit()]
+    assert trail == [
+        ("silence_added", silence.created, silence.id),
+        ("silence_added", device.created, device.id),
+        ("silenced", NIGHT, silence.id),
+        ("silence_removed", NIGHT + 100, device.id),
+        ("silence_expired", silence.until, silence.id),
+    ]
+    assert silences.take_audit() == []
+    assert silences.hold(incident_page(policy, "call", NIGHT), NIGHT) is None
+    assert silences.take_audit() == []  # nothing held, nothing recorded
+
+
+def test_silence_audit_renders_as_json(policy: Policy) -> None:
+    silences = Silences()
+    entry = silences.add(mute(room="101"))
+    data = json.loads(json.dumps(entry.to_json()))
+    assert data["decision"] == "silence_added"
+    assert data["silence"]["room"] == "101"
+    assert "sensor replaced" in data["reason"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "mutes a room or a device"),
+        ({"room": "101", "until": NIGHT + 2 * 86400}, "at most 24 h"),
+        ({"device": "cam-1", "until": NIGHT + 8 * 86400}, "at most 168 h"),
+        ({"room": "101", "until": NIGHT - 10}, "ends before it starts"),
+        ({"room": "kamer 1"}, "not a site, room or device name"),
+        ({"room": "101", "reason": "  "}, "must not be empty"),
+    ],
+)
+def test_silences_that_make_no_sense_are_refused(fields: dict[str, Any], message: str) -> None:
+    values: dict[str, Any] = {
+        "site": "zon",
+        "until": NIGHT + 3600,
+        "reason": "r",
+        "by": "jan",
+        "created": NIGHT,
+        **fields,
+    }
+    with pytest.raises(ValidationError, match=message):
+        Silence(**values)
+
+
+def test_silences_snapshot_and_restore(policy: Policy) -> None:
+    silences = Silences()
+    silences.add(mute(room="101"))
+    silences.add(mute(device="cam-1", hours=30))
+    snapshot = json.loads(json.dumps(silences.snapshot()))
+    again = Silences()
+    again.restore(snapshot)
+    assert again.active(NIGHT) == silences.active(NIGHT)
+    assert again.applies(incident_page(policy, "fall", NIGHT), NIGHT) is not None
+    with pytest.raises(ValueError, match="not a silences snapshot"):
+        again.restore({"version": 2})
+
+
+# -- restarts ---------------------------------------------------------------------------------
+
+
+def restarted(router: Router, policy: Policy) -> Router:
+    """A new router from the JSON text of the old one's snapshot, as a store would keep it."""
+    fresh = Router(policy)
+    fresh.restore(json.loads(json.dumps(router.snapshot())))
+    return fresh
+
+
+def test_snapshot_and_restore_mid_escalation_resumes_at_the_right_time(policy: Policy) -> None:
+    router = Router(policy)
+    fall = incident_page(policy, "fall", NIGHT)
+    call = incident_page(policy, "call", NIGHT + 10, "201")
+    router.route(fall, NIGHT)
+    router.route(call, NIGHT + 10)
+    assert len(router.tick(NIGHT + 70)) == 1  # the fall's escalation 1
+    router.acknowledge(call.incident, "w1", NIGHT + 20)
+    pending = router.pending()
+    assert [(s.incident, s.escalation, s.due) for s in pending] == [(fall.incident, 2, NIGHT + 120)]
+
+    again = restarted(router, policy)
+    assert again.pending() == pending
+    assert again.next_due() == NIGHT + 120
+    assert again.tick(NIGHT + 119) == []
+    assert recipients(again.tick(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
+    assert again.route(fall, NIGHT + 130) == []  # no second first page after the restart
+    assert again.status(call.incident) == "acknowledged"
+    assert again.tick(NIGHT + 3600) == []
+
+
+def test_a_restart_after_an_outage_sends_the_overdue_steps_at_once(policy: Policy) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    again = restarted(router, policy)
+    assert recipients(again.tick(NIGHT + 900)) == [
+        (1, "east-night", NIGHT + 60),
+        (2, "night-team", NIGHT + 120),
+    ]
+
+
+def test_incidents_are_forgotten_a_day_after_their_first_page(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page, NIGHT)
+    router.acknowledge(page.incident, "e1", NIGHT + 5)
+    router.tick(NIGHT + 86399)
+    assert router.status(page.incident) == "acknowledged"
+    router.tick(NIGHT + 86400)
+    assert router.status(page.incident) is None
+    assert router.take_audit()[-1].decision == "forgotten"
+    assert router.snapshot() == {"version": 1, "incidents": []}
+
+
+def test_restore_refuses_what_is_not_a_snapshot(policy: Policy) -> None:
+    with pytest.raises(ValueError, match="not a router snapshot"):
+        Router(policy).restore({"version": 1, "incidents": [{"page": {}}]})
+
+
+def test_routing_audit_renders_as_json(policy: Policy) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    (audit,) = router.take_audit()
+    assert isinstance(audit, RoutingAudit)
+    data = json.loads(json.dumps(audit.to_json()))
+    assert (data["decision"], data["site"], data["room"]) == ("routed", "zon", "101")
+    assert data["page_ids"] == [f"zon/101/fall/{round(NIGHT * 1000)}/0/east-night"]
+
+
+# -- acknowledgements over MQTT -------------------------------------------------------------------
+
+
+def test_parse_ack_reads_a_good_acknowledgement() -> None:
+    payload = json.dumps({"incident": "zon/101/fall/1", "by": "e1", "ts": NIGHT, "note": "x"})
+    assert parse_ack("sensorhub/ack/zon", payload.encode()) == Ack(
+        "zon", "zon/101/fall/1", "e1", NIGHT
+    )
+    assert parse_ack("sensorhub/ack/zon", b'{"incident": "i", "by": "Anna de Vries"}') == Ack(
+        "zon", "i", "Anna de Vries", None
+    )
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "message"),
+    [
+        ("sensorhub/pages/zon", b'{"incident": "i", "by": "e1"}', "not an acknowledgement topic"),
+        ("sensorhub/ack/zon/x", b'{"incident": "i", "by": "e1"}', "is not a site name"),
+        ("sensorhub/ack/zon", b"\xff\xfe", "not UTF-8"),
+        ("sensorhub/ack/zon", b"{incident: i}", "not JSON"),
+        ("sensorhub/ack/zon", b'["i", "e1"]', "not an object"),
+        ("sensorhub/ack/zon", b'{"by": "e1"}', "field 'incident'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": ""}', "field 'by'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": 7}', "field 'by'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": "e1", "ts": "now"}', "field 'ts'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": "e1", "ts": 12}', "field 'ts'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": "e1", "ts": true}', "field 'ts'"),
+        ("sensorhub/ack/zon", b'{"incident": "i", "by": "e1", "site": "b"}', "make them equal"),
+        ("sensorhub/ack/zon", b" " * (64 * 1024 + 1), "over"),
+    ],
+)
+def test_parse_ack_says_what_is_wrong_with_a_bad_one(
+    topic: str, payload: bytes, message: str
+) -> None:
+    result = parse_ack(topic, payload)
+    assert isinstance(result, str)
+    assert message in result
