@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sensorhub.service", "classify live events from an MQTT broker and publish pages"),
     "replay": ("sensorhub.replay", "classify a recording offline, in event time, and write pages"),
     "demo": ("sensorhub.demo", "stream a simulated ward night through a private broker"),
+    "convert": ("sensorhub.convert", "convert a recording between JSONL and Parquet"),
     "evaluate": ("sensorhub.evaluate", "measure pages against a site's ground truth and census"),
 }
 

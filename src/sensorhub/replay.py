@@ -1,8 +1,9 @@
 """Replay a recording through the classifier, offline, in event time, as fast as the machine allows.
 
 A recording is a JSONL file (or .jsonl.gz) of sensor events with site, room, kind and device
-filled in, in event-time order with events up to 10 s late. Every page is written to --pages as
-one JSON line. Lines that are not valid events go to the dead-letter file with a reason and the
+filled in, in event-time order with events up to 10 s late, or the same as Parquet (.parquet,
+see `sensorhub convert`), read in batches. Every page is written to --pages as one JSON line.
+Lines (or rows) that are not valid events go to the dead-letter file with a reason and the
 replay goes on.
 
 Example:
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from sensorhub.codec import decode_line
+from sensorhub.columnar import ParquetRecording, RecordingError, is_parquet
 from sensorhub.contract import MAX_LATENESS, DeadLetter
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.types import Step
@@ -96,13 +98,19 @@ def replay(
     lateness: float = MAX_LATENESS,
     progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
-    """Classify ``recording`` and write its pages (and audit trail and dead letters)."""
+    """Classify ``recording`` and write its pages (and audit trail and dead letters).
+
+    A Parquet recording that is not a sensorhub recording raises ``RecordingError`` (before
+    anything is written)."""
+    parquet = ParquetRecording(recording) if is_parquet(recording) else None
     classifier = Classifier(policy, lateness=lateness)
     summary = ReplaySummary()
     started = last_progress = time.perf_counter()
     if deadletter_path is None:
         deadletter_path = pages_path.with_name(pages_path.stem + ".deadletter.jsonl")
     with ExitStack() as files:
+        if parquet is not None:
+            files.enter_context(parquet)
         pages_out = files.enter_context(pages_path.open("w", encoding="utf-8"))
         audit_out = (
             files.enter_context(audit_path.open("w", encoding="utf-8")) if audit_path else None
@@ -121,7 +129,26 @@ def replay(
                 for record in step.audit:
                     audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
 
-        for number, line in read_recording(recording):
+        if parquet is not None:
+            for batch in parquet.batches():
+                summary.lines += batch.rows
+                for letter in batch.dead_letters:
+                    summary.dead_letters += 1
+                    if dead_out is None:
+                        dead_out = files.enter_context(deadletter_path.open("w", encoding="utf-8"))
+                    dead_out.write(letter.model_dump_json() + "\n")
+                events = batch.events()
+                summary.events += len(events)
+                for event in events:
+                    emit(classifier.push(event))
+                if progress is not None:
+                    now = time.perf_counter()
+                    if now - last_progress >= PROGRESS_EVERY:
+                        last_progress = now
+                        summary.seconds = now - started
+                        progress(summary)
+        # a JSONL recording, line by line (nothing left to read for a Parquet one)
+        for number, line in read_recording(recording) if parquet is None else ():
             summary.lines += 1
             item = decode_line(line, time.time(), f"{recording.name}:{number}")
             if isinstance(item, DeadLetter):
@@ -153,7 +180,7 @@ def replay(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recording", type=Path, help="recording: .jsonl or .jsonl.gz")
+    parser.add_argument("recording", type=Path, help="recording: .jsonl, .jsonl.gz or .parquet")
     parser.add_argument(
         "--rules", type=Path, help="rule file (default: the shipped reference policy)"
     )
@@ -194,15 +221,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    summary = replay(
-        args.recording,
-        policy,
-        args.pages,
-        audit_path=args.audit,
-        deadletter_path=args.deadletter,
-        lateness=args.lateness,
-        progress=None if args.quiet else progress,
-    )
+    try:
+        summary = replay(
+            args.recording,
+            policy,
+            args.pages,
+            audit_path=args.audit,
+            deadletter_path=args.deadletter,
+            lateness=args.lateness,
+            progress=None if args.quiet else progress,
+        )
+    except RecordingError as error:
+        print(f"sensorhub replay: {error}", file=sys.stderr)
+        return 2
     if not args.quiet:
         for text in summary.lines_of_text():
             print(text)
