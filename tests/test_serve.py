@@ -249,6 +249,21 @@ def test_events_sent_while_serve_is_away_are_delivered_when_it_is_back(
 
 
 @pytest.mark.mqtt
+def test_more_than_a_thousand_events_sent_while_serve_is_away_are_all_delivered(
+    serve: Serve, mqtt_client: MakeClient, names: Names
+) -> None:
+    """Mosquitto keeps only 1000 queued messages by default; the private broker keeps all."""
+    serve().stop()
+    client = mqtt_client([names.pages])
+    for n in range(1200):
+        client.publish(names.topic("12", "bed"), event(n, "heartbeat", id=f"h{n}"))
+    client.publish(names.topic("12", "call"), event(1300, "pressed", id="last"))
+    serve()
+    (page,) = client.wait_for(is_page("call", "12"), timeout=60)
+    assert page.json()["events"] == ["last"]
+
+
+@pytest.mark.mqtt
 def test_wall_clock_pages_a_timer_decided_fall_after_lateness(
     serve: Serve, mqtt_client: MakeClient, names: Names, tmp_path: Path
 ) -> None:

@@ -219,6 +219,9 @@ class PrivateBroker:
             f"persistence_location {self.directory}/",
             "persistence_file mosquitto.db",
             "autosave_interval 1",
+            # Mosquitto queues only 1000 QoS 1 messages for a client that is away or behind,
+            # and drops the rest: sensorhub must lose no event, so the queue is unbounded.
+            "max_queued_messages 0",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
