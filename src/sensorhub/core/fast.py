@@ -1,0 +1,828 @@
+"""``FastClassifier``: the reference ``Classifier``'s interface and decisions, on the numba core.
+
+The driver keeps what the reference keeps outside its rooms, in Python and numpy: redelivery
+checks, the event clock (latest event time, watermark, lateness) and the reorder buffer. For a
+batch of events in arrival order it works out, with whole-array operations, which events the
+reference would decide in order and which on arrival (late), and in which order and at which
+time; the kernel (``kernel.py``) then decides them against the per-room state arrays and fires
+the rooms' timers, and the driver turns the kernel's decision records into ``Page`` and
+``AuditRecord`` objects with the reference's texts.
+
+Resident calls are paged on arrival, as in the reference: the batch is cut before each press so
+that the on-arrival check sees the in-order state the reference would see at that moment.
+
+What differs from the reference, on purpose: pages and audit records of different rooms may
+come in another order within one ``Step`` (each room's own order is the reference's), and the
+audit records of redeliveries come first in a ``Step``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS, Event, Page
+from sensorhub.core import kernel as k
+from sensorhub.core.classifier import DEDUP_WINDOW, END_OF_INPUT_RUN_ON
+from sensorhub.core.columns import EventColumns, Registry, empty_columns
+from sensorhub.core.night import NightTables
+from sensorhub.core.types import AuditRecord, Decision, Step
+from sensorhub.routing.pages import make_page
+from sensorhub.rules.policy import Policy, RoomPolicy
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+E_STAFF_OUT: Final = EVENT_CODES[("presence", "staff_out")]
+STAFF_ARRIVAL_CODES: Final = frozenset(
+    {k.E_STAFF_IN, k.E_STAFF_PRESENT, EVENT_CODES[("optical", "multiple_persons")]}
+)
+PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
+
+
+def _grow(array: Any, rows: int, fill: float | int) -> Any:
+    """``array`` with at least ``rows`` rows (doubling), new rows set to ``fill``."""
+    if array.shape[0] >= rows:
+        return array
+    size = max(rows, 2 * array.shape[0])
+    grown = np.full((size, *array.shape[1:]), fill, dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
+
+
+class _EventLog:
+    """Enough of every event that may still be evidence to name it in a page (its ``ref``).
+
+    Recent events are kept as the batches they came in; when the batches pile up, the refs of
+    the few older events still held as evidence are kept by themselves and the batches go.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._starts: list[int] = []
+        self._chunks: list[tuple[int, F64, npt.NDArray[np.int32], list[str | None] | None]] = []
+        self._pinned: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def add(self, seq0: int, columns: EventColumns) -> None:
+        if len(columns):
+            self._starts.append(seq0)
+            self._chunks.append((seq0, columns.ts, columns.device, columns.ids))
+
+    def ref(self, seq: int) -> str:
+        pinned = self._pinned.get(seq)
+        if pinned is not None:
+            return pinned
+        start, ts, device, ids = self._chunks[bisect.bisect_right(self._starts, seq) - 1]
+        i = seq - start
+        event_id = ids[i] if ids is not None else None
+        if event_id is not None:
+            return event_id
+        site, room, kind, name = self._registry.device_keys[int(device[i])]
+        return f"{site}/{room}/{kind}/{name}@{float(ts[i]):.3f}"
+
+    def prune(self, live: I64, keep_from: int) -> None:
+        """Keep the batches from sequence number ``keep_from`` on, and the refs of ``live``."""
+        pinned = {}
+        for seq in live.tolist():
+            if seq < keep_from:
+                pinned[seq] = self.ref(seq)
+        self._pinned = pinned
+        while len(self._chunks) > 1 and self._starts[1] <= keep_from:
+            del self._starts[0]
+            del self._chunks[0]
+
+
+class FastClassifier:
+    """The reference ``Classifier`` on the compiled core: same interface, same decisions.
+
+    Beyond ``push``/``tick``/``drain``, ``push_batch(columns)`` takes a whole batch of events in
+    arrival order as ``EventColumns`` built against ``self.registry``. With ``audit=False`` no
+    audit records are made (``replay`` without ``--audit``), which saves a Python object per
+    event.
+    """
+
+    def __init__(
+        self, policy: Policy, *, lateness: float = MAX_LATENESS, audit: bool = True
+    ) -> None:
+        if lateness < 0:
+            raise ValueError("lateness must not be negative")
+        self.policy = policy
+        self.lateness = lateness
+        self.audit = audit
+        self.registry = Registry()
+        self.late_events = 0
+        self.duplicates = 0
+        self._policies: list[RoomPolicy] = []
+        self._nights = NightTables()
+        self._n_devices = 0
+        self._ri = np.zeros((0, k.N_RI), dtype=np.int64)
+        self._rf = np.zeros((0, k.N_RF), dtype=np.float64)
+        self._rp = np.zeros((0, k.N_RP), dtype=np.float64)
+        self._di = np.zeros((0, k.N_DI), dtype=np.int64)
+        self._df = np.zeros((0, k.N_DF), dtype=np.float64)
+        self._nodes = np.zeros((0, 2), dtype=np.int64)
+        self._out_i = np.zeros((4 * k.OUT_RESERVE, k.N_OI), dtype=np.int64)
+        self._out_f = np.zeros((4 * k.OUT_RESERVE, k.N_OF), dtype=np.float64)
+        self._ev_out = np.zeros(4 * k.OUT_RESERVE, dtype=np.int64)
+        self._cnt = np.zeros(k.N_CNT, dtype=np.int64)
+        self._cnt[k.C_FREE_HEAD] = -1
+        self._cnt[k.C_AUDIT] = 1 if audit else 0
+        self._scratch = np.full((4, 3), -1, dtype=np.int64)
+        self._scratch[:, 2] = 0
+        self._grow_nodes(4 * k.OUT_RESERVE)
+        self._buf = empty_columns()
+        self._buf_seq = np.zeros(0, dtype=np.int64)
+        self._seq = 0
+        self._clock = -math.inf
+        self._max_ts = -math.inf
+        self._seen_ids: dict[tuple[int, str], float] = {}
+        self._seen_prune_at = -math.inf
+        self._log = _EventLog(self.registry)
+        self._prune_at = 64
+        self._step = Step()
+        self._state_ids: tuple[int, ...] = ()
+        self._state_made: k.State | None = None
+
+    # -- the reference's interface --------------------------------------------------------
+
+    @property
+    def raw_alarms(self) -> int:
+        """How many alarms a conventional system would have sounded so far."""
+        return int(self._cnt[k.C_RAW])
+
+    @property
+    def buffered(self) -> int:
+        """Events received but not yet decided."""
+        return len(self._buf)
+
+    def push(self, event: Event) -> Step:
+        event.seq = self._seq
+        return self.push_batch(EventColumns.from_events([event], self.registry))
+
+    def tick(self, now: float) -> Step:
+        self._advance(max(now, self._max_ts) - self.lateness)
+        return self._take()
+
+    def drain(self) -> Step:
+        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
+        return self._take()
+
+    def push_batch(self, columns: EventColumns) -> Step:
+        """Events in arrival order: the same as ``push`` of each, in one pass."""
+        k.check_columns(columns.ts, columns.room, columns.device, columns.code, columns.value)
+        n = len(columns)
+        if n == 0:
+            return self._take()
+        self._sync_registry()
+        seq = np.arange(self._seq, self._seq + n, dtype=np.int64)
+        self._log.add(self._seq, columns)
+        self._seq += n
+        keep = self._redeliveries(columns)
+        kept = np.flatnonzero(keep) if keep is not None else np.arange(n, dtype=np.int64)
+        new = columns if keep is None else columns.take(kept)
+        self._decide_batch(new, seq[kept])
+        return self._take()
+
+    # -- the event clock ------------------------------------------------------------------
+
+    def _redeliveries(self, columns: EventColumns) -> npt.NDArray[np.bool_] | None:
+        """Which events to keep (None: all); counts and audits the redeliveries."""
+        ids = columns.ids
+        if ids is None or all(i is None for i in ids):
+            return None
+        keep = np.ones(len(columns), dtype=np.bool_)
+        seen = self._seen_ids
+        devices = columns.device.tolist()
+        times = columns.ts.tolist()
+        for i, event_id in enumerate(ids):
+            if event_id is None:
+                continue
+            key = (devices[i], event_id)
+            ts = times[i]
+            if key in seen:
+                keep[i] = False
+                self.duplicates += 1
+                if self.audit:
+                    self._step.audit.append(
+                        AuditRecord(
+                            ts=ts,
+                            decision="ignored",
+                            reason=f"redelivery of event id {event_id!r}: processed once",
+                            event=self._event(columns, i),
+                        )
+                    )
+                continue
+            seen[key] = ts
+            if ts - self._seen_prune_at >= DEDUP_WINDOW:
+                self._seen_prune_at = ts
+                horizon = ts - DEDUP_WINDOW
+                seen = self._seen_ids = {key: t for key, t in seen.items() if t >= horizon}
+        return None if keep.all() else keep
+
+    def _decide_batch(self, new: EventColumns, new_seq: I64) -> None:
+        """Everything ``push`` of each event of ``new`` would decide, in the reference's order
+        within each room."""
+        lateness = self.lateness
+        nk = len(new)
+        if nk == 0:
+            return
+        peak = np.maximum.accumulate(np.concatenate([[self._max_ts], new.ts]))
+        clock_before = np.maximum(self._clock, peak[:-1] - lateness)
+        late = new.ts < clock_before
+        watermark = peak[1:] - lateness  # after each push
+        clock_after = max(self._clock, float(watermark[-1]))
+        # everything undecided, the carried-over buffer first: arrival -1 for the buffer
+        both = _concat(self._buf, new)
+        both_seq = np.concatenate([self._buf_seq, new_seq])
+        nb = len(self._buf)
+        arrival = np.concatenate([np.full(nb, -1, dtype=np.int64), np.arange(nk, dtype=np.int64)])
+        released_at = np.searchsorted(watermark, both.ts, side="left").astype(np.int64)
+        released_at = np.maximum(released_at, arrival)
+        is_late = np.concatenate([np.zeros(nb, dtype=np.bool_), late])
+        released_at[is_late] = arrival[is_late]
+        decided = released_at < nk
+        order = np.flatnonzero(decided)
+        sub = (~is_late[order]).astype(np.int64)  # on arrival before the release
+        key_ts = np.where(is_late[order], 0.0, both.ts[order])
+        order = order[np.lexsort((both_seq[order], key_ts, sub, released_at[order]))]
+        plan_t = both.ts[order].copy()
+        plan_late = is_late[order]
+        late_at = arrival[order][plan_late]
+        plan_t[plan_late] = clock_before[late_at]
+        plan_round = released_at[order]
+        self.late_events += int(late.sum())
+        self._max_ts = float(peak[-1])
+
+        # resident calls are paged on arrival: cut the plan before each press
+        start = 0
+        by_room: I64 | None = None
+        room_sorted = both.room
+        presses = np.flatnonzero((new.code == k.E_CALL_PRESSED) & ~late)
+        for a in presses.tolist():
+            cut = int(np.searchsorted(plan_round, a, side="left"))
+            self._run(
+                both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=start, stop=cut
+            )
+            start = cut
+            if by_room is None:  # the batch's events grouped by room, once
+                by_room = np.argsort(both.room, kind="stable").astype(np.int64)
+                room_sorted = both.room[by_room]
+            r = int(new.room[a])
+            group = by_room[
+                np.searchsorted(room_sorted, r, side="left") : np.searchsorted(
+                    room_sorted, r, side="right"
+                )
+            ]
+            waiting = group[(arrival[group] < a) & ~is_late[group] & (released_at[group] >= a)]
+            self._page_call_on_arrival(
+                new,
+                new_seq,
+                a,
+                clock=float(clock_before[a]),
+                both=both,
+                both_seq=both_seq,
+                waiting=waiting,
+            )
+        self._run(
+            both,
+            both_seq,
+            order,
+            plan_t=plan_t,
+            plan_late=plan_late,
+            start=start,
+            stop=len(order),
+        )
+        self._fire_all(clock_after, both, both_seq)
+        self._clock = clock_after
+        undecided = np.flatnonzero(~decided)
+        self._buf = both.take(undecided)
+        self._buf_seq = both_seq[undecided]
+        self._prune_log()
+
+    def _advance(self, watermark: float) -> None:
+        if watermark > -math.inf and len(self._buf):
+            both, both_seq = self._buf, self._buf_seq
+            ready = np.flatnonzero(both.ts <= watermark)
+            order = ready[np.lexsort((both_seq[ready], both.ts[ready]))]
+            plan_t = both.ts[order].copy()
+            plan_late = np.zeros(len(order), dtype=np.bool_)
+            self._run(
+                both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=0, stop=len(order)
+            )
+            rest = np.flatnonzero(both.ts > watermark)
+            self._fire_all(watermark, both, both_seq)
+            self._buf = both.take(rest)
+            self._buf_seq = both_seq[rest]
+        elif watermark > -math.inf:
+            self._fire_all(watermark, self._buf, self._buf_seq)
+        self._clock = max(self._clock, watermark)
+        self._prune_log()
+
+    # -- running the kernel ---------------------------------------------------------------
+
+    def _state(self) -> k.State:
+        """The kernel's view of the state arrays (made again only when an array was replaced)."""
+        arrays = (
+            self._ri,
+            self._rf,
+            self._di,
+            self._df,
+            self._rp,
+            self._nodes,
+            self._out_i,
+            self._out_f,
+            self._ev_out,
+            self._cnt,
+            self._nights.flips,
+            self._nights.offsets,
+            self._scratch,
+        )
+        ids = tuple(map(id, arrays))  # the cached state holds the arrays: ids are not reused
+        made = self._state_made
+        if made is None or ids != self._state_ids:
+            self._state_ids = ids
+            made = self._state_made = k.make_state(*arrays)
+        return made
+
+    def _cover(self, lo: float, hi: float) -> None:
+        if math.isfinite(lo) and math.isfinite(hi):
+            self._nights.cover(lo, hi)
+
+    def _run(
+        self,
+        both: EventColumns,
+        both_seq: I64,
+        order: I64,
+        *,
+        plan_t: F64,
+        plan_late: npt.NDArray[np.bool_],
+        start: int,
+        stop: int,
+    ) -> None:
+        if stop <= start:
+            return
+        self._cover(float(plan_t[start:stop].min()), float(plan_t[start:stop].max()))
+        plan_e = np.ascontiguousarray(order[start:stop], dtype=np.int64)
+        times = np.ascontiguousarray(plan_t[start:stop])
+        lates = np.ascontiguousarray(plan_late[start:stop])
+        i = 0
+        while i < len(plan_e):
+            i = k.run(
+                self._state(),
+                both.ts,
+                both.room,
+                both.device,
+                both.code,
+                both.value,
+                both_seq,
+                plan_e,
+                times,
+                lates,
+                i,
+            )
+            self._collect(both, both_seq, lates, plan_e)
+            if i < len(plan_e):
+                self._make_room()
+
+    def _fire_all(self, watermark: float, both: EventColumns, both_seq: I64) -> None:
+        if not math.isfinite(watermark):
+            return
+        n_rooms = len(self._policies)
+        self._cover(watermark, watermark)
+        r = 0
+        while r < n_rooms:
+            r = k.fire_all(self._state(), n_rooms, watermark, r)
+            self._collect(both, both_seq, None, None)
+            if r < n_rooms:
+                self._make_room()
+
+    def _make_room(self) -> None:
+        """Grow the node pool and the outputs so that the kernel can take its next item."""
+        free = int(self._cnt[k.C_FREE_N])
+        live = self._nodes.shape[0] - free
+        if free < 2 * live + k.OUT_RESERVE:
+            self._grow_nodes(2 * (3 * live + k.OUT_RESERVE))
+        need_ev = int(self._cnt[k.C_NEV]) + 2 * live + k.OUT_RESERVE
+        if self._ev_out.shape[0] < need_ev:
+            self._ev_out = _grow(self._ev_out, 2 * need_ev, 0)
+        need_out = int(self._cnt[k.C_NOUT]) + k.OUT_RESERVE
+        if self._out_i.shape[0] < need_out:
+            self._out_i = _grow(self._out_i, 2 * need_out, 0)
+            self._out_f = _grow(self._out_f, 2 * need_out, 0.0)
+
+    def _grow_nodes(self, rows: int) -> None:
+        old = self._nodes.shape[0]
+        if old >= rows:
+            return
+        self._nodes = _grow(self._nodes, rows, 0)
+        new = self._nodes.shape[0]
+        self._nodes[old:, 0] = -1
+        self._nodes[old:, 1] = np.arange(old + 1, new + 1, dtype=np.int64)
+        self._nodes[new - 1, 1] = self._cnt[k.C_FREE_HEAD]
+        self._cnt[k.C_FREE_HEAD] = old
+        self._cnt[k.C_FREE_N] += new - old
+
+    def _sync_registry(self) -> None:
+        """State rows for every room and device the registry knows."""
+        registry = self.registry
+        for site, room in registry.room_keys[len(self._policies) :]:
+            r = len(self._policies)
+            policy = self.policy.room(site, room)
+            self._policies.append(policy)
+            self._ri = _grow(self._ri, r + 1, 0)
+            self._rf = _grow(self._rf, r + 1, 0.0)
+            self._rp = _grow(self._rp, r + 1, 0.0)
+            self._ri[r] = 0
+            self._ri[r, [k.RI_OPT_IN_BED, k.RI_MAT_IN_BED, k.RI_FIRST_DEV]] = -1
+            for col in [k.RI_AC_LIST] + [k.RI_PEND_LIST + 3 * p for p in range(k.N_PEND)]:
+                self._ri[r, col : col + 2] = -1
+            self._rf[r] = 0.0
+            for col in (k.RF_STAFF_SEEN, k.RF_LAST_MOTION, k.RF_AC_LAST, k.RF_CLOCK):
+                self._rf[r, col] = -math.inf
+            self._rf[r, k.RF_AC_START] = math.nan
+            self._rf[r, k.RF_NEXT_DUE] = math.inf
+            self._rp[r] = _parameters(policy, self._nights.table(policy))
+        for d in range(self._n_devices, len(registry.device_keys)):
+            r = registry.device_room[d]
+            self._di = _grow(self._di, d + 1, 0)
+            self._df = _grow(self._df, d + 1, 0.0)
+            self._di[d] = 0
+            self._di[d, k.DI_ROOM] = r
+            self._di[d, k.DI_KIND] = KINDS.index(registry.device_keys[d][2])
+            self._di[d, k.DI_NEXT] = self._ri[r, k.RI_FIRST_DEV]
+            self._di[d, k.DI_OBST_LIST : k.DI_OBST_LIST + 2] = -1
+            self._ri[r, k.RI_FIRST_DEV] = d
+            self._df[d] = 0.0
+            self._df[d, k.DF_LAST_ALARM] = math.nan
+        self._n_devices = len(registry.device_keys)
+
+    def _prune_log(self) -> None:
+        if len(self._log) < self._prune_at:
+            return
+        keep = self._seq
+        if len(self._buf_seq):
+            keep = min(keep, int(self._buf_seq.min()))
+        self._log.prune(k.live_seqs(self._nodes, self._cnt), keep)
+        self._prune_at = max(64, 2 * len(self._log))  # amortised: not again at the next push
+
+    # -- resident calls on arrival ----------------------------------------------------------
+
+    def _page_call_on_arrival(
+        self,
+        new: EventColumns,
+        new_seq: I64,
+        a: int,
+        *,
+        clock: float,
+        both: EventColumns,
+        both_seq: I64,
+        waiting: I64,
+    ) -> None:
+        r = int(new.room[a])
+        ts = float(new.ts[a])
+        # the reference fired the room's timers up to the last watermark before this press
+        self._make_room()
+        k.fire_room(self._state(), r, clock)
+        self._collect(both, both_seq, None, None)
+        if self._ri[r, k.RI_FAST] == 1 or self._call_open_on_arrival(
+            r, ts, clock=clock, both=both, both_seq=both_seq, waiting=waiting
+        ):
+            return
+        policy = self._policies[r]
+        seq = int(new_seq[a])
+        self._ri[r, k.RI_FAST] = 1
+        self._ri[r, k.RI_FAST_SEQ] = seq
+        self._rf[r, k.RF_FAST_OPENED] = ts
+        incident = _incident_id(policy, "call", ts)
+        page = make_page(policy, incident=incident, kind="call", ts=ts, events=[self._log.ref(seq)])
+        self._step.pages.append(page)
+        if self.audit:
+            self._step.audit.append(
+                AuditRecord(
+                    ts=ts,
+                    decision="paged",
+                    reason="resident call: paged on arrival (calls are never filtered)",
+                    event=self._event(new, a, seq),
+                    site=policy.site,
+                    room=policy.room,
+                    incident=incident,
+                    page_id=page.page_id,
+                )
+            )
+
+    def _call_open_on_arrival(
+        self,
+        r: int,
+        ts: float,
+        *,
+        clock: float,
+        both: EventColumns,
+        both_seq: I64,
+        waiting: I64,
+    ) -> bool:
+        """The reference's ``_call_open_on_arrival`` on the state arrays and the buffer."""
+        policy = self._policies[r]
+        idle = policy.incident_idle_close
+        is_open = bool(self._ri[r, k.RI_INC_OPEN + k.I_CALL] == 1)
+        last = float(self._rf[r, k.RF_INC_LAST + k.I_CALL]) if is_open else -math.inf
+        with np.errstate(invalid="ignore"):  # before any watermark the clock is -inf
+            present = bool(k._staff_present(self._state(), r, clock))
+        before = waiting[both.ts[waiting] <= ts]  # the room's events still in the buffer
+        before = before[np.lexsort((both_seq[before], both.ts[before]))]
+        for other_ts, code in zip(
+            both.ts[before].tolist(), both.code[before].tolist(), strict=True
+        ):
+            if is_open and other_ts - last > idle:
+                is_open = False
+            if code == k.E_CALL_CANCELLED:
+                is_open = False
+            elif code == k.E_CALL_PRESSED:
+                is_open, last = True, other_ts
+            elif code == E_STAFF_OUT:
+                present = False
+            elif code in STAFF_ARRIVAL_CODES:
+                if not present:
+                    is_open = False
+                present = True
+        return is_open and ts - last <= idle
+
+    # -- decision records into pages and audit records ------------------------------------------
+
+    def _collect(
+        self,
+        both: EventColumns,
+        both_seq: I64,
+        lates: npt.NDArray[np.bool_] | None,
+        plan_e: I64 | None,
+    ) -> None:
+        n = int(self._cnt[k.C_NOUT])
+        if n == 0:
+            return
+        out_i = self._out_i[:n].tolist()
+        out_f = self._out_f[:n].tolist()
+        ev_out = self._ev_out
+        late_items: set[int] = set()
+        if lates is not None and plan_e is not None and lates.any():
+            late_items = set(plan_e[lates].tolist())
+        step = self._step
+        for row, frow in zip(out_i, out_f, strict=True):
+            item, r, decision = row[k.O_ITEM], row[k.O_ROOM], row[k.O_DECISION]
+            policy = self._policies[r]
+            t = frow[k.OF_TS]
+            incident = None
+            if row[k.O_KIND] >= 0:
+                incident = self._incident_of(policy, row, frow[k.OF_OPENED])
+            page: Page | None = None
+            if row[k.O_PAGE]:
+                start, length = row[k.O_EV_START], row[k.O_EV_LEN]
+                refs = [self._log.ref(s) for s in ev_out[start : start + length].tolist()]
+                kind = INCIDENT_KINDS[row[k.O_KIND]]
+                device = reason = None
+                if kind == "device_fault":
+                    device = self.registry.device_keys[row[k.O_DEVICE]][3]
+                    reason = k.FAULT_REASONS[row[k.O_FAULT]]
+                assert incident is not None  # noqa: S101 - a page always has its incident
+                page = make_page(
+                    policy,
+                    incident=incident,
+                    kind=kind,
+                    ts=t,
+                    events=refs,
+                    device=device,
+                    reason=reason,
+                )
+                step.pages.append(page)
+            if not self.audit:
+                continue
+            text = self._reason(policy, row, frow, both)
+            event = None
+            if item >= 0:
+                event = self._event(both, item, int(both_seq[item]))
+                if item in late_items:
+                    late_items.discard(item)
+                    text += (
+                        f" (arrived more than {self.lateness:g} s late: decided on arrival, "
+                        "not in event-time order)"
+                    )
+            step.audit.append(
+                AuditRecord(
+                    ts=t,
+                    decision=_DECISION[decision],
+                    reason=text,
+                    event=event,
+                    timer=self._timer_text(policy, row[k.O_TIMER]),
+                    site=policy.site,
+                    room=policy.room,
+                    incident=incident,
+                    page_id=page.page_id if page is not None else None,
+                )
+            )
+        self._cnt[k.C_NOUT] = 0
+        self._cnt[k.C_NEV] = 0
+
+    def _incident_of(self, policy: RoomPolicy, row: list[int], opened: float) -> str:
+        kind = INCIDENT_KINDS[row[k.O_KIND]]
+        if kind == "device_fault":
+            device = self.registry.device_keys[row[k.O_DEVICE]][3]
+            reason = k.FAULT_REASONS[row[k.O_FAULT]]
+            return _incident_id(policy, kind, opened, f"/{device}/{reason}")
+        return _incident_id(policy, kind, opened)
+
+    def _event(self, columns: EventColumns, i: int, seq: int | None = None) -> Event:
+        code = int(columns.code[i])
+        site, room, kind, device = self.registry.device_keys[int(columns.device[i])]
+        value = float(columns.value[i])
+        return Event(
+            ts=float(columns.ts[i]),
+            site=site,
+            room=room,
+            kind=kind,
+            device=device,
+            event=k.CODE_EVENT_NAME[code],
+            id=columns.ids[i] if columns.ids is not None else None,
+            confidence=float(columns.confidence[i]),
+            value=None if math.isnan(value) else value,
+            raw=columns.raw[i] if columns.raw is not None else {},
+            seq=seq if seq is not None else 0,
+        )
+
+    @staticmethod
+    def _timer_text(policy: RoomPolicy, timer: int) -> str | None:
+        if timer < 0:
+            return None
+        if timer == k.T_SILENT:
+            return f"no event or heartbeat for {policy.silent_after:g} s"
+        if timer == k.T_OBSTRUCTED:
+            return f"obstructed for {policy.obstructed_after:g} s"
+        return _TIMER_TEXTS[timer]
+
+    def _reason(self, p: RoomPolicy, row: list[int], frow: list[float], both: EventColumns) -> str:
+        reason, arg = row[k.O_REASON], row[k.O_ARG]
+        aux = frow[k.OF_AUX]
+        fixed = _FIXED_REASONS.get(reason)
+        if fixed is not None:
+            return fixed
+        if reason == k.R_STATE:
+            return f"{k.CODE_KIND_NAME[arg]} {k.CODE_EVENT_NAME[arg]}"
+        if reason in (k.R_RAISE_STAFF, k.R_RAISE_DUP, k.R_RAISE_COVERED, k.R_RAISE_PAGED):
+            why = _why(p, row[k.O_WHY], aux)
+            kind = INCIDENT_KINDS[arg]
+            if reason == k.R_RAISE_STAFF:
+                return f"{why}; staff present in the room"
+            if reason == k.R_RAISE_DUP:
+                return f"{why}; duplicate of open {kind} incident, already paged"
+            if reason == k.R_RAISE_COVERED:
+                return f"{why}; covered by the open {kind} incident, already paged"
+            return f"{why}: {kind}"
+        if reason == k.R_RESOLVE:
+            why_code = row[k.O_WHY]
+            if why_code == k.RW_SEEN_ROOM:
+                why = f"resident seen in the room ({k.CODE_EVENT_NAME[arg]})"
+            else:
+                why = _RESOLVE_WHY[why_code]
+            return f"{INCIDENT_KINDS[row[k.O_KIND]]} incident resolved: {why}"
+        if reason == k.R_CANCEL:
+            why_code = row[k.O_WHY]
+            if why_code == k.CW_CONTRADICTED:
+                why = f"contradicted by {k.CODE_EVENT_NAME[arg]}"
+            else:
+                why = _CANCEL_WHY[why_code]
+            return f"pending {PENDING_NAMES[row[k.O_FAULT]]} cancelled: {why}"
+        if reason in (k.R_FAULT_DUP, k.R_FAULT_PAGED):
+            device = self.registry.device_keys[row[k.O_DEVICE]][3]
+            fault = k.FAULT_REASONS[row[k.O_FAULT]]
+            if reason == k.R_FAULT_DUP:
+                return f"device {device} {fault}: already paged to technicians"
+            return f"device {device}: {fault}"
+        if reason == k.R_FALL_STAFF:
+            return f"{k.CODE_EVENT_NAME[arg]} while staff are present"
+        if reason == k.R_FALL_PENDING:
+            return (
+                f"{k.CODE_EVENT_NAME[arg]}: paged unless contradicted within {p.fall_confirm:g} s"
+            )
+        if reason == k.R_AC_PENDING:
+            return f"loud sound for {aux:g} s of {p.acoustic_duration:g} s"
+        if reason == k.R_DOOR_PENDING:
+            return f"door opened: looking {p.wandering_confirm:g} s for the room being left empty"
+        if reason == k.R_OBST_PENDING:
+            return f"camera obstructed: a device fault if it lasts {p.obstructed_after:g} s"
+        if reason == k.R_BED_PENDING:
+            return f"bed vacated: leaving the bed if still vacated after {p.bed_exit_confirm:g} s"
+        if reason == k.R_EXIT_PENDING:
+            return (
+                "left the bed at night: paged if not back in bed within "
+                f"{p.bathroom_grace / 60:g} min"
+            )
+        raise AssertionError(f"no text for reason {reason}")
+
+    def _take(self) -> Step:
+        step, self._step = self._step, Step()
+        return step
+
+
+_DECISION: Final[tuple[Decision, ...]] = (
+    "paged",
+    "pending",
+    "evidence",
+    "suppressed",
+    "resolved",
+    "state",
+    "ignored",
+)
+_TIMER_TEXTS: Final = ("fall confirmation", "bathroom grace", "bed-mat confirmation", "door window")
+_FIXED_REASONS: Final = {
+    k.R_HEARTBEAT: "heartbeat",
+    k.R_SIT_EDGE: "sitting on the bed edge",
+    k.R_HEARD_AGAIN: "device heard from again",
+    k.R_SEES_AGAIN: "camera sees again",
+    k.R_DOOR_DAY: "door opened outside the night window",
+    k.R_DOOR_STAFF: "door opened with staff present",
+    k.R_LEFT_DAY: "left the room outside the night window",
+    k.R_CALL_FAST: "resident call, already paged on arrival",
+    k.R_FALL_MORE: "more evidence of the pending fall",
+    k.R_BED_IGNORED: "bed mat: the working optical sensor decides whether the resident is in bed",
+    k.R_EXIT_DAY: "left the bed outside the night window",
+    k.R_EXIT_AGAIN: "out of bed again; the grace period still runs from the first exit",
+    k.R_EXIT_STAFF: "left the bed with staff present",
+    k.R_DOOR_SEEN: "door opened, but the optical sensor did not see the resident leave",
+    k.R_DOOR_IN_BED: "door opened, but the resident is in bed",
+    k.R_DOOR_MOTION: "door opened, but there is still motion in the room",
+}
+_RESOLVE_WHY: Final = {
+    k.RW_STAFF: "staff arrived",
+    k.RW_BACK: "back in bed",
+    k.RW_SEEN_BACK: "resident seen back in bed",
+    k.RW_CALL_CANCELLED: "call cancelled",
+}
+_CANCEL_WHY: Final = {
+    k.CW_STAFF: "staff arrived",
+    k.CW_BACK: "back in bed within the grace period",
+    k.CW_TURNING: "bed occupied again (turning over)",
+}
+
+
+def _why(p: RoomPolicy, why: int, aux: float) -> str:
+    if why == k.W_FALL:
+        return f"person on the floor, not contradicted within {p.fall_confirm:g} s"
+    if why == k.W_ABSENT:
+        return f"not back in bed within {p.bathroom_grace / 60:g} min"
+    if why == k.W_BED_EXIT:
+        return "high fall-risk resident left the bed at night"
+    if why == k.W_WANDER:
+        return "resident who wanders left the room at night"
+    if why == k.W_ACOUSTIC:
+        return f"sound at or above {p.acoustic_threshold:g} dB(A) for {aux:g} s"
+    return "resident call"
+
+
+def _incident_id(policy: RoomPolicy, kind: str, t: float, suffix: str = "") -> str:
+    """Exactly as ``Classifier._incident_id``."""
+    return f"{policy.site}/{policy.room}/{kind}{suffix}/{round(t * 1000)}"
+
+
+def _parameters(p: RoomPolicy, night: int) -> F64:
+    row = np.zeros(k.N_RP, dtype=np.float64)
+    row[k.RP_GRACE] = p.bathroom_grace
+    row[k.RP_AC_THRESHOLD] = p.acoustic_threshold
+    row[k.RP_AC_DURATION] = p.acoustic_duration
+    row[k.RP_AC_GAP] = p.acoustic_gap
+    row[k.RP_FALL_CONFIRM] = p.fall_confirm
+    row[k.RP_BED_CONFIRM] = p.bed_exit_confirm
+    row[k.RP_WANDER_CONFIRM] = p.wandering_confirm
+    row[k.RP_STAFF_RECENT] = p.staff_recent
+    row[k.RP_STAFF_TIMEOUT] = p.staff_timeout
+    row[k.RP_OBSTRUCTED_AFTER] = p.obstructed_after
+    row[k.RP_SILENT_AFTER] = p.silent_after
+    row[k.RP_IDLE_CLOSE] = p.incident_idle_close
+    row[k.RP_WANDERS] = 1.0 if p.wanders else 0.0
+    row[k.RP_HIGH_RISK] = 1.0 if p.fall_risk == "high" else 0.0
+    row[k.RP_NIGHT] = night
+    return row
+
+
+def _concat(a: EventColumns, b: EventColumns) -> EventColumns:
+    if len(a) == 0:
+        return b
+    ids = None
+    if a.ids is not None or b.ids is not None:
+        ids = (a.ids or [None] * len(a)) + (b.ids or [None] * len(b))
+    raw = None
+    if a.raw is not None or b.raw is not None:
+        raw = (a.raw or [{} for _ in range(len(a))]) + (b.raw or [{} for _ in range(len(b))])
+    return EventColumns(
+        np.concatenate([a.ts, b.ts]),
+        np.concatenate([a.room, b.room]),
+        np.concatenate([a.device, b.device]),
+        np.concatenate([a.code, b.code]),
+        np.concatenate([a.value, b.value]),
+        np.concatenate([a.confidence, b.confidence]),
+        ids=ids,
+        raw=raw,
+    )

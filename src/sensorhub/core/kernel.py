@@ -1,0 +1,1273 @@
+"""The compiled classification core: the care policy of ``classifier.py`` as numba kernels.
+
+The pure-Python ``Classifier`` is the specification; this module decides the same things over
+columnar batches and per-room state arrays, with no Python object per event. Event-time order
+and the watermark are the driver's business (``fast.py``): the kernel is handed a *plan*, the
+events of a batch in the order the reference decides them, each with its decision time.
+
+Rooms never interact, so timers are fixed slots per room (fall, absent, bed_mat, door) and per
+device (silent, obstructed) instead of a heap: before an event of room ``r`` is decided, the
+timers *of room r* that the reference would have fired first are fired, in (due, creation)
+order; at the end of a batch every timer up to the watermark is fired, room by room.
+
+State layout: one row per room in ``ri`` (int64) and ``rf`` (float64), one row per device in
+``di`` and ``df``; the column numbers are the ``RI_*``/``RF_*``/``DI_*``/``DF_*`` constants.
+Evidence (the event ids a page carries) lives in singly linked lists in a node pool
+(``nodes``: event sequence number, next); a list is three columns (head, tail, length).
+Decisions come out as rows of ``out_i``/``out_f`` (the ``O_*``/``OF_*`` columns) plus the
+evidence of pages in ``ev_out``; the driver turns them into ``Page`` and ``AuditRecord``.
+
+The kernel never grows an array: it stops before an item when an output or the node pool could
+run short and returns where it stopped; the driver grows the arrays and calls again.
+"""
+
+# ruff: noqa: PLR0917 - numba has no keyword-only parameters: kernels take their state positionally
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from numba.core import types
+from numba.experimental import structref
+
+from sensorhub.contract import EVENT_CODES, HEALTH_EVENTS, KINDS
+
+# The one place numba's flags are set (STYLE.md): cached (the second start pays no JIT), exact
+# float semantics (decisions compare times: no fastmath), and no GIL (a batch may run beside
+# the I/O threads). ``jit`` below is the only decorator the kernels use.
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def jit(fn: _F) -> _F:
+    """Compile ``fn`` with the project's numba flags."""
+    return cast(_F, numba.njit(cache=True, fastmath=False, nogil=True)(fn))
+
+
+def hot(fn: _F) -> _F:
+    """``jit``, and compiled into every caller (numba IR inlining): for the few small helpers
+    on every event's path, where a call costs more than the helper's work."""
+    return cast(_F, numba.njit(cache=True, fastmath=False, nogil=True, inline="always")(fn))
+
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+# -- vocabulary as small integers --------------------------------------------------------------
+
+K_OPTICAL: Final = KINDS.index("optical")
+K_BED: Final = KINDS.index("bed")
+K_DOOR: Final = KINDS.index("door")
+K_MOTION: Final = KINDS.index("motion")
+K_CALL: Final = KINDS.index("call")
+K_PRESENCE: Final = KINDS.index("presence")
+K_ACOUSTIC: Final = KINDS.index("acoustic")
+
+N_CODES: Final = len(EVENT_CODES)
+#: kind index of every event code
+CODE_KIND: Final = np.array([KINDS.index(k) for (k, _) in EVENT_CODES], dtype=np.int64)
+#: 0 heartbeat, 1 battery_low, 2 fault, -1 not a health event
+CODE_HEALTH: Final = np.array(
+    [HEALTH_EVENTS.index(e) if e in HEALTH_EVENTS else -1 for (_, e) in EVENT_CODES],
+    dtype=np.int64,
+)
+CODE_KIND_NAME: Final = tuple(k for (k, _) in EVENT_CODES)
+CODE_EVENT_NAME: Final = tuple(e for (_, e) in EVENT_CODES)
+
+
+def _code(kind: str, event: str) -> int:
+    return EVENT_CODES[(kind, event)]
+
+
+E_IN_BED: Final = _code("optical", "in_bed")
+E_SITTING: Final = _code("optical", "sitting_on_edge")
+E_OUT_OF_BED: Final = _code("optical", "out_of_bed")
+E_BATHROOM: Final = _code("optical", "in_bathroom")
+E_LEFT: Final = _code("optical", "left_room")
+E_ENTERED: Final = _code("optical", "entered_room")
+E_FALL: Final = _code("optical", "fall")
+E_FLOOR: Final = _code("optical", "on_floor")
+E_STAFF_PRESENT: Final = _code("optical", "staff_present")
+E_MULTIPLE: Final = _code("optical", "multiple_persons")
+E_NO_PERSON: Final = _code("optical", "no_person")
+E_OBSTRUCTED: Final = _code("optical", "obstructed")
+E_BED_VACATED: Final = _code("bed", "vacated")
+E_DOOR_OPEN: Final = _code("door", "open")
+E_MOTION: Final = _code("motion", "motion")
+E_CALL_PRESSED: Final = _code("call", "pressed")
+E_CALL_CANCELLED: Final = _code("call", "cancelled")
+E_STAFF_IN: Final = _code("presence", "staff_in")
+E_SOUND: Final = _code("acoustic", "sound")
+
+#: conventional alarm per event code: 0 none, 1 always, 2 only where the resident wanders,
+#: 3 acoustic (loud only)
+CODE_ALARM: Final = np.zeros(N_CODES, dtype=np.int64)
+for _k, _e in (
+    ("optical", "sitting_on_edge"),
+    ("optical", "out_of_bed"),
+    ("optical", "left_room"),
+    ("optical", "fall"),
+    ("optical", "on_floor"),
+    ("bed", "vacated"),
+    ("call", "pressed"),
+):
+    CODE_ALARM[_code(_k, _e)] = 1
+CODE_ALARM[_code("door", "open")] = 2
+CODE_ALARM[_code("motion", "motion")] = 2
+CODE_ALARM[_code("acoustic", "sound")] = 3
+
+# incident kinds (order of contract.INCIDENT_KINDS)
+I_FALL, I_CALL, I_BED_EXIT, I_ABSENT, I_WANDERING, I_ACOUSTIC, I_DEVICE = range(7)
+N_INC: Final = 6  # care incidents kept per room (device faults are per device)
+SEVERITY: Final = np.array([5, 0, 3, 2, 4, 1], dtype=np.int64)
+
+# pending slots per room, and the timer codes (the slots' index, then the device timers)
+P_FALL, P_ABSENT, P_BED_MAT, P_DOOR = range(4)
+N_PEND: Final = 4
+T_SILENT: Final = 4
+T_OBSTRUCTED: Final = 5
+
+# device-fault reasons
+F_FAULT, F_BATTERY, F_OBSTRUCTED, F_SILENT = range(4)
+FAULT_REASONS: Final = ("fault", "battery_low", "obstructed", "silent")
+
+TECHNICAL_REPEAT: Final = 24 * 3600.0
+CONVENTIONAL_REARM: Final = 60.0
+
+# -- decisions and reasons -----------------------------------------------------------------
+
+DECISIONS: Final = ("paged", "pending", "evidence", "suppressed", "resolved", "state", "ignored")
+D_PAGED, D_PENDING, D_EVIDENCE, D_SUPPRESSED, D_RESOLVED, D_STATE, D_IGNORED = range(7)
+
+(
+    R_STATE,  # "{kind} {event}"
+    R_HEARTBEAT,
+    R_SIT_EDGE,
+    R_RAISE_STAFF,
+    R_RAISE_DUP,
+    R_RAISE_COVERED,
+    R_RAISE_PAGED,
+    R_RESOLVE,
+    R_CANCEL,
+    R_HEARD_AGAIN,
+    R_SEES_AGAIN,
+    R_DOOR_DAY,
+    R_DOOR_STAFF,
+    R_DOOR_PENDING,
+    R_LEFT_DAY,
+    R_AC_PENDING,
+    R_CALL_FAST,
+    R_FAULT_DUP,
+    R_FAULT_PAGED,
+    R_OBST_PENDING,
+    R_FALL_MORE,
+    R_FALL_STAFF,
+    R_FALL_PENDING,
+    R_BED_IGNORED,
+    R_BED_PENDING,
+    R_EXIT_DAY,
+    R_EXIT_AGAIN,
+    R_EXIT_STAFF,
+    R_EXIT_PENDING,
+    R_DOOR_SEEN,
+    R_DOOR_IN_BED,
+    R_DOOR_MOTION,
+) = range(32)
+
+# why a care incident is raised (W_*), resolved (RW_*), a pending one cancelled (CW_*)
+W_FALL, W_ABSENT, W_BED_EXIT, W_WANDER, W_ACOUSTIC, W_CALL = range(6)
+RW_STAFF, RW_BACK, RW_SEEN_BACK, RW_SEEN_ROOM, RW_CALL_CANCELLED = range(5)
+CW_STAFF, CW_CONTRADICTED, CW_BACK, CW_TURNING = range(4)
+
+# -- column numbers ------------------------------------------------------------------------
+
+# room, float64
+RF_STAFF_SEEN = 0
+RF_LAST_MOTION = 1
+RF_AC_START = 2  # NaN: no loud run
+RF_AC_LAST = 3
+RF_CLOCK = 4  # time of the last decision in the room
+RF_NEXT_DUE = 5  # a lower bound of the room's earliest timer
+RF_FAST_OPENED = 6  # the call paged on arrival: when
+RF_INC_OPENED = 7  # + incident kind
+RF_INC_LAST = RF_INC_OPENED + N_INC
+RF_PEND_SINCE = RF_INC_LAST + N_INC  # + pending slot
+RF_PEND_DUE = RF_PEND_SINCE + N_PEND
+N_RF: Final = RF_PEND_DUE + N_PEND
+
+# room, int64
+RI_OPT_IN_BED = 0  # -1 unknown, 0 no, 1 yes
+RI_MAT_IN_BED = 1
+RI_HAS_MOTION = 2
+RI_FAST = 3  # 1: a call was paged on arrival and not yet reached in order
+RI_FAST_SEQ = 4  # the sequence number of that call's event
+RI_FIRST_DEV = 5  # head of the room's device list
+RI_AC_LIST = 6  # 3 columns: the loud run's evidence
+RI_INC_OPEN = 9  # + incident kind
+RI_INC_ORDER = RI_INC_OPEN + N_INC  # insertion order (the reference iterates a dict)
+RI_PEND_ON = RI_INC_ORDER + N_INC  # + pending slot
+RI_PEND_SEQ = RI_PEND_ON + N_PEND  # timer creation order
+RI_PEND_ORDER = RI_PEND_SEQ + N_PEND  # insertion order
+RI_PEND_LIST = RI_PEND_ORDER + N_PEND  # + 3 * slot
+N_RI: Final = RI_PEND_LIST + 3 * N_PEND
+
+# room parameters, float64
+(
+    RP_GRACE,
+    RP_AC_THRESHOLD,
+    RP_AC_DURATION,
+    RP_AC_GAP,
+    RP_FALL_CONFIRM,
+    RP_BED_CONFIRM,
+    RP_WANDER_CONFIRM,
+    RP_STAFF_RECENT,
+    RP_STAFF_TIMEOUT,
+    RP_OBSTRUCTED_AFTER,
+    RP_SILENT_AFTER,
+    RP_IDLE_CLOSE,
+    RP_WANDERS,  # 0 or 1
+    RP_HIGH_RISK,  # 0 or 1
+    RP_NIGHT,  # night table number
+) = range(15)
+N_RP: Final = 15
+
+# device, float64
+DF_LAST_SEEN = 0
+DF_SILENT_DUE = 1
+DF_OBST_DUE = 2
+DF_OPT_SEEN = 3
+DF_STAFF_SINCE = 4
+DF_LAST_ALARM = 5  # NaN: never
+DF_FAULT_OPENED = 6  # + reason
+DF_FAULT_LAST = DF_FAULT_OPENED + 4
+N_DF: Final = DF_FAULT_LAST + 4
+
+# device, int64
+DI_ROOM = 0
+DI_KIND = 1
+DI_NEXT = 2  # next device of the room
+DI_SILENT_ON = 3
+DI_SILENT_SEQ = 4
+DI_OBST_ON = 5
+DI_OBST_SEQ = 6
+DI_OBST_LIST = 7  # 3 columns
+DI_OPT_PRESENT = 10
+DI_OPT_BLIND = 11
+DI_STAFF_IN = 12
+DI_FAULT_OPEN = 13  # + reason
+N_DI: Final = DI_FAULT_OPEN + 4
+
+# output records, int64
+O_ITEM = 0  # batch index of the event, -1 for a timer
+O_TIMER = 1  # timer code, -1 for an event
+O_ROOM = 2
+O_DECISION = 3
+O_REASON = 4
+O_WHY = 5
+O_ARG = 6  # an event code, a pending slot or an incident kind, by reason
+O_KIND = 7  # incident kind of the record's incident, -1 none
+O_DEVICE = 8  # device of a device-fault incident or of a device timer
+O_FAULT = 9  # device-fault reason
+O_PAGE = 10  # 1: the record decided a page
+O_EV_START = 11
+O_EV_LEN = 12
+N_OI: Final = 13
+# output records, float64
+OF_TS = 0
+OF_OPENED = 1  # when the record's incident was opened (its id)
+OF_AUX = 2  # the loud run's length
+N_OF: Final = 3
+
+# counters
+C_RAW = 0
+C_NOUT = 1
+C_NEV = 2
+C_FREE_HEAD = 3
+C_FREE_N = 4
+C_SEQ = 5
+C_AUDIT = 6  # 1: keep every decision record; 0: only those that page
+N_CNT: Final = 8
+
+#: free output rows and evidence slots the kernel wants before it starts an item
+OUT_RESERVE: Final = 512
+
+NONE = -1
+
+# -- small helpers -------------------------------------------------------------------------
+
+STATE_FIELDS: Final = (
+    "ri",
+    "rf",
+    "di",
+    "df",
+    "rp",
+    "nodes",
+    "out_i",
+    "out_f",
+    "ev_out",
+    "cnt",
+    "night_b",
+    "night_off",
+    "scratch",
+)
+
+
+class State:
+    """All kernel state: the arrays named in ``STATE_FIELDS`` (see the module docstring).
+
+    Compiled, it is a numba ``StructRef`` (``make_state``): the kernels pass one pointer
+    instead of a tuple of thirteen arrays, whose reference counting at every call cost more
+    than the decisions. Under ``NUMBA_DISABLE_JIT`` it is this plain class.
+    """
+
+    ri: I64
+    rf: F64
+    di: I64
+    df: F64
+    rp: F64
+    nodes: I64
+    out_i: I64
+    out_f: F64
+    ev_out: I64
+    cnt: I64
+    night_b: F64
+    night_off: I64
+    scratch: I64
+
+    def __init__(self, *arrays: Any) -> None:
+        for name, array in zip(STATE_FIELDS, arrays, strict=True):
+            setattr(self, name, array)
+
+
+_numba_types: Any = types  # numba's own annotations are partial: keep mypy out
+_numba_structref: Any = structref
+_numba_config: Any = numba.config
+
+
+@_numba_structref.register
+class _StateType(_numba_types.StructRef):  # type: ignore[misc]
+    """The numba type of the compiled ``State`` (module level, so that the cache finds it)."""
+
+    def preprocess_fields(self, fields: Any) -> Any:
+        return tuple((name, _numba_types.unliteral(typ)) for name, typ in fields)
+
+
+class _StateProxy(_numba_structref.StructRefProxy):  # type: ignore[misc]
+    """The compiled ``State`` as Python sees it."""
+
+
+_numba_structref.define_proxy(_StateProxy, _StateType, list(STATE_FIELDS))
+
+#: Makes the ``State`` the kernels take from the arrays of ``STATE_FIELDS``, in that order.
+make_state: Callable[..., State] = State if _numba_config.DISABLE_JIT else _StateProxy
+
+
+@jit
+def _is_night(s: State, r: int, ts: float) -> bool:
+    rp, nb, no = s.rp, s.night_b, s.night_off
+    k = int(rp[r, RP_NIGHT])
+    lo = no[k]
+    hi = no[k + 1]
+    # number of boundaries <= ts; the boundaries alternate night start, night end
+    p = np.searchsorted(nb[lo:hi], ts, side="right")
+    return bool(p % 2 == 1)
+
+
+@hot
+def _next_seq(s: State) -> int:
+    cnt = s.cnt
+    cnt[C_SEQ] += 1
+    return int(cnt[C_SEQ])
+
+
+@jit
+def _lpush(s: State, lists: I64, row: int, col: int, seq: int) -> None:
+    nodes, cnt = s.nodes, s.cnt
+    h = cnt[C_FREE_HEAD]
+    cnt[C_FREE_HEAD] = nodes[h, 1]
+    cnt[C_FREE_N] -= 1
+    nodes[h, 0] = seq
+    nodes[h, 1] = NONE
+    if lists[row, col + 2] == 0:
+        lists[row, col] = h
+    else:
+        nodes[lists[row, col + 1], 1] = h
+    lists[row, col + 1] = h
+    lists[row, col + 2] += 1
+
+
+@jit
+def _lclear(s: State, lists: I64, row: int, col: int) -> None:
+    nodes, cnt = s.nodes, s.cnt
+    n = lists[row, col + 2]
+    if n > 0:
+        nodes[lists[row, col + 1], 1] = cnt[C_FREE_HEAD]
+        cnt[C_FREE_HEAD] = lists[row, col]
+        cnt[C_FREE_N] += n
+    lists[row, col] = NONE
+    lists[row, col + 1] = NONE
+    lists[row, col + 2] = 0
+
+
+@jit
+def _lextend(s: State, dst: I64, drow: int, dcol: int, src: I64, srow: int, scol: int) -> None:
+    nodes = s.nodes
+    h = src[srow, scol]
+    for _ in range(src[srow, scol + 2]):
+        _lpush(s, dst, drow, dcol, nodes[h, 0])
+        h = nodes[h, 1]
+
+
+@hot
+def _emit(
+    s: State, item: int, timer: int, r: int, t: float, decision: int, reason: int, arg: int
+) -> int:
+    out_i, out_f, cnt = s.out_i, s.out_f, s.cnt
+    k = cnt[C_NOUT]
+    cnt[C_NOUT] = k + 1
+    out_i[k, O_ITEM] = item
+    out_i[k, O_TIMER] = timer
+    out_i[k, O_ROOM] = r
+    out_i[k, O_DECISION] = decision
+    out_i[k, O_REASON] = reason
+    out_i[k, O_WHY] = NONE
+    out_i[k, O_ARG] = arg
+    out_i[k, O_KIND] = NONE
+    out_i[k, O_DEVICE] = NONE
+    out_i[k, O_FAULT] = NONE
+    out_i[k, O_PAGE] = 0
+    out_i[k, O_EV_START] = 0
+    out_i[k, O_EV_LEN] = 0
+    out_f[k, OF_TS] = t
+    out_f[k, OF_OPENED] = math.nan
+    out_f[k, OF_AUX] = math.nan
+    return int(k)
+
+
+@jit
+def _set_incident(s: State, k: int, kind: int, opened: float) -> None:
+    s.out_i[k, O_KIND] = kind
+    s.out_f[k, OF_OPENED] = opened
+
+
+@jit
+def _set_page(s: State, k: int, lists: I64, row: int, col: int) -> None:
+    """Record ``k`` pages, with the evidence list at (lists, row, col)."""
+    out_i, ev_out, cnt, nodes = s.out_i, s.ev_out, s.cnt, s.nodes
+    out_i[k, O_PAGE] = 1
+    start = cnt[C_NEV]
+    h = lists[row, col]
+    n = lists[row, col + 2]
+    for j in range(n):
+        ev_out[start + j] = nodes[h, 0]
+        h = nodes[h, 1]
+    out_i[k, O_EV_START] = start
+    out_i[k, O_EV_LEN] = n
+    cnt[C_NEV] = start + n
+
+
+@jit
+def _schedule_room(s: State, r: int, slot: int, since: float, due: float) -> None:
+    """Pending ``slot`` of room ``r`` starts (or restarts, keeping its place) with no evidence."""
+    ri, rf = s.ri, s.rf
+    if ri[r, RI_PEND_ON + slot] == 0:
+        ri[r, RI_PEND_ORDER + slot] = _next_seq(s)
+    else:
+        _lclear(s, ri, r, RI_PEND_LIST + 3 * slot)
+    ri[r, RI_PEND_ON + slot] = 1
+    ri[r, RI_PEND_SEQ + slot] = _next_seq(s)
+    rf[r, RF_PEND_SINCE + slot] = since
+    rf[r, RF_PEND_DUE + slot] = due
+    rf[r, RF_NEXT_DUE] = min(rf[r, RF_NEXT_DUE], due)
+
+
+@jit
+def _drop_pending(s: State, r: int, slot: int) -> None:
+    ri = s.ri
+    ri[r, RI_PEND_ON + slot] = 0
+    _lclear(s, ri, r, RI_PEND_LIST + 3 * slot)
+
+
+# -- room predicates -----------------------------------------------------------------------
+
+
+@jit
+def _staff_present(s: State, r: int, t: float) -> bool:
+    ri, rf, di, df, rp = s.ri, s.rf, s.di, s.df, s.rp
+    if t - rf[r, RF_STAFF_SEEN] <= rp[r, RP_STAFF_RECENT]:
+        return True
+    d = ri[r, RI_FIRST_DEV]
+    while d >= 0:
+        if di[d, DI_STAFF_IN] == 1 and t - df[d, DF_STAFF_SINCE] <= rp[r, RP_STAFF_TIMEOUT]:
+            return True
+        d = di[d, DI_NEXT]
+    return False
+
+
+@jit
+def _optical_working(s: State, r: int, t: float) -> bool:
+    ri, di, df, rp = s.ri, s.di, s.df, s.rp
+    d = ri[r, RI_FIRST_DEV]
+    while d >= 0:
+        if (
+            di[d, DI_OPT_PRESENT] == 1
+            and di[d, DI_OPT_BLIND] == 0
+            and t - df[d, DF_OPT_SEEN] <= rp[r, RP_SILENT_AFTER]
+        ):
+            return True
+        d = di[d, DI_NEXT]
+    return False
+
+
+@jit
+def _is_open(s: State, r: int, kind: int, t: float) -> bool:
+    ri, rf, rp = s.ri, s.rf, s.rp
+    if ri[r, RI_INC_OPEN + kind] == 0:
+        return False
+    if t - rf[r, RF_INC_LAST + kind] > rp[r, RP_IDLE_CLOSE]:
+        ri[r, RI_INC_OPEN + kind] = 0
+        return False
+    return True
+
+
+@jit
+def _open_in_order(s: State, r: int) -> I64:
+    """The room's open incident kinds in the order they were opened (a dict's order)."""
+    ri = s.ri
+    kinds = np.empty(N_INC, dtype=np.int64)
+    orders = np.empty(N_INC, dtype=np.int64)
+    n = 0
+    for k in range(N_INC):
+        if ri[r, RI_INC_OPEN + k] == 1:
+            o = ri[r, RI_INC_ORDER + k]
+            j = n
+            while j > 0 and orders[j - 1] > o:
+                kinds[j] = kinds[j - 1]
+                orders[j] = orders[j - 1]
+                j -= 1
+            kinds[j] = k
+            orders[j] = o
+            n += 1
+    return kinds[:n]
+
+
+@jit
+def _pending_in_order(s: State, r: int) -> I64:
+    ri = s.ri
+    slots = np.empty(N_PEND, dtype=np.int64)
+    orders = np.empty(N_PEND, dtype=np.int64)
+    n = 0
+    for p in range(N_PEND):
+        if ri[r, RI_PEND_ON + p] == 1:
+            o = ri[r, RI_PEND_ORDER + p]
+            j = n
+            while j > 0 and orders[j - 1] > o:
+                slots[j] = slots[j - 1]
+                orders[j] = orders[j - 1]
+                j -= 1
+            slots[j] = p
+            orders[j] = o
+            n += 1
+    return slots[:n]
+
+
+# -- incidents -----------------------------------------------------------------------------
+
+
+@jit
+def _raise(
+    s: State,
+    r: int,
+    kind: int,
+    t: float,
+    lists: I64,
+    row: int,
+    col: int,
+    item: int,
+    timer: int,
+    why: int,
+    aux: float,
+) -> None:
+    """Evidence for a care incident is actionable now: page it, or say why not."""
+    ri, rf, out_f = s.ri, s.rf, s.out_f
+    if kind != I_CALL and _staff_present(s, r, t):
+        k = _emit(s, item, timer, r, t, D_SUPPRESSED, R_RAISE_STAFF, kind)
+        s.out_i[k, O_WHY] = why
+        out_f[k, OF_AUX] = aux
+        return
+    if _is_open(s, r, kind, t):
+        rf[r, RF_INC_LAST + kind] = t
+        k = _emit(s, item, timer, r, t, D_EVIDENCE, R_RAISE_DUP, kind)
+        s.out_i[k, O_WHY] = why
+        out_f[k, OF_AUX] = aux
+        _set_incident(s, k, kind, rf[r, RF_INC_OPENED + kind])
+        return
+    if kind != I_CALL:
+        for other in _open_in_order(s, r):
+            if other == I_CALL or not _is_open(s, r, other, t):
+                continue
+            if SEVERITY[other] >= SEVERITY[kind]:
+                rf[r, RF_INC_LAST + other] = t
+                k = _emit(s, item, timer, r, t, D_SUPPRESSED, R_RAISE_COVERED, other)
+                s.out_i[k, O_WHY] = why
+                out_f[k, OF_AUX] = aux
+                _set_incident(s, k, other, rf[r, RF_INC_OPENED + other])
+                return
+    ri[r, RI_INC_OPEN + kind] = 1
+    ri[r, RI_INC_ORDER + kind] = _next_seq(s)
+    rf[r, RF_INC_OPENED + kind] = t
+    rf[r, RF_INC_LAST + kind] = t
+    k = _emit(s, item, timer, r, t, D_PAGED, R_RAISE_PAGED, kind)
+    s.out_i[k, O_WHY] = why
+    out_f[k, OF_AUX] = aux
+    _set_incident(s, k, kind, t)
+    _set_page(s, k, lists, row, col)
+
+
+@jit
+def _resolve(s: State, r: int, kind: int, t: float, why: int, item: int, arg: int) -> None:
+    ri, rf = s.ri, s.rf
+    if ri[r, RI_INC_OPEN + kind] == 1:
+        ri[r, RI_INC_OPEN + kind] = 0
+        k = _emit(s, item, NONE, r, t, D_RESOLVED, R_RESOLVE, arg)
+        s.out_i[k, O_WHY] = why
+        _set_incident(s, k, kind, rf[r, RF_INC_OPENED + kind])
+
+
+@jit
+def _cancel(s: State, r: int, slot: int, t: float, why: int, item: int, arg: int) -> None:
+    ri = s.ri
+    if ri[r, RI_PEND_ON + slot] == 1:
+        _drop_pending(s, r, slot)
+        k = _emit(s, item, NONE, r, t, D_RESOLVED, R_CANCEL, arg)
+        s.out_i[k, O_WHY] = why
+        s.out_i[k, O_FAULT] = slot
+
+
+@jit
+def _device_fault(
+    s: State,
+    r: int,
+    d: int,
+    reason: int,
+    t: float,
+    lists: I64,
+    row: int,
+    col: int,
+    item: int,
+    timer: int,
+) -> None:
+    di, df, out_i = s.di, s.df, s.out_i
+    if di[d, DI_FAULT_OPEN + reason] == 1 and t - df[d, DF_FAULT_LAST + reason] <= (
+        TECHNICAL_REPEAT
+    ):
+        df[d, DF_FAULT_LAST + reason] = t
+        k = _emit(s, item, timer, r, t, D_EVIDENCE, R_FAULT_DUP, NONE)
+        _set_incident(s, k, I_DEVICE, df[d, DF_FAULT_OPENED + reason])
+        out_i[k, O_DEVICE] = d
+        out_i[k, O_FAULT] = reason
+        return
+    di[d, DI_FAULT_OPEN + reason] = 1
+    df[d, DF_FAULT_OPENED + reason] = t
+    df[d, DF_FAULT_LAST + reason] = t
+    k = _emit(s, item, timer, r, t, D_PAGED, R_FAULT_PAGED, NONE)
+    _set_incident(s, k, I_DEVICE, t)
+    out_i[k, O_DEVICE] = d
+    out_i[k, O_FAULT] = reason
+    _set_page(s, k, lists, row, col)
+
+
+# -- deciding one event --------------------------------------------------------------------
+
+
+@hot
+def _count_conventional(s: State, r: int, d: int, code: int, ts: float, value: float) -> None:
+    df, rp, cnt = s.df, s.rp, s.cnt
+    alarm = CODE_ALARM[code]
+    if alarm == 0:
+        return
+    if alarm == 2 and rp[r, RP_WANDERS] == 0.0:
+        return
+    if alarm == 3 and not value >= rp[r, RP_AC_THRESHOLD]:  # NaN (no value) is not loud
+        return
+    last = df[d, DF_LAST_ALARM]
+    if not math.isnan(last) and abs(ts - last) < CONVENTIONAL_REARM:
+        return
+    df[d, DF_LAST_ALARM] = ts
+    cnt[C_RAW] += 1
+
+
+@hot
+def _device_seen(s: State, r: int, d: int, t: float, item: int) -> None:
+    rf, di, df, rp = s.rf, s.di, s.df, s.rp
+    df[d, DF_LAST_SEEN] = t
+    di[d, DI_SILENT_ON] = 1
+    di[d, DI_SILENT_SEQ] = _next_seq(s)
+    due = t + rp[r, RP_SILENT_AFTER]
+    df[d, DF_SILENT_DUE] = due
+    rf[r, RF_NEXT_DUE] = min(rf[r, RF_NEXT_DUE], due)
+    if di[d, DI_FAULT_OPEN + F_SILENT] == 1:
+        di[d, DI_FAULT_OPEN + F_SILENT] = 0
+        k = _emit(s, item, NONE, r, t, D_RESOLVED, R_HEARD_AGAIN, NONE)
+        _set_incident(s, k, I_DEVICE, df[d, DF_FAULT_OPENED + F_SILENT])
+        s.out_i[k, O_DEVICE] = d
+        s.out_i[k, O_FAULT] = F_SILENT
+    if di[d, DI_KIND] == K_OPTICAL:
+        if di[d, DI_OPT_PRESENT] == 0:
+            di[d, DI_OPT_BLIND] = 0
+        di[d, DI_OPT_PRESENT] = 1
+        df[d, DF_OPT_SEEN] = t
+
+
+@jit
+def _staff_arrived(s: State, r: int, t: float, item: int) -> None:
+    for kind in _open_in_order(s, r):
+        _resolve(s, r, kind, t, RW_STAFF, item, kind)
+    for slot in _pending_in_order(s, r):
+        _cancel(s, r, slot, t, CW_STAFF, item, NONE)
+    s.rf[r, RF_AC_START] = math.nan
+
+
+@jit
+def _single(s: State, seq: int) -> None:
+    """Scratch list 0 := [seq]."""
+    scratch = s.scratch
+    _lclear(s, scratch, 0, 0)
+    _lpush(s, scratch, 0, 0, seq)
+
+
+@jit
+def _bed_exit(
+    s: State,
+    r: int,
+    since: float,
+    t: float,
+    lists: I64,
+    row: int,
+    col: int,
+    item: int,
+    timer: int,
+) -> None:
+    """The resident left the bed at ``since`` (decided at ``t``)."""
+    ri, rp = s.ri, s.rp
+    if not _is_night(s, r, since):
+        _emit(s, item, timer, r, t, D_SUPPRESSED, R_EXIT_DAY, NONE)
+        return
+    if rp[r, RP_HIGH_RISK] != 0.0:
+        _raise(s, r, I_BED_EXIT, t, lists, row, col, item, timer, W_BED_EXIT, math.nan)
+        return
+    if ri[r, RI_PEND_ON + P_ABSENT] == 1:
+        _lextend(s, ri, r, RI_PEND_LIST + 3 * P_ABSENT, lists, row, col)
+        _emit(s, item, timer, r, t, D_PENDING, R_EXIT_AGAIN, NONE)
+        return
+    if _staff_present(s, r, t):
+        _emit(s, item, timer, r, t, D_SUPPRESSED, R_EXIT_STAFF, NONE)
+        return
+    _schedule_room(s, r, P_ABSENT, since, since + rp[r, RP_GRACE])
+    _lextend(s, ri, r, RI_PEND_LIST + 3 * P_ABSENT, lists, row, col)
+    _emit(s, item, timer, r, t, D_PENDING, R_EXIT_PENDING, NONE)
+
+
+@jit
+def _back_in_bed(s: State, r: int, t: float, item: int, optical: bool) -> None:
+    _cancel(s, r, P_ABSENT, t, CW_BACK, item, NONE)
+    _resolve(s, r, I_BED_EXIT, t, RW_BACK, item, I_BED_EXIT)
+    _resolve(s, r, I_ABSENT, t, RW_BACK, item, I_ABSENT)
+    _resolve(s, r, I_WANDERING, t, RW_BACK, item, I_WANDERING)
+    if optical:
+        _resolve(s, r, I_FALL, t, RW_SEEN_BACK, item, I_FALL)
+
+
+@jit
+def _wandering_evidence(
+    s: State,
+    r: int,
+    t: float,
+    lists: I64,
+    row: int,
+    col: int,
+    seq: int,
+    item: int,
+    timer: int,
+) -> None:
+    """The resident left the room: the door's evidence, then ``lists``, then event ``seq``."""
+    ri, rp, scratch = s.ri, s.rp, s.scratch
+    _lclear(s, scratch, 1, 0)
+    if ri[r, RI_PEND_ON + P_DOOR] == 1:
+        _lextend(s, scratch, 1, 0, ri, r, RI_PEND_LIST + 3 * P_DOOR)
+        _drop_pending(s, r, P_DOOR)
+    if row >= 0:
+        _lextend(s, scratch, 1, 0, lists, row, col)
+    if seq >= 0:
+        _lpush(s, scratch, 1, 0, seq)
+    if rp[r, RP_WANDERS] == 0.0:
+        return
+    if not _is_night(s, r, t):
+        _emit(s, item, timer, r, t, D_SUPPRESSED, R_LEFT_DAY, NONE)
+        return
+    _raise(s, r, I_WANDERING, t, scratch, 1, 0, item, timer, W_WANDER, math.nan)
+
+
+@jit
+def _on_optical(s: State, r: int, d: int, code: int, t: float, seq: int, item: int) -> None:
+    ri, rf, di, rp, scratch = s.ri, s.rf, s.di, s.rp, s.scratch
+    if code == E_OBSTRUCTED:
+        di[d, DI_OPT_BLIND] = 1
+        if di[d, DI_OBST_ON] == 1:
+            _lpush(s, di, d, DI_OBST_LIST, seq)
+            return
+        due = t + rp[r, RP_OBSTRUCTED_AFTER]
+        di[d, DI_OBST_ON] = 1
+        di[d, DI_OBST_SEQ] = _next_seq(s)
+        s.df[d, DF_OBST_DUE] = due
+        rf[r, RF_NEXT_DUE] = min(rf[r, RF_NEXT_DUE], due)
+        _lclear(s, di, d, DI_OBST_LIST)
+        _lpush(s, di, d, DI_OBST_LIST, seq)
+        _emit(s, item, NONE, r, t, D_PENDING, R_OBST_PENDING, NONE)
+        return
+    di[d, DI_OPT_BLIND] = 0
+    # the camera sees again
+    if di[d, DI_OBST_ON] == 1:
+        di[d, DI_OBST_ON] = 0
+        _lclear(s, di, d, DI_OBST_LIST)
+        _emit(s, item, NONE, r, t, D_RESOLVED, R_SEES_AGAIN, NONE)
+    if di[d, DI_FAULT_OPEN + F_OBSTRUCTED] == 1:
+        di[d, DI_FAULT_OPEN + F_OBSTRUCTED] = 0
+        k = _emit(s, item, NONE, r, t, D_RESOLVED, R_SEES_AGAIN, NONE)
+        _set_incident(s, k, I_DEVICE, s.df[d, DF_FAULT_OPENED + F_OBSTRUCTED])
+        s.out_i[k, O_DEVICE] = d
+        s.out_i[k, O_FAULT] = F_OBSTRUCTED
+    if code in (E_STAFF_PRESENT, E_MULTIPLE):
+        arriving = not _staff_present(s, r, t)
+        rf[r, RF_STAFF_SEEN] = t
+        if arriving:
+            _staff_arrived(s, r, t, item)
+        return
+    upright = code in (E_IN_BED, E_SITTING, E_OUT_OF_BED, E_BATHROOM, E_LEFT)
+    if upright and ri[r, RI_PEND_ON + P_FALL] == 1:
+        _cancel(s, r, P_FALL, t, CW_CONTRADICTED, item, code)
+    if code in (E_FALL, E_FLOOR):
+        if ri[r, RI_PEND_ON + P_FALL] == 1:
+            _lpush(s, ri, r, RI_PEND_LIST + 3 * P_FALL, seq)
+            _emit(s, item, NONE, r, t, D_PENDING, R_FALL_MORE, NONE)
+        elif _staff_present(s, r, t):
+            _emit(s, item, NONE, r, t, D_SUPPRESSED, R_FALL_STAFF, code)
+        else:
+            _schedule_room(s, r, P_FALL, t, t + rp[r, RP_FALL_CONFIRM])
+            _lpush(s, ri, r, RI_PEND_LIST + 3 * P_FALL, seq)
+            _emit(s, item, NONE, r, t, D_PENDING, R_FALL_PENDING, code)
+    if (upright or code in (E_ENTERED, E_FALL, E_FLOOR)) and code != E_LEFT:
+        _resolve(s, r, I_WANDERING, t, RW_SEEN_ROOM, item, code)
+    if code == E_LEFT or (code == E_NO_PERSON and ri[r, RI_PEND_ON + P_DOOR] == 1):
+        _wandering_evidence(s, r, t, scratch, -1, 0, seq, item, NONE)
+    if code in (E_IN_BED, E_SITTING):
+        was = ri[r, RI_OPT_IN_BED]
+        ri[r, RI_OPT_IN_BED] = 1
+        if code == E_IN_BED:
+            _back_in_bed(s, r, t, item, True)
+        elif was == 0:
+            _emit(s, item, NONE, r, t, D_STATE, R_SIT_EDGE, NONE)
+    elif code in (E_OUT_OF_BED, E_BATHROOM, E_LEFT):
+        was = ri[r, RI_OPT_IN_BED]
+        ri[r, RI_OPT_IN_BED] = 0
+        if (code == E_OUT_OF_BED and was != 0) or was == 1:
+            _single(s, seq)
+            _bed_exit(s, r, t, t, scratch, 0, 0, item, NONE)
+    elif code in (E_NO_PERSON, E_FALL, E_FLOOR, E_ENTERED):
+        ri[r, RI_OPT_IN_BED] = 0
+
+
+@jit
+def _on_bed(s: State, r: int, code: int, t: float, seq: int, item: int) -> None:
+    ri, rp, scratch = s.ri, s.rp, s.scratch
+    vacated = code == E_BED_VACATED
+    was = ri[r, RI_MAT_IN_BED]
+    ri[r, RI_MAT_IN_BED] = 0 if vacated else 1
+    if _optical_working(s, r, t):
+        _emit(s, item, NONE, r, t, D_IGNORED, R_BED_IGNORED, NONE)
+        return
+    if not vacated:
+        _cancel(s, r, P_BED_MAT, t, CW_TURNING, item, NONE)
+        _back_in_bed(s, r, t, item, False)
+        return
+    if was == 0:
+        return
+    confirm = rp[r, RP_BED_CONFIRM]
+    if confirm <= 0:
+        _single(s, seq)
+        _bed_exit(s, r, t, t, scratch, 0, 0, item, NONE)
+        return
+    _schedule_room(s, r, P_BED_MAT, t, t + confirm)
+    _lpush(s, ri, r, RI_PEND_LIST + 3 * P_BED_MAT, seq)
+    _emit(s, item, NONE, r, t, D_PENDING, R_BED_PENDING, NONE)
+
+
+@jit
+def _on_door(s: State, r: int, code: int, t: float, seq: int, item: int) -> None:
+    ri, rp = s.ri, s.rp
+    if code != E_DOOR_OPEN or rp[r, RP_WANDERS] == 0.0:
+        return
+    if not _is_night(s, r, t):
+        _emit(s, item, NONE, r, t, D_SUPPRESSED, R_DOOR_DAY, NONE)
+        return
+    if _staff_present(s, r, t):
+        _emit(s, item, NONE, r, t, D_SUPPRESSED, R_DOOR_STAFF, NONE)
+        return
+    if ri[r, RI_PEND_ON + P_DOOR] == 1:
+        _lpush(s, ri, r, RI_PEND_LIST + 3 * P_DOOR, seq)
+        return
+    _schedule_room(s, r, P_DOOR, t, t + rp[r, RP_WANDER_CONFIRM])
+    _lpush(s, ri, r, RI_PEND_LIST + 3 * P_DOOR, seq)
+    _emit(s, item, NONE, r, t, D_PENDING, R_DOOR_PENDING, NONE)
+
+
+@jit
+def _on_acoustic(s: State, r: int, code: int, t: float, value: float, seq: int, item: int) -> None:
+    ri, rf, rp = s.ri, s.rf, s.rp
+    loud = code == E_SOUND and value >= rp[r, RP_AC_THRESHOLD]  # NaN: no value, not loud
+    if not loud:
+        rf[r, RF_AC_START] = math.nan
+        return
+    if math.isnan(rf[r, RF_AC_START]) or t - rf[r, RF_AC_LAST] > rp[r, RP_AC_GAP]:
+        rf[r, RF_AC_START] = t
+        _lclear(s, ri, r, RI_AC_LIST)
+    rf[r, RF_AC_LAST] = t
+    _lpush(s, ri, r, RI_AC_LIST, seq)
+    lasted = t - rf[r, RF_AC_START]
+    if lasted >= rp[r, RP_AC_DURATION]:
+        _raise(s, r, I_ACOUSTIC, t, ri, r, RI_AC_LIST, item, NONE, W_ACOUSTIC, lasted)
+    else:
+        k = _emit(s, item, NONE, r, t, D_PENDING, R_AC_PENDING, NONE)
+        s.out_f[k, OF_AUX] = lasted
+
+
+@jit
+def _on_call(s: State, r: int, code: int, t: float, seq: int, item: int) -> None:
+    ri, rf, scratch = s.ri, s.rf, s.scratch
+    if code == E_CALL_CANCELLED:
+        _resolve(s, r, I_CALL, t, RW_CALL_CANCELLED, item, I_CALL)
+        return
+    fast = ri[r, RI_FAST] == 1
+    if not _is_open(s, r, I_CALL, t) and fast:
+        ri[r, RI_FAST] = 0
+        ri[r, RI_INC_OPEN + I_CALL] = 1
+        ri[r, RI_INC_ORDER + I_CALL] = _next_seq(s)
+        rf[r, RF_INC_OPENED + I_CALL] = rf[r, RF_FAST_OPENED]
+        rf[r, RF_INC_LAST + I_CALL] = t
+        k = _emit(s, item, NONE, r, t, D_EVIDENCE, R_CALL_FAST, NONE)
+        _set_incident(s, k, I_CALL, rf[r, RF_FAST_OPENED])
+        return
+    if fast and ri[r, RI_FAST_SEQ] == seq:
+        ri[r, RI_FAST] = 0  # it was paged on arrival but turned out a repeat
+    _single(s, seq)
+    _raise(s, r, I_CALL, t, scratch, 0, 0, item, NONE, W_CALL, math.nan)
+
+
+@jit
+def _decide(
+    s: State, r: int, d: int, code: int, ts: float, value: float, t: float, seq: int, item: int
+) -> None:
+    """Decide one event at time ``t`` (the reference's ``Classifier._decide``)."""
+    ri, rf, di, df, cnt = s.ri, s.rf, s.di, s.df, s.cnt
+    n0 = cnt[C_NOUT]
+    _count_conventional(s, r, d, code, ts, value)
+    _device_seen(s, r, d, t, item)
+    health = CODE_HEALTH[code]
+    kind = CODE_KIND[code]
+    if health >= 0:
+        if health == 0:
+            _emit(s, item, NONE, r, t, D_STATE, R_HEARTBEAT, NONE)
+        else:
+            if kind == K_OPTICAL and health == 2:
+                di[d, DI_OPT_BLIND] = 1
+            _single(s, seq)
+            reason = F_FAULT if health == 2 else F_BATTERY
+            _device_fault(s, r, d, reason, t, s.scratch, 0, 0, item, NONE)
+    elif kind == K_OPTICAL:
+        _on_optical(s, r, d, code, t, seq, item)
+    elif kind == K_BED:
+        _on_bed(s, r, code, t, seq, item)
+    elif kind == K_DOOR:
+        _on_door(s, r, code, t, seq, item)
+    elif kind == K_MOTION:
+        ri[r, RI_HAS_MOTION] = 1
+        if code == E_MOTION:
+            rf[r, RF_LAST_MOTION] = t
+    elif kind == K_CALL:
+        _on_call(s, r, code, t, seq, item)
+    elif kind == K_PRESENCE:
+        if code == E_STAFF_IN:
+            arriving = not _staff_present(s, r, t)
+            di[d, DI_STAFF_IN] = 1
+            df[d, DF_STAFF_SINCE] = t
+            if arriving:
+                _staff_arrived(s, r, t, item)
+        else:
+            di[d, DI_STAFF_IN] = 0
+    elif kind == K_ACOUSTIC:
+        _on_acoustic(s, r, code, t, value, seq, item)
+    if cnt[C_NOUT] == n0:
+        _emit(s, item, NONE, r, t, D_STATE, R_STATE, code)
+
+
+@hot
+def _keep_pages_only(s: State, n0: int) -> None:
+    """Without an audit trail, drop the records from ``n0`` on that decided no page."""
+    out_i, out_f, cnt = s.out_i, s.out_f, s.cnt
+    if cnt[C_AUDIT] == 1:
+        return
+    w = n0
+    for j in range(n0, cnt[C_NOUT]):
+        if out_i[j, O_PAGE] == 1:
+            if w != j:
+                out_i[w, :] = out_i[j, :]
+                out_f[w, :] = out_f[j, :]
+            w += 1
+    cnt[C_NOUT] = w
+
+
+# -- timers --------------------------------------------------------------------------------
+
+
+@jit
+def _next_timer(s: State, r: int) -> tuple[float, int, int, int]:
+    """The room's earliest live timer: (due, creation, timer code, device); due inf if none."""
+    ri, rf, di, df = s.ri, s.rf, s.di, s.df
+    best_due = math.inf
+    best_seq = 0
+    best_code = NONE
+    best_dev = NONE
+    for p in range(N_PEND):
+        if ri[r, RI_PEND_ON + p] == 1:
+            due = rf[r, RF_PEND_DUE + p]
+            seq = ri[r, RI_PEND_SEQ + p]
+            if due < best_due or (due == best_due and seq < best_seq):
+                best_due, best_seq, best_code, best_dev = due, seq, p, NONE
+    d = ri[r, RI_FIRST_DEV]
+    while d >= 0:
+        if di[d, DI_SILENT_ON] == 1:
+            due = df[d, DF_SILENT_DUE]
+            seq = di[d, DI_SILENT_SEQ]
+            if due < best_due or (due == best_due and seq < best_seq):
+                best_due, best_seq, best_code, best_dev = due, seq, T_SILENT, d
+        if di[d, DI_OBST_ON] == 1:
+            due = df[d, DF_OBST_DUE]
+            seq = di[d, DI_OBST_SEQ]
+            if due < best_due or (due == best_due and seq < best_seq):
+                best_due, best_seq, best_code, best_dev = due, seq, T_OBSTRUCTED, d
+        d = di[d, DI_NEXT]
+    return best_due, best_seq, best_code, best_dev
+
+
+@jit
+def _fire(s: State, r: int, code: int, d: int, t: float) -> None:
+    ri, rf, di, scratch = s.ri, s.rf, s.di, s.scratch
+    if code == T_SILENT:
+        di[d, DI_SILENT_ON] = 0
+        _lclear(s, scratch, 0, 0)
+        _device_fault(s, r, d, F_SILENT, t, scratch, 0, 0, NONE, T_SILENT)
+        if di[d, DI_KIND] == K_OPTICAL:
+            di[d, DI_OPT_PRESENT] = 0
+        return
+    if code == T_OBSTRUCTED:
+        di[d, DI_OBST_ON] = 0
+        _device_fault(s, r, d, F_OBSTRUCTED, t, di, d, DI_OBST_LIST, NONE, T_OBSTRUCTED)
+        _lclear(s, di, d, DI_OBST_LIST)
+        return
+    ri[r, RI_PEND_ON + code] = 0
+    col = RI_PEND_LIST + 3 * code
+    if code == P_FALL:
+        _raise(s, r, I_FALL, t, ri, r, col, NONE, code, W_FALL, math.nan)
+    elif code == P_ABSENT:
+        _raise(s, r, I_ABSENT, t, ri, r, col, NONE, code, W_ABSENT, math.nan)
+    elif code == P_BED_MAT:
+        since = rf[r, RF_PEND_SINCE + P_BED_MAT]
+        _bed_exit(s, r, since, t, ri, r, col, NONE, code)
+    else:  # the door window closed
+        since = rf[r, RF_PEND_SINCE + P_DOOR]
+        if _optical_working(s, r, t):
+            _emit(s, NONE, code, r, t, D_RESOLVED, R_DOOR_SEEN, NONE)
+        elif ri[r, RI_MAT_IN_BED] == 1:
+            _emit(s, NONE, code, r, t, D_RESOLVED, R_DOOR_IN_BED, NONE)
+        elif ri[r, RI_HAS_MOTION] == 1 and rf[r, RF_LAST_MOTION] > since + 1:
+            _emit(s, NONE, code, r, t, D_RESOLVED, R_DOOR_MOTION, NONE)
+        else:
+            _wandering_evidence(s, r, t, ri, r, col, -1, NONE, code)
+    # the slot's evidence list was consumed (unless the slot was started again meanwhile)
+    if ri[r, RI_PEND_ON + code] == 0:
+        _lclear(s, ri, r, col)
+
+
+@jit
+def _fire_room(s: State, r: int, limit: float, inclusive: bool) -> None:
+    """Fire the room's timers due before ``limit`` (up to and including it if ``inclusive``)."""
+    rf = s.rf
+    if rf[r, RF_NEXT_DUE] > limit or (rf[r, RF_NEXT_DUE] == limit and not inclusive):
+        return
+    while True:
+        due, _, code, d = _next_timer(s, r)
+        if due > limit or (due == limit and not inclusive):
+            rf[r, RF_NEXT_DUE] = due
+            return
+        t = max(rf[r, RF_CLOCK], due)
+        rf[r, RF_CLOCK] = t
+        n0 = s.cnt[C_NOUT]
+        _fire(s, r, code, d, t)
+        _keep_pages_only(s, n0)
+
+
+@hot
+def _has_room(s: State) -> bool:
+    """Whether the outputs and the node pool can take one more item, whatever it does."""
+    nodes, out_i, ev_out, cnt = s.nodes, s.out_i, s.ev_out, s.cnt
+    free = int(cnt[C_FREE_N])
+    live = int(nodes.shape[0]) - free
+    return bool(
+        free >= 2 * live + OUT_RESERVE
+        and out_i.shape[0] - cnt[C_NOUT] >= OUT_RESERVE
+        and ev_out.shape[0] - cnt[C_NEV] >= 2 * live + OUT_RESERVE
+    )
+
+
+@jit
+def _run(
+    s: State,
+    ev_ts: F64,
+    ev_room: npt.NDArray[np.int32],
+    ev_dev: npt.NDArray[np.int32],
+    ev_code: npt.NDArray[np.int16],
+    ev_value: F64,
+    ev_seq: I64,
+    plan_e: I64,
+    plan_t: F64,
+    plan_late: npt.NDArray[np.bool_],
+    start: int,
+) -> int:
+    """Decide the planned events from ``start``; returns where it stopped (len: all done)."""
+    rf = s.rf
+    n = plan_e.shape[0]
+    i = start
+    while i < n:
+        if not _has_room(s):
+            return i
+        e = plan_e[i]
+        t = plan_t[i]
+        r = int(ev_room[e])
+        if s.rf[r, RF_NEXT_DUE] <= t:
+            _fire_room(s, r, t, bool(plan_late[i]))
+        rf[r, RF_CLOCK] = max(rf[r, RF_CLOCK], t)
+        n0 = s.cnt[C_NOUT]
+        _decide(
+            s, r, int(ev_dev[e]), int(ev_code[e]), ev_ts[e], ev_value[e], t, int(ev_seq[e]), int(e)
+        )
+        _keep_pages_only(s, n0)
+        i += 1
+    return i
+
+
+@jit
+def _fire_all(s: State, n_rooms: int, watermark: float, start: int) -> int:
+    """Fire every room's timers up to ``watermark``, from room ``start``; returns where it
+    stopped (n_rooms: all done)."""
+    rf = s.rf
+    for r in range(start, n_rooms):
+        if rf[r, RF_NEXT_DUE] <= watermark:
+            if not _has_room(s):
+                return r
+            _fire_room(s, r, watermark, True)
+    return n_rooms
+
+
+# -- the public wrappers -------------------------------------------------------------------
+
+
+def check_columns(
+    ts: F64,
+    room: npt.NDArray[np.int32],
+    device: npt.NDArray[np.int32],
+    code: npt.NDArray[np.int16],
+    value: F64,
+) -> None:
+    """Raise ``TypeError``/``ValueError`` unless the event columns are what the kernel takes."""
+    want = (
+        ("ts", ts, np.float64),
+        ("room", room, np.int32),
+        ("device", device, np.int32),
+        ("code", code, np.int16),
+        ("value", value, np.float64),
+    )
+    n = ts.shape[0] if isinstance(ts, np.ndarray) else -1
+    for name, array, dtype in want:
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"column {name} must be a numpy array, not {type(array).__name__}")
+        if array.dtype != dtype:
+            raise TypeError(
+                f"column {name} must have dtype {np.dtype(dtype).name}, not {array.dtype.name}: "
+                f"convert it with .astype(np.{np.dtype(dtype).name})"
+            )
+        if array.ndim != 1 or array.shape[0] != n:
+            raise ValueError(
+                f"column {name} must be one-dimensional with {n} rows like ts, "
+                f"not of shape {array.shape}"
+            )
+        if not array.flags.c_contiguous:
+            raise ValueError(f"column {name} must be contiguous: use np.ascontiguousarray")
+    if n and (int(code.min()) < 0 or int(code.max()) >= N_CODES):
+        raise ValueError(f"column code holds values outside 0..{N_CODES - 1} (EVENT_CODES)")
+
+
+def run(
+    state: State,
+    ts: F64,
+    room: npt.NDArray[np.int32],
+    device: npt.NDArray[np.int32],
+    code: npt.NDArray[np.int16],
+    value: F64,
+    seq: I64,
+    plan_e: I64,
+    plan_t: F64,
+    plan_late: npt.NDArray[np.bool_],
+    start: int = 0,
+) -> int:
+    """Checked entry to the kernel: decide ``plan_e[start:]`` (see ``_run``)."""
+    check_columns(ts, room, device, code, value)
+    if seq.dtype != np.int64 or seq.shape != ts.shape:
+        raise TypeError("seq must be an int64 column like ts")
+    if plan_e.dtype != np.int64 or plan_t.dtype != np.float64 or plan_late.dtype != np.bool_:
+        raise TypeError("the plan must be int64 indices, float64 times and bool late flags")
+    if plan_e.shape != plan_t.shape or plan_e.shape != plan_late.shape:
+        raise ValueError("the plan's three columns must have the same length")
+    if plan_e.size and (int(plan_e.min()) < 0 or int(plan_e.max()) >= ts.shape[0]):
+        raise ValueError("the plan indexes events that are not in the columns")
+    return int(_run(state, ts, room, device, code, value, seq, plan_e, plan_t, plan_late, start))
+
+
+def fire_room(state: State, room: int, watermark: float) -> None:
+    """Fire room ``room``'s timers up to ``watermark`` (the caller makes room for the output)."""
+    _fire_room(state, room, float(watermark), True)
+
+
+def fire_all(state: State, n_rooms: int, watermark: float, start: int = 0) -> int:
+    """Fire every timer up to ``watermark`` (see ``_fire_all``)."""
+    return int(_fire_all(state, n_rooms, float(watermark), start))
+
+
+@jit
+def _live_seqs(nodes: I64, free_head: int) -> I64:
+    """The event sequence numbers held by nodes not on the free list (sorted, unique)."""
+    free = np.zeros(nodes.shape[0], dtype=np.bool_)
+    h = free_head
+    while h >= 0:
+        free[h] = True
+        h = nodes[h, 1]
+    return np.unique(nodes[~free, 0])
+
+
+def live_seqs(nodes: I64, cnt: I64) -> I64:
+    """The events any evidence list may still name in a page, by sequence number."""
+    return np.asarray(_live_seqs(nodes, int(cnt[C_FREE_HEAD])), dtype=np.int64)
