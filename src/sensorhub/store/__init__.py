@@ -1,0 +1,75 @@
+"""Durable state: the outbox, first pages, router and silences state, acknowledgements, audit.
+
+``open_store(url)`` picks the backend by URL:
+
+- ``None`` -> SQLite in ``default_path`` (``./sensorhub.db`` unless the caller says otherwise);
+- ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` -> SQLite in that file;
+- ``postgresql://user@host:port/db`` (or ``postgres://``) -> PostgreSQL, through psycopg 3.
+
+See docs/store.md for what is kept and how a restart resumes from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from sensorhub.store.base import (
+    ESPA_PREFIX,
+    MQTT_CHANNEL,
+    SCHEMA_VERSION,
+    AckRecord,
+    Store,
+    StoreError,
+    check_channel,
+)
+
+#: Where the store is when no URL is given.
+DEFAULT_PATH: Final = "sensorhub.db"
+
+_SQLITE: Final = "sqlite:///"
+_POSTGRES: Final = ("postgresql://", "postgres://")
+
+
+def open_store(url: str | None, *, default_path: str | Path = DEFAULT_PATH) -> Store:
+    """Open (creating and migrating as needed) the store at ``url``; see the module doc."""
+    if url is None:
+        from sensorhub.store.sqlite import SqliteStore  # noqa: PLC0415 - the backend asked for
+
+        return SqliteStore(default_path)
+    if url.startswith(_SQLITE):
+        path = url[len(_SQLITE) :]
+        if not path or path.startswith("?") or ":memory:" in path:
+            raise StoreError(
+                f"store URL {url!r} names no file: write sqlite:///relative/path.db or "
+                "sqlite:////absolute/path.db (an in-memory store would keep nothing)"
+            )
+        from sensorhub.store.sqlite import SqliteStore  # noqa: PLC0415
+
+        return SqliteStore(path)
+    if url.startswith(_POSTGRES):
+        try:
+            from sensorhub.store.postgres import PostgresStore  # noqa: PLC0415
+        except ImportError as error:
+            raise StoreError(
+                f"store URL {url.split('@')[-1]!r} is PostgreSQL, but psycopg is not installed: "
+                "pip install 'psycopg[binary]' (it is a dependency of sensorhub; reinstall it)"
+            ) from error
+        return PostgresStore(url)
+    raise StoreError(
+        f"store URL {url.split('@')[-1]!r} is not one sensorhub knows: use "
+        "sqlite:///path/to/file.db (the default, one file) or postgresql://user@host:port/db"
+    )
+
+
+__all__ = [
+    "DEFAULT_PATH",
+    "ESPA_PREFIX",
+    "MQTT_CHANNEL",
+    "SCHEMA_VERSION",
+    "AckRecord",
+    "Store",
+    "StoreError",
+    "check_channel",
+    "open_store",
+]
