@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -30,6 +28,7 @@ from datetime import UTC, datetime
 import pydantic
 import pydantic_core
 
+from recordings import machine
 from sensorhub.codec import decode_mqtt
 from sensorhub.contract import HEALTH_EVENTS, VOCABULARY, DeadLetter, Event
 
@@ -95,26 +94,6 @@ def best_of(repeat: int, run: Callable[[], None]) -> float:
     return min(times)
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for row in cpuinfo:
-                if row.startswith("model name"):
-                    model = row.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "\n".join(
-        [
-            f"platform : {platform.platform()}",
-            f"cpu      : {model}, {os.cpu_count()} logical cpus",
-            f"python   : {platform.python_implementation()} {sys.version.split()[0]}",
-            f"pydantic : {pydantic.VERSION} (core {pydantic_core.__version__})",
-        ]
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -162,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     us_decode = best_of(args.repeat, run_decode) / n * 1e6
     us_bad = best_of(args.repeat, run_bad) / len(bad) * 1e6
 
-    print(machine())
+    print("\n".join(machine()))
+    print(f"pydantic : {pydantic.VERSION}")
     print(
         f"payloads : {n} valid, {len(bad)} bad; valid size mean {statistics.mean(sizes):.0f} B, "
         f"min {min(sizes)} B, max {max(sizes)} B; best of {args.repeat} passes"

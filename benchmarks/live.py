@@ -50,7 +50,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from sensorhub.demo import scrape
+from sensorhub.evaluate import percentile_of
 
 TARGET_RATE = 20_000.0
 TARGET_P99 = 0.050
@@ -73,7 +75,6 @@ POLL = 0.05
 FASTEST = "as fast as possible"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-_SAMPLE = re.compile(r"^(sensorhub_events_total|sensorhub_deadletters_total)(\{[^}]*\})? (\S+)$")
 
 
 # --- the publisher process ----------------------------------------------------------------------
@@ -258,16 +259,14 @@ class Pages:
         self._client.disconnect()
 
 
-def taken(metrics_url: str) -> int:
+def taken(metrics_port: int) -> int:
     """Events plus dead letters serve has counted so far."""
-    with urllib.request.urlopen(metrics_url, timeout=2) as response:  # noqa: S310 - loopback
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match:
-            total += float(match.group(3))
-    return int(total)
+    metrics = scrape(metrics_port)
+    if not metrics.samples:
+        raise RuntimeError(f"serve's metrics endpoint on port {metrics_port} did not answer")
+    return int(
+        metrics.total("sensorhub_events_total") + metrics.total("sensorhub_deadletters_total")
+    )
 
 
 @dataclass(frozen=True)
@@ -291,7 +290,7 @@ class Setup:
 
     broker_url: str
     broker_port: int
-    metrics_url: str
+    metrics_port: int
     recording: Path
     call_every: int
     folder: Path
@@ -340,13 +339,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def settle(metrics_url: str, quiet: float = 1.0) -> int:
+def settle(metrics_port: int, quiet: float = 1.0) -> int:
     """Serve's count once it has not moved for ``quiet`` s (at most SETTLE_LIMIT s)."""
-    count, since = taken(metrics_url), time.time()
+    count, since = taken(metrics_port), time.time()
     deadline = since + SETTLE_LIMIT
     while time.time() - since < quiet and time.time() < deadline:
         time.sleep(POLL)
-        now = taken(metrics_url)
+        now = taken(metrics_port)
         if now != count:
             count, since = now, time.time()
     return count
@@ -354,7 +353,7 @@ def settle(metrics_url: str, quiet: float = 1.0) -> int:
 
 def serve_run(setup: Setup, load: Load, pages: Pages) -> RunResult:
     """``load`` published to serve; counted on its metrics endpoint."""
-    base = settle(setup.metrics_url)  # serve idle: nothing left of the run before
+    base = settle(setup.metrics_port)  # serve idle: nothing left of the run before
     child = start_publisher(setup, load, prefix="care", tag=load.tag)
     cpu_before = cpu_seconds(setup.serve_pid)
     go(child)
@@ -362,7 +361,7 @@ def serve_run(setup: Setup, load: Load, pages: Pages) -> RunResult:
     report: Report | None = None
     while True:  # count while publishing, then at most DRAIN_LIMIT after the last PUBACK
         now = time.time()
-        count = taken(setup.metrics_url) - base
+        count = taken(setup.metrics_port) - base
         if count != seen:
             seen, seen_at, last_change = count, now, now
         if report is None and child.poll() is not None:
@@ -377,7 +376,7 @@ def serve_run(setup: Setup, load: Load, pages: Pages) -> RunResult:
     kept_up = seen >= report.sent and seen_at - report.acked_at <= KEEP_UP
     cpu = cpu_seconds(setup.serve_pid) - cpu_before
     # what serve still had queued counts as taken (late), not lost: wait until it is idle
-    final = seen if seen >= report.sent else settle(setup.metrics_url) - base
+    final = seen if seen >= report.sent else settle(setup.metrics_port) - base
     time.sleep(0.2)  # the pages of the last calls
     latencies = [pages.arrived[i] - t for i, t in report.calls.items() if i in pages.arrived]
     missing = sum(1 for i in report.calls if i not in pages.arrived)
@@ -428,11 +427,11 @@ def ceiling_run(setup: Setup, load: Load) -> RunResult | None:
     return RunResult(load.label, report, count, last, kept_up)
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def percentile(values: list[float], rank: float) -> float:
+    """The nearest-rank percentile ``rank`` (0-100) of ``values``, as ``sensorhub evaluate``
+    reports latencies; nan for no values."""
+    value = percentile_of(sorted(values), rank)
+    return float("nan") if value is None else value
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -522,7 +521,7 @@ def benchmark(args: argparse.Namespace) -> None:
             setup = Setup(
                 broker.url,
                 broker.port,
-                f"http://127.0.0.1:{metrics_port}/metrics",
+                metrics_port,
                 recording.jsonl,
                 args.call_every,
                 folder,
@@ -622,8 +621,8 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
     sustained = 0.0
     worst_p99 = 0.0
     for served, ceiling in results:
-        p50 = percentile(served.latencies, 0.50) * 1e3
-        p99 = percentile(served.latencies, 0.99) * 1e3
+        p50 = percentile(served.latencies, 50) * 1e3
+        p99 = percentile(served.latencies, 99) * 1e3
         calls = f"{len(served.latencies)}/{len(served.report.calls)}"
         ceiling_text = (
             f"{ceiling.report.publish_rate:11,.0f} {ceiling.rate:9,.0f} {ceiling.lost:6d}"
@@ -642,7 +641,7 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
         if served.kept_up and served.lost == 0 and offered:
             sustained = max(sustained, served.report.publish_rate)
             if served.latencies:
-                worst_p99 = max(worst_p99, percentile(served.latencies, 0.99))
+                worst_p99 = max(worst_p99, percentile(served.latencies, 99))
     print()
     print("targets (issue 4):")
     miss = (

@@ -39,6 +39,7 @@ import bisect
 import dataclasses
 import random
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -47,6 +48,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from sensorhub.contract import reduction
+from sensorhub.core.classifier import (
+    CONVENTIONAL_ALARMS,
+    CONVENTIONAL_LOUD_ONLY,
+    CONVENTIONAL_REARM,
+    CONVENTIONAL_WANDERERS_ONLY,
+)
+from sensorhub.rules import Policy, load_policy
 from sensorhub.truth import (
     DEADLINES,
     ConventionalAlarm,
@@ -59,8 +68,8 @@ from sensorhub.truth import (
 )
 from simulators import ward as w
 from simulators.ward import (
-    ACOUSTIC_THRESHOLD,
     SILENT_AFTER,
+    TYPICAL_ROOMS,
     WING,
     Event,
     Rates,
@@ -69,32 +78,15 @@ from simulators.ward import (
     Ward,
 )
 
-#: A conventional system re-arms an alarm per device after this long (seconds).
-CONVENTIONAL_REARM: Final = 60.0
-#: Events a conventional system sounds an alarm for, per kind of sensor (acoustic: loud sound
-#: only; door and motion only where the resident wanders).
-CONVENTIONAL_ALARMS: Final[dict[str, frozenset[str]]] = {
-    "optical": frozenset({"sitting_on_edge", "out_of_bed", "left_room", "fall", "on_floor"}),
-    "bed": frozenset({"vacated"}),
-    "call": frozenset({"pressed"}),
-    "acoustic": frozenset({"sound"}),
-    "door": frozenset({"open"}),
-    "motion": frozenset({"motion"}),
-}
-
-#: The residents and sensors of a wing of twelve rooms, repeated for every wing: three at high
-#: fall risk, two who wander (always with a motion sensor), residents with a shorter (10, 12 min)
-#: or longer (20 min) bathroom grace, four rooms with only a bed mat and no camera, one with a
-#: camera and no bed mat, five with a sound monitor.
+#: The residents and sensors of a wing of twelve rooms, repeated for every wing: the eight of a
+#: typical ward (``simulators.ward.TYPICAL_ROOMS``; its low-risk resident has a longer bathroom
+#: grace here), then four more. In all: three at high fall risk, two who wander (always with a
+#: motion sensor), residents with a shorter (10, 12 min) or longer (20 min) bathroom grace, four
+#: rooms with only a bed mat and no camera, one with a camera and no bed mat, five with a sound
+#: monitor.
 SITE_MIX: Final[tuple[RoomProfile, ...]] = (
-    RoomProfile("", fall_risk="high"),
-    RoomProfile("", has_acoustic=True),
-    RoomProfile("", wanders=True, has_motion=True),
-    RoomProfile("", has_optical=False),
-    RoomProfile("", fall_risk="high", has_optical=False, has_motion=True),
-    RoomProfile("", has_bed_mat=False, has_acoustic=True),
-    RoomProfile("", wanders=True, has_optical=False, has_motion=True, has_acoustic=True),
-    RoomProfile("", fall_risk="low", bathroom_grace=1200.0),
+    *TYPICAL_ROOMS[:-1],
+    dataclasses.replace(TYPICAL_ROOMS[-1], bathroom_grace=1200.0),
     RoomProfile("", has_acoustic=True, bathroom_grace=600.0),
     RoomProfile("", has_optical=False, bathroom_grace=720.0),
     RoomProfile("", fall_risk="high", has_acoustic=True),
@@ -105,29 +97,6 @@ SITE_MIX: Final[tuple[RoomProfile, ...]] = (
 #: that, as measured in Dutch nursing homes, roughly a fifth to a quarter of the conventional
 #: alarms belong to something that needed a carer in the room.
 SITE_RATES: Final = Rates()
-
-#: The things issue 3 asks a week of a site to show, as episode labels.
-ISSUE_LABELS: Final[tuple[str, ...]] = (
-    "turning over",
-    "toilet visit",
-    "toilet visit, too long",
-    "sitting on the bed edge",
-    "fall",
-    "blanket falls (fall look-alike)",
-    "kneeling (fall look-alike)",
-    "call",
-    "call, pressed again",
-    "call, cancelled by the resident",
-    "wandering, came back alone",
-    "wandering, brought back",
-    "cough",
-    "calling out",
-    "round: care (presence button)",
-    "round: a look (no presence button)",
-    "camera obstructed",
-    "device battery low",
-    "device goes silent",
-)
 
 
 def site_rooms(rooms: int) -> tuple[RoomProfile, ...]:
@@ -187,15 +156,27 @@ class SiteRun:
     @property
     def best_reduction(self) -> float:
         """1 - care incidents / conventional alarms: one reaction per incident, no more."""
-        if not self.census:
-            return 0.0
-        return 1.0 - len(self.care_incidents) / len(self.census)
+        return reduction(len(self.care_incidents), len(self.census))
 
     def rule_file(self) -> str:
         """The site's rule file, with every resident's profile."""
-        return w.demo_rule_file(self.wards[0]).replace(
-            "(written by simulators.ward)", "(written by simulators.site)"
-        )
+        return site_rule_file(self.wards[0])
+
+
+def site_rule_file(ward: Ward) -> str:
+    """The rule file of a site whose rooms are ``ward``'s, with every resident's profile."""
+    return w.demo_rule_file(ward).replace(
+        "(written by simulators.ward)", "(written by simulators.site)"
+    )
+
+
+def site_policy(ward: Ward) -> Policy:
+    """The policy the site's rule file compiles to, over the shipped reference policy: what
+    ``replay`` and ``serve`` decide the site's rooms with (thresholds, who wanders)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "site.rules.yaml"
+        path.write_text(site_rule_file(ward), encoding="utf-8")
+        return load_policy(path)
 
 
 def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the shares are positional
@@ -347,7 +328,7 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
         episode_ids=episode_ids,
         truth=truth,
         wards=wards,
-        profiles=profiles,
+        policy=site_policy(wards[0]),
     )
     return SiteRun(
         site, seed, profiles, wards, recording, truth, census, late=late, malformed=malformed
@@ -428,28 +409,35 @@ def _census(
     episode_ids: dict[int, int],
     truth: GroundTruth,
     wards: list[Ward],
-    profiles: tuple[RoomProfile, ...],
+    policy: Policy,
 ) -> list[ConventionalAlarm]:
-    """Every alarm of a conventional system, in event-time order (``events`` is)."""
-    wanders = {p.name for p in profiles if p.wanders}
+    """Every alarm of a conventional system, in event-time order (``events`` is).
+
+    The rule is the reference classifier's (``Classifier._count_conventional``, its constants
+    shared): an alarm per device, keyed ``(site, room, kind, device)``, re-armed after
+    ``CONVENTIONAL_REARM`` s; door and motion only where the room's resident wanders; sound
+    only at or above the room's own ``acoustic_threshold`` in ``policy``."""
     actionable = {i.episode for i in truth.incidents if i.audience == "care"}
     night_of = {e.id: e.night for e in truth.episodes}
     starts = [ward.recording_bounds()[0] for ward in wards]
-    last_alarm: dict[str, float] = {}
+    last_alarm: dict[tuple[str, str, str, str], float] = {}
     alarms: list[ConventionalAlarm] = []
     for event, tag in zip(events, tags, strict=True):
         kind = event["kind"]
         if event["event"] not in CONVENTIONAL_ALARMS.get(kind, ()):
             continue
-        if kind in ("door", "motion") and event["room"] not in wanders:
+        room = policy.room(event["site"], event["room"])
+        if kind in CONVENTIONAL_WANDERERS_ONLY and not room.wanders:
             continue
-        if kind == "acoustic" and event.get("value", 0.0) < ACOUSTIC_THRESHOLD:
+        value = event.get("value")
+        if kind in CONVENTIONAL_LOUD_ONLY and (value is None or value < room.acoustic_threshold):
             continue
         ts = event["ts"]
-        last = last_alarm.get(event["device"])
-        if last is not None and ts - last < CONVENTIONAL_REARM:
+        key = (event["site"], event["room"], kind, event["device"])
+        last = last_alarm.get(key)
+        if last is not None and abs(ts - last) < CONVENTIONAL_REARM:
             continue
-        last_alarm[event["device"]] = ts
+        last_alarm[key] = ts
         episode = episode_ids.get(id(tag)) if tag is not None else None
         night = (
             night_of[episode]

@@ -145,6 +145,14 @@ class Page(BaseModel):
         return self.audience == "care" and self.escalation == 0
 
 
+def reduction(reactions: int, raw_alarms: int) -> float:
+    """1 - reactions / raw alarms: the share of conventional alarms nobody had to answer.
+
+    ``reactions`` counts pages with :attr:`Page.is_reaction`; 0.0 before the first raw alarm.
+    """
+    return 1.0 - reactions / raw_alarms if raw_alarms else 0.0
+
+
 class DeadLetter(BaseModel):
     """Bad input, as published to ``sensorhub/deadletter`` (section 1)."""
 

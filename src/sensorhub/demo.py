@@ -372,10 +372,10 @@ class Demo:
         dead = metrics.total("sensorhub_deadletters_total")
         raw = metrics.total("sensorhub_raw_alarms_total")
         reactions = metrics.total("sensorhub_reactions_total")
+        reduction = metrics.total("sensorhub_reduction_ratio")  # the service's, of the same counts
         by_kind = metrics.by("sensorhub_pages_total", "kind", audience="care")
         technical = int(metrics.total("sensorhub_pages_total", audience="technical"))
         kinds = ", ".join(f"{kind} {n}" for kind, n in by_kind.most_common()) or "none"
-        reduction = 1 - reactions / raw if raw else 0.0
         self.say("\nsummary")
         good = published.sent - published.malformed
         self.say(

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
-from sensorhub.contract import INCIDENT_KINDS, PAGES_TOPIC, IncidentKind, Page
+from sensorhub.contract import INCIDENT_KINDS, PAGES_TOPIC, IncidentKind, Page, reduction
 from sensorhub.truth import (
     DEADLINES,
     ConventionalAlarm,
@@ -152,7 +152,7 @@ class NightFigures:
 
     @property
     def reduction(self) -> float | None:
-        return reduction(self.reactions, self.conventional_alarms)
+        return _reduction(self.reactions, self.conventional_alarms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +184,12 @@ class Evaluation:
     @property
     def reduction(self) -> float | None:
         """1 - reactions / conventional alarms."""
-        return reduction(self.reactions, self.conventional_alarms)
+        return _reduction(self.reactions, self.conventional_alarms)
 
     @property
     def best_possible_reduction(self) -> float | None:
         """1 - care incidents / conventional alarms: one reaction per incident and no more."""
-        return reduction(self.care_incidents, self.conventional_alarms)
+        return _reduction(self.care_incidents, self.conventional_alarms)
 
     @property
     def recall(self) -> float | None:
@@ -341,9 +341,9 @@ class Evaluation:
         }
 
 
-def reduction(reactions: int, alarms: int) -> float | None:
-    """1 - reactions / alarms; None when there were no alarms to reduce."""
-    return 1.0 - reactions / alarms if alarms else None
+def _reduction(reactions: int, alarms: int) -> float | None:
+    """:func:`sensorhub.contract.reduction`; None when there were no alarms to reduce."""
+    return reduction(reactions, alarms) if alarms else None
 
 
 def percentile_of(ordered: Sequence[float], percentile: float) -> float | None:

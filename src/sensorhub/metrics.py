@@ -18,7 +18,6 @@ copied per event.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from typing import Final
 from wsgiref.simple_server import WSGIServer
@@ -27,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sensorhub.contract import Page
+from sensorhub.contract import Page, reduction
 
 #: Decision latency buckets (s): fine below 10 ms where a call decided on arrival lands, up to
 #: the 10-30 s that event-time waiting (lateness, confirmation windows) can add.
@@ -53,15 +52,21 @@ LATENCY_BUCKETS: Final = (
 
 
 class _ClassifierCollector(Collector):
-    """Reads the classifier's own count of raw alarms when Prometheus scrapes."""
+    """Reads the classifier's own count of raw alarms when Prometheus scrapes, and the reduction
+    from it and the ``reactions`` counter (its samples summed over all kinds)."""
 
-    def __init__(self, raw_alarms: Callable[[], int], reactions: Callable[[], int]) -> None:
+    def __init__(self, raw_alarms: Callable[[], int], reactions: Counter) -> None:
         self._raw_alarms = raw_alarms
         self._reactions = reactions
 
     def collect(self) -> Iterable[Metric]:
         raw = self._raw_alarms()
-        reactions = self._reactions()
+        reactions = sum(
+            sample.value
+            for family in self._reactions.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
         yield CounterMetricFamily(
             "sensorhub_raw_alarms",
             "Alarms a conventional system would have sounded (one per device and alarm event, "
@@ -72,7 +77,7 @@ class _ClassifierCollector(Collector):
             "sensorhub_reduction_ratio",
             "Share of conventional alarms nobody had to answer: 1 - reactions / raw alarms "
             "(0 before the first raw alarm).",
-            value=1.0 - reactions / raw if raw else 0.0,
+            value=reduction(int(reactions), raw),
         )
 
 
@@ -87,8 +92,6 @@ class ServiceMetrics:
         self, registry: CollectorRegistry, *, raw_alarms: Callable[[], int] = lambda: 0
     ) -> None:
         self.registry = registry
-        self._lock = threading.Lock()
-        self._reaction_count = 0
         self.events = Counter(
             "sensorhub_events",
             "Valid sensor events received, by sensor kind.",
@@ -119,11 +122,7 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        registry.register(_ClassifierCollector(raw_alarms, self._reactions))
-
-    def _reactions(self) -> int:
-        with self._lock:
-            return self._reaction_count
+        registry.register(_ClassifierCollector(raw_alarms, self.reactions))
 
     def event(self, kind: str) -> None:
         self.events.labels(kind=kind).inc()
@@ -136,8 +135,6 @@ class ServiceMetrics:
         self.pages.labels(kind=page.kind, audience=page.audience).inc()
         if page.is_reaction:
             self.reactions.labels(kind=page.kind).inc()
-            with self._lock:
-                self._reaction_count += 1
         if latency is not None:
             self.decision_latency.observe(max(latency, 0.0))
 

@@ -13,7 +13,7 @@ A simulator writes, beside its recording ``NAME.jsonl[.gz]``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -111,13 +111,6 @@ def write_census(alarms: Iterable[ConventionalAlarm], path: Path) -> None:
     with path.open("w", encoding="utf-8") as out:
         for alarm in alarms:
             out.write(alarm.model_dump_json() + "\n")
-
-
-def read_census(path: Path) -> Iterator[ConventionalAlarm]:
-    with path.open("rb") as stream:
-        for line in stream:
-            if line.strip():
-                yield ConventionalAlarm.model_validate_json(line)
 
 
 def sibling(recording_or_truth: Path, suffix: str) -> Path:

@@ -68,6 +68,10 @@ CONVENTIONAL_ALARMS: Final[dict[str, frozenset[str]]] = {
     "door": frozenset({"open"}),
     "motion": frozenset({"motion"}),
 }
+#: Kinds whose conventional alarms sound only where the resident wanders.
+CONVENTIONAL_WANDERERS_ONLY: Final = frozenset({"door", "motion"})
+#: Kinds whose conventional alarms sound only at or above the room's ``acoustic_threshold``.
+CONVENTIONAL_LOUD_ONLY: Final = frozenset({"acoustic"})
 
 
 @dataclass(slots=True)
@@ -278,9 +282,9 @@ class Classifier:
         alarms = CONVENTIONAL_ALARMS.get(event.kind)
         if alarms is None or event.event not in alarms:
             return
-        if event.kind in ("door", "motion") and not room.policy.wanders:
+        if event.kind in CONVENTIONAL_WANDERERS_ONLY and not room.policy.wanders:
             return
-        if event.kind == "acoustic" and (
+        if event.kind in CONVENTIONAL_LOUD_ONLY and (
             event.value is None or event.value < room.policy.acoustic_threshold
         ):
             return

@@ -35,24 +35,35 @@ import numpy.typing as npt
 from numba.core import types
 from numba.experimental import structref
 
-from sensorhub.contract import EVENT_CODES, HEALTH_EVENTS, KINDS
+from sensorhub.contract import EVENT_CODES, HEALTH_EVENTS, INCIDENT_KINDS, KINDS
+from sensorhub.core.classifier import (
+    CONVENTIONAL_ALARMS,
+    CONVENTIONAL_LOUD_ONLY,
+    CONVENTIONAL_REARM,
+    CONVENTIONAL_WANDERERS_ONLY,
+    TECHNICAL_REPEAT,
+)
+from sensorhub.core.classifier import (
+    SEVERITY as CARE_SEVERITY,
+)
 
 # The one place numba's flags are set (STYLE.md): cached (the second start pays no JIT), exact
 # float semantics (decisions compare times: no fastmath), and no GIL (a batch may run beside
 # the I/O threads). ``jit`` below is the only decorator the kernels use.
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_FLAGS: Final[dict[str, Any]] = {"cache": True, "fastmath": False, "nogil": True}
 
 
 def jit(fn: _F) -> _F:
     """Compile ``fn`` with the project's numba flags."""
-    return cast(_F, numba.njit(cache=True, fastmath=False, nogil=True)(fn))
+    return cast(_F, numba.njit(**_FLAGS)(fn))
 
 
 def hot(fn: _F) -> _F:
     """``jit``, and compiled into every caller (numba IR inlining): for the few small helpers
     on every event's path, where a call costs more than the helper's work."""
-    return cast(_F, numba.njit(cache=True, fastmath=False, nogil=True, inline="always")(fn))
+    return cast(_F, numba.njit(**_FLAGS, inline="always")(fn))
 
 
 I64 = npt.NDArray[np.int64]
@@ -104,27 +115,40 @@ E_CALL_CANCELLED: Final = _code("call", "cancelled")
 E_STAFF_IN: Final = _code("presence", "staff_in")
 E_SOUND: Final = _code("acoustic", "sound")
 
-#: conventional alarm per event code: 0 none, 1 always, 2 only where the resident wanders,
-#: 3 acoustic (loud only)
-CODE_ALARM: Final = np.zeros(N_CODES, dtype=np.int64)
-for _k, _e in (
-    ("optical", "sitting_on_edge"),
-    ("optical", "out_of_bed"),
-    ("optical", "left_room"),
-    ("optical", "fall"),
-    ("optical", "on_floor"),
-    ("bed", "vacated"),
-    ("call", "pressed"),
-):
-    CODE_ALARM[_code(_k, _e)] = 1
-CODE_ALARM[_code("door", "open")] = 2
-CODE_ALARM[_code("motion", "motion")] = 2
-CODE_ALARM[_code("acoustic", "sound")] = 3
+#: conventional alarm per event code, from the classifier's ``CONVENTIONAL_ALARMS``: 0 none,
+#: 1 always, 2 only where the resident wanders, 3 only when loud (the room's threshold)
+A_NONE, A_ALWAYS, A_WANDERS, A_LOUD = range(4)
+
+
+def _alarm_table() -> npt.NDArray[np.int64]:
+    table = np.full(N_CODES, A_NONE, dtype=np.int64)
+    for (kind, event), code in EVENT_CODES.items():
+        if event not in CONVENTIONAL_ALARMS.get(kind, ()):
+            continue
+        if kind in CONVENTIONAL_WANDERERS_ONLY:
+            table[code] = A_WANDERS
+        elif kind in CONVENTIONAL_LOUD_ONLY:
+            table[code] = A_LOUD
+        else:
+            table[code] = A_ALWAYS
+    return table
+
+
+CODE_ALARM: Final = _alarm_table()
 
 # incident kinds (order of contract.INCIDENT_KINDS)
-I_FALL, I_CALL, I_BED_EXIT, I_ABSENT, I_WANDERING, I_ACOUSTIC, I_DEVICE = range(7)
-N_INC: Final = 6  # care incidents kept per room (device faults are per device)
-SEVERITY: Final = np.array([5, 0, 3, 2, 4, 1], dtype=np.int64)
+I_FALL: Final = INCIDENT_KINDS.index("fall")
+I_CALL: Final = INCIDENT_KINDS.index("call")
+I_BED_EXIT: Final = INCIDENT_KINDS.index("bed_exit")
+I_ABSENT: Final = INCIDENT_KINDS.index("absent_too_long")
+I_WANDERING: Final = INCIDENT_KINDS.index("wandering")
+I_ACOUSTIC: Final = INCIDENT_KINDS.index("acoustic")
+I_DEVICE: Final = INCIDENT_KINDS.index("device_fault")
+N_INC: Final = I_DEVICE  # care incidents kept per room (device faults are per device, last)
+#: severity per incident kind, from the classifier's ``SEVERITY`` (calls: 0, never compared)
+SEVERITY: Final = np.array(
+    [CARE_SEVERITY.get(kind, 0) for kind in INCIDENT_KINDS[:N_INC]], dtype=np.int64
+)
 
 # pending slots per room, and the timer codes (the slots' index, then the device timers)
 P_FALL, P_ABSENT, P_BED_MAT, P_DOOR = range(4)
@@ -136,12 +160,8 @@ T_OBSTRUCTED: Final = 5
 F_FAULT, F_BATTERY, F_OBSTRUCTED, F_SILENT = range(4)
 FAULT_REASONS: Final = ("fault", "battery_low", "obstructed", "silent")
 
-TECHNICAL_REPEAT: Final = 24 * 3600.0
-CONVENTIONAL_REARM: Final = 60.0
-
 # -- decisions and reasons -----------------------------------------------------------------
 
-DECISIONS: Final = ("paged", "pending", "evidence", "suppressed", "resolved", "state", "ignored")
 D_PAGED, D_PENDING, D_EVIDENCE, D_SUPPRESSED, D_RESOLVED, D_STATE, D_IGNORED = range(7)
 
 (
@@ -536,41 +556,22 @@ def _is_open(s: State, r: int, kind: int, t: float) -> bool:
 
 
 @jit
-def _open_in_order(s: State, r: int) -> I64:
-    """The room's open incident kinds in the order they were opened (a dict's order)."""
+def _in_order(s: State, r: int, on: int, order: int, n_slots: int) -> I64:
+    """The slots ``0..n_slots`` of room ``r`` whose flag (column ``on`` + slot) is set, in the
+    order of their insertion numbers (column ``order`` + slot): a dict's iteration order."""
     ri = s.ri
-    kinds = np.empty(N_INC, dtype=np.int64)
-    orders = np.empty(N_INC, dtype=np.int64)
+    slots = np.empty(n_slots, dtype=np.int64)
+    orders = np.empty(n_slots, dtype=np.int64)
     n = 0
-    for k in range(N_INC):
-        if ri[r, RI_INC_OPEN + k] == 1:
-            o = ri[r, RI_INC_ORDER + k]
-            j = n
-            while j > 0 and orders[j - 1] > o:
-                kinds[j] = kinds[j - 1]
-                orders[j] = orders[j - 1]
-                j -= 1
-            kinds[j] = k
-            orders[j] = o
-            n += 1
-    return kinds[:n]
-
-
-@jit
-def _pending_in_order(s: State, r: int) -> I64:
-    ri = s.ri
-    slots = np.empty(N_PEND, dtype=np.int64)
-    orders = np.empty(N_PEND, dtype=np.int64)
-    n = 0
-    for p in range(N_PEND):
-        if ri[r, RI_PEND_ON + p] == 1:
-            o = ri[r, RI_PEND_ORDER + p]
+    for k in range(n_slots):
+        if ri[r, on + k] == 1:
+            o = ri[r, order + k]
             j = n
             while j > 0 and orders[j - 1] > o:
                 slots[j] = slots[j - 1]
                 orders[j] = orders[j - 1]
                 j -= 1
-            slots[j] = p
+            slots[j] = k
             orders[j] = o
             n += 1
     return slots[:n]
@@ -608,7 +609,7 @@ def _raise(
         _set_incident(s, k, kind, rf[r, RF_INC_OPENED + kind])
         return
     if kind != I_CALL:
-        for other in _open_in_order(s, r):
+        for other in _in_order(s, r, RI_INC_OPEN, RI_INC_ORDER, N_INC):
             if other == I_CALL or not _is_open(s, r, other, t):
                 continue
             if SEVERITY[other] >= SEVERITY[kind]:
@@ -689,11 +690,11 @@ def _device_fault(
 def _count_conventional(s: State, r: int, d: int, code: int, ts: float, value: float) -> None:
     df, rp, cnt = s.df, s.rp, s.cnt
     alarm = CODE_ALARM[code]
-    if alarm == 0:
+    if alarm == A_NONE:
         return
-    if alarm == 2 and rp[r, RP_WANDERS] == 0.0:
+    if alarm == A_WANDERS and rp[r, RP_WANDERS] == 0.0:
         return
-    if alarm == 3 and not value >= rp[r, RP_AC_THRESHOLD]:  # NaN (no value) is not loud
+    if alarm == A_LOUD and not value >= rp[r, RP_AC_THRESHOLD]:  # NaN (no value) is not loud
         return
     last = df[d, DF_LAST_ALARM]
     if not math.isnan(last) and abs(ts - last) < CONVENTIONAL_REARM:
@@ -726,9 +727,9 @@ def _device_seen(s: State, r: int, d: int, t: float, item: int) -> None:
 
 @jit
 def _staff_arrived(s: State, r: int, t: float, item: int) -> None:
-    for kind in _open_in_order(s, r):
+    for kind in _in_order(s, r, RI_INC_OPEN, RI_INC_ORDER, N_INC):
         _resolve(s, r, kind, t, RW_STAFF, item, kind)
-    for slot in _pending_in_order(s, r):
+    for slot in _in_order(s, r, RI_PEND_ON, RI_PEND_ORDER, N_PEND):
         _cancel(s, r, slot, t, CW_STAFF, item, NONE)
     s.rf[r, RF_AC_START] = math.nan
 

@@ -37,7 +37,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -70,14 +70,6 @@ RoutingDecision = Literal[
 ]
 
 IncidentStatus = Literal["open", "acknowledged", "resolved", "held"]
-
-
-class AuditLike(Protocol):
-    """What the router and the silences put in the audit trail: anything that renders as JSON."""
-
-    ts: float
-
-    def to_json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ added, removed or expired, and every page held back, is an entry of the audit tr
 (:meth:`Silences.take_audit`). :meth:`Silences.snapshot` and :meth:`Silences.restore` give a
 plain JSON-able state for the durable store.
 
-The command line (``sensorhub mute``) builds a :class:`Silence` with ``created`` = now and
-``until`` = now + the duration asked for, and calls :meth:`Silences.add`; ``sensorhub unmute
-ID`` calls :meth:`Silences.remove`; ``sensorhub mute --list`` shows :meth:`Silences.active`.
+The command line does not have these commands yet. ``sensorhub mute`` will build a
+:class:`Silence` with ``created`` = now and ``until`` = now + the duration asked for, and call
+:meth:`Silences.add`; ``sensorhub unmute ID`` will call :meth:`Silences.remove`; ``sensorhub
+mute --list`` will show :meth:`Silences.active`.
 """
 
 from __future__ import annotations

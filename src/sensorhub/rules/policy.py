@@ -83,11 +83,7 @@ class RoomPolicy:
 
     def is_night(self, ts: float) -> bool:
         """Whether event time ``ts`` falls in the night window, in the site's local time."""
-        local = datetime.fromtimestamp(ts, _zone(self.timezone))
-        minute = local.hour * 60 + local.minute
-        if self.night_start < self.night_end:
-            return self.night_start <= minute < self.night_end
-        return minute >= self.night_start or minute < self.night_end
+        return _in_window(_local_minute(ts, self.timezone), self.night_start, self.night_end)
 
 
 @lru_cache(maxsize=64)
@@ -98,6 +94,13 @@ def _zone(name: str) -> ZoneInfo:
 def _local_minute(ts: float, timezone: str) -> int:
     local = datetime.fromtimestamp(ts, _zone(timezone))
     return local.hour * 60 + local.minute
+
+
+def _in_window(minute: int, start: int, end: int) -> bool:
+    """Whether ``minute`` of the day lies in [start, end); a window may wrap midnight."""
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
 
 
 # -- staff: who gets which page -----------------------------------------------------------------
@@ -122,9 +125,7 @@ class Shift:
     on_duty: frozenset[str]
 
     def active(self, minute: int) -> bool:
-        if self.start < self.end:
-            return self.start <= minute < self.end
-        return minute >= self.start or minute < self.end
+        return _in_window(minute, self.start, self.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +186,6 @@ class SiteStaff:
             return True
         minute = _local_minute(ts, self.timezone)
         return any(name in shift.on_duty and shift.active(minute) for shift in self.shifts)
-
-    def shifts_at(self, ts: float) -> tuple[str, ...]:
-        """The names of the shifts running at ``ts``."""
-        minute = _local_minute(ts, self.timezone)
-        return tuple(shift.name for shift in self.shifts if shift.active(minute))
 
     def route(
         self, room: str, audience: Audience, priority: Priority, kind: str, ts: float
