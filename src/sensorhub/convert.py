@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, cast
 
-from sensorhub.codec import decode_line
 from sensorhub.columnar import (
     ROW_GROUP_SIZE,
     ParquetRecording,
@@ -38,8 +37,7 @@ from sensorhub.columnar import (
     is_parquet,
     payload_line,
 )
-from sensorhub.contract import DeadLetter
-from sensorhub.replay import read_recording
+from sensorhub.replay import DeadLetterFile, read_batches
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +127,7 @@ def convert(
     summary = ConvertSummary(deadletter_path=deadletter_path)
     started = time.perf_counter()
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    with ExitStack() as files:
-        dead_out: IO[str] | None = None
-
-        def dead(letter: DeadLetter) -> None:
-            nonlocal dead_out
-            summary.dead_letters += 1
-            if dead_out is None:
-                dead_out = files.enter_context(deadletter_path.open("w", encoding="utf-8"))
-            dead_out.write(letter.model_dump_json() + "\n")
-
+    with DeadLetterFile(deadletter_path) as dead:
         last_progress = started
 
         def tick() -> None:
@@ -177,22 +166,22 @@ def _jsonl_to_parquet(
     source: Path,
     target: Path,
     summary: ConvertSummary,
-    dead: Callable[[DeadLetter], None],
+    dead: DeadLetterFile,
     tick: Callable[[], None],
     *,
     row_group_size: int,
 ) -> None:
     with ParquetRecordingWriter(target, row_group_size=row_group_size) as writer:
-        for number, line in read_recording(source):
-            summary.rows += 1
-            item = decode_line(line, time.time(), f"{source.name}:{number}")
-            if isinstance(item, DeadLetter):
-                dead(item)
-            else:
-                summary.events += 1
-                writer.write(item)
-            if summary.rows % 16_384 == 0:
-                tick()
+        for batch in read_batches(source):
+            summary.rows += batch.rows
+            for letter in batch.dead_letters:
+                dead.write(letter)
+            summary.dead_letters = dead.count
+            events = batch.events()
+            summary.events += len(events)
+            for event in events:
+                writer.write(event)
+            tick()
     summary.confidences_rounded = writer.confidences_rounded
 
 
@@ -200,7 +189,7 @@ def _parquet_to_jsonl(
     source: Path,
     target: Path,
     summary: ConvertSummary,
-    dead: Callable[[DeadLetter], None],
+    dead: DeadLetterFile,
     tick: Callable[[], None],
     *,
     gzipped: bool,
@@ -218,7 +207,8 @@ def _parquet_to_jsonl(
         for batch in recording.batches():
             summary.rows += batch.rows
             for letter in batch.dead_letters:
-                dead(letter)
+                dead.write(letter)
+            summary.dead_letters = dead.count
             events = batch.events()
             summary.events += len(events)
             text = "\n".join(payload_line(event) for event in events)

@@ -20,15 +20,17 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from types import TracebackType
+from typing import IO, BinaryIO, Protocol, Self, cast
 
 from sensorhub.codec import decode_line
 from sensorhub.columnar import ParquetRecording, RecordingError, is_parquet
-from sensorhub.contract import MAX_LATENESS, DeadLetter
+from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, reduction
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.types import Step
 from sensorhub.rules import RuleFileError, load_policy
@@ -37,6 +39,7 @@ from sensorhub.rules.policy import Policy
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
+JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch
 
 
 @dataclass
@@ -57,7 +60,7 @@ class ReplaySummary:
     @property
     def reduction(self) -> float:
         """1 - reactions / raw alarms: the share of conventional alarms nobody had to answer."""
-        return 1.0 - self.reactions / self.raw_alarms if self.raw_alarms else 0.0
+        return reduction(self.reactions, self.raw_alarms)
 
     def lines_of_text(self) -> list[str]:
         rate = self.events / self.seconds if self.seconds > 0 else 0.0
@@ -80,12 +83,90 @@ def open_recording(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def read_recording(path: Path) -> Iterator[tuple[int, bytes]]:
+def read_recording(path: Path) -> Generator[tuple[int, bytes], None, None]:
     """(line number, line) for every non-blank line of a recording."""
     with open_recording(path) as stream:
         for number, line in enumerate(stream, start=1):
             if line.strip():
                 yield number, line.rstrip(b"\r\n")
+
+
+class Batch(Protocol):
+    """A chunk of a recording, checked: ``rows`` lines (or rows) read, of which
+    ``dead_letters`` were not valid events and ``events()`` are, in file order."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]: ...
+
+    def events(self) -> list[Event]: ...
+
+
+@dataclass(slots=True)
+class LineBatch:
+    """A chunk of a JSONL recording, decoded; shaped like a Parquet recording's
+    :class:`~sensorhub.columnar.EventBatch`."""
+
+    rows: int
+    valid: list[Event]
+    dead_letters: list[DeadLetter]
+
+    def events(self) -> list[Event]:
+        return self.valid
+
+
+def read_batches(
+    path: Path, *, batch_size: int = JSONL_BATCH_LINES
+) -> Generator[LineBatch, None, None]:
+    """The non-blank lines of a JSONL recording, ``batch_size`` at a time, decoded as replay
+    decodes them (one clock reading per batch for the dead letters' ``received_at``)."""
+    name = path.name
+    with closing(read_recording(path)) as lines:
+        while chunk := list(islice(lines, batch_size)):
+            received_at = time.time()
+            events: list[Event] = []
+            dead: list[DeadLetter] = []
+            for number, line in chunk:
+                item = decode_line(line, received_at, f"{name}:{number}")
+                if isinstance(item, DeadLetter):
+                    dead.append(item)
+                else:
+                    events.append(item)
+            yield LineBatch(len(chunk), events, dead)
+
+
+class DeadLetterFile:
+    """Dead letters written to ``path``, one JSON line each, and counted. The file is opened
+    (and so created) only with the first one; a context manager that closes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._out: IO[str] | None = None
+
+    def write(self, letter: DeadLetter) -> None:
+        if self._out is None:
+            self._out = self.path.open("w", encoding="utf-8")
+        self._out.write(letter.model_dump_json() + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def replay(
@@ -109,13 +190,16 @@ def replay(
     if deadletter_path is None:
         deadletter_path = pages_path.with_name(pages_path.stem + ".deadletter.jsonl")
     with ExitStack() as files:
-        if parquet is not None:
-            files.enter_context(parquet)
+        batches: Iterator[Batch] = (
+            files.enter_context(parquet).batches()
+            if parquet is not None
+            else files.enter_context(closing(read_batches(recording)))
+        )
         pages_out = files.enter_context(pages_path.open("w", encoding="utf-8"))
         audit_out = (
             files.enter_context(audit_path.open("w", encoding="utf-8")) if audit_path else None
         )
-        dead_out: IO[str] | None = None
+        dead = files.enter_context(DeadLetterFile(deadletter_path))
 
         def emit(step: Step) -> None:
             for page in step.pages:
@@ -129,37 +213,16 @@ def replay(
                 for record in step.audit:
                     audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
 
-        if parquet is not None:
-            for batch in parquet.batches():
-                summary.lines += batch.rows
-                for letter in batch.dead_letters:
-                    summary.dead_letters += 1
-                    if dead_out is None:
-                        dead_out = files.enter_context(deadletter_path.open("w", encoding="utf-8"))
-                    dead_out.write(letter.model_dump_json() + "\n")
-                events = batch.events()
-                summary.events += len(events)
-                for event in events:
-                    emit(classifier.push(event))
-                if progress is not None:
-                    now = time.perf_counter()
-                    if now - last_progress >= PROGRESS_EVERY:
-                        last_progress = now
-                        summary.seconds = now - started
-                        progress(summary)
-        # a JSONL recording, line by line (nothing left to read for a Parquet one)
-        for number, line in read_recording(recording) if parquet is None else ():
-            summary.lines += 1
-            item = decode_line(line, time.time(), f"{recording.name}:{number}")
-            if isinstance(item, DeadLetter):
-                summary.dead_letters += 1
-                if dead_out is None:
-                    dead_out = files.enter_context(deadletter_path.open("w", encoding="utf-8"))
-                dead_out.write(item.model_dump_json() + "\n")
-                continue
-            summary.events += 1
-            emit(classifier.push(item))
-            if progress is not None and summary.lines % 4096 == 0:
+        for batch in batches:
+            summary.lines += batch.rows
+            for letter in batch.dead_letters:
+                dead.write(letter)
+            summary.dead_letters = dead.count
+            events = batch.events()
+            summary.events += len(events)
+            for event in events:
+                emit(classifier.push(event))
+            if progress is not None:
                 now = time.perf_counter()
                 if now - last_progress >= PROGRESS_EVERY:
                     last_progress = now
