@@ -21,32 +21,38 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import re
+import logging
+import queue
+import secrets
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
+from sensorhub.codec import _event_time as _codec_event_time
+from sensorhub.contract import NAME_RE
+from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings, MqttSettingsError
 from simulators.ward import iter_recording
+
+logger = logging.getLogger(__name__)
 
 #: A recording entry: an event (dict), or a malformed line as text or bytes.
 Entry = dict[str, Any] | str | bytes
 
 #: Progress is reported this often (wall-clock seconds).
 PROGRESS_EVERY: Final = 2.0
+#: How long to wait for the broker to accept the connection.
+CONNECT_TIMEOUT: Final = 10.0
 #: How long to wait at the end for the broker's acknowledgements.
 ACK_TIMEOUT: Final = 60.0
-_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: QoS 1 messages awaiting acknowledgement at most; a publisher sends in bulk, so more than the
+#: service's connection allows.
+MAX_INFLIGHT: Final = 200
 _LOCATION: Final = ("site", "room", "kind", "device")
 
 
@@ -85,37 +91,54 @@ def find_recording(path: Path) -> Path | None:
     return None
 
 
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """``mqtt://host[:port]`` -> (host, port); port 1883 by default."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"{url!r} is not a broker address: write mqtt://host[:port]")
-    return parts.hostname, parts.port or 1883
-
-
 def event_time(value: Any) -> float | None:
-    """An event's ``ts`` as Unix seconds: a number, or an RFC 3339 string with an offset."""
-    if isinstance(value, bool):
+    """An event's ``ts`` as Unix seconds, as the codec reads it (a number, or an RFC 3339
+    string with an offset, within the contract's range), or None if the codec would refuse it.
+
+    A thin wrapper: the codec's parser is private and expects a value its schema already
+    checked to be a number or a string.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment.timestamp() if moment.tzinfo is not None else None
-    return None
+    try:
+        return _codec_event_time(value, [])
+    except OverflowError:  # an integer too large for a float
+        return None
 
 
 def topic_of(entry: Entry, prefix: str) -> str | None:
-    """The topic of a recording entry, or None if it does not name a valid place."""
+    """The topic of a recording entry, or None if it does not name a valid place.
+
+    Local because the codec has no public topic builder (and its private one knows only the
+    default prefix); the names are checked with the contract's ``NAME_RE``.
+    """
     if not isinstance(entry, dict):
         return None
     names = [entry.get(key) for key in _LOCATION]
-    if not all(isinstance(name, str) and _NAME.fullmatch(name) for name in names):
+    if not all(isinstance(name, str) and NAME_RE.fullmatch(name) for name in names):
         return None
     return "/".join((prefix, *(str(name) for name in names)))
+
+
+def _settings(broker_url: str, client_id: str) -> MqttSettings:
+    """The publisher's connection: no status announcements, no session, a wider in-flight
+    window. ``host[:port]`` without a scheme means ``mqtt://host[:port]``."""
+    url = broker_url if "://" in broker_url else f"mqtt://{broker_url}"
+    settings = MqttSettings.from_url(
+        url, client_id=client_id or f"sensorhub-publish-{secrets.token_hex(4)}"
+    )
+    return dataclasses.replace(
+        settings, announce=False, clean_session=True, max_inflight=MAX_INFLIGHT
+    )
+
+
+def _connection_log() -> logging.Logger:
+    """The connection's own "connecting", "connected" lines would break into the progress
+    lines: it says only what goes wrong, unless debugging."""
+    log = logging.getLogger(f"{__name__}.mqtt")
+    if log.level == logging.NOTSET and not logger.isEnabledFor(logging.DEBUG):
+        log.setLevel(logging.WARNING)
+    return log
 
 
 def publish_recording(
@@ -133,76 +156,59 @@ def publish_recording(
 ) -> PublishProgress:
     """Publish ``events`` (dicts, or str for malformed lines) to the broker at ``broker_url``.
 
-    ``speed``: None publishes as fast as possible; a factor such as 60 sleeps so that event time
-    runs that many times faster than the wall clock. ``shift_to_now`` moves every event time so
-    the first event is now. ``on_progress`` is called every ``progress_every`` seconds and at
-    the end. ``stop``, when set, ends the publication early. Returns the final progress.
-    Raises ``PublishError`` if the broker cannot be reached or does not acknowledge everything.
+    ``broker_url`` is ``mqtt://[user@]host[:port]`` or ``mqtts://...``, read by
+    ``MqttSettings.from_url``. ``speed``: None publishes as fast as possible; a factor such as
+    60 sleeps so that event time runs that many times faster than the wall clock.
+    ``shift_to_now`` moves every event time so the first event is now. ``on_progress`` is called
+    every ``progress_every`` seconds and at the end. ``stop``, when set, ends the publication
+    early. Returns the final progress. Raises ``PublishError`` if the broker cannot be reached
+    or does not acknowledge everything, ``ValueError`` for a bad speed or broker URL.
     """
     if speed is not None and speed <= 0:
         raise ValueError("speed must be a positive factor, or None for as fast as possible")
-    host, port = parse_broker_url(broker_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
-    client.max_inflight_messages_set(200)
-    connected = threading.Event()
-    refused: list[str] = []
-
-    def on_connect(
-        client: mqtt.Client, userdata: object, flags: object, reason: Any, properties: object
-    ) -> None:
-        if reason.is_failure:
-            refused.append(str(reason))
-        connected.set()
-
-    client.on_connect = on_connect
     try:
-        client.connect(host, port, keepalive=30)
-    except OSError as error:
-        raise PublishError(f"cannot connect to the MQTT broker {broker_url}: {error}") from None
-    client.loop_start()
+        settings = _settings(broker_url, client_id)
+    except MqttSettingsError as error:
+        raise ValueError(str(error)) from None
+    inbox: queue.Queue[InboundMessage] = queue.Queue()  # no subscriptions: stays empty
+    connection = MqttConnection(settings, [], inbox, log=_connection_log())
+    connection.start()
     try:
-        if not connected.wait(10.0) or refused:
-            why = refused[0] if refused else "no answer within 10 s"
-            raise PublishError(f"the MQTT broker {broker_url} refused the connection: {why}")
-        publisher = _Publisher(client, prefix, qos, on_progress, progress_every)
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        # a refused or unreachable broker fails at once, as it would on the first attempt
+        while not connection.wait_connected(0.05):
+            if connection.last_failure is not None or time.monotonic() >= deadline:
+                why = connection.last_failure or f"no answer within {CONNECT_TIMEOUT:g} s"
+                raise PublishError(f"cannot connect to the MQTT broker {broker_url}: {why}")
+        publisher = _Publisher(connection, prefix, qos, on_progress, progress_every)
         publisher.run(events, speed=speed, shift_to_now=shift_to_now, stop=stop)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        connection.stop()
     return publisher.progress
 
 
 class _Publisher:
-    """One publication: keeps the count, the unacknowledged messages, and the pace."""
+    """One publication: keeps the count and the pace."""
 
     def __init__(
         self,
-        client: mqtt.Client,
+        connection: MqttConnection,
         prefix: str,
         qos: int,
         on_progress: Callable[[PublishProgress], None] | None,
         progress_every: float,
     ) -> None:
-        self.client = client
+        self.connection = connection
         self.prefix = prefix
         self.qos = qos
         self.on_progress = on_progress
         self.progress_every = progress_every
         self.progress = PublishProgress()
-        self.pending: deque[mqtt.MQTTMessageInfo] = deque()
         self.started = self.last_report = time.monotonic()
 
     def send(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=self.qos)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise PublishError(f"publishing to {topic} failed: {mqtt.error_string(info.rc)}")
+        self.connection.publish(topic, payload, qos=self.qos)
         self.progress.sent += 1
-        if self.qos > 0:
-            pending = self.pending
-            pending.append(info)
-            while pending and pending[0].is_published():
-                pending.popleft()
-                self.progress.acknowledged += 1
 
     def send_malformed(self, entry: Entry, topic: str) -> None:
         self.progress.malformed += 1
@@ -220,6 +226,7 @@ class _Publisher:
         ):
             self.last_report = now
             self.progress.seconds = now - self.started
+            self.progress.acknowledged = self.progress.sent - self.connection.unacknowledged
             self.on_progress(self.progress)
 
     def run(
@@ -275,20 +282,13 @@ class _Publisher:
                 time.sleep(ahead)
 
     def wait_for_acknowledgements(self) -> None:
-        deadline = time.monotonic() + ACK_TIMEOUT
-        pending = self.pending
-        while pending:
-            try:
-                pending[0].wait_for_publish(max(0.01, deadline - time.monotonic()))
-            except (RuntimeError, ValueError) as error:  # paho: the connection was lost
-                raise PublishError(f"the connection to the broker broke: {error}") from None
-            if not pending[0].is_published():
-                raise PublishError(
-                    f"the broker did not acknowledge {len(pending):,} messages within "
-                    f"{ACK_TIMEOUT:g} s"
-                )
-            pending.popleft()
-            self.progress.acknowledged += 1
+        if not self.connection.flush(ACK_TIMEOUT):
+            left = self.connection.unacknowledged
+            how = "" if self.connection.connected else " (the connection to it broke)"
+            raise PublishError(
+                f"the broker did not acknowledge {left:,} messages within {ACK_TIMEOUT:g} s{how}"
+            )
+        self.progress.acknowledged = self.progress.sent
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--broker",
         default="mqtt://127.0.0.1:1883",
-        help="mqtt://host[:port] (default mqtt://127.0.0.1:1883)",
+        help="mqtt://[user@]host[:port] or mqtts://... (default mqtt://127.0.0.1:1883)",
     )
     parser.add_argument("--prefix", default="care", help="topic prefix (default care)")
     parser.add_argument(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import logging
 import queue
@@ -354,6 +355,14 @@ def _connect(
     connection.start()
     assert connection.wait_connected(WAIT), f"{client_id} could not connect and subscribe"
     return connection
+
+
+def test_the_in_flight_window_is_a_setting_and_the_service_keeps_100() -> None:
+    default = MqttSettings.from_url("mqtt://127.0.0.1", client_id="x")
+    assert default.max_inflight == 100
+    wide = MqttConnection(dataclasses.replace(default, max_inflight=200), [], queue.Queue())
+    assert wide._client._max_inflight_messages == 200
+    assert MqttConnection(default, [], queue.Queue())._client._max_inflight_messages == 100
 
 
 def _drop_and_reconnect(connection: MqttConnection) -> None:

@@ -16,7 +16,15 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from simulators.publish import find_recording, publish_recording
+from simulators.publish import (
+    MAX_INFLIGHT,
+    PublishError,
+    _settings,
+    event_time,
+    find_recording,
+    publish_recording,
+    topic_of,
+)
 from simulators.publish import main as publish_main
 from simulators.site import simulate_site, write_site
 from simulators.ward import (
@@ -205,6 +213,41 @@ def test_the_publisher_finds_a_recording_by_its_stem(tmp_path: Path) -> None:
     (tmp_path / "week.jsonl.gz").write_bytes(gzip.compress(b""))
     assert find_recording(tmp_path / "week") == tmp_path / "week.jsonl.gz"
     assert find_recording(tmp_path / "week.jsonl") == tmp_path / "week.jsonl"
+
+
+def test_the_publisher_reads_ts_and_place_as_the_codec_does() -> None:
+    """Times the codec refuses (no offset, out of range, not a time) are malformed lines."""
+    assert event_time(1_800_000_000) == 1_800_000_000.0
+    assert event_time("2026-10-25T02:30:00+01:00") == 1_792_891_800.0
+    assert event_time("2026-10-25T02:30:00") is None
+    assert event_time(12) is None  # before 2000: the codec dead-letters it
+    assert event_time(True) is None
+    assert event_time(None) is None
+    assert event_time(10**400) is None
+    event = {"site": "s", "room": "1", "kind": "call", "device": "b"}
+    assert topic_of(event, "x") == "x/s/1/call/b"
+    assert topic_of({**event, "room": "a/b"}, "x") is None
+    assert topic_of("not json", "x") is None
+
+
+def test_the_publisher_connects_as_a_quiet_throwaway_client() -> None:
+    """No status announcements, no session, a wider in-flight window; mqtts and user kept."""
+    settings = _settings("mqtts://tech@broker.local", "pub")
+    assert (settings.host, settings.port, settings.username) == ("broker.local", 8883, "tech")
+    assert settings.tls is not None
+    assert not settings.announce
+    assert settings.clean_session
+    assert settings.max_inflight == MAX_INFLIGHT
+    assert _settings("127.0.0.1:1999", "").client_id.startswith("sensorhub-publish-")
+
+
+def test_publishing_to_a_bad_address_or_an_absent_broker_says_so() -> None:
+    with pytest.raises(ValueError, match="mqtt://"):
+        publish_recording([], "http://127.0.0.1:1")
+    started = time.monotonic()
+    with pytest.raises(PublishError, match="cannot connect"):
+        publish_recording([], "mqtt://127.0.0.1:1")
+    assert time.monotonic() - started < 5  # refused at once, not after the connect timeout
 
 
 class Collector:

@@ -43,6 +43,8 @@ DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
 DEFAULT_KEEPALIVE: Final = 30
 RECONNECT_MIN_DELAY: Final = 1
 RECONNECT_MAX_DELAY: Final = 30
+#: QoS 1 messages sent but not yet acknowledged, at most (paho queues the rest in order).
+DEFAULT_MAX_INFLIGHT: Final = 100
 #: How long ``stop()`` waits for queued publishes (pages, the offline status) to be acknowledged.
 STOP_FLUSH_TIMEOUT: Final = 3.0
 
@@ -80,6 +82,9 @@ class MqttSettings:
     #: Start a new session on every connect and have the broker forget it on disconnect: nothing
     #: is queued while away. For throwaway listeners; the service keeps its session (False).
     clean_session: bool = False
+    #: QoS 1 messages on the wire awaiting the broker's acknowledgement, at most; more are
+    #: queued by paho and sent as acknowledgements come. A bulk publisher may raise it.
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
 
     @property
     def url(self) -> str:
@@ -179,6 +184,9 @@ class MqttConnection:
         self._disconnecting = False  # stop() asked paho to disconnect
         self._ever_connected = False
         self._connect_error: OSError | None = None
+        #: Why the latest connection attempt failed (refused, or unreachable), for a client
+        #: that reports it itself; None once connected.
+        self.last_failure: str | None = None
         self._unacked = 0  # publishes not yet acknowledged (QoS 1) or sent (QoS 0)
         self._unacked_changed = threading.Condition()
         self._client = self._make_client()
@@ -202,6 +210,12 @@ class MqttConnection:
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive
         )
         self._client.loop_start()
+
+    @property
+    def unacknowledged(self) -> int:
+        """Publishes so far that the broker has not yet acknowledged (QoS 1) or taken (QoS 0)."""
+        with self._unacked_changed:
+            return self._unacked
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         """Wait until connected and subscribed (the broker acknowledged); False on timeout."""
@@ -279,7 +293,7 @@ class MqttConnection:
         client.reconnect = reconnect_keeping_the_reason  # type: ignore[method-assign]
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         client.max_queued_messages_set(0)
-        client.max_inflight_messages_set(100)
+        client.max_inflight_messages_set(s.max_inflight)
         if s.announce:
             client.will_set(STATUS_TOPIC, _status("offline"), qos=1, retain=True)
         if s.username is not None:
@@ -310,6 +324,7 @@ class MqttConnection:
         properties: Any,
     ) -> None:
         if reason_code.is_failure:
+            self.last_failure = f"refused: {reason_code}"
             self.log.warning(
                 "MQTT broker %s refused the connection: %s (check --username, the password, "
                 "TLS settings and the broker's ACL)",
@@ -317,6 +332,7 @@ class MqttConnection:
                 reason_code,
             )
             return
+        self.last_failure = None
         again = "re" if self._ever_connected else ""
         self._ever_connected = True
         self.log.info(
@@ -335,6 +351,7 @@ class MqttConnection:
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         error, self._connect_error = self._connect_error, None
+        self.last_failure = str(error or "connection failed")
         self.log.warning(
             "could not connect to MQTT broker %s: %s; retrying (at most every %d s)",
             self.settings.url,
