@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -30,7 +30,7 @@ from sensorhub.contract import Page
 logger = logging.getLogger(__name__)
 
 #: The schema this code writes; a store opened by it is migrated up to this version.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: Outbox channels: the broker, or one ESPA 4.4.4 paging system by name.
 MQTT_CHANNEL: Final = "mqtt"
@@ -39,6 +39,25 @@ ESPA_PREFIX: Final = "espa:"
 
 class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """What the classifier was given since its last snapshot: a message, or a clock tick.
+
+    ``topic`` and ``payload`` are the message as it came from the broker (the payload as text:
+    only messages that decoded are journalled), ``at`` when it was received. For the clock
+    (``is_tick``) the topic is empty, the payload says ``tick`` (``at`` is the wall time it was
+    ticked with) or ``drain`` (everything buffered was decided).
+    """
+
+    topic: str
+    payload: str
+    at: float
+
+    @property
+    def is_tick(self) -> bool:
+        return not self.topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +137,37 @@ class Store(Protocol):
         audit: Sequence[Mapping[str, Any]],
         *,
         acks: Sequence[AckRecord] = (),
+        journal: Sequence[JournalEntry] = (),
+        clear_journal: bool = False,
+        confirmed: Sequence[int] = (),
     ) -> list[int]:
         """Write one decided step in one transaction: all of it, or (on an error) none of it.
 
         ``pages`` as ``(page, channel)`` are enqueued (see :meth:`enqueue`), ``states`` saved,
-        ``audit`` entries (JSON objects with a numeric ``ts``) appended, ``acks`` recorded.
-        Returns the outbox ids of ``pages``, in order.
+        ``audit`` entries (JSON objects with a numeric ``ts``) appended, ``acks`` recorded,
+        ``journal`` entries appended, the outbox entries ``confirmed`` delivered (see
+        :meth:`confirm`). ``clear_journal`` empties the journal first (``states`` then holds a
+        snapshot of the classifier that covers it). Returns the outbox ids of ``pages``, in
+        order.
+        """
+        ...
+
+    def journal(self) -> list[JournalEntry]:
+        """The journal, in the order it was written."""
+        ...
+
+    def change_state(
+        self,
+        name: str,
+        change: Callable[
+            [dict[str, Any] | None], tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]
+        ],
+    ) -> dict[str, Any]:
+        """Read, change and save the state ``name`` in one transaction, with audit entries.
+
+        ``change`` gets the state last saved (or None) and returns the new state and the audit
+        entries that say what changed; they are written together. Two processes changing the
+        same state one after the other each see the other's change. Returns the new state.
         """
         ...
 
@@ -171,6 +215,8 @@ class Tx(Protocol):
 
     def all(self) -> list[tuple[Any, ...]]: ...
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+
 
 def _migrations(id_column: str) -> list[list[str]]:
     """The schema, as migrations from version 0; ``id_column`` is the dialect's generated id."""
@@ -210,6 +256,15 @@ def _migrations(id_column: str) -> list[list[str]]:
                 by_whom TEXT NOT NULL,
                 at DOUBLE PRECISION NOT NULL,
                 PRIMARY KEY (incident, by_whom, at)
+            )""",
+        ],
+        # version 2: what the classifier was given since its last snapshot
+        [
+            f"""CREATE TABLE journal (
+                journal_id {id_column},
+                topic TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL
             )""",
         ],
     ]
@@ -355,9 +410,10 @@ class SqlStore(ABC):
         with self._tx(write=False) as tx:
             tx.execute("SELECT state FROM state WHERE name = ?", (name,))
             row = tx.one()
-        if row is None:
-            return None
-        value = json.loads(row[0])
+        return None if row is None else self._state_of(name, row[0])
+
+    def _state_of(self, name: str, text: str) -> dict[str, Any]:
+        value = json.loads(text)
         if not isinstance(value, dict):
             raise StoreError(f"state {name!r} in {self.url} is not a JSON object")
         return value
@@ -369,6 +425,9 @@ class SqlStore(ABC):
         audit: Sequence[Mapping[str, Any]],
         *,
         acks: Sequence[AckRecord] = (),
+        journal: Sequence[JournalEntry] = (),
+        clear_journal: bool = False,
+        confirmed: Sequence[int] = (),
     ) -> list[int]:
         # everything that can be refused is checked before the transaction begins
         for _, channel in pages:
@@ -377,7 +436,20 @@ class SqlStore(ABC):
         entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
         now = time.time()
         with self._tx(write=True) as tx:
+            if clear_journal:
+                tx.execute("DELETE FROM journal")
+            if journal:
+                tx.execute_many(
+                    "INSERT INTO journal (topic, payload, at) VALUES (?, ?, ?)",
+                    [(entry.topic, entry.payload, entry.at) for entry in journal],
+                )
             ids = [self._put_page(tx, page, channel, now) for page, channel in pages]
+            if confirmed:
+                tx.execute_many(
+                    "UPDATE outbox SET confirmed_at = ? "
+                    "WHERE outbox_id = ? AND confirmed_at IS NULL",
+                    [(now, outbox_id) for outbox_id in confirmed],
+                )
             for name, text in texts.items():
                 self._put_state(tx, name, text, now)
             for ts, text in entries:
@@ -385,6 +457,31 @@ class SqlStore(ABC):
             for ack in acks:
                 self._put_ack(tx, ack)
             return ids
+
+    def journal(self) -> list[JournalEntry]:
+        with self._tx(write=False) as tx:
+            tx.execute("SELECT topic, payload, at FROM journal ORDER BY journal_id")
+            return [JournalEntry(str(row[0]), str(row[1]), float(row[2])) for row in tx.all()]
+
+    def change_state(
+        self,
+        name: str,
+        change: Callable[
+            [dict[str, Any] | None], tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]
+        ],
+    ) -> dict[str, Any]:
+        with self._tx(write=True) as tx:
+            self._lock_schema(tx)  # PostgreSQL: one changer at a time (SQLite: BEGIN IMMEDIATE)
+            tx.execute("SELECT state FROM state WHERE name = ?", (name,))
+            row = tx.one()
+            before = None if row is None else self._state_of(name, row[0])
+            after, audit = change(before)
+            text = _json(after, f"state {name!r}")
+            entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
+            self._put_state(tx, name, text, time.time())
+            for ts, entry in entries:
+                self._put_audit(tx, ts, entry)
+        return json.loads(text)  # type: ignore[no-any-return]
 
     def audit_since(self, ts: float) -> list[dict[str, Any]]:
         with self._tx(write=False) as tx:

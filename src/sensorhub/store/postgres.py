@@ -47,6 +47,9 @@ class _PgTx:
     def all(self) -> list[tuple[Any, ...]]:
         return self._cursor.fetchall()
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._cursor.executemany(sql.replace("?", "%s"), rows)
+
 
 class PostgresStore(SqlStore):
     """A :class:`~sensorhub.store.base.Store` in the PostgreSQL database at ``url``."""

@@ -37,6 +37,9 @@ class _SqliteTx:
     def all(self) -> list[tuple[Any, ...]]:
         return list(self._cursor.fetchall())
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._cursor.executemany(sql, rows)
+
 
 class SqliteStore(SqlStore):
     """A :class:`~sensorhub.store.base.Store` in the SQLite file ``path``."""
