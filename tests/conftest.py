@@ -181,10 +181,13 @@ class RunningService:
 
 
 @pytest.fixture
-def serve(mosquitto: PrivateBroker, names: Names) -> Iterator[Callable[..., RunningService]]:
+def serve(
+    mosquitto: PrivateBroker, names: Names, tmp_path: Path
+) -> Iterator[Callable[..., RunningService]]:
     """``serve(broker=mosquitto, rules=None, **ServiceOptions)``: a Service in a thread, connected.
 
-    Defaults to the test's unique prefix and client id and to the event clock.
+    Defaults to the test's unique prefix and client id, the event clock, and a store file of
+    the test's own (the same for every service the test starts, as after a restart).
     """
     # imported here, so that a module still being written breaks only the tests that use it
     from sensorhub.rules import load_policy  # noqa: PLC0415
@@ -204,6 +207,7 @@ def serve(mosquitto: PrivateBroker, names: Names) -> Iterator[Callable[..., Runn
         )
         options.setdefault("prefix", names.prefix)
         options.setdefault("clock", "event")
+        options.setdefault("store_url", f"sqlite:///{tmp_path / 'sensorhub.db'}")
         service = Service(load_policy(rules), settings, ServiceOptions(**options))
         stop_event = threading.Event()
         thread = threading.Thread(

@@ -31,27 +31,39 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
+import math
 import os
+import pickle
 import queue
 import signal
 import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Final, Literal
+from typing import IO, Any, Final, Literal
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sensorhub.broker import BrokerError, PrivateBroker
 from sensorhub.codec import dead_letter, decode_mqtt
-from sensorhub.contract import DEADLETTER_TOPIC, DEFAULT_PREFIX, MAX_LATENESS, DeadLetter, Event
+from sensorhub.contract import (
+    DEADLETTER_TOPIC,
+    DEFAULT_PREFIX,
+    MAX_LATENESS,
+    DeadLetter,
+    Event,
+    Page,
+)
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.types import Step
 from sensorhub.io.mqtt import (
@@ -63,8 +75,18 @@ from sensorhub.io.mqtt import (
     TlsSettings,
 )
 from sensorhub.metrics import ServiceMetrics, serve_metrics
+from sensorhub.routing.router import ACK_TOPIC, Ack, Router, parse_ack
+from sensorhub.routing.silences import Silences, when
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
+from sensorhub.store import (
+    MQTT_CHANNEL,
+    AckRecord,
+    JournalEntry,
+    Store,
+    StoreError,
+    open_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +100,21 @@ POLL_INTERVAL: Final = 0.1
 IDLE_FLUSH: Final = 5.0
 #: How long to wait for the first connection before saying so (s); it keeps trying after.
 CONNECT_NOTICE_AFTER: Final = 10.0
+#: Messages decided per round of the loop at most; a round is one transaction in the store.
+MAX_BATCH: Final = 2000
+#: The classifier's state is saved this often (s of wall time) while events come in, or after
+#: this many journal entries; a restart replays the journal since.
+SNAPSHOT_INTERVAL: Final = 30.0
+SNAPSHOT_JOURNAL: Final = 50_000
+#: How often the store is asked whether ``sensorhub mute``/``unmute`` changed the silences (s).
+SILENCES_POLL: Final = 1.0
+#: Names of the states in the store.
+ROUTER_STATE: Final = "router"
+CLASSIFIER_STATE: Final = "classifier"
+SILENCES_STATE: Final = "silences"
+#: Journal payloads of the clock: a tick, and the end of a burst (idle flush).
+TICK: Final = "tick"
+DRAIN: Final = "drain"
 #: Received-at times kept for events not yet decided; more would mean the classifier forgets
 #: to account for events, and the oldest are dropped (only the latency metric suffers).
 MAX_TRACKED: Final = 100_000
@@ -100,6 +137,8 @@ class ServiceOptions:
     audit_path: Path | None = None
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
+    #: where open incidents, escalations, the outbox and the audit are kept (None: the default)
+    store_url: str | None = None
 
     def __post_init__(self) -> None:
         levels = self.prefix.split("/")
@@ -117,11 +156,20 @@ class ServiceOptions:
 
 
 class Service:
-    """The live service: MQTT in, classifier, pages and dead letters out.
+    """The live service: MQTT in, classifier, router, durable store, pages out.
 
     ``run_forever(stop)`` runs until ``stop`` is set (from a signal handler or a test's thread).
     Nothing that arrives from the broker can end it: bad input is dead-lettered, and an event
     the classifier fails on is logged and dead-lettered too.
+
+    Each round of the loop takes what has arrived (at most ``MAX_BATCH`` messages), decides it,
+    and writes it to the store in one transaction *before* anything leaves: the pages (outbox),
+    the router's state, the audit, acknowledgements and the journal of what the classifier was
+    given. Only then are the pages published and the messages acknowledged to the broker. A
+    ``kill -9`` at any point therefore loses nothing: on the next start the classifier is
+    restored from its last snapshot plus the journal, the router from its state (pending
+    escalations keep their due times), unconfirmed pages are sent again, and messages that were
+    not yet written down are sent again by the broker.
     """
 
     def __init__(
@@ -131,25 +179,45 @@ class Service:
         options: ServiceOptions | None = None,
         *,
         registry: CollectorRegistry | None = None,
+        store: Store | None = None,
     ) -> None:
         self.options = options or ServiceOptions()
+        self.policy = policy
+        self._owns_store = store is None
+        self.store = store if store is not None else open_store(self.options.store_url)
         self.classifier = Classifier(policy, lateness=self.options.lateness)
+        self.silences = Silences()
+        self.router = Router(policy, silences=self.silences)
         self.registry = registry if registry is not None else CollectorRegistry()
-        classifier = self.classifier
-        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: classifier.raw_alarms)
+        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.classifier.raw_alarms)
         self.inbox: queue.Queue[InboundMessage] = queue.Queue()
-        self.connection = MqttConnection(mqtt, [f"{self.options.prefix}/#"], self.inbox)
+        self.connection = MqttConnection(
+            mqtt,
+            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"],
+            self.inbox,
+            manual_ack=True,
+        )
         #: Event.seq of events pushed but not yet decided -> when their message was received
         self._received_at: dict[int, float] = {}
         self._retained_topics: set[str] = set()
         self._pages_out: IO[str] | None = None
         self._audit_out: IO[str] | None = None
         self.metrics_port: int | None = None
+        # outbox ids the broker has acknowledged, confirmed in the store in the next round
+        self._delivered: deque[int] = deque()
+        self._policy_digest = _digest(policy)
+        self._event_now = -math.inf  # the latest event time seen: the event clock's "now"
+        self._journalled = 0  # journal entries since the last snapshot
+        self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
+        self._silences_state: dict[str, Any] | None = None
+        self._silences_due = 0.0
 
     # -- running -------------------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
         with ExitStack() as resources:
+            if self._owns_store:
+                resources.callback(self.store.close)
             opts = self.options
             if opts.pages_path is not None:
                 self._pages_out = resources.enter_context(_append(opts.pages_path))
@@ -167,14 +235,17 @@ class Service:
                 resources.callback(server.shutdown)
                 self.metrics_port = int(server.server_port)
                 logger.info("metrics on http://%s:%d/metrics", opts.metrics_addr, self.metrics_port)
+            self._resume()
             self.connection.start()
             resources.callback(self._stopped)
             logger.info(
-                "sensorhub serve: listening on %s/# (clock %s, lateness %g s%s)",
+                "sensorhub serve: listening on %s/# and %s/+ (clock %s, lateness %g s%s), store %s",
                 opts.prefix,
+                ACK_TOPIC,
                 opts.clock,
                 opts.lateness,
                 f", idle flush {opts.idle_flush:g} s" if opts.clock == "event" else "",
+                self.store.url,
             )
             self._loop(stop)
 
@@ -183,21 +254,21 @@ class Service:
         started = last_message = next_tick = time.monotonic()
         connect_noticed = idle_flushed = False
         while not stop.is_set():
-            try:
-                message: InboundMessage | None = self.inbox.get(timeout=POLL_INTERVAL)
-            except queue.Empty:
-                message = None
+            messages = self._take_messages()
             now = time.monotonic()
-            if message is not None:
-                self._guarded(self._handle, message)
+            work = _Round()
+            for message in messages:
+                self._guarded(self._handle, message, work)
+            if messages:
                 last_message, idle_flushed = now, False
             if opts.clock == "wall":
                 if now >= next_tick:
                     next_tick = now + TICK_INTERVAL
-                    self._guarded(self._tick)
+                    self._guarded(self._tick, work)
             elif not idle_flushed and now - last_message >= opts.idle_flush:
                 idle_flushed = True
-                self._guarded(self._idle_flush, now - last_message)
+                self._guarded(self._idle_flush, now - last_message, work)
+            self._guarded(self._finish_round, work, messages)
             if not connect_noticed and now - started >= CONNECT_NOTICE_AFTER:
                 connect_noticed = True
                 if not self.connection.connected:
@@ -207,19 +278,36 @@ class Service:
                         CONNECT_NOTICE_AFTER,
                     )
 
+    def _take_messages(self) -> list[InboundMessage]:
+        """What has arrived, at most MAX_BATCH; waits POLL_INTERVAL for the first one."""
+        try:
+            messages = [self.inbox.get(timeout=POLL_INTERVAL)]
+        except queue.Empty:
+            return []
+        while len(messages) < MAX_BATCH:
+            try:
+                messages.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return messages
+
     def _stopped(self) -> None:
         buffered = self.classifier.buffered
         if buffered:
-            logger.warning(
+            logger.info(
                 "stopping with %d event(s) not yet decided in event-time order (inside the "
-                "lateness window%s): resident calls among them were paged on arrival, the rest "
-                "is not classified",
+                "lateness window%s): they are kept in the store and decided after the restart",
                 buffered,
                 " or waiting for the idle flush" if self.options.clock == "event" else "",
             )
         else:
             logger.info("stopping: no events were waiting to be decided")
+        try:
+            self._commit(_Round(), snapshot=True)
+        except StoreError as error:
+            logger.error("could not save the classifier's state on stopping: %s", error)  # noqa: TRY400
         self.connection.stop()
+        self._confirm_delivered()
 
     def _guarded(self, action: Callable[..., None], *args: object) -> None:
         """Run one step of the loop; a bug in it is logged, and the service goes on."""
@@ -228,9 +316,63 @@ class Service:
         except Exception:
             logger.exception("sensorhub failed on one step and goes on; please report this")
 
+    # -- a restart ------------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        """Take up where the last run left off: classifier, router, silences, the outbox."""
+        store = self.store
+        router_state = store.load_state(ROUTER_STATE)
+        if router_state is not None:
+            self.router.restore(router_state)
+        self._reload_silences(time.monotonic())
+        saved = store.load_state(CLASSIFIER_STATE)
+        if saved is not None:
+            if saved.get("rules") == self._policy_digest:
+                self.classifier = pickle.loads(base64.b64decode(saved["pickle"]))  # noqa: S301 - our own file
+                event_now = saved.get("event_now")
+                self._event_now = -math.inf if event_now is None else float(event_now)
+            else:
+                logger.warning(
+                    "the rules changed since the last run: the classifier starts afresh (open "
+                    "incidents stay with the router, which sends no second first page for them)"
+                )
+        journal = store.journal()
+        for entry in journal:
+            self._replay(entry)
+        self._journalled = len(journal)
+        pending = store.pending(MQTT_CHANNEL)
+        for outbox_id, page in pending:
+            self._publish(outbox_id, page)
+        if router_state is not None or saved is not None or journal or pending:
+            steps = self.router.pending()
+            logger.info(
+                "resumed from the store %s: %d event(s) waiting to be decided, %d incident "
+                "escalation step(s) pending (next due %s), %d unconfirmed page(s) sent again",
+                store.url,
+                self.classifier.buffered,
+                len(steps),
+                when(steps[0].due) if steps else "never",
+                len(pending),
+            )
+
+    def _replay(self, entry: JournalEntry) -> None:
+        """Give the classifier a journalled input again; what it decided is in the store."""
+        if entry.is_tick:
+            if entry.payload == DRAIN:
+                self.classifier.drain()
+            else:
+                self.classifier.tick(entry.at)
+            return
+        item = decode_mqtt(
+            entry.topic, entry.payload.encode("utf-8"), entry.at, self.options.prefix
+        )
+        if isinstance(item, Event):
+            self._event_now = max(self._event_now, item.ts)
+            self.classifier.push(item)
+
     # -- one message ---------------------------------------------------------------------------
 
-    def _handle(self, message: InboundMessage) -> None:
+    def _handle(self, message: InboundMessage, work: _Round) -> None:
         if message.retained:
             if message.topic not in self._retained_topics:
                 self._retained_topics.add(message.topic)
@@ -239,6 +381,9 @@ class Service:
                     "new event (sensors must publish events without the retain flag)",
                     message.topic,
                 )
+            return
+        if message.topic.startswith(ACK_TOPIC + "/"):
+            self._acknowledgement(message, work)
             return
         item = decode_mqtt(message.topic, message.payload, message.received_at, self.options.prefix)
         if isinstance(item, DeadLetter):
@@ -261,20 +406,45 @@ class Service:
                 )
             )
             return
+        work.journal.append(
+            JournalEntry(message.topic, message.payload.decode("utf-8"), message.received_at)
+        )
+        self._event_now = max(self._event_now, item.ts)
         self._received_at[item.seq] = message.received_at
         if len(self._received_at) > MAX_TRACKED:
             del self._received_at[next(iter(self._received_at))]
-        self._emit(step)
+        work.steps.append(step)
+
+    def _acknowledgement(self, message: InboundMessage, work: _Round) -> None:
+        ack = parse_ack(message.topic, message.payload)
+        if isinstance(ack, str):
+            self._dead_letter(dead_letter(message.topic, message.payload, ack, message.received_at))
+            return
+        self._apply_ack(ack, message.received_at, work)
+
+    def _apply_ack(self, ack: Ack, received_at: float, work: _Round) -> None:
+        """Staff answered (over MQTT or a paging system): stop the incident's escalation."""
+        at = ack.ts if ack.ts is not None else self._now(received_at)
+        entries = self.router.acknowledge(ack.incident, ack.by, at, site=ack.site)
+        work.audit.extend(entry.to_json() for entry in entries)
+        if any(entry.decision == "acknowledged" for entry in entries):
+            work.acks.append(AckRecord(ack.incident, ack.by, at))
+            work.router_changed = True
+            logger.info("incident %s acknowledged by %s", ack.incident, ack.by)
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         logger.warning("dead letter from %s: %s", letter.topic, letter.error)
         self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=1)
         self.metrics.deadletter()
 
-    def _tick(self) -> None:
-        self._emit(self.classifier.tick(time.time()))
+    def _tick(self, work: _Round) -> None:
+        now = time.time()
+        step = self.classifier.tick(now)
+        if step.pages or step.audit:
+            work.journal.append(JournalEntry("", TICK, now))
+            work.steps.append(step)
 
-    def _idle_flush(self, idle: float) -> None:
+    def _idle_flush(self, idle: float, work: _Round) -> None:
         buffered = self.classifier.buffered
         step = self.classifier.drain()
         if buffered or step.pages:
@@ -284,46 +454,150 @@ class Service:
                 buffered,
                 len(step.pages),
             )
-        self._emit(step)
+        if step.pages or step.audit:
+            work.journal.append(JournalEntry("", DRAIN, time.time()))
+            work.steps.append(step)
 
-    # -- what the classifier decided -----------------------------------------------------------
+    def _now(self, wall: float) -> float:
+        """The router's clock: the wall clock, or with --clock event the latest event time."""
+        if self.options.clock == "wall" or self._event_now == -math.inf:
+            return wall
+        return self._event_now
 
-    def _emit(self, step: Step) -> None:
-        if not step.pages and not step.audit:
-            return
+    # -- the round's outcome --------------------------------------------------------------------
+
+    def _finish_round(self, work: _Round, messages: list[InboundMessage]) -> None:
+        wall = time.time()
+        now = self._now(wall)
+        self._reload_silences(time.monotonic())
         deciding: dict[str, Event] = {}
-        for record in step.audit:
-            if record.page_id is not None and record.event is not None:
-                deciding[record.page_id] = record.event
-        for page in step.pages:
-            body = page.model_dump_json()
-            self.connection.publish(page.topic, body.encode("utf-8"), qos=1)
-            published = time.time()
-            event = deciding.get(page.page_id)
+        for step in work.steps:
+            for record in step.audit:
+                if record.decision == "paged" and record.event is not None and record.incident:
+                    deciding[record.incident] = record.event
+            work.pages.extend(self.router.feed(step, now))
+        work.pages.extend(self.router.tick(now))
+        routing = self.router.take_audit()
+        if routing:
+            work.router_changed = True
+            work.audit.extend(entry.to_json() for entry in routing)
+        work.audit.extend(entry.to_json() for entry in self.silences.take_audit())
+        snapshot = self._journalled + len(work.journal) >= SNAPSHOT_JOURNAL or (
+            self._journalled > 0 and time.monotonic() >= self._snapshot_due
+        )
+        ids = self._commit(work, snapshot=snapshot)
+        for outbox_id, page in zip(ids, work.pages, strict=True):
+            self._publish(outbox_id, page)
+            event = deciding.get(page.incident) if page.escalation == 0 else None
             received = self._received_at.get(event.seq) if event is not None else None
-            self.metrics.page(page, None if received is None else published - received)
-            logger.info(
-                "page %s: room %s/%s kind %s priority %s to %s (escalation %d)",
-                page.page_id,
-                page.site,
-                page.room,
-                page.kind,
-                page.priority,
-                page.recipient,
-                page.escalation,
-            )
-            if self._pages_out is not None:
-                self._pages_out.write(body + "\n")
-        for record in step.audit:
-            if record.event is not None:
-                # decided (a page it starts a timer for is decided by the timer, not by it)
-                self._received_at.pop(record.event.seq, None)
-            if self._audit_out is not None:
-                self._audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
-        if self._pages_out is not None and step.pages:
-            self._pages_out.flush()
-        if self._audit_out is not None and step.audit:
+            self.metrics.page(page, None if received is None else time.time() - received)
+        for message in messages:
+            self.connection.ack(message)
+        self._write_files(work)
+
+    def _commit(self, work: _Round, *, snapshot: bool) -> list[int]:
+        """Write the round to the store in one transaction; the outbox ids of its pages."""
+        delivered = self._take_delivered()
+        states: dict[str, dict[str, Any]] = {}
+        if work.router_changed:
+            states[ROUTER_STATE] = self.router.snapshot()
+        if snapshot:
+            states[CLASSIFIER_STATE] = {
+                "rules": self._policy_digest,
+                "event_now": self._event_now if self._event_now != -math.inf else None,
+                "pickle": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
+            }
+        if not (work.pages or work.audit or work.acks or work.journal or states or delivered):
+            return []
+        ids = self.store.commit_step(
+            [(page, MQTT_CHANNEL) for page in work.pages],
+            states,
+            work.audit,
+            acks=work.acks,
+            journal=() if snapshot else work.journal,
+            clear_journal=snapshot,
+            confirmed=delivered,
+        )
+        if snapshot:
+            self._journalled = 0
+            self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
+        else:
+            self._journalled += len(work.journal)
+        return ids
+
+    def _publish(self, outbox_id: int, page: Page) -> None:
+        body = page.model_dump_json().encode("utf-8")
+        self.connection.publish(
+            page.topic, body, qos=1, on_delivered=lambda: self._delivered.append(outbox_id)
+        )
+        logger.info(
+            "page %s: room %s/%s kind %s priority %s to %s (escalation %d)",
+            page.page_id,
+            page.site,
+            page.room,
+            page.kind,
+            page.priority,
+            page.recipient,
+            page.escalation,
+        )
+
+    def _take_delivered(self) -> list[int]:
+        delivered: list[int] = []
+        while self._delivered:
+            delivered.append(self._delivered.popleft())
+        return delivered
+
+    def _confirm_delivered(self) -> None:
+        delivered = self._take_delivered()
+        if delivered:
+            try:
+                self.store.commit_step([], {}, [], confirmed=delivered)
+            except StoreError as error:
+                logger.warning("could not confirm %d delivered page(s): %s", len(delivered), error)
+
+    def _reload_silences(self, monotonic: float) -> None:
+        """Take up silences set or lifted by ``sensorhub mute``/``unmute`` since last looked."""
+        if monotonic < self._silences_due:
+            return
+        self._silences_due = monotonic + SILENCES_POLL
+        state = self.store.load_state(SILENCES_STATE)
+        if state is not None and state != self._silences_state:
+            self.silences.restore(state)
+            self._silences_state = state
+
+    def _write_files(self, work: _Round) -> None:
+        for step in work.steps:
+            for record in step.audit:
+                if record.event is not None:
+                    # decided (a page it starts a timer for is decided by the timer, not by it)
+                    self._received_at.pop(record.event.seq, None)
+                if self._audit_out is not None:
+                    self._audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
+        if self._audit_out is not None:
+            for entry in work.audit:
+                self._audit_out.write(json.dumps(entry) + "\n")
             self._audit_out.flush()
+        if self._pages_out is not None and work.pages:
+            for page in work.pages:
+                self._pages_out.write(page.model_dump_json() + "\n")
+            self._pages_out.flush()
+
+
+@dataclass(slots=True)
+class _Round:
+    """What one round of the loop decided, to be written to the store together."""
+
+    steps: list[Step] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[AckRecord] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)
+    router_changed: bool = False
+
+
+def _digest(policy: Policy) -> str:
+    """Tells whether a saved classifier was made for the same rules."""
+    return hashlib.sha256(pickle.dumps(policy)).hexdigest()
 
 
 @contextmanager
@@ -399,6 +673,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"event clock only: when no message arrives for this long, decide everything "
         f"buffered, as replay does at the end of a file (default {IDLE_FLUSH:g})",
     )
+    keep = parser.add_argument_group("durable state")
+    keep.add_argument(
+        "--store",
+        metavar="URL",
+        help="where open incidents, pending escalations, acknowledgements, silences, the outbox "
+        "of unconfirmed pages and the audit are kept across restarts: sqlite:///path.db (one "
+        "file, the default is sensorhub.db in the working directory) or "
+        "postgresql://user@host:port/db",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--pages", type=Path, metavar="FILE", help="also append every page to FILE (JSONL)"
@@ -469,6 +752,7 @@ def run(args: argparse.Namespace) -> int:
             audit_path=args.audit,
             metrics_port=args.metrics_port,
             metrics_addr=args.metrics_addr,
+            store_url=args.store,
         )
     except ValueError as error:
         print(f"sensorhub serve: {error}", file=sys.stderr)
@@ -498,7 +782,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"sensorhub serve: {error}", file=sys.stderr)
             return 2
         try:
-            service = Service(policy, settings, options, registry=REGISTRY)
+            store = resources.enter_context(open_store(options.store_url))
+        except StoreError as error:
+            print(f"sensorhub serve: {error}", file=sys.stderr)
+            return 2
+        try:
+            service = Service(policy, settings, options, registry=REGISTRY, store=store)
         except OSError as error:  # paho reads the TLS files when the client is made
             print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
             return 2

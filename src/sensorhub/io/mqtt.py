@@ -10,7 +10,12 @@ What it does so that no event is lost while the service or the broker is away:
   (``MqttSettings.clean_session`` turns this off for a throwaway listener);
 - subscriptions (QoS 1) are made again in ``on_connect``, so they are back after every reconnect
   even if the broker lost the session;
-- publishes while disconnected are queued without limit and sent after the reconnect;
+- publishes while disconnected are queued without limit and sent after the reconnect, in
+  order; ``publish(..., on_delivered=...)`` says when the broker has acknowledged one (PUBACK),
+  so a caller with a durable outbox can confirm the page there;
+- with ``manual_ack=True`` a received message is acknowledged to the broker only when the
+  caller says so (``ack(message)``), after it has made the message durable: a message the
+  service received but had not yet written down when it was killed is sent again by the broker;
 - it reconnects by itself, waiting 1 s, 2 s, 4 s ... at most 30 s between attempts;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
   service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
@@ -26,6 +31,7 @@ import queue
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -45,6 +51,8 @@ RECONNECT_MIN_DELAY: Final = 1
 RECONNECT_MAX_DELAY: Final = 30
 #: QoS 1 messages sent but not yet acknowledged, at most (paho queues the rest in order).
 DEFAULT_MAX_INFLIGHT: Final = 100
+#: Acknowledgements remembered for publishes whose callback was not yet registered, at most.
+EARLY_MARKS: Final = 1000
 #: How long ``stop()`` waits for queued publishes (pages, the offline status) to be acknowledged.
 STOP_FLUSH_TIMEOUT: Final = 3.0
 
@@ -155,6 +163,9 @@ class InboundMessage:
     received_at: float
     #: Delivered from the broker's retained store (on subscribe), not published just now.
     retained: bool = False
+    #: The broker's message id and QoS, for ``MqttConnection.ack`` (0: nothing to acknowledge).
+    mid: int = 0
+    qos: int = 0
 
 
 class MqttConnection:
@@ -171,6 +182,7 @@ class MqttConnection:
         inbox: queue.Queue[InboundMessage],
         *,
         log: logging.Logger | None = None,
+        manual_ack: bool = False,
     ) -> None:
         self.settings = settings
         #: Where the connection logs (and paho's debug trace, under ``<log>.paho``); a client
@@ -189,6 +201,11 @@ class MqttConnection:
         self.last_failure: str | None = None
         self._unacked = 0  # publishes not yet acknowledged (QoS 1) or sent (QoS 0)
         self._unacked_changed = threading.Condition()
+        # mid -> what to call when the broker acknowledges that publish; mids acknowledged
+        # before publish() could register theirs (the network thread may be that quick)
+        self._on_delivered: dict[int, Callable[[], None]] = {}
+        self._delivered_early: set[int] = set()
+        self.manual_ack = manual_ack
         self._client = self._make_client()
 
     # -- public --------------------------------------------------------------------------------
@@ -221,8 +238,19 @@ class MqttConnection:
         """Wait until connected and subscribed (the broker acknowledged); False on timeout."""
         return self._subscribed.wait(timeout)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, *, retain: bool = False) -> None:
-        """Publish, or queue the message until the connection is back (nothing is dropped)."""
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        *,
+        retain: bool = False,
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
+        """Publish, or queue the message until the connection is back (nothing is dropped).
+
+        ``on_delivered`` is called (on the network thread) once the broker has acknowledged it.
+        """
         with self._unacked_changed:  # counted first: the acknowledgement may come at once
             self._unacked += 1
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -230,7 +258,22 @@ class MqttConnection:
             self.log.debug("not connected: message to %s queued until the reconnect", topic)
         elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.log.error("could not publish to %s: %s", topic, paho.error_string(info.rc))
-            self._acknowledged()
+            self._acknowledged(info.mid)
+            return
+        if on_delivered is not None:
+            with self._unacked_changed:
+                early = info.mid in self._delivered_early
+                if early:
+                    self._delivered_early.discard(info.mid)
+                else:
+                    self._on_delivered[info.mid] = on_delivered
+            if early:
+                on_delivered()
+
+    def ack(self, message: InboundMessage) -> None:
+        """Acknowledge a received message to the broker (``manual_ack``): it is ours now."""
+        if self.manual_ack and message.qos > 0:
+            self._client.ack(message.mid, message.qos)
 
     def flush(self, timeout: float) -> bool:
         """Wait until every publish so far is acknowledged by the broker; False on timeout."""
@@ -275,6 +318,7 @@ class MqttConnection:
             client_id=s.client_id,
             clean_session=s.clean_session,
             protocol=paho.MQTTv311,
+            manual_ack=self.manual_ack,
         )
         paho_logger = logging.getLogger(f"{self.log.name}.paho")
         if paho_logger.isEnabledFor(logging.DEBUG):
@@ -415,19 +459,35 @@ class MqttConnection:
         except UnicodeDecodeError:  # the broker should refuse these; never die on one
             topic = bytes(message._topic).decode("utf-8", errors="replace")
         self.inbox.put(
-            InboundMessage(topic, bytes(message.payload), received_at, bool(message.retain))
+            InboundMessage(
+                topic,
+                bytes(message.payload),
+                received_at,
+                bool(message.retain),
+                message.mid,
+                message.qos,
+            )
         )
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason_code: Any, properties: Any
     ) -> None:
-        self._acknowledged()
+        self._acknowledged(mid)
 
-    def _acknowledged(self) -> None:
+    def _acknowledged(self, mid: int) -> None:
         with self._unacked_changed:
             self._unacked -= 1
             if self._unacked <= 0:
                 self._unacked_changed.notify_all()
+            callback = self._on_delivered.pop(mid, None)
+            if callback is None and mid:
+                # most are publishes without a callback; the marks of the latest few are kept,
+                # far fewer than the 65535 publishes after which paho uses a mid again
+                self._delivered_early.add(mid)
+                if len(self._delivered_early) > EARLY_MARKS:
+                    self._delivered_early.clear()
+        if callback is not None:
+            callback()
 
 
 def _status(state: str, since: float | None = None) -> bytes:
