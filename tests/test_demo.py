@@ -37,9 +37,10 @@ def test_the_demo_prints_pages_and_a_summary_and_pages_what_replay_pages(
     replayed_path = tmp_path / "replayed.jsonl"
     summary = replay(folder / "night.jsonl", load_policy(folder / "rules.yaml"), replayed_path)
     replayed = [json.loads(line) for line in replayed_path.read_text().splitlines()]
-    assert sorted((p["incident"], p["escalation"]) for p in served) == sorted(
-        (p["incident"], p["escalation"]) for p in replayed
-    )
+    first = sorted(p["incident"] for p in served if p["escalation"] == 0)
+    assert first == sorted(p["incident"] for p in replayed)
+    # the demo acknowledges nothing: the service re-sends and escalates what it paged
+    assert {p["incident"] for p in served if p["escalation"] > 0} <= set(first)
     match = re.search(r"reactions\s+(\d+)", out)
     assert match is not None
     assert int(match.group(1)) == summary.reactions

@@ -162,8 +162,11 @@ def test_room_no_route_fits_goes_to_the_sites_recipients(policy: Policy) -> None
     assert "no route fits" in audit.reason
 
 
-def test_site_without_staff_pages_its_recipients_as_before(policy: Policy) -> None:
-    """A site that describes no staff gets exactly the classifier's recipient, once."""
+def test_site_without_staff_pages_its_recipients_and_escalates_by_the_shipped_rules(
+    policy: Policy,
+) -> None:
+    """A site that describes no staff gets exactly the classifier's recipient; unanswered, a
+    fall is re-sent after 60 s and sent to the team (the same recipient here) after 2 minutes."""
     page = make_page(
         policy.room("elsewhere", "1"), incident="elsewhere/1/fall/1", kind="fall", ts=NIGHT,
         events=["e"],
@@ -171,8 +174,13 @@ def test_site_without_staff_pages_its_recipients_as_before(policy: Policy) -> No
     router = Router(policy)
     (routed,) = router.route(page, NIGHT)
     assert routed.recipient == page.recipient == "night-team"
-    assert router.pending() == []  # the shipped rules escalate nothing
-    assert router.tick(NIGHT + 86400) == []
+    assert [(step.escalation, step.due - NIGHT) for step in router.pending()] == [
+        (1, 60),
+        (2, 120),
+    ]
+    again, team = router.tick(NIGHT + 86400)
+    assert (again.escalation, again.recipient, again.ts) == (1, "night-team", NIGHT + 60)
+    assert (team.escalation, team.recipient, team.ts) == (2, "night-team", NIGHT + 120)
 
 
 def test_a_pager_with_its_own_language_gets_its_text_in_that_language(policy: Policy) -> None:

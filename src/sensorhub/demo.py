@@ -236,6 +236,8 @@ class Demo:
             str(pages),
             "--idle-flush",
             f"{IDLE_FLUSH:g}",
+            "--store",  # a night of its own: nothing carried over from an earlier demo
+            f"sqlite:///{self.folder / 'sensorhub.db'}",
         ]
         self._service_log = log.open("wb")
         # a session of its own: Ctrl-C reaches the demo, which stops the service in order
