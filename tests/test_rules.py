@@ -22,7 +22,7 @@ from sensorhub.rules import (
     load_rule_file,
 )
 from sensorhub.rules.loader import format_duration, parse_rule_file
-from sensorhub.rules.policy import EscalationPlan
+from sensorhub.rules.policy import Escalate, EscalationPlan
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "rules" / "example-site.yaml"
@@ -522,11 +522,17 @@ def staff_file(tmp_path: Path, old: str = "", new: str = "") -> Path:
     return write(tmp_path, STAFF.replace(old, new, 1))
 
 
-def test_shipped_defaults_keep_recipients_and_do_not_escalate() -> None:
-    """Today's behaviour: care pages to night-team, faults to technicians, nothing re-sent."""
+def test_shipped_defaults_keep_recipients_and_escalate_by_the_recommended_steps() -> None:
+    """Care pages to night-team, faults to technicians; unanswered care pages re-sent, then to
+    the whole team (docs/routing.md); device faults never re-sent."""
     room = load_policy().room("any-site", "any-room")
     assert (room.care_recipient, room.technical_recipient) == ("night-team", "technicians")
-    assert room.escalation == EscalationPlan()
+    assert room.escalation == EscalationPlan(
+        critical=(Escalate(60, ("same",)), Escalate(120, ("team",))),
+        high=(Escalate(120, ("same",)), Escalate(300, ("team",))),
+        normal=(Escalate(300, ("same",)),),
+        low=(),
+    )
     staff = load_policy().staff("any-site")
     assert not staff.described
     assert staff.routes == ()

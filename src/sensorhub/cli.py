@@ -1,5 +1,7 @@
 """The ``sensorhub`` command. Each subcommand lives in its own module, which supplies
-``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them."""
+``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them. A module with
+several commands names an object per command (``module:object``) that supplies the same, with
+its description as ``__doc__``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sensorhub.demo", "stream a simulated ward night through a private broker"),
     "convert": ("sensorhub.convert", "convert a recording between JSONL and Parquet"),
     "evaluate": ("sensorhub.evaluate", "measure pages against a site's ground truth and census"),
+    "mute": ("sensorhub.mute:mute", "mute a room or device for maintenance (calls still page)"),
+    "unmute": ("sensorhub.mute:unmute", "lift a silence before it ends"),
+    "silences": ("sensorhub.mute:silences", "list the silences in force"),
 }
 
 
@@ -37,13 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="how much to log on stderr (default INFO)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (spec, help_text) in COMMANDS.items():
+        module_name, _, attribute = spec.partition(":")
         module = importlib.import_module(module_name)
+        target = getattr(module, attribute) if attribute else module
         command = sub.add_parser(
-            name, help=help_text, description=module.__doc__, formatter_class=_RAW
+            name, help=help_text, description=target.__doc__, formatter_class=_RAW
         )
-        module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        target.add_arguments(command)
+        command.set_defaults(run=target.run)
     rules = sub.add_parser(
         "rules", help="work with rule files", description="Work with rule files."
     )

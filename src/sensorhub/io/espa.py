@@ -22,6 +22,10 @@ What it does so that a call is not lost:
 
 Each call's outcome is a ``Delivery``: wait on it, or pass ``on_delivery`` to hear of it.
 
+A paging system's settings are configuration, written in a site's rule file: ``EspaConfig``
+lives in ``sensorhub.rules.paging`` (re-exported here), and ``client_for(config)`` makes its
+client. ``sensorhub.io.paging.EspaChannel`` puts a client behind the durable outbox.
+
 The serial transport uses termios directly (no pyserial): the port is put in raw mode with the
 configured baud rate, data bits, parity and stop bits. POSIX only.
 """
@@ -39,14 +43,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Literal, Protocol, Self, TypedDict, Unpack
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from sensorhub.contract import Page, Priority
+from sensorhub.contract import Page
 from sensorhub.routing.espa_protocol import (
-    DEFAULT_CODES,
     Acked,
     Call,
-    CallCodes,
     CallProfile,
     CallStatus,
     Failed,
@@ -60,13 +60,16 @@ from sensorhub.routing.espa_protocol import (
     SystemStatus,
     describe,
 )
+from sensorhub.rules.paging import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_RESPONSE_TIMEOUT,
+    CallCodesConfig,
+    EspaConfig,
+    Parity,
+)
 
 logger = logging.getLogger(__name__)
 
-#: How long the paging system may take to answer before the link sends again.
-DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
-#: How often an idle link asks the paging system for call status.
-DEFAULT_POLL_INTERVAL: Final = 1.0
 RECONNECT_MIN_DELAY: Final = 1.0
 RECONNECT_MAX_DELAY: Final = 30.0
 #: Timeouts in a row after which the connection is taken for dead and made again.
@@ -144,9 +147,6 @@ class TcpTransport:
 
     def write(self, data: bytes) -> None:
         self._socket().sendall(data)
-
-
-Parity = Literal["N", "E", "O"]
 
 
 def raw_mode(
@@ -637,130 +637,63 @@ class EspaSerialClient(EspaClient):
         super().__init__(transport, **options)
 
 
-# -- configuration -------------------------------------------------------------------------------
+# -- from configuration --------------------------------------------------------------------------
 
 
-class CallCodesConfig(BaseModel):
-    """The one-digit codes for calls of one page priority; leave one out to not send it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    beep: int | None = Field(None, ge=0, le=9, description="Beep coding (record 3).")
-    call_type: int | None = Field(None, ge=0, le=9, description="Call type (record 4).")
-    transmissions: int | None = Field(
-        None, ge=0, le=9, description="Number of transmissions (record 5)."
-    )
-    priority: int | None = Field(None, ge=0, le=9, description="ESPA priority (record 6).")
-
-
-class EspaConfig(BaseModel):
-    """One paging system: where it is, how to speak to it, and the pager of each recipient."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str | None = Field(None, description="Paging system (or TCP converter) host for TCP.")
-    port: int | None = Field(None, ge=1, le=65535, description="Its TCP port.")
-    device: str | None = Field(None, description="Serial port, e.g. /dev/ttyS0 (instead of TCP).")
-    baud: int = Field(9600, ge=50, le=4_000_000, description="Serial baud rate.")
-    bytesize: Literal[7, 8] = Field(8, description="Serial data bits.")
-    parity: Parity = Field("N", description="Serial parity: N, E or O.")
-    stopbits: Literal[1, 2] = Field(1, description="Serial stop bits.")
-    control_address: str = Field(
-        "1", pattern=r"^[0-9]$", description="Our ESPA address (control station)."
-    )
-    paging_address: str = Field(
-        "2", pattern=r"^[0-9]$", description="The paging system's ESPA address."
-    )
-    display_width: int = Field(80, ge=1, le=512, description="Characters the pagers display.")
-    seven_bit: bool = Field(False, description="Send 7-bit ASCII only (no ISO 8859-1 letters).")
-    max_retries: int = Field(3, ge=0, le=10, description="Retries after NAK or silence.")
-    response_timeout: float = Field(
-        DEFAULT_RESPONSE_TIMEOUT, gt=0, le=60, description="Seconds to wait for an answer."
-    )
-    poll_interval: float = Field(
-        DEFAULT_POLL_INTERVAL, gt=0, le=300, description="Seconds between status polls."
-    )
-    ack_statuses: frozenset[str] = Field(
-        frozenset({"4"}),
-        min_length=1,
-        description="Call-status values (record 7) that mean a person acknowledged the call.",
-    )
-    pagers: dict[str, str] = Field(
-        default_factory=dict,
-        description="Recipient (pager or group in the rule file) -> call address (digits).",
-    )
-    priorities: dict[Priority, CallCodesConfig] = Field(
-        default_factory=dict,
-        description="Codes per page priority; priorities left out keep the defaults.",
-    )
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> Self:
-        tcp = self.host is not None or self.port is not None
-        if tcp and self.device is not None:
-            raise ValueError("give either host and port (TCP) or device (serial), not both")
-        if tcp and (self.host is None or self.port is None):
-            raise ValueError("ESPA over TCP needs both host and port")
-        if not tcp and self.device is None:
-            raise ValueError(
-                "give host and port (TCP) or device (serial port) of the paging system"
-            )
-        if self.bytesize == 7 and not self.seven_bit:
-            raise ValueError("with 7 data bits set seven_bit: true (ISO 8859-1 letters need 8)")
-        if self.control_address == self.paging_address:
-            raise ValueError("control_address and paging_address must differ")
-        for recipient, address in self.pagers.items():
-            if not (address.isascii() and address.isdigit() and 1 <= len(address) <= 16):
-                raise ValueError(
-                    f"pager address {address!r} of {recipient!r} must be 1 to 16 digits"
-                )
-        return self
-
-    def link_settings(self) -> LinkSettings:
-        return LinkSettings(
-            own_address=self.control_address,
-            paging_address=self.paging_address,
-            max_retries=self.max_retries,
-            ack_statuses=self.ack_statuses,
+def client_for(
+    config: EspaConfig,
+    *,
+    on_status: StatusCallback | None = None,
+    on_delivery: Callable[[Delivery], None] | None = None,
+    reconnect_min: float = RECONNECT_MIN_DELAY,
+    reconnect_max: float = RECONNECT_MAX_DELAY,
+    dead_after: int = DEFAULT_DEAD_AFTER,
+    log: logging.Logger | None = None,
+) -> EspaClient:
+    """A client (not started) for the paging system ``config`` of a rule file describes."""
+    transport: Transport
+    if config.device is not None:
+        transport = SerialTransport(
+            config.device,
+            config.baud,
+            bytesize=config.bytesize,
+            parity=config.parity,
+            stopbits=config.stopbits,
         )
+    else:
+        assert config.host is not None  # noqa: S101 - validated
+        assert config.port is not None  # noqa: S101 - validated
+        transport = TcpTransport(config.host, config.port)
+    return EspaClient(
+        transport,
+        settings=config.link_settings(),
+        profile=config.call_profile(),
+        on_status=on_status,
+        on_delivery=on_delivery,
+        response_timeout=config.response_timeout,
+        poll_interval=config.poll_interval,
+        reconnect_min=reconnect_min,
+        reconnect_max=reconnect_max,
+        dead_after=dead_after,
+        log=log,
+    )
 
-    def call_profile(self) -> CallProfile:
-        codes = dict(DEFAULT_CODES)
-        for priority, configured in self.priorities.items():
-            codes[priority] = CallCodes(**configured.model_dump())
-        return CallProfile(
-            addresses=self.pagers,
-            display_width=self.display_width,
-            seven_bit=self.seven_bit,
-            codes=codes,
-        )
 
-    def client(
-        self,
-        *,
-        on_status: StatusCallback | None = None,
-        on_delivery: Callable[[Delivery], None] | None = None,
-    ) -> EspaClient:
-        """A client for this paging system (not started)."""
-        transport: Transport
-        if self.device is not None:
-            transport = SerialTransport(
-                self.device,
-                self.baud,
-                bytesize=self.bytesize,
-                parity=self.parity,
-                stopbits=self.stopbits,
-            )
-        else:
-            assert self.host is not None  # noqa: S101 - validated
-            assert self.port is not None  # noqa: S101 - validated
-            transport = TcpTransport(self.host, self.port)
-        return EspaClient(
-            transport,
-            settings=self.link_settings(),
-            profile=self.call_profile(),
-            on_status=on_status,
-            on_delivery=on_delivery,
-            response_timeout=self.response_timeout,
-            poll_interval=self.poll_interval,
-        )
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_RESPONSE_TIMEOUT",
+    "CallCodesConfig",
+    "ClientOptions",
+    "Delivery",
+    "EspaClient",
+    "EspaConfig",
+    "EspaSerialClient",
+    "EspaTcpClient",
+    "Parity",
+    "SerialTransport",
+    "StatusCallback",
+    "TcpTransport",
+    "Transport",
+    "client_for",
+    "raw_mode",
+]

@@ -12,10 +12,12 @@ added, removed or expired, and every page held back, is an entry of the audit tr
 (:meth:`Silences.take_audit`). :meth:`Silences.snapshot` and :meth:`Silences.restore` give a
 plain JSON-able state for the durable store.
 
-The command line does not have these commands yet. ``sensorhub mute`` will build a
-:class:`Silence` with ``created`` = now and ``until`` = now + the duration asked for, and call
-:meth:`Silences.add`; ``sensorhub unmute ID`` will call :meth:`Silences.remove`; ``sensorhub
-mute --list`` will show :meth:`Silences.active`.
+On the command line (``sensorhub.mute``): ``sensorhub mute`` builds a :class:`Silence` with
+``created`` = now and ``until`` = now + the duration asked for and calls :meth:`Silences.add`;
+``sensorhub unmute ID`` calls :meth:`Silences.remove`; ``sensorhub silences`` shows
+:meth:`Silences.active` (``--all``: :meth:`Silences.every`). The commands are the only writer
+of the state ``silences`` in the durable store: each change is read, made and saved with its
+audit entries in one transaction (``Store.change_state``), and the service reads it back.
 """
 
 from __future__ import annotations
@@ -235,6 +237,27 @@ class Silences:
         return sorted(
             (s for s in self._by_id.values() if s.in_force(at)), key=lambda s: (s.until, s.id)
         )
+
+    def every(self) -> list[Silence]:
+        """Every silence set, in force or ended but not yet expired, the soonest to end first."""
+        return sorted(self._by_id.values(), key=lambda s: (s.until, s.id))
+
+    def get(self, silence_id: str) -> Silence | None:
+        """The silence set with ``silence_id``, in force or not, or None."""
+        return self._by_id.get(silence_id)
+
+    def forget_ended(self, before: float) -> list[Silence]:
+        """Drop, without an audit entry, the silences that ended before ``before``.
+
+        For the writer of a stored state that nobody expires (the command line): a silence
+        that ended long ago has had its end recorded by the service that applied it.
+        """
+        gone = [s for s in self.every() if s.until < before]
+        for silence in gone:
+            del self._by_id[silence.id]
+        if gone:
+            self._revision += 1
+        return gone
 
     def applies(self, page: Page, at: float) -> Silence | None:
         """The silence that holds ``page`` back at ``at`` (the longest-lasting), or None.

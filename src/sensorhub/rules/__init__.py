@@ -11,9 +11,12 @@ from sensorhub.rules.loader import (
     load_policy,
     load_rule_file,
 )
+from sensorhub.rules.paging import EspaConfig, PagingSystem
 from sensorhub.rules.policy import Policy, RoomPolicy
 
 __all__ = [
+    "EspaConfig",
+    "PagingSystem",
     "Policy",
     "RoomPolicy",
     "RuleError",

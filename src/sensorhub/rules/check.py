@@ -40,6 +40,7 @@ from sensorhub.rules.loader import (
     parse_rule_file,
 )
 from sensorhub.rules.model import NightWindow, Parameters, RuleFile, Staff
+from sensorhub.rules.paging import EspaConfig
 from sensorhub.rules.policy import Policy, reference_errors
 
 #: A night shorter than this is probably a typo (22:00-02:00 for 22:00-07:00).
@@ -142,6 +143,31 @@ def _warnings(parsed: ParsedRuleFile) -> Iterator[RuleError]:
         if site.staff is not None:
             for keys, message in _staff_warnings(site.staff):
                 yield warn(("sites", site_name, "staff", *keys), message)
+        for keys, message in _paging_warnings(site.staff, site.paging):
+            yield warn(("sites", site_name, "paging", *keys), message)
+
+
+def _paging_warnings(
+    staff: Staff | None, paging: dict[str, EspaConfig]
+) -> Iterator[tuple[KeyPath, str]]:
+    """A paging system that calls nobody; a pager given another call address under paging than
+    under staff.pagers."""
+    for name, system in paging.items():
+        if not system.pagers:
+            yield (
+                (name,),
+                f"paging system {name!r} names no pagers, so no page goes to it: add "
+                "pagers: {<pager or group>: <call address>}",
+            )
+        for recipient, address in system.pagers.items():
+            pager = staff.pagers.get(recipient) if staff is not None else None
+            if pager is not None and pager.address is not None and pager.address != address:
+                yield (
+                    (name, "pagers", recipient),
+                    f"pager {recipient!r} has call address {pager.address!r} under staff.pagers "
+                    f"but {address!r} here: paging system {name!r} calls {address!r}; is that "
+                    "meant?",
+                )
 
 
 _DAY = 24 * 60

@@ -8,6 +8,11 @@ A site may also describe its ``staff`` (pagers, groups, wings, shifts, routes); 
 is a parameter like the others, layered per priority. Once a site has ``staff``, every pager or
 group it names must be defined there: the validators below report each unknown name at its own
 place in the file (so at its own line), with a did-you-mean. See docs/routing.md.
+
+A site may name its ESPA 4.4.4 paging systems under ``paging`` (:class:`EspaConfig` each, see
+docs/espa.md); every recipient a paging system gives a call address must be a pager or group
+of the site's staff (or, for a site without ``staff``, one of its recipients: checked in
+``sensorhub.rules.policy.reference_errors``, which sees the shipped defaults too).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sensorhub.contract import INCIDENT_KINDS, NAME_RE, IncidentKind, Priority
+from sensorhub.rules.paging import EspaConfig
 
 _T = TypeVar("_T")
 
@@ -640,6 +646,11 @@ class SiteRules(Parameters):
         description="The site's pagers, groups, wings, shifts and routes. Once given, every "
         "pager or group the site names (recipients, escalation) must be defined in it.",
     )
+    paging: dict[str, EspaConfig] = Field(
+        default_factory=dict,
+        description="ESPA 4.4.4 paging systems by name (unique in the file): where each is "
+        "(host and port, or device) and the call address of each pager or group it reaches.",
+    )
 
     @field_validator("rooms")
     @classmethod
@@ -653,6 +664,29 @@ class SiteRules(Parameters):
             yield ("rooms", name), room
             if room.resident is not None:
                 yield ("rooms", name, "resident"), room.resident
+
+    @model_validator(mode="after")
+    def _paging_references(self) -> SiteRules:
+        problems = _Problems()
+        for name, system in self.paging.items():
+            if not NAME_RE.fullmatch(name):
+                problems.add(
+                    ("paging", name),
+                    f"paging system name {name!r} cannot be part of an outbox channel: "
+                    "use 1-64 letters, digits, '_', '.', '-'",
+                    name,
+                )
+            if self.staff is None:
+                continue  # checked against the recipients, shipped defaults included (policy)
+            for recipient in system.pagers:
+                if recipient not in self.staff.names:
+                    problems.add(
+                        ("paging", name, "pagers", recipient),
+                        unknown_name(recipient, self.staff),
+                        recipient,
+                    )
+        problems.raise_if_any("SiteRules")
+        return self
 
     @model_validator(mode="after")
     def _staff_references(self) -> SiteRules:
@@ -704,6 +738,25 @@ class RuleFile(_Strict):
     @classmethod
     def _site_names(cls, sites: dict[str, SiteRules]) -> dict[str, SiteRules]:
         return _topic_names(sites, "site")
+
+    @model_validator(mode="after")
+    def _paging_names(self) -> RuleFile:
+        """A paging system's name is its outbox channel ``espa:<name>``: unique in the file."""
+        problems = _Problems()
+        first: dict[str, str] = {}
+        for site_name, site in self.sites.items():
+            for name in site.paging:
+                if name in first:
+                    problems.add(
+                        ("sites", site_name, "paging", name),
+                        f"paging system {name!r} is also defined under sites.{first[name]}.paging: "
+                        "give each paging system its own name (it names its queue of pages)",
+                        name,
+                    )
+                else:
+                    first[name] = site_name
+        problems.raise_if_any("RuleFile")
+        return self
 
     @model_validator(mode="after")
     def _inherited_references(self) -> RuleFile:

@@ -17,10 +17,12 @@ from sensorhub.rules.model import (
     Parameters,
     Recipients,
     RuleFile,
+    SiteRules,
     Staff,
     inherited_targets,
     priorities,
 )
+from sensorhub.rules.paging import PagingSystem
 
 _PARAMETER_FIELDS = tuple(Parameters.model_fields)
 #: Parameters the defaults may leave unset: no escalation unless a rule file asks for it.
@@ -269,11 +271,12 @@ def reference_errors(rules: RuleFile, base: RuleFile | None) -> list[tuple[tuple
 
     The rule file's own names are checked when it loads; only what comes from ``base`` (e.g.
     ``recipients: {care: night-team, ...}`` of rules/default.yaml) is left to check here.
-    Returns (key path, message) pairs, one per site and key.
+    Returns (key path, message) pairs, one per site and key. The recipients of the paging
+    systems of a site without staff are checked here too (:func:`paging_errors`).
     """
+    errors = paging_errors(rules, base)
     if base is None:
-        return []
-    errors: list[tuple[tuple[str, ...], str]] = []
+        return errors
     for site_name, site in rules.sites.items():
         if site.staff is None:
             continue
@@ -300,6 +303,53 @@ def reference_errors(rules: RuleFile, base: RuleFile | None) -> list[tuple[tuple
                     f"{fix}",
                 )
             )
+    return errors
+
+
+def site_recipients(rules: RuleFile, base: RuleFile | None, site: SiteRules) -> list[str]:
+    """The recipients a site's pages can go to by ``recipients`` (site, rooms, residents, and
+    what the site inherits from the file's and the shipped defaults), in file order."""
+    inherited = next(
+        (
+            level.recipients
+            for level in (site, rules.defaults, base.defaults if base else None)
+            if level is not None and level.recipients is not None
+        ),
+        None,
+    )
+    names: dict[str, None] = {}
+    if inherited is not None:
+        names.update(dict.fromkeys((inherited.care, inherited.technical)))
+    for _, level in site.levels():
+        if level.recipients is not None:
+            names.update(dict.fromkeys((level.recipients.care, level.recipients.technical)))
+    return list(names)
+
+
+def paging_errors(rules: RuleFile, base: RuleFile | None) -> list[tuple[tuple[str, ...], str]]:
+    """Pagers of a paging system of a site without ``staff`` that are none of its recipients.
+
+    (A site with staff is checked against its staff when the file loads.)
+    """
+    errors: list[tuple[tuple[str, ...], str]] = []
+    for site_name, site in rules.sites.items():
+        if site.staff is not None:
+            continue
+        known = site_recipients(rules, base, site)
+        for name, system in site.paging.items():
+            for recipient in system.pagers:
+                if recipient in known:
+                    continue
+                close = difflib.get_close_matches(recipient, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                errors.append(
+                    (
+                        ("sites", site_name, "paging", name, "pagers", recipient),
+                        f"{recipient!r} gets no pages of site {site_name!r}: {hint}its pages go "
+                        "to its recipients (" + ", ".join(repr(n) for n in known) + "). To page "
+                        "pagers and groups by name, describe them under the site's staff",
+                    )
+                )
     return errors
 
 
@@ -330,6 +380,15 @@ class Policy:
         self._defaults = [base.defaults if base is not None else None, rules.defaults]
         self._cache: dict[tuple[str, str], RoomPolicy] = {}
         self._staff: dict[str, SiteStaff] = {}
+        self._paging = {
+            name: PagingSystem(name, site_name, config)
+            for site_name, site in rules.sites.items()
+            for name, config in site.paging.items()
+        }
+
+    def paging_systems(self) -> dict[str, PagingSystem]:
+        """The ESPA 4.4.4 paging systems of every site, by name (unique in the rule file)."""
+        return dict(self._paging)
 
     def room(self, site: str, room: str) -> RoomPolicy:
         key = (site, room)

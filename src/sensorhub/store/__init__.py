@@ -11,6 +11,7 @@ See docs/store.md for what is kept and how a restart resumes from it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Final
 
@@ -27,9 +28,19 @@ from sensorhub.store.base import (
 
 #: Where the store is when no URL is given.
 DEFAULT_PATH: Final = "sensorhub.db"
+#: The store of the commands (serve, mute, unmute, silences) when neither --store nor
+#: $SENSORHUB_STORE says otherwise: SQLite in the working directory.
+DEFAULT_STORE_URL: Final = f"sqlite:///{DEFAULT_PATH}"
+#: The environment variable that sets the store of every command.
+STORE_ENV: Final = "SENSORHUB_STORE"
 
 _SQLITE: Final = "sqlite:///"
 _POSTGRES: Final = ("postgresql://", "postgres://")
+
+
+def store_url_default() -> str:
+    """The default of ``--store``: ``$SENSORHUB_STORE`` if set, else ``DEFAULT_STORE_URL``."""
+    return os.environ.get(STORE_ENV) or DEFAULT_STORE_URL
 
 
 def open_store(url: str | None, *, default_path: str | Path = DEFAULT_PATH) -> Store:
@@ -65,13 +76,16 @@ def open_store(url: str | None, *, default_path: str | Path = DEFAULT_PATH) -> S
 
 __all__ = [
     "DEFAULT_PATH",
+    "DEFAULT_STORE_URL",
     "ESPA_PREFIX",
     "MQTT_CHANNEL",
     "SCHEMA_VERSION",
+    "STORE_ENV",
     "AckRecord",
     "JournalEntry",
     "Store",
     "StoreError",
     "check_channel",
     "open_store",
+    "store_url_default",
 ]
