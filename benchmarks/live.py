@@ -509,6 +509,7 @@ def benchmark(args: argparse.Namespace) -> None:
                     *(sys.executable, "-m", "sensorhub", "serve", "--broker", broker.url),
                     *("--clock", "event", "--metrics-port", str(metrics_port)),
                     *("--client-id", f"bench-serve-{os.getpid()}", "--rules", str(recording.rules)),
+                    *("--store", f"sqlite:///{folder / 'sensorhub.db'}"),
                 ],
                 stdout=log,
                 stderr=log,

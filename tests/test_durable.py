@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from sensorhub import cli
 from sensorhub.broker import PrivateBroker
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings
 from sensorhub.routing.router import ACK_TOPIC
@@ -383,3 +384,39 @@ def _listen(
     connection.start()
     assert connection.wait_connected(WAIT)
     return connection
+
+
+# -- silences set from the command line while the service runs (wall clock) ------------------
+
+
+@pytest.mark.mqtt
+def test_a_muted_room_holds_its_care_pages_until_the_silence_ends_but_never_a_call(
+    serve: Serve, mqtt_client: MakeClient, names: Names, tmp_path: Path
+) -> None:
+    path = rules_file(tmp_path, names.site)
+    path.write_text(path.read_text() + "    fall_confirm: 2s\n", encoding="utf-8")
+    running = serve(rules=path, clock="wall", lateness=0.5)
+    client = mqtt_client([names.pages])
+    store = f"sqlite:///{tmp_path / 'sensorhub.db'}"
+    muted = cli.main(
+        ["mute", "--site", names.site, "--room", "12", "--for", "6s", "--reason", "new bed mat",
+         "--by", "tech-1", "--store", store]
+    )  # fmt: skip
+    assert muted == 0
+    deadline = time.monotonic() + WAIT
+    while not running.service.silences.active(time.time()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the service looks at the store every second
+    muted_at = time.time()
+    client.publish(names.topic("12", "optical"), {"ts": muted_at, "event": "fall"})
+    client.publish(names.topic("12", "call"), {"ts": muted_at, "event": "pressed", "id": "c1"})
+    client.wait_for(is_page("call", "12"))  # a resident call is never silenced
+    time.sleep(max(0.0, muted_at + 6.5 - time.time()))  # the silence has ended
+    assert not client.matching(is_page("fall", "12"))  # held, and not sent later
+
+    client.publish(names.topic("12", "optical"), {"ts": time.time(), "event": "fall"})
+    client.wait_for(is_page("fall", "12"))
+    with open_store(store) as opened:
+        decisions = [
+            entry.get("decision") or entry.get("action") for entry in opened.audit_since(0)
+        ]
+    assert {"held", "silence_added", "silence_expired"} <= set(decisions), decisions

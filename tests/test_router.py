@@ -639,3 +639,29 @@ def test_parse_ack_says_what_is_wrong_with_a_bad_one(
     result = parse_ack(topic, payload)
     assert isinstance(result, str)
     assert message in result
+
+
+def test_a_held_care_incident_is_paged_on_new_evidence_after_its_silence_ended(
+    policy: Policy,
+) -> None:
+    """What happened while the room was muted stays held; evidence seen after the silence
+    ended (the resident still on the floor) pages the incident, once."""
+    silences = Silences()
+    silences.add(
+        Silence(site="elsewhere", room="1", until=NIGHT + 60, reason="work", by="t", created=NIGHT)
+    )
+    router = Router(policy, silences=silences)
+    page = make_page(
+        policy.room("elsewhere", "1"), incident="elsewhere/1/fall/1", kind="fall", ts=NIGHT + 10,
+        events=["e"],
+    )  # fmt: skip
+    assert router.route(page, NIGHT + 10) == []
+
+    def evidence(ts: float) -> Step:
+        record = AuditRecord(ts, "evidence", "on the floor", incident=page.incident)
+        return Step(audit=[record])
+
+    assert router.feed(evidence(NIGHT + 30), NIGHT + 30) == []  # still muted
+    (paged,) = router.feed(evidence(NIGHT + 90), NIGHT + 90)
+    assert (paged.incident, paged.escalation, paged.ts) == (page.incident, 0, NIGHT + 90)
+    assert router.feed(evidence(NIGHT + 95), NIGHT + 95) == []  # open now: paged once

@@ -222,6 +222,10 @@ class PrivateBroker:
             # Mosquitto queues only 1000 QoS 1 messages for a client that is away or behind,
             # and drops the rest: sensorhub must lose no event, so the queue is unbounded.
             "max_queued_messages 0",
+            # sensorhub acknowledges an event only once it is written to its store (a round of
+            # up to 2000 messages): Mosquitto's default of 20 unacknowledged messages in flight
+            # per client would hold the stream to 20 per round.
+            "max_inflight_messages 1000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",

@@ -74,18 +74,23 @@ from sensorhub.io.mqtt import (
     MqttSettingsError,
     TlsSettings,
 )
+from sensorhub.io.paging import EspaChannel
 from sensorhub.metrics import ServiceMetrics, serve_metrics
+from sensorhub.mute import SILENCES_STATE
 from sensorhub.routing.router import ACK_TOPIC, Ack, Router, parse_ack
 from sensorhub.routing.silences import Silences, when
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 from sensorhub.store import (
+    DEFAULT_STORE_URL,
     MQTT_CHANNEL,
+    STORE_ENV,
     AckRecord,
     JournalEntry,
     Store,
     StoreError,
     open_store,
+    store_url_default,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,10 +113,12 @@ SNAPSHOT_INTERVAL: Final = 30.0
 SNAPSHOT_JOURNAL: Final = 50_000
 #: How often the store is asked whether ``sensorhub mute``/``unmute`` changed the silences (s).
 SILENCES_POLL: Final = 1.0
+#: Confirmed pages are forgotten this long after their confirmation, checked this often (s).
+KEEP_CONFIRMED: Final = 7 * 24 * 3600.0
+PRUNE_INTERVAL: Final = 24 * 3600.0
 #: Names of the states in the store.
 ROUTER_STATE: Final = "router"
 CLASSIFIER_STATE: Final = "classifier"
-SILENCES_STATE: Final = "silences"
 #: Journal payloads of the clock: a tick, and the end of a burst (idle flush).
 TICK: Final = "tick"
 DRAIN: Final = "drain"
@@ -137,8 +144,8 @@ class ServiceOptions:
     audit_path: Path | None = None
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
-    #: where open incidents, escalations, the outbox and the audit are kept (None: the default)
-    store_url: str | None = None
+    #: where open incidents, escalations, the outbox and the audit are kept
+    store_url: str = field(default_factory=store_url_default)
 
     def __post_init__(self) -> None:
         levels = self.prefix.split("/")
@@ -205,12 +212,25 @@ class Service:
         self.metrics_port: int | None = None
         # outbox ids the broker has acknowledged, confirmed in the store in the next round
         self._delivered: deque[int] = deque()
+        # acknowledgements from the paging systems (their threads), applied in the next round
+        self._paging_acks: queue.Queue[Ack] = queue.Queue()
+        self.channels = [
+            EspaChannel(
+                system.name,
+                system.config,
+                self.store,
+                site=system.site,
+                on_ack=self._paging_acks.put,
+            )
+            for system in policy.paging_systems().values()
+        ]
         self._policy_digest = _digest(policy)
         self._event_now = -math.inf  # the latest event time seen: the event clock's "now"
         self._journalled = 0  # journal entries since the last snapshot
         self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
         self._silences_state: dict[str, Any] | None = None
         self._silences_due = 0.0
+        self._prune_due = time.monotonic() + PRUNE_INTERVAL
 
     # -- running -------------------------------------------------------------------------------
 
@@ -237,6 +257,9 @@ class Service:
                 logger.info("metrics on http://%s:%d/metrics", opts.metrics_addr, self.metrics_port)
             self._resume()
             self.connection.start()
+            for channel in self.channels:
+                channel.start()
+                resources.callback(channel.stop)
             resources.callback(self._stopped)
             logger.info(
                 "sensorhub serve: listening on %s/# and %s/+ (clock %s, lateness %g s%s), store %s",
@@ -259,6 +282,8 @@ class Service:
             work = _Round()
             for message in messages:
                 self._guarded(self._handle, message, work)
+            while not self._paging_acks.empty():
+                self._guarded(self._apply_ack, self._paging_acks.get_nowait(), time.time(), work)
             if messages:
                 last_message, idle_flushed = now, False
             if opts.clock == "wall":
@@ -485,8 +510,11 @@ class Service:
         snapshot = self._journalled + len(work.journal) >= SNAPSHOT_JOURNAL or (
             self._journalled > 0 and time.monotonic() >= self._snapshot_due
         )
-        ids = self._commit(work, snapshot=snapshot)
-        for outbox_id, page in zip(ids, work.pages, strict=True):
+        outbox = self._commit(work, snapshot=snapshot)
+        for (page, channel), outbox_id in outbox:
+            if channel != MQTT_CHANNEL:
+                self._channel(channel).send(outbox_id, page)
+                continue
             self._publish(outbox_id, page)
             event = deciding.get(page.incident) if page.escalation == 0 else None
             received = self._received_at.get(event.seq) if event is not None else None
@@ -494,9 +522,17 @@ class Service:
         for message in messages:
             self.connection.ack(message)
         self._write_files(work)
+        if time.monotonic() >= self._prune_due:
+            self._prune_due = time.monotonic() + PRUNE_INTERVAL
+            forgotten = self.store.prune(wall - KEEP_CONFIRMED)
+            logger.info("store: forgot %d page(s) confirmed over 7 days ago", forgotten)
 
-    def _commit(self, work: _Round, *, snapshot: bool) -> list[int]:
-        """Write the round to the store in one transaction; the outbox ids of its pages."""
+    def _commit(self, work: _Round, *, snapshot: bool) -> list[tuple[tuple[Page, str], int]]:
+        """Write the round to the store in one transaction: ``((page, channel), outbox id)``.
+
+        Every page goes out over MQTT; a page to a recipient with a call address at a paging
+        system of the page's site goes there too.
+        """
         delivered = self._take_delivered()
         states: dict[str, dict[str, Any]] = {}
         if work.router_changed:
@@ -509,8 +545,16 @@ class Service:
             }
         if not (work.pages or work.audit or work.acks or work.journal or states or delivered):
             return []
+        outbox = [
+            (page, channel)
+            for page in work.pages
+            for channel in (
+                MQTT_CHANNEL,
+                *(espa.channel for espa in self.channels if espa.accepts(page)),
+            )
+        ]
         ids = self.store.commit_step(
-            [(page, MQTT_CHANNEL) for page in work.pages],
+            outbox,
             states,
             work.audit,
             acks=work.acks,
@@ -523,7 +567,10 @@ class Service:
             self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
         else:
             self._journalled += len(work.journal)
-        return ids
+        return list(zip(outbox, ids, strict=True))
+
+    def _channel(self, name: str) -> EspaChannel:
+        return next(espa for espa in self.channels if espa.channel == name)
 
     def _publish(self, outbox_id: int, page: Page) -> None:
         body = page.model_dump_json().encode("utf-8")
@@ -677,10 +724,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keep.add_argument(
         "--store",
         metavar="URL",
+        default=store_url_default(),
         help="where open incidents, pending escalations, acknowledgements, silences, the outbox "
-        "of unconfirmed pages and the audit are kept across restarts: sqlite:///path.db (one "
-        "file, the default is sensorhub.db in the working directory) or "
-        "postgresql://user@host:port/db",
+        f"of unconfirmed pages and the audit are kept across restarts: sqlite:///path.db (one "
+        f"file) or postgresql://user@host:port/db (default ${STORE_ENV} if set, else "
+        f"{DEFAULT_STORE_URL}: sensorhub.db in the working directory)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(

@@ -218,7 +218,8 @@ class Router:
 
     ``silences``, if given, holds back the pages of muted rooms and devices (never calls). A
     technical page held back is sent when its silence ends, if its incident is still open; a
-    held care page is not sent later (the silence was set to keep those away).
+    held care page is sent only if the classifier sees new evidence of it after the silence
+    ended (what happened while it held was kept away on purpose).
     """
 
     def __init__(
@@ -247,6 +248,8 @@ class Router:
                 pages.extend(self.route(by_id.pop(record.page_id), now))
             elif record.decision == "resolved" and record.incident is not None:
                 self._audit.extend(self.resolve(record.incident, record.ts, record.reason))
+            elif record.decision == "evidence" and record.incident is not None:
+                pages.extend(self._evidence(record.incident, record.ts, now))
         for page in by_id.values():  # a page without its audit record: still route it
             pages.extend(self.route(page, now))
         return pages
@@ -531,6 +534,21 @@ class Router:
             targets.append(team)
             notes.append(f"; nobody else left, so the site's recipients.{page.audience}")
         return list(dict.fromkeys(targets)), notes
+
+    def _evidence(self, incident: str, ts: float, now: float) -> list[Page]:
+        """New evidence of an incident held back by a silence that has ended since: page it.
+
+        The silence kept away what happened while it held (a technician at work in the room);
+        what the sensors still see after it ended is the resident's, and is paged.
+        """
+        state = self._incidents.get(incident)
+        if state is None or state.status != "held" or state.held_until is not None:
+            return []  # not held, or a technical incident (paged when its silence ends)
+        if self.silences is not None and self.silences.applies(state.page, ts) is not None:
+            return []
+        state.status = "open"
+        state.forget_at = max(state.forget_at, ts + self.retain)
+        return self._first_pages(state, ts, now, "released")
 
     def _release(self, state: _IncidentState, now: float) -> list[Page]:
         """A held technical incident: page it once no silence holds it any more."""
