@@ -40,22 +40,23 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import sensorhub.replay
 from recordings import Recording, ensure_recording, machine
+from sensorhub.batch import ColumnDecoder, read_chunks
 from sensorhub.codec import decode_line
 from sensorhub.columnar import ParquetRecording
 from sensorhub.contract import Event
 from sensorhub.core.classifier import Classifier as Reference
+from sensorhub.core.columns import Registry
 from sensorhub.replay import read_recording, replay
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy
 
 REFERENCE = "sensorhub.core.classifier.Classifier"
+FAST = "sensorhub.core.fast.FastClassifier"
 
 #: Issue 4's targets for replay.
 TARGET_TWIN_FACTOR = 10.0  # replay from JSONL at least 10x the pure-Python twin
@@ -78,25 +79,6 @@ def load_class(name: str) -> Any:
         return getattr(module, attribute)
     except AttributeError:
         sys.exit(f"--classifier {name!r}: {module_name} has no {attribute!r}")
-
-
-@contextmanager
-def classifier_in_replay(cls: Any) -> Iterator[list[object]]:
-    """``sensorhub.replay`` builds ``cls`` for its classifier while inside; yields the list of
-    classifiers built, so the caller can check the swap took."""
-    built: list[object] = []
-
-    def make(*args: Any, **kwargs: Any) -> Any:
-        classifier = cls(*args, **kwargs)
-        built.append(classifier)
-        return classifier
-
-    original = sensorhub.replay.Classifier
-    sensorhub.replay.Classifier = make  # type: ignore[assignment,misc]
-    try:
-        yield built
-    finally:
-        sensorhub.replay.Classifier = original  # type: ignore[misc]
 
 
 def best_of(repeat: int, run: Callable[[], int]) -> tuple[float, float, int]:
@@ -134,20 +116,22 @@ def read_parquet(path: Path, *, objects: bool) -> int:
 
 
 def replay_events(path: Path, policy: Policy, cls: Any, scratch: Path) -> tuple[int, int]:
-    """(events, pages) of replaying ``path`` with classifier class ``cls``."""
-    with classifier_in_replay(cls) as built:
-        summary = replay(
-            path,
-            policy,
-            scratch / "pages.jsonl",
-            deadletter_path=scratch / "deadletter.jsonl",
-        )
-    if not built:
-        sys.exit(
-            "sensorhub.replay no longer builds its classifier from its name 'Classifier': "
-            "update classifier_in_replay in benchmarks/replay.py"
-        )
+    """(events, pages) of replaying ``path``: ``cls`` is the reference class (``replay
+    --classifier reference``), anything else the default compiled core."""
+    summary = replay(
+        path,
+        policy,
+        scratch / "pages.jsonl",
+        deadletter_path=scratch / "deadletter.jsonl",
+        classifier="reference" if cls is Reference else "fast",
+    )
     return summary.events, sum(summary.pages_by_kind.values())
+
+
+def decode_columns(path: Path) -> int:
+    """The batch decoder alone, as replay runs it: JSONL blocks to EventColumns."""
+    decoder = ColumnDecoder(Registry())
+    return sum(len(decoder.decode(chunk, time.time()).columns) for chunk in read_chunks(path))
 
 
 def classify_only(events: list[Event], policy: Policy, cls: Any) -> tuple[int, int]:
@@ -171,8 +155,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs each")
     parser.add_argument(
         "--classifier",
-        default=REFERENCE,
-        help=f"classifier class for replay, by dotted path (default: {REFERENCE})",
+        default=FAST,
+        help=f"classifier class, by dotted path (default: {FAST}, which replay uses by "
+        f"default; {REFERENCE} times replay --classifier reference)",
     )
     parser.add_argument("--fresh", action="store_true", help="make the recording again")
     args = parser.parse_args(argv)
@@ -200,8 +185,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     warm_up = time.perf_counter() - warm_started
     with tempfile.TemporaryDirectory(prefix="sensorhub-bench-") as folder:
         scratch = Path(folder)
-        print("timing the raw decoder ...", file=sys.stderr)
-        results["decoder"] = best_of(repeat, lambda: decode_all(recording.jsonl))
+        print("timing the raw decoders ...", file=sys.stderr)
+        results["decoder"] = best_of(repeat, lambda: decode_columns(recording.jsonl))
+        results["codec"] = best_of(repeat, lambda: decode_all(recording.jsonl))
         print("timing the Parquet reader ...", file=sys.stderr)
         read_parquet(recording.parquet, objects=True)  # warm-up: pyarrow loads lazily
         results["parquet check"] = best_of(
@@ -271,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     rows = [
         ("raw decoder alone on the JSONL (ceiling)", "decoder"),
+        ("codec decode_line alone on the JSONL", "codec"),
         ("replay from JSONL, end to end", "replay jsonl"),
         ("replay from Parquet, end to end", "replay parquet"),
         ("Parquet: read and check only", "parquet check"),

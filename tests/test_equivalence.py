@@ -15,7 +15,7 @@ import pytest
 from sensorhub.contract import Page
 from sensorhub.replay import replay
 from sensorhub.rules import load_policy
-from tests.conftest import Names, RunningService, TestClient
+from tests.conftest import Names, Received, RunningService, TestClient
 from tests.test_event_time import _stream
 
 RULES = """
@@ -94,12 +94,20 @@ def test_replay_and_serve_on_event_time_give_the_same_pages(
         assert payload is not None
         topic = names.topic(payload["room"], payload["kind"], payload["device"])
         client.publish(topic, line)
-    received = client.wait_for(
-        lambda m: m.topic.startswith("sensorhub/pages/"), count=len(replayed), timeout=60
-    )
+
+    def first_page(message: Received) -> bool:
+        return message.topic.startswith("sensorhub/pages/") and message.json()["escalation"] == 0
+
+    client.wait_for(first_page, count=len(replayed), timeout=60)
     time.sleep(2.0)  # anything more would be a page replay did not send
-    received = client.matching(lambda m: m.topic.startswith("sensorhub/pages/"))
-    served = sorted(_key(Page.model_validate_json(m.payload)) for m in received)
+    pages = [
+        Page.model_validate_json(m.payload)
+        for m in client.matching(lambda m: m.topic.startswith("sensorhub/pages/"))
+    ]
+    served = sorted(_key(page) for page in pages if page.escalation == 0)
     assert served == replayed
+    # nobody acknowledges a recording: serve re-sends and escalates what it paged, by the
+    # shipped escalation steps, and nothing else
+    assert {page.incident for page in pages if page.escalation > 0} <= {key[3] for key in served}
     dead = client.matching(lambda m: m.topic == "sensorhub/deadletter")
     assert len(dead) == 5

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,8 +69,10 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
+from sensorhub.core.columns import EventColumns, Registry
 
 __all__ = [
+    "FAST_BATCH_SIZE",
     "READ_BATCH_SIZE",
     "RECORDING_SCHEMA",
     "ROW_GROUP_SIZE",
@@ -77,6 +80,7 @@ __all__ = [
     "ParquetRecording",
     "ParquetRecordingWriter",
     "RecordingError",
+    "event_columns",
     "is_parquet",
     "payload_line",
 ]
@@ -89,6 +93,8 @@ ROW_GROUP_SIZE: Final = 65_536
 #: batch take about 1 KB a row, so this bounds what a replay holds (measured: 16k rows check
 #: within 10% of the speed of 64k).
 READ_BATCH_SIZE: Final = 16_384
+#: Rows per batch when replay reads columns for the compiled core (no Event objects).
+FAST_BATCH_SIZE: Final = 65_536
 
 _TEXT: Final = pa.dictionary(pa.int32(), pa.string())
 RECORDING_SCHEMA: Final = pa.schema(
@@ -312,6 +318,61 @@ class EventBatch:
                 if made is not None:
                     events[n] = made
         return events
+
+
+def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = False) -> EventColumns:
+    """The valid rows of ``batch`` as ``EventColumns`` against ``registry``, without a Python
+    object per row but the ids: places are looked up once per distinct (site, room, kind,
+    device) of the batch's dictionaries, and registered in order of their first row.
+    ``keep_raw`` adds each event's payload object (for the audit trail; slow)."""
+    columns = batch.columns
+    n = columns.num_rows
+    codes = [_dictionary(columns.column(name)) for name in _LOCATION]
+    index = (
+        np.stack([array.indices.to_numpy(zero_copy_only=False).astype(np.int64) for array in codes])
+        if n
+        else np.zeros((4, 0), dtype=np.int64)
+    )
+    places, first, inverse = np.unique(index, axis=1, return_index=True, return_inverse=True)
+    names = [array.dictionary.to_pylist() for array in codes]
+    device_of = np.empty(places.shape[1], dtype=np.int32)
+    for p in np.argsort(first, kind="stable").tolist():
+        place = [str(names[c][int(places[c, p])]) for c in range(4)]
+        device_of[p] = registry.device(place[0], place[1], place[2], place[3])
+    device = device_of[inverse.reshape(-1)] if n else np.zeros(0, dtype=np.int32)
+    ts = batch.ts.astype(np.float64, copy=True)
+    code = batch.event_code.astype(np.int16, copy=True)
+    value = np.array(
+        columns.column("value").fill_null(math.nan).to_numpy(zero_copy_only=False),
+        dtype=np.float64,
+    )
+    confidence = batch.confidence.astype(np.float32)
+    ids: list[str | None] = columns.column("id").to_pylist()
+    raw: list[dict[str, Any]] | None = None
+    if batch.by_codec or keep_raw:  # rows the codec made: its event, field by field
+        events = batch.events()
+        for n_row, position in enumerate(batch.valid.tolist()):
+            made = batch.by_codec.get(position)
+            if made is not None:
+                ts[n_row] = made.ts
+                code[n_row] = EVENT_CODES[(made.kind, made.event)]
+                device[n_row] = registry.device(made.site, made.room, made.kind, made.device)
+                value[n_row] = math.nan if made.value is None else made.value
+                confidence[n_row] = made.confidence
+                ids[n_row] = made.id
+        if keep_raw:
+            raw = [event.raw for event in events]
+    room = np.asarray(registry.device_room, dtype=np.int32)[device]
+    return EventColumns(
+        ts,
+        room,
+        device,
+        code,
+        np.ascontiguousarray(value, dtype=np.float64),
+        confidence,
+        ids=ids,
+        raw=raw,
+    )
 
 
 def _dictionary(array: Column) -> pa.DictionaryArray[Any, Any]:

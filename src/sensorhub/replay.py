@@ -6,6 +6,14 @@ see `sensorhub convert`), read in batches. Every page is written to --pages as o
 Lines (or rows) that are not valid events go to the dead-letter file with a reason and the
 replay goes on.
 
+By default the events are decided by the compiled core (``FastClassifier``), a chunk of
+columns at a time: JSONL is decoded straight to columns (``sensorhub.batch``), Parquet record
+batches become columns without a Python object per event. ``--classifier reference`` decides
+them one by one with the pure-Python twin instead. Either way pages and audit records are
+written in event-time order (by time, then site, room and page id; a redelivery's audit
+record by the later of its time and the event clock when it came), so the files of the two
+classifiers are the same, byte for byte.
+
 Example:
   sensorhub replay night.jsonl --rules rules/example-site.yaml --pages pages.jsonl \\
       --audit audit.jsonl
@@ -17,6 +25,7 @@ import argparse
 import gzip
 import json
 import logging
+import math
 import sys
 import time
 from collections import Counter
@@ -26,20 +35,33 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import IO, BinaryIO, Protocol, Self, cast
+from typing import IO, Any, BinaryIO, Literal, Protocol, Self, cast
 
+import numpy as np
+
+from sensorhub.batch import ColumnDecoder, decode_events, read_chunks
 from sensorhub.codec import decode_line
-from sensorhub.columnar import ParquetRecording, RecordingError, is_parquet
-from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, reduction
+from sensorhub.columnar import (
+    FAST_BATCH_SIZE,
+    ParquetRecording,
+    RecordingError,
+    event_columns,
+    is_parquet,
+)
+from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.types import Step
+from sensorhub.core.columns import EventColumns
+from sensorhub.core.fast import FastClassifier
+from sensorhub.core.types import AuditRecord, Step
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
-JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch
+JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch (read_batches)
+CLASSIFIERS = ("fast", "reference")
+ClassifierName = Literal["fast", "reference"]
 
 
 @dataclass
@@ -169,6 +191,80 @@ class DeadLetterFile:
         self.close()
 
 
+class _InOrder:
+    """Pages and audit records written in event-time order, whatever order the classifier
+    decided them in (the compiled core decides a batch room by room).
+
+    Everything a classifier decides from now on is decided at or after its event clock, which
+    is at least ``watermark`` (the latest event time pushed minus the lateness): what is held
+    with an earlier time is written, sorted, at each ``flush``. Pages sort by (time, site,
+    room, page id); audit records by (time, site, room), stably, so each room's records keep
+    the classifier's order. A redelivery's record (no room) sorts at the later of its time and
+    the watermark when it came, after the rooms' records of that time. What is held is what
+    is newer than the watermark: about ``lateness`` seconds of decisions.
+    """
+
+    def __init__(self, pages_out: IO[str], audit_out: IO[str] | None) -> None:
+        self._pages_out = pages_out
+        self._audit_out = audit_out
+        self._pages: list[tuple[tuple[float, str, str, str], Page]] = []
+        self._audit: list[tuple[tuple[float, int, str, str], int, AuditRecord]] = []
+        self._n = 0
+
+    def add(self, step: Step, arrival_watermarks: list[float]) -> None:
+        """``arrival_watermarks``: the watermark at the arrival of each redelivery of
+        ``step``, in order."""
+        for page in step.pages:
+            self._pages.append(((page.ts, page.site, page.room, page.page_id), page))
+        if self._audit_out is None:
+            return
+        waiting = iter(arrival_watermarks)
+        for record in step.audit:
+            self._n += 1
+            if record.room is not None:
+                key = (record.ts, 0, record.site or "", record.room)
+            else:
+                event = record.event
+                at = next(waiting, record.ts)
+                key = (
+                    max(record.ts, at),
+                    1,
+                    event.site if event else "",
+                    event.room if event else "",
+                )
+            self._audit.append((key, self._n, record))
+
+    def flush(self, watermark: float) -> None:
+        """Write what was decided before ``watermark``, in order."""
+        if self._pages:
+            ready = [item for item in self._pages if item[0][0] < watermark]
+            if ready:
+                self._pages = [item for item in self._pages if item[0][0] >= watermark]
+                ready.sort(key=_first)
+                self._pages_out.write("".join(page.model_dump_json() + "\n" for _, page in ready))
+        if self._audit and self._audit_out is not None:
+            held = [item for item in self._audit if item[0][0] < watermark]
+            if held:
+                self._audit = [item for item in self._audit if item[0][0] >= watermark]
+                held.sort(key=_first_two)
+                self._audit_out.write(
+                    "".join(
+                        json.dumps(record.to_json(), default=str) + "\n" for _, _, record in held
+                    )
+                )
+
+    def close(self) -> None:
+        self.flush(math.inf)
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
+
+
+def _first_two(item: tuple[Any, ...]) -> Any:
+    return item[0], item[1]
+
+
 def replay(
     recording: Path,
     policy: Policy,
@@ -178,60 +274,114 @@ def replay(
     deadletter_path: Path | None = None,
     lateness: float = MAX_LATENESS,
     progress: Callable[[ReplaySummary], None] | None = None,
+    classifier: ClassifierName = "fast",
 ) -> ReplaySummary:
     """Classify ``recording`` and write its pages (and audit trail and dead letters).
 
+    ``classifier``: ``"fast"`` (the compiled core, a batch of columns at a time) or
+    ``"reference"`` (the pure-Python twin, an event at a time); both write the same files.
     A Parquet recording that is not a sensorhub recording raises ``RecordingError`` (before
     anything is written)."""
-    parquet = ParquetRecording(recording) if is_parquet(recording) else None
-    classifier = Classifier(policy, lateness=lateness)
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {classifier!r}")
+    parquet = (
+        ParquetRecording(recording, batch_size=FAST_BATCH_SIZE) if is_parquet(recording) else None
+    )
+    audit = audit_path is not None
     summary = ReplaySummary()
     started = last_progress = time.perf_counter()
     if deadletter_path is None:
         deadletter_path = pages_path.with_name(pages_path.stem + ".deadletter.jsonl")
     with ExitStack() as files:
-        batches: Iterator[Batch] = (
-            files.enter_context(parquet).batches()
-            if parquet is not None
-            else files.enter_context(closing(read_batches(recording)))
-        )
+        if parquet is not None:
+            files.enter_context(parquet)
         pages_out = files.enter_context(pages_path.open("w", encoding="utf-8"))
         audit_out = (
             files.enter_context(audit_path.open("w", encoding="utf-8")) if audit_path else None
         )
         dead = files.enter_context(DeadLetterFile(deadletter_path))
+        ordered = _InOrder(pages_out, audit_out)
 
-        def emit(step: Step) -> None:
+        def count(step: Step) -> None:
             for page in step.pages:
-                pages_out.write(page.model_dump_json() + "\n")
                 summary.pages_by_kind[page.kind] += 1
                 if page.is_reaction:
                     summary.reactions += 1
                 elif page.audience == "technical":
                     summary.technical_pages += 1
-            if audit_out is not None:
-                for record in step.audit:
-                    audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
 
-        for batch in batches:
-            summary.lines += batch.rows
-            for letter in batch.dead_letters:
+        def after_batch(rows: int, letters: list[DeadLetter], events: int) -> None:
+            nonlocal last_progress
+            summary.lines += rows
+            for letter in letters:
                 dead.write(letter)
             summary.dead_letters = dead.count
-            events = batch.events()
-            summary.events += len(events)
-            for event in events:
-                emit(classifier.push(event))
+            summary.events += events
             if progress is not None:
                 now = time.perf_counter()
                 if now - last_progress >= PROGRESS_EVERY:
                     last_progress = now
                     summary.seconds = now - started
                     progress(summary)
-        emit(classifier.drain())
-    summary.raw_alarms = classifier.raw_alarms
-    summary.duplicates = classifier.duplicates
-    summary.late_events = classifier.late_events
+
+        decided: Classifier | FastClassifier
+        if classifier == "fast":
+            fast = decided = FastClassifier(policy, lateness=lateness, audit=audit)
+            batches: Iterator[tuple[int, list[DeadLetter], EventColumns]]
+            if parquet is not None:
+                batches = (
+                    (b.rows, b.dead_letters, event_columns(b, fast.registry, keep_raw=audit))
+                    for b in parquet.batches()
+                )
+            else:
+                decoder = ColumnDecoder(fast.registry, keep_raw=audit)
+                chunks = files.enter_context(closing(read_chunks(recording)))
+                batches = (
+                    (b.rows, b.dead_letters, b.columns)
+                    for b in (decoder.decode(c, time.time()) for c in chunks)
+                )
+            peak = -math.inf
+            for rows, letters, columns in batches:
+                step = fast.push_batch(columns)
+                count(step)
+                arrived: list[float] = []
+                if len(columns):
+                    watermarks = np.maximum.accumulate(columns.ts)
+                    np.maximum(watermarks, peak, out=watermarks)
+                    watermarks -= lateness
+                    if audit and any(r.room is None for r in step.audit):
+                        arrived = _arrival_watermarks(step, columns, watermarks, fast)
+                    peak = max(peak, float(columns.ts.max()))
+                ordered.add(step, arrived)
+                ordered.flush(peak - lateness)
+                after_batch(rows, letters, len(columns))
+        else:
+            reference = decided = Classifier(policy, lateness=lateness)
+            events_of: Iterator[tuple[int, list[Event], list[DeadLetter]]]
+            if parquet is not None:
+                events_of = ((b.rows, b.events(), b.dead_letters) for b in parquet.batches())
+            else:
+                events_of = (
+                    decode_events(chunk, time.time())
+                    for chunk in files.enter_context(closing(read_chunks(recording)))
+                )
+            peak = -math.inf
+            for rows, events, letters in events_of:
+                for event in events:
+                    peak = max(peak, event.ts)
+                    step = reference.push(event)
+                    if step.pages or step.audit:
+                        count(step)
+                        ordered.add(step, [peak - lateness])
+                ordered.flush(peak - lateness)
+                after_batch(rows, letters, len(events))
+        step = decided.drain()
+        count(step)
+        ordered.add(step, [])
+        ordered.close()
+    summary.raw_alarms = decided.raw_alarms
+    summary.duplicates = decided.duplicates
+    summary.late_events = decided.late_events
     summary.seconds = time.perf_counter() - started
     if summary.dead_letters:
         logger.warning(
@@ -240,6 +390,40 @@ def replay(
             deadletter_path,
         )
     return summary
+
+
+def _arrival_watermarks(
+    step: Step, columns: EventColumns, watermarks: Any, fast: FastClassifier
+) -> list[float]:
+    """The watermark at the arrival of each redelivery whose audit record ``step`` holds.
+
+    The records come in arrival order; each is matched, from the last one back, with the last
+    event of the batch that has its id, time and device and is not matched yet (an event's
+    first delivery comes before its redeliveries)."""
+    roomless = [r for r in step.audit if r.room is None and r.event is not None]
+    ids = columns.ids or []
+    wanted = {r.event.id for r in roomless if r.event is not None}
+    where: dict[str | None, list[int]] = {}
+    for i, event_id in enumerate(ids):
+        if event_id in wanted:
+            where.setdefault(event_id, []).append(i)
+    keys = fast.registry.device_keys
+    result: list[float] = []
+    for record in reversed(roomless):
+        event = record.event
+        assert event is not None  # noqa: S101 - filtered above
+        place = (event.site, event.room, event.kind, event.device)
+        found: float | None = None
+        candidates = where.get(event.id, [])
+        for n in range(len(candidates) - 1, -1, -1):
+            i = candidates[n]
+            if float(columns.ts[i]) == event.ts and keys[int(columns.device[i])] == place:
+                found = float(watermarks[i])
+                del candidates[n]
+                break
+        result.append(event.ts if found is None else found)
+    result.reverse()
+    return result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -264,6 +448,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=MAX_LATENESS,
         help=f"how late (s) an event may arrive and still be decided in order "
         f"(default {MAX_LATENESS:g})",
+    )
+    parser.add_argument(
+        "--classifier",
+        choices=CLASSIFIERS,
+        default="fast",
+        help="fast: the compiled core, a batch of events at a time (default); reference: the "
+        "pure-Python twin, an event at a time (slow; the same pages)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress or summary output")
 
@@ -293,6 +484,7 @@ def run(args: argparse.Namespace) -> int:
             deadletter_path=args.deadletter,
             lateness=args.lateness,
             progress=None if args.quiet else progress,
+            classifier=args.classifier,
         )
     except RecordingError as error:
         print(f"sensorhub replay: {error}", file=sys.stderr)
