@@ -18,6 +18,10 @@ _RAW = argparse.RawDescriptionHelpFormatter
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sensorhub.service", "classify live events from an MQTT broker and publish pages"),
+    "fallback": (
+        "sensorhub.fallback",
+        "while sensorhub is down, page every conventional alarm unfiltered (the safety net)",
+    ),
     "replay": ("sensorhub.replay", "classify a recording offline, in event time, and write pages"),
     "demo": ("sensorhub.demo", "stream a simulated ward night through a private broker"),
     "convert": ("sensorhub.convert", "convert a recording between JSONL and Parquet"),

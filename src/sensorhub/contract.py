@@ -64,6 +64,16 @@ for _kind, _events in VOCABULARY.items():
         EVENT_CODES[(_kind, _event)] = len(EVENT_CODES)
 
 
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it can be the topic prefix of sensor events, else ValueError saying why."""
+    levels = prefix.split("/")
+    if not prefix or any(not level or level in ("+", "#") for level in levels):
+        raise ValueError(
+            f"topic prefix {prefix!r} must be one or more topic levels without wildcards, e.g. care"
+        )
+    return prefix
+
+
 def allowed_events(kind: str) -> tuple[str, ...]:
     """The events a sensor of ``kind`` may send, health events included."""
     return (*VOCABULARY[kind], *HEALTH_EVENTS)

@@ -36,7 +36,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import pickle
 import queue
 import signal
@@ -63,17 +62,17 @@ from sensorhub.contract import (
     DeadLetter,
     Event,
     Page,
+    check_prefix,
 )
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.types import Step
 from sensorhub.io.mqtt import (
-    PASSWORD_ENV,
     InboundMessage,
     MqttConnection,
     MqttSettings,
     MqttSettingsError,
-    TlsSettings,
 )
+from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.metrics import ServiceMetrics, serve_metrics
 from sensorhub.mute import SILENCES_STATE
@@ -148,12 +147,7 @@ class ServiceOptions:
     store_url: str = field(default_factory=store_url_default)
 
     def __post_init__(self) -> None:
-        levels = self.prefix.split("/")
-        if not self.prefix or any(not level or level in ("+", "#") for level in levels):
-            raise ValueError(
-                f"topic prefix {self.prefix!r} must be one or more topic levels without "
-                "wildcards, e.g. care"
-            )
+        check_prefix(self.prefix)
         if self.clock not in ("wall", "event"):
             raise ValueError(f"clock must be wall or event, not {self.clock!r}")
         if self.lateness < 0:
@@ -658,34 +652,13 @@ def _append(path: Path) -> Iterator[IO[str]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_argument_group("broker")
-    where.add_argument(
-        "--broker",
-        metavar="URL",
-        help="mqtt://host[:port] or mqtts://host[:port] (TLS); default: start a private "
+    add_broker_arguments(
+        parser,
+        broker_help="mqtt://host[:port] or mqtts://host[:port] (TLS); default: start a private "
         "Mosquitto on 127.0.0.1 and log its address",
-    )
-    where.add_argument(
-        "--client-id",
-        default=f"sensorhub-{socket.gethostname()}",
-        help="MQTT client id; keep it fixed so the broker keeps the events sent while "
+        client_id_default=f"sensorhub-{socket.gethostname()}",
+        client_id_help="MQTT client id; keep it fixed so the broker keeps the events sent while "
         "sensorhub is away (default: sensorhub-<hostname>)",
-    )
-    where.add_argument("--username", help="user name at the broker")
-    where.add_argument(
-        "--password-file",
-        type=Path,
-        metavar="FILE",
-        help=f"read the broker password from FILE (else from ${PASSWORD_ENV})",
-    )
-    where.add_argument("--tls", action="store_true", help="use TLS (implied by mqtts://)")
-    where.add_argument("--cafile", help="CA certificate(s) to check the broker with (PEM)")
-    where.add_argument("--certfile", help="client certificate (PEM), if the broker asks one")
-    where.add_argument("--keyfile", help="key of the client certificate (PEM)")
-    where.add_argument(
-        "--tls-insecure",
-        action="store_true",
-        help="do not check that the broker's certificate names its host (test setups only)",
     )
     classify = parser.add_argument_group("classification")
     classify.add_argument(
@@ -751,36 +724,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         metavar="ADDR",
         help="address for the metrics server (default 127.0.0.1; 0.0.0.0 for all)",
-    )
-
-
-def mqtt_settings(args: argparse.Namespace, url: str) -> MqttSettings:
-    """Broker settings from the command line and the environment; MqttSettingsError if wrong."""
-    password: str | None = None
-    if args.password_file is not None:
-        try:
-            password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            raise MqttSettingsError(
-                f"cannot read the password file {args.password_file}: {error.strerror}"
-            ) from None
-    elif os.environ.get(PASSWORD_ENV):
-        password = os.environ[PASSWORD_ENV]
-    tls: TlsSettings | None = None
-    if args.tls or args.cafile or args.certfile or args.keyfile or args.tls_insecure:
-        for name in ("cafile", "certfile", "keyfile"):
-            value = getattr(args, name)
-            if value and not Path(value).is_file():
-                raise MqttSettingsError(f"--{name} {value}: no such file")
-        if args.keyfile and not args.certfile:
-            raise MqttSettingsError("--keyfile needs --certfile (the client certificate)")
-        tls = TlsSettings(args.cafile, args.certfile, args.keyfile, args.tls_insecure)
-        if args.tls_insecure:
-            logger.warning(
-                "--tls-insecure: the broker's certificate is not checked against its host name"
-            )
-    return MqttSettings.from_url(
-        url, client_id=args.client_id, username=args.username, password=password, tls=tls
     )
 
 

@@ -87,6 +87,9 @@ class MqttSettings:
     #: ``online`` on every connect and ``offline`` on ``stop()``. Any other client (a listener,
     #: a tool) sets False, or it would overwrite the service's status with its own.
     announce: bool = True
+    #: A retained last will ``(topic, payload)`` of a client of its own (``announce`` False),
+    #: such as the fallback relay's status; the service's will is its status (``announce``).
+    will: tuple[str, bytes] | None = None
     #: Start a new session on every connect and have the broker forget it on disconnect: nothing
     #: is queued while away. For throwaway listeners; the service keeps its session (False).
     clean_session: bool = False
@@ -340,6 +343,8 @@ class MqttConnection:
         client.max_inflight_messages_set(s.max_inflight)
         if s.announce:
             client.will_set(STATUS_TOPIC, _status("offline"), qos=1, retain=True)
+        elif s.will is not None:
+            client.will_set(*s.will, qos=1, retain=True)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls is not None:
