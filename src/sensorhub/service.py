@@ -1,9 +1,16 @@
 """Classify live sensor events from an MQTT broker and publish a page for each actionable incident.
 
 Subscribes to PREFIX/# (QoS 1: care/<site>/<room>/<kind>/<device>), classifies every event with
-the rule file's policy and publishes each page (QoS 1) to sensorhub/pages/<site>/<recipient>.
-Bad messages go to sensorhub/deadletter with the reason; the service goes on. Its state
-(online/offline) is kept retained on sensorhub/status. Stop it with Ctrl-C or SIGTERM.
+the rule file's policy, routes each incident to its recipients and publishes the pages (QoS 1)
+to sensorhub/pages/<site>/<recipient>, and as ESPA 4.4.4 calls to the site's paging systems.
+Unanswered pages are re-sent and escalated by the rule file's escalation steps until staff
+acknowledge (sensorhub/ack/<site>, or the pager) or arrive in the room. Bad messages go to
+sensorhub/deadletter with the reason; the service goes on. Its state (online/offline) is kept
+retained on sensorhub/status. Stop it with Ctrl-C or SIGTERM.
+
+Open incidents, pending escalations, acknowledgements, silences (sensorhub mute) and the pages
+not yet confirmed delivered are kept in the store (--store): a restart, even after kill -9,
+loses no page, sends no second first page and resumes each escalation at its time.
 
 The broker keeps our session while sensorhub is away (a fixed --client-id and a persistent
 session): events sent meanwhile are delivered when it is back. Run one sensorhub per client id.
