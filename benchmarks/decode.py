@@ -1,160 +1,214 @@
-"""How long ``decode_mqtt`` takes per message, beside ``json.loads`` alone on the same payloads.
+"""Which JSON decoder is fastest on a recording's lines, and what replay's decoders cost per line.
 
-Run: ``.venv/bin/python benchmarks/decode.py [--messages 200000] [--repeat 3]``
+Run: ``.venv/bin/python benchmarks/decode.py [--rooms 36] [--nights 7] [--repeat 3]``
 
-Builds a realistic night of sensor traffic (every kind, ids, confidences, sound levels, some
-RFC 3339 times, an unknown field now and then), then times in the same run, best of
-``--repeat`` passes each:
+orjson is not a dependency of sensorhub; to time it too, install it into a throwaway folder and
+put that on the path for this run only::
 
-- ``json.loads`` alone on every payload (the baseline: parsing only, no validation);
-- ``pydantic_core.from_json`` alone (the parser the codec uses);
-- ``decode_mqtt`` on every message (topic, parse, validation, Event);
-- ``decode_mqtt`` on a stream of bad input (to show that dead letters stay cheap too).
+    .venv/bin/pip install --target /tmp/benchlib orjson
+    PYTHONPATH=/tmp/benchlib .venv/bin/python benchmarks/decode.py
 
-Prints the machine it ran on. Makes no assertion on time.
+Without it, its row is skipped with a note.
+
+Takes the benchmark recording of ``benchmarks/replay.py`` (made once in ``benchmarks/.data/``),
+reads its lines into memory as replay's batch decoder reads them (``batch.read_chunks``), then
+times on exactly those lines, in the same run, best of ``--repeat`` passes each:
+
+- per line, parsing only or parsing into a typed value: ``json.loads`` (the baseline),
+  ``pydantic_core.from_json`` (the parser ``codec.decode_line`` uses), msgspec to ``dict``,
+  orjson, and msgspec into the typed ``Struct`` of ``sensorhub.batch`` (which also checks most of
+  the contract in C);
+- the codec itself: ``decode_line`` (every line to an ``Event`` or a dead letter, what
+  ``replay --classifier reference`` runs) and ``decode_mqtt`` (what ``serve`` runs on a message,
+  the topic made from the line's place beforehand);
+- the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the typed struct per
+  line, the rest column by column, every line it does not vouch for through ``decode_line``):
+  what ``replay`` runs, and the ceiling of replay from JSONL.
+
+A line that a decoder refuses (the recording has about 0.1% malformed lines; the typed struct
+also refuses lines it leaves to the codec) is caught and counted, so every row does the same
+work on the same bytes. Prints the machine, the load, and which per-line decoder is fastest.
+Makes no assertion on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import random
-import statistics
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from typing import Any
 
-import pydantic
+import msgspec
 import pydantic_core
 
-from recordings import machine
-from sensorhub.codec import decode_mqtt
-from sensorhub.contract import HEALTH_EVENTS, VOCABULARY, DeadLetter, Event
+from recordings import ensure_recording, machine
+from sensorhub.batch import ColumnDecoder, _Line, read_chunks
+from sensorhub.codec import decode_line, decode_mqtt
+from sensorhub.contract import Event
+from sensorhub.core.columns import Registry
 
-START = 1_761_346_800.0  # 2025-10-24T23:00:00Z, a night in Amsterdam
-Message = tuple[str, bytes]
+try:
+    import orjson
+except ImportError:  # not a dependency: see the module's docstring
+    orjson = None
 
-
-def realistic_messages(count: int, rng: random.Random) -> list[Message]:
-    """``count`` valid messages from three sites of 40 rooms, each room with every kind."""
-    kinds = list(VOCABULARY)
-    messages: list[Message] = []
-    ts = START
-    for n in range(count):
-        site = rng.choice(("north", "riverside", "de-linde"))
-        room = f"{rng.randrange(1, 41):03d}"
-        kind = rng.choice(kinds)
-        device = f"{kind[:3]}-{room}"
-        events = VOCABULARY[kind] if rng.random() < 0.95 else HEALTH_EVENTS
-        ts += rng.expovariate(50.0)
-        body: dict[str, object] = {
-            "ts": round(ts, 3),
-            "event": rng.choice(events),
-            "id": f"{site}-{device}-{n:010d}",
-        }
-        if rng.random() < 0.05:  # a few sensors send RFC 3339 times
-            body["ts"] = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-        if kind == "optical":
-            body["confidence"] = round(rng.uniform(0.5, 1.0), 2)
-        if kind == "acoustic":
-            body["value"] = round(rng.uniform(30.0, 90.0), 1)
-        if rng.random() < 0.5:  # unknown fields some firmwares add
-            body.update(fw="2.3.1", rssi=rng.randrange(-90, -40))
-        if rng.random() < 0.1:
-            body.update(site=site, room=room)
-        topic = f"care/{site}/{room}/{kind}/{device}"
-        messages.append((topic, json.dumps(body).encode()))
-    return messages
+#: The per-line decoder batch.py uses (its ``_DECODE``): a typed struct, checked in C.
+STRUCT = "msgspec -> typed Struct (batch.py's)"
+#: The tuple msgspec raises for bad input.
+MSGSPEC_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 
 
-def bad_messages(count: int, rng: random.Random) -> list[Message]:
-    """``count`` messages of bad input of several sorts."""
-    samples = [
-        b"not json at all",
-        b'{"ts": "2026-10-25T02:30:00", "event": "in_bed"}',
-        b'{"ts": 1761355800.5, "event": "jumped"}',
-        b'{"ts": true, "event": "in_bed", "confidence": "0.9"}',
-        b'{"ts": 946684799, "event": "in_bed"}',
-        b'{"ts": 1761355800.5, "event": "in_bed", "value": NaN}',
-        b"[1, 2, 3]",
-        b"\xff\xfe\x00",
-    ]
-    topic = "care/north/012/optical/opt-012"
-    return [(topic, rng.choice(samples)) for _ in range(count)]
-
-
-def best_of(repeat: int, run: Callable[[], None]) -> float:
-    """The shortest of ``repeat`` timed runs, in seconds."""
-    times = []
+def best_of(repeat: int, run: Callable[[], int]) -> tuple[float, int]:
+    """(seconds, what the run counted) of the fastest of ``repeat`` runs."""
+    best = (float("inf"), 0)
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        gc.collect()
+        started = time.perf_counter()
+        count = run()
+        seconds = time.perf_counter() - started
+        if seconds < best[0]:
+            best = (seconds, count)
+    return best
+
+
+def per_line(decode: Callable[[bytes], Any], errors: type[Exception] | tuple[type[Exception], ...]):
+    """A run that decodes every line with ``decode`` and counts the lines it refuses."""
+
+    def run(lines: list[bytes]) -> int:
+        refused = 0
+        for line in lines:
+            try:
+                decode(line)
+            except errors:
+                refused += 1
+        return refused
+
+    return run
+
+
+def topics(lines: list[bytes]) -> list[str]:
+    """The MQTT topic each line would have come on (a placeholder where it names no place)."""
+    result = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            place = [entry["site"], entry["room"], entry["kind"], entry["device"]]
+        except (ValueError, TypeError, KeyError):
+            place = ["x", "x", "x", "x"]
+        result.append("care/" + "/".join(str(p) for p in place))
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rooms", type=int, default=36)
+    parser.add_argument("--nights", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many passes each")
     args = parser.parse_args(argv)
 
-    rng = random.Random(args.seed)
-    good = realistic_messages(args.messages, rng)
-    bad = bad_messages(max(args.messages // 10, 1), rng)
-    sizes = [len(body) for _, body in good]
-    received = START + 3600.0
+    recording = ensure_recording(args.rooms, args.nights)
+    chunks = list(read_chunks(recording.jsonl))
+    lines = [line for chunk in chunks for line in chunk.lines if line.strip()]
+    n = len(lines)
+    name = recording.jsonl.name
+    received = time.time()
+    mqtt = list(zip(topics(lines), lines, strict=True))
+    load_before = os.getloadavg()[0]
 
-    # Sanity, not timing: every realistic message must decode, every bad one must not.
-    decoded = [decode_mqtt(topic, body, received) for topic, body in good]
-    rejected = [m for m in decoded if not isinstance(m, Event)]
-    if rejected:
-        sys.exit(f"benchmark payloads rejected, fix the generator: {rejected[0]}")
-    del decoded, rejected  # 200k live events would make every gc pass slower in the timing
-    if not all(isinstance(decode_mqtt(t, b, received), DeadLetter) for t, b in bad):
-        sys.exit("a bad payload was accepted, fix the generator")
+    struct = msgspec.json.Decoder(_Line).decode
+    to_dict = msgspec.json.Decoder().decode
+    runs: list[tuple[str, Callable[[list[bytes]], int] | None]] = [
+        ("json.loads (baseline, stdlib)", per_line(json.loads, ValueError)),
+        ("pydantic_core.from_json (codec's parser)", per_line(pydantic_core.from_json, ValueError)),
+        ("msgspec -> dict", per_line(to_dict, MSGSPEC_ERRORS)),
+        ("orjson.loads", per_line(orjson.loads, orjson.JSONDecodeError) if orjson else None),
+        (STRUCT, per_line(struct, MSGSPEC_ERRORS)),
+    ]
+    parsers = [label for label, _ in runs]
 
-    loads = json.loads
-    from_json = pydantic_core.from_json
+    def run_decode_line(lines: list[bytes]) -> int:
+        return sum(
+            type(decode_line(line, received, f"{name}:{i}")) is not Event
+            for i, line in enumerate(lines, start=1)
+        )
 
-    def run_loads() -> None:
-        for _, body in good:
-            loads(body)
+    def run_decode_mqtt(_: list[bytes]) -> int:
+        return sum(type(decode_mqtt(t, p, received)) is not Event for t, p in mqtt)
 
-    def run_from_json() -> None:
-        for _, body in good:
-            from_json(body)
+    def run_batch(_: list[bytes]) -> int:
+        decoder = ColumnDecoder(Registry())  # a new one, as each replay starts with
+        return sum(len(decoder.decode(chunk, received).dead_letters) for chunk in chunks)
 
-    def run_decode() -> None:
-        for topic, body in good:
-            decode_mqtt(topic, body, received)
+    runs += [
+        ("codec decode_line (Event or dead letter)", run_decode_line),
+        ("codec decode_mqtt (serve, topic given)", run_decode_mqtt),
+        ("batch decoder end to end (replay's)", run_batch),
+    ]
 
-    def run_bad() -> None:
-        for topic, body in bad:
-            decode_mqtt(topic, body, received)
+    results: dict[str, tuple[float, int]] = {}
+    for label, run in runs:
+        if run is None:
+            continue
+        print(f"timing {label} ...", file=sys.stderr)
+        results[label] = best_of(args.repeat, lambda run=run: run(lines))
+    load_after = os.getloadavg()[0]
 
-    n = len(good)
-    us_loads = best_of(args.repeat, run_loads) / n * 1e6
-    us_from_json = best_of(args.repeat, run_from_json) / n * 1e6
-    us_decode = best_of(args.repeat, run_decode) / n * 1e6
-    us_bad = best_of(args.repeat, run_bad) / len(bad) * 1e6
-
+    print()
     print("\n".join(machine()))
-    print(f"pydantic : {pydantic.VERSION}")
     print(
-        f"payloads : {n} valid, {len(bad)} bad; valid size mean {statistics.mean(sizes):.0f} B, "
-        f"min {min(sizes)} B, max {max(sizes)} B; best of {args.repeat} passes"
+        f"versions : msgspec {msgspec.__version__}, "
+        + (f"orjson {orjson.__version__}" if orjson else "orjson not importable")
+    )
+    print(
+        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
+        f"above {os.cpu_count()} other work competes for the cpus)"
+    )
+    print(
+        f"recording: {name} ({recording.generator} simulator): {n:,} non-blank lines, "
+        f"mean {sum(map(len, lines)) / n:.0f} B; in memory, best of {args.repeat} passes, "
+        "one thread"
     )
     print()
-    print(f"json.loads alone (baseline)        {us_loads:7.2f} us/message")
-    print(f"pydantic_core.from_json alone      {us_from_json:7.2f} us/message")
-    print(f"decode_mqtt, valid messages        {us_decode:7.2f} us/message")
-    print(f"decode_mqtt, bad input             {us_bad:7.2f} us/message")
+    baseline = results[parsers[0]][0]
+    print(f"{'':42} {'us/line':>8} {'lines/s':>11} {'x json':>7} {'refused':>8}")
+    for label, _ in runs:
+        if label not in results:
+            print(f"{label:42} {'not timed: not importable (see --help)':>38}")
+            continue
+        seconds, refused = results[label]
+        print(
+            f"{label:42} {seconds / n * 1e6:8.2f} {n / seconds:11,.0f} "
+            f"{baseline / seconds:7.2f} {refused:8,}"
+        )
+    print("(refused: lines the decoder raised on, or made a dead letter of)")
     print()
-    print(f"decode_mqtt / json.loads           {us_decode / us_loads:7.2f}x")
-    print(f"messages per second, one core      {1e6 / us_decode:9,.0f}")
+    timed = [label for label in parsers if label in results]
+    fastest = min(timed, key=lambda label: results[label][0])
+    runner_up = min(
+        (label for label in timed if label != fastest), key=lambda label: results[label][0]
+    )
+    print(
+        f"fastest per-line decoder: {fastest}, "
+        f"{results[runner_up][0] / results[fastest][0]:.2f}x the next ({runner_up})"
+    )
+    if fastest == STRUCT:
+        print("  batch.py (replay's JSONL decoder) decodes each line with it")
+    else:
+        print(f"  batch.py decodes each line with {STRUCT}, not with the fastest here")
+    if orjson is None:
+        print(
+            "note: orjson is not importable, so it was not timed "
+            "(pip install --target /tmp/benchlib orjson; PYTHONPATH=/tmp/benchlib)"
+        )
+    batch, codec = results[runs[-1][0]][0], results[runs[-3][0]][0]
+    print(
+        f"batch decoder end to end: {n / batch:,.0f} lines/s, {codec / batch:.1f}x "
+        "decode_line per line"
+    )
 
 
 if __name__ == "__main__":

@@ -333,8 +333,14 @@ def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = Fal
         if n
         else np.zeros((4, 0), dtype=np.int64)
     )
-    places, first, inverse = np.unique(index, axis=1, return_index=True, return_inverse=True)
     names = [array.dictionary.to_pylist() for array in codes]
+    sizes = tuple(max(1, len(values)) for values in names)
+    if math.prod(sizes) < 2**62:  # one int64 key per row: far quicker than unique rows
+        key = np.ravel_multi_index(tuple(index), sizes) if n else np.zeros(0, dtype=np.int64)
+        unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        places = np.stack(np.unravel_index(unique, sizes)) if n else np.zeros((4, 0), np.int64)
+    else:
+        places, first, inverse = np.unique(index, axis=1, return_index=True, return_inverse=True)
     device_of = np.empty(places.shape[1], dtype=np.int32)
     for p in np.argsort(first, kind="stable").tolist():
         place = [str(names[c][int(places[c, p])]) for c in range(4)]
