@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sensorhub.broker import PrivateBroker
 from sensorhub.io.mqtt import MqttSettings
+from tests.pg import PostgresMissingError, PrivatePostgres
 
 if TYPE_CHECKING:
     from sensorhub.service import Service
@@ -222,3 +223,29 @@ def serve(
     yield start
     for handle in running:
         handle.stop()
+
+
+# -- stores of both backends -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PrivatePostgres]:
+    """One private PostgreSQL cluster for the session; fails (not skips) without the binaries."""
+    try:
+        server = PrivatePostgres()
+        server.start()
+    except PostgresMissingError as error:
+        pytest.fail(str(error))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of a new, empty store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sensorhub.db'}"
+    server: PrivatePostgres = request.getfixturevalue("postgres")
+    return server.create_database()

@@ -165,7 +165,14 @@ class ServeProcess:
     """``sensorhub serve`` in a process of its own, on the test's broker, store and rules."""
 
     def __init__(
-        self, broker: PrivateBroker, names: Names, rules: Path, folder: Path, clock: str
+        self,
+        broker: PrivateBroker,
+        names: Names,
+        rules: Path,
+        folder: Path,
+        *,
+        clock: str,
+        store_url: str,
     ) -> None:
         self.command = [
             sys.executable,
@@ -181,7 +188,7 @@ class ServeProcess:
             "--rules",
             str(rules),
             "--store",
-            f"sqlite:///{folder / 'sensorhub.db'}",
+            store_url,
             "--clock",
             clock,
             "--lateness",
@@ -189,7 +196,7 @@ class ServeProcess:
             "--idle-flush",
             "1",
         ]
-        self.store_url = f"sqlite:///{folder / 'sensorhub.db'}"
+        self.store_url = store_url
         self.log = folder / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -223,9 +230,15 @@ def serve_process(
     made: list[ServeProcess] = []
 
     def make(
-        rules: Path, clock: str = "event", broker: PrivateBroker | None = None
+        rules: Path,
+        clock: str = "event",
+        broker: PrivateBroker | None = None,
+        store_url: str | None = None,
     ) -> ServeProcess:
-        process = ServeProcess(broker or mosquitto, names, rules, tmp_path, clock)
+        store_url = store_url or f"sqlite:///{tmp_path / 'sensorhub.db'}"
+        process = ServeProcess(
+            broker or mosquitto, names, rules, tmp_path, clock=clock, store_url=store_url
+        )
         made.append(process)
         return process
 
@@ -272,8 +285,10 @@ def test_kill_9_then_restart_resumes_a_pending_escalation_without_a_second_first
     mqtt_client: MakeClient,
     names: Names,
     tmp_path: Path,
+    store_url: str,
 ) -> None:
-    service = serve_process(rules_file(tmp_path, names.site))
+    """On both store backends: SQLite (the default) and PostgreSQL."""
+    service = serve_process(rules_file(tmp_path, names.site), store_url=store_url)
     service.start()
     client = mqtt_client([names.pages])
     client.publish(names.topic("12", "call"), event(0, "pressed", id="c1"))

@@ -24,29 +24,6 @@ from tests.pg import PostgresMissingError, PrivatePostgres
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PrivatePostgres]:
-    """One private PostgreSQL cluster for the session; fails (not skips) without the binaries."""
-    try:
-        server = PrivatePostgres()
-        server.start()
-    except PostgresMissingError as error:
-        pytest.fail(str(error))
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of a new, empty store of each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sensorhub.db'}"
-    server: PrivatePostgres = request.getfixturevalue("postgres")
-    return server.create_database()
-
-
 @pytest.fixture
 def opened(store_url: str) -> Iterator[Callable[[], Store]]:
     """``opened()``: a store on ``store_url``; every one opened is closed after the test."""
