@@ -388,7 +388,10 @@ class Demo:
         self.say(f"  dead letters      {dead:,.0f} (bad input, set aside with the reason)")
         self.say(f"  raw alarms        {raw:,.0f} (what a conventional alarm system would sound)")
         self.say(f"  reactions         {reactions:,.0f} (someone had to go to a room)")
-        self.say(f"  pages by kind     {kinds}; technical (device faults) {technical}")
+        self.say(
+            f"  pages by kind     {kinds}; technical (device faults) {technical} (re-sent and "
+            "escalated pages included: nobody acknowledges in the demo)"
+        )
         self.say(
             f"  reduction         {reduction:.1%} of the conventional alarms needed nobody "
             f"(1 - reactions / raw alarms)"
