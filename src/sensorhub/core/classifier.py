@@ -18,11 +18,12 @@ any more; it is decided on arrival, at the watermark, and the audit says so.
 from __future__ import annotations
 
 import heapq
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from sensorhub.contract import MAX_LATENESS, Event, IncidentKind, Page
+from sensorhub.core import reasons
 from sensorhub.core.types import AuditRecord, Decision, Step
 from sensorhub.routing.pages import make_page
 from sensorhub.rules.policy import Policy, RoomPolicy
@@ -72,6 +73,11 @@ CONVENTIONAL_ALARMS: Final[dict[str, frozenset[str]]] = {
 CONVENTIONAL_WANDERERS_ONLY: Final = frozenset({"door", "motion"})
 #: Kinds whose conventional alarms sound only at or above the room's ``acoustic_threshold``.
 CONVENTIONAL_LOUD_ONLY: Final = frozenset({"acoustic"})
+
+
+def incident_id(policy: RoomPolicy, kind: str, t: float, suffix: str = "") -> str:
+    """The id of an incident of ``kind`` opened at ``t`` in ``policy``'s room."""
+    return f"{policy.site}/{policy.room}/{kind}{suffix}/{round(t * 1000)}"
 
 
 @dataclass(slots=True)
@@ -126,7 +132,34 @@ class RoomState:
     fast_call: tuple[Incident, str] | None = None
 
 
-class Classifier:
+class EventClock:
+    """What both twins do alike around their event clock: ``tick``, ``drain`` and handing
+    over the ``Step`` of what was decided. Each twin has its own ``_advance(watermark)``."""
+
+    lateness: float
+    _max_ts: float
+    _step: Step
+
+    def _advance(self, watermark: float) -> None:
+        raise NotImplementedError
+
+    def tick(self, now: float) -> Step:
+        """The wall clock says it is ``now``: decide what a watermark of ``now - lateness``
+        (or of the latest event time seen, if later) allows."""
+        self._advance(max(now, self._max_ts) - self.lateness)
+        return self._take()
+
+    def drain(self) -> Step:
+        """End of input: decide everything, time running on ``END_OF_INPUT_RUN_ON`` seconds."""
+        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
+        return self._take()
+
+    def _take(self) -> Step:
+        step, self._step = self._step, Step()
+        return step
+
+
+class Classifier(EventClock):
     """Feeds events in arrival order, decides in event-time order.
 
     - ``push(event)``: an event arrives. Returns what the event clock now allows to decide
@@ -137,6 +170,10 @@ class Classifier:
     - ``drain()``: end of input; decides every buffered event, and lets time run on
       ``END_OF_INPUT_RUN_ON`` seconds past the latest event so confirmation windows close.
     - ``raw_alarms``: how many alarms a conventional system would have sounded so far.
+
+    It pickles: ``pickle.loads(pickle.dumps(c))`` (its policy, buffer and timers included)
+    decides from there on exactly as ``c`` would, so a service can keep a snapshot and go on
+    from it after a crash.
     """
 
     def __init__(self, policy: Policy, *, lateness: float = MAX_LATENESS) -> None:
@@ -151,8 +188,9 @@ class Classifier:
         self._devices: dict[tuple[str, str, str, str], DeviceState] = {}
         self._buffer: list[tuple[float, int, Event]] = []
         self._timers: list[tuple[float, int, str, tuple[str, ...], int]] = []
-        self._seq = itertools.count()
-        self._tokens = itertools.count(1)
+        # counters as plain ints (not itertools.count): the classifier pickles as it is
+        self._next_seq = 0
+        self._next_token = 1
         self._clock = float("-inf")  # event time of the last decision: never goes back
         self._max_ts = float("-inf")
         self._seen_ids: dict[tuple[str, str, str, str, str], float] = {}
@@ -168,7 +206,7 @@ class Classifier:
     # -- driving ---------------------------------------------------------------------------
 
     def push(self, event: Event) -> Step:
-        event.seq = next(self._seq)
+        event.seq = self._count()
         if event.id is not None:
             key = (event.site, event.room, event.kind, event.device, event.id)
             if key in self._seen_ids:
@@ -176,7 +214,7 @@ class Classifier:
                 self._audit(
                     event.ts,
                     "ignored",
-                    f"redelivery of event id {event.id!r}: processed once",
+                    reasons.redelivery(event.id),
                     event=event,
                 )
                 return self._take()
@@ -193,17 +231,11 @@ class Classifier:
             self._advance(self._max_ts - self.lateness)
         return self._take()
 
-    def tick(self, now: float) -> Step:
-        self._advance(max(now, self._max_ts) - self.lateness)
-        return self._take()
-
-    def drain(self) -> Step:
-        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
-        return self._take()
-
-    def _take(self) -> Step:
-        step, self._step = self._step, Step()
-        return step
+    def _count(self) -> int:
+        """The next arrival and timer sequence number."""
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
 
     def _advance(self, watermark: float) -> None:
         buffer, timers = self._buffer, self._timers
@@ -230,8 +262,9 @@ class Classifier:
         self._seen_ids = {k: t for k, t in self._seen_ids.items() if t >= horizon}
 
     def _schedule(self, due: float, name: str, key: tuple[str, ...]) -> int:
-        token = next(self._tokens)
-        heapq.heappush(self._timers, (due, next(self._seq), name, key, token))
+        token = self._next_token
+        self._next_token += 1
+        heapq.heappush(self._timers, (due, self._count(), name, key, token))
         return token
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -298,8 +331,7 @@ class Classifier:
     # -- incidents ----------------------------------------------------------------------------
 
     def _incident_id(self, room: RoomState, kind: str, t: float, suffix: str = "") -> str:
-        p = room.policy
-        return f"{p.site}/{p.room}/{kind}{suffix}/{round(t * 1000)}"
+        return incident_id(room.policy, kind, t, suffix)
 
     def _is_open(self, room: RoomState, kind: IncidentKind, t: float) -> Incident | None:
         incident = room.open.get(kind)
@@ -335,29 +367,32 @@ class Classifier:
         why: str,
     ) -> None:
         """Evidence for a care incident is actionable now: page it, or say why not."""
-        if kind != "call" and self._staff_present(room, t):
+
+        def say(
+            decision: Decision,
+            reason: str,
+            incident: Incident | None = None,
+            page: Page | None = None,
+        ) -> None:
             self._audit(
                 t,
-                "suppressed",
-                f"{why}; staff present in the room",
+                decision,
+                reason,
                 event=event,
                 timer=timer,
                 room=room,
+                incident=incident,
+                page=page,
             )
+
+        if kind != "call" and self._staff_present(room, t):
+            say("suppressed", reasons.raise_staff(why))
             return
         existing = self._is_open(room, kind, t)
         if existing is not None:
             existing.last_evidence = t
             existing.evidence.extend(e for e in evidence if e not in existing.evidence)
-            self._audit(
-                t,
-                "evidence",
-                f"{why}; duplicate of open {kind} incident, already paged",
-                event=event,
-                timer=timer,
-                room=room,
-                incident=existing,
-            )
+            say("evidence", reasons.raise_duplicate(why, kind), existing)
             return
         if kind != "call":
             for other_kind, other in list(room.open.items()):
@@ -365,29 +400,12 @@ class Classifier:
                     continue
                 if SEVERITY[other_kind] >= SEVERITY[kind]:
                     other.last_evidence = t
-                    self._audit(
-                        t,
-                        "suppressed",
-                        f"{why}; covered by the open {other_kind} incident, already paged",
-                        event=event,
-                        timer=timer,
-                        room=room,
-                        incident=other,
-                    )
+                    say("suppressed", reasons.raise_covered(why, other_kind), other)
                     return
         incident = Incident(self._incident_id(room, kind, t), kind, t, t, list(evidence))
         room.open[kind] = incident
         page = self._page(room, incident, t)
-        self._audit(
-            t,
-            "paged",
-            f"{why}: {kind}",
-            event=event,
-            timer=timer,
-            room=room,
-            incident=incident,
-            page=page,
-        )
+        say("paged", reasons.raise_paged(why, kind), incident, page)
 
     def _resolve(
         self, room: RoomState, kinds: tuple[IncidentKind, ...], t: float, why: str, event: Event
@@ -398,7 +416,7 @@ class Classifier:
                 self._audit(
                     t,
                     "resolved",
-                    f"{kind} incident resolved: {why}",
+                    reasons.resolved(kind, why),
                     event=event,
                     room=room,
                     incident=incident,
@@ -408,7 +426,7 @@ class Classifier:
         pending = room.pending.pop(name, None)
         if pending is None:
             return False
-        self._audit(t, "resolved", f"pending {name} cancelled: {why}", event=event, room=room)
+        self._audit(t, "resolved", reasons.cancelled(name, why), event=event, room=room)
         return True
 
     # -- deciding one event ----------------------------------------------------------------
@@ -424,21 +442,18 @@ class Classifier:
         elif handler is not None:
             handler(self, event, room, t)
         if len(self._step.audit) == n_audit:
-            self._audit(t, "state", f"{event.kind} {event.event}", event=event, room=room)
+            self._audit(t, "state", reasons.state(event.kind, event.event), event=event, room=room)
         if late:
             record = self._step.audit[n_audit]
-            record.reason += (
-                f" (arrived more than {self.lateness:g} s late: decided on arrival, "
-                "not in event-time order)"
-            )
+            record.reason = reasons.late(record.reason, self.lateness)
 
     # staff ------------------------------------------------------------------------------
 
     def _staff_arrived(self, room: RoomState, t: float, event: Event) -> None:
         """Staff arrive: open incidents are resolved, pending ones cancelled."""
-        self._resolve(room, tuple(room.open), t, "staff arrived", event)
+        self._resolve(room, tuple(room.open), t, reasons.STAFF_ARRIVED, event)
         for name in list(room.pending):
-            self._cancel(room, name, t, "staff arrived", event)
+            self._cancel(room, name, t, reasons.STAFF_ARRIVED, event)
         room.acoustic_start = None
 
     def _on_presence(self, event: Event, room: RoomState, t: float) -> None:
@@ -469,11 +484,11 @@ class Classifier:
             return
         # the resident's posture: who is where
         if name in UPRIGHT_POSTURES and "fall" in room.pending:
-            self._cancel(room, "fall", t, f"contradicted by {name}", event)
+            self._cancel(room, "fall", t, reasons.contradicted(name), event)
         if name in ("fall", "on_floor"):
             self._fall_evidence(event, room, t)
         if name in IN_ROOM_POSTURES:
-            self._resolve(room, ("wandering",), t, f"resident seen in the room ({name})", event)
+            self._resolve(room, ("wandering",), t, reasons.seen_in_room(name), event)
         if name == "left_room" or (name == "no_person" and "door" in room.pending):
             self._wandering_evidence(event, room, t)
         if name in ("in_bed", "sitting_on_edge"):
@@ -482,7 +497,7 @@ class Classifier:
             if name == "in_bed":
                 self._back_in_bed(event, room, t)
             elif was_in_bed is False:
-                self._audit(t, "state", "sitting on the bed edge", event=event, room=room)
+                self._audit(t, "state", reasons.SITTING_ON_EDGE, event=event, room=room)
         elif name in ("out_of_bed", "in_bathroom", "left_room"):
             was_in_bed = room.optical_in_bed
             room.optical_in_bed = False
@@ -495,19 +510,17 @@ class Classifier:
         pending = room.pending.get("fall")
         if pending is not None:
             pending.evidence.append(event.ref)
-            self._audit(t, "pending", "more evidence of the pending fall", event=event, room=room)
+            self._audit(t, "pending", reasons.FALL_MORE_EVIDENCE, event=event, room=room)
             return
         if self._staff_present(room, t):
-            self._audit(
-                t, "suppressed", f"{event.event} while staff are present", event=event, room=room
-            )
+            self._audit(t, "suppressed", reasons.fall_staff(event.event), event=event, room=room)
             return
         token = self._schedule(t + room.policy.fall_confirm, "fall", (event.site, event.room))
         room.pending["fall"] = Pending("fall", t, [event.ref], token)
         self._audit(
             t,
             "pending",
-            f"{event.event}: paged unless contradicted within {room.policy.fall_confirm:g} s",
+            reasons.fall_pending(event.event, room.policy),
             event=event,
             room=room,
         )
@@ -522,13 +535,13 @@ class Classifier:
             self._audit(
                 t,
                 "ignored",
-                "bed mat: the working optical sensor decides whether the resident is in bed",
+                reasons.BED_MAT_IGNORED,
                 event=event,
                 room=room,
             )
             return
         if not vacated:
-            self._cancel(room, "bed_mat", t, "bed occupied again (turning over)", event)
+            self._cancel(room, "bed_mat", t, reasons.TURNING_OVER, event)
             self._back_in_bed(event, room, t)
             return
         if was_in_bed is False:
@@ -542,7 +555,7 @@ class Classifier:
         self._audit(
             t,
             "pending",
-            f"bed vacated: leaving the bed if still vacated after {confirm:g} s",
+            reasons.bed_pending(room.policy),
             event=event,
             room=room,
         )
@@ -563,7 +576,7 @@ class Classifier:
             self._audit(
                 t,
                 "suppressed",
-                "left the bed outside the night window",
+                reasons.EXIT_OUTSIDE_NIGHT,
                 event=event,
                 timer=timer,
                 room=room,
@@ -577,7 +590,7 @@ class Classifier:
                 evidence,
                 event=event,
                 timer=timer,
-                why="high fall-risk resident left the bed at night",
+                why=reasons.WHY_BED_EXIT,
             )
             return
         if "absent" in room.pending:
@@ -585,7 +598,7 @@ class Classifier:
             self._audit(
                 t,
                 "pending",
-                "out of bed again; the grace period still runs from the first exit",
+                reasons.EXIT_AGAIN,
                 event=event,
                 timer=timer,
                 room=room,
@@ -595,7 +608,7 @@ class Classifier:
             self._audit(
                 t,
                 "suppressed",
-                "left the bed with staff present",
+                reasons.EXIT_STAFF,
                 event=event,
                 timer=timer,
                 room=room,
@@ -606,17 +619,18 @@ class Classifier:
         self._audit(
             t,
             "pending",
-            f"left the bed at night: paged if not back in bed within {p.bathroom_grace / 60:g} min",
+            reasons.exit_pending(p),
             event=event,
             timer=timer,
             room=room,
         )
 
     def _back_in_bed(self, event: Event, room: RoomState, t: float) -> None:
-        self._cancel(room, "absent", t, "back in bed within the grace period", event)
-        self._resolve(room, ("bed_exit", "absent_too_long", "wandering"), t, "back in bed", event)
+        self._cancel(room, "absent", t, reasons.BACK_WITHIN_GRACE, event)
+        kinds: tuple[IncidentKind, ...] = ("bed_exit", "absent_too_long", "wandering")
+        self._resolve(room, kinds, t, reasons.BACK_IN_BED, event)
         if event.kind == "optical":
-            self._resolve(room, ("fall",), t, "resident seen back in bed", event)
+            self._resolve(room, ("fall",), t, reasons.SEEN_BACK_IN_BED, event)
 
     # door and motion ---------------------------------------------------------------------
 
@@ -625,12 +639,10 @@ class Classifier:
         if event.event != "open" or not p.wanders:
             return
         if not p.is_night(t):
-            self._audit(
-                t, "suppressed", "door opened outside the night window", event=event, room=room
-            )
+            self._audit(t, "suppressed", reasons.DOOR_OUTSIDE_NIGHT, event=event, room=room)
             return
         if self._staff_present(room, t):
-            self._audit(t, "suppressed", "door opened with staff present", event=event, room=room)
+            self._audit(t, "suppressed", reasons.DOOR_STAFF, event=event, room=room)
             return
         if "door" in room.pending:
             room.pending["door"].evidence.append(event.ref)
@@ -640,7 +652,7 @@ class Classifier:
         self._audit(
             t,
             "pending",
-            f"door opened: looking {p.wandering_confirm:g} s for the room being left empty",
+            reasons.door_pending(p),
             event=event,
             room=room,
         )
@@ -669,7 +681,7 @@ class Classifier:
             self._audit(
                 t,
                 "suppressed",
-                "left the room outside the night window",
+                reasons.LEFT_ROOM_OUTSIDE_NIGHT,
                 event=event,
                 timer=timer,
                 room=room,
@@ -682,7 +694,7 @@ class Classifier:
             refs,
             event=event,
             timer=timer,
-            why="resident who wanders left the room at night",
+            why=reasons.WHY_WANDER,
         )
 
     # acoustic ----------------------------------------------------------------------------
@@ -710,13 +722,13 @@ class Classifier:
                 t,
                 room.acoustic_evidence,
                 event=event,
-                why=f"sound at or above {p.acoustic_threshold:g} dB(A) for {lasted:g} s",
+                why=reasons.why_acoustic(lasted, p),
             )
         else:
             self._audit(
                 t,
                 "pending",
-                f"loud sound for {lasted:g} s of {p.acoustic_duration:g} s",
+                reasons.loud_pending(lasted, p),
                 event=event,
                 room=room,
             )
@@ -766,7 +778,7 @@ class Classifier:
         self._audit(
             event.ts,
             "paged",
-            "resident call: paged on arrival (calls are never filtered)",
+            reasons.CALL_PAGED_ON_ARRIVAL,
             event=event,
             room=room,
             incident=incident,
@@ -775,7 +787,7 @@ class Classifier:
 
     def _on_call(self, event: Event, room: RoomState, t: float) -> None:
         if event.event == "cancelled":
-            self._resolve(room, ("call",), t, "call cancelled", event)
+            self._resolve(room, ("call",), t, reasons.CALL_CANCELLED, event)
             return
         fast = room.fast_call
         if self._is_open(room, "call", t) is None and fast is not None:
@@ -788,7 +800,7 @@ class Classifier:
             self._audit(
                 t,
                 "evidence",
-                "resident call, already paged on arrival",
+                reasons.CALL_ALREADY_PAGED,
                 event=event,
                 room=room,
                 incident=incident,
@@ -796,7 +808,7 @@ class Classifier:
             return
         if fast is not None and fast[1] == event.ref:
             room.fast_call = None  # it was paged on arrival but turned out a repeat
-        self._raise(room, "call", t, [event.ref], event=event, why="resident call")
+        self._raise(room, "call", t, [event.ref], event=event, why=reasons.WHY_CALL)
 
     # devices -----------------------------------------------------------------------------
 
@@ -812,16 +824,14 @@ class Classifier:
         device.silent_token = self._schedule(t + room.policy.silent_after, "silent", key)
         silent = device.faults.pop("silent", None)
         if silent is not None:
-            self._audit(
-                t, "resolved", "device heard from again", event=event, room=room, incident=silent
-            )
+            self._audit(t, "resolved", reasons.HEARD_AGAIN, event=event, room=room, incident=silent)
         if event.kind == "optical":
             _, blind = room.optical.get(event.device, (t, False))
             room.optical[event.device] = (t, blind)
 
     def _device_health(self, event: Event, room: RoomState, t: float) -> None:
         if event.event == "heartbeat":
-            self._audit(t, "state", "heartbeat", event=event, room=room)
+            self._audit(t, "state", reasons.HEARTBEAT, event=event, room=room)
             return
         if event.kind == "optical":
             room.optical[event.device] = (
@@ -855,7 +865,7 @@ class Classifier:
             self._audit(
                 t,
                 "evidence",
-                f"device {key[3]} {reason}: already paged to technicians",
+                reasons.fault_duplicate(key[3], reason),
                 event=event,
                 timer=timer,
                 room=room,
@@ -876,7 +886,7 @@ class Classifier:
         self._audit(
             t,
             "paged",
-            f"device {key[3]}: {reason}",
+            reasons.fault_paged(key[3], reason),
             event=event,
             timer=timer,
             room=room,
@@ -896,7 +906,7 @@ class Classifier:
         self._audit(
             t,
             "pending",
-            f"camera obstructed: a device fault if it lasts {after:g} s",
+            reasons.obstructed_pending(room.policy),
             event=event,
             room=room,
         )
@@ -907,11 +917,11 @@ class Classifier:
             return
         if device.obstructed is not None:
             device.obstructed = None
-            self._audit(t, "resolved", "camera sees again", event=event, room=room)
+            self._audit(t, "resolved", reasons.SEES_AGAIN, event=event, room=room)
         incident = device.faults.pop("obstructed", None)
         if incident is not None:
             self._audit(
-                t, "resolved", "camera sees again", event=event, room=room, incident=incident
+                t, "resolved", reasons.SEES_AGAIN, event=event, room=room, incident=incident
             )
 
     # -- timers --------------------------------------------------------------------------
@@ -928,7 +938,7 @@ class Classifier:
                     t,
                     device_key,
                     [],
-                    timer=f"no event or heartbeat for {room.policy.silent_after:g} s",
+                    timer=reasons.timer_silent(room.policy),
                 )
                 if key[2] == "optical":
                     room.optical.pop(key[3], None)
@@ -944,7 +954,7 @@ class Classifier:
                     t,
                     device_key,
                     evidence,
-                    timer=f"obstructed for {room.policy.obstructed_after:g} s",
+                    timer=reasons.timer_obstructed(room.policy),
                 )
             return
         room = self._room(key[0], key[1])
@@ -952,56 +962,46 @@ class Classifier:
         if pending is None or pending.token != token:
             return  # cancelled or replaced
         del room.pending[name]
-        if name == "fall":
-            self._raise(
-                room,
-                "fall",
-                t,
-                pending.evidence,
-                timer="fall confirmation",
-                why=f"person on the floor, not contradicted within {room.policy.fall_confirm:g} s",
-            )
-        elif name == "absent":
-            self._raise(
-                room,
-                "absent_too_long",
-                t,
-                pending.evidence,
-                timer="bathroom grace",
-                why=f"not back in bed within {room.policy.bathroom_grace / 60:g} min",
-            )
+        raised = _RAISED_BY_TIMER.get(name)
+        if raised is not None:  # a fall confirmed, a grace period run out
+            kind, timer, why = raised
+            self._raise(room, kind, t, pending.evidence, timer=timer, why=why(room.policy))
         elif name == "bed_mat":
-            self._bed_exit(room, pending.since, t, pending.evidence, timer="bed-mat confirmation")
+            self._bed_exit(room, pending.since, t, pending.evidence, timer=reasons.TIMER_BED_MAT)
         elif name == "door":
             self._door_window_closed(room, t, pending)
 
     def _door_window_closed(self, room: RoomState, t: float, pending: Pending) -> None:
-        timer = "door window"
+        timer = reasons.TIMER_DOOR
         if self._optical_working(room, t):
             self._audit(
                 t,
                 "resolved",
-                "door opened, but the optical sensor did not see the resident leave",
+                reasons.DOOR_SEEN,
                 timer=timer,
                 room=room,
             )
             return
         if room.mat_in_bed:
-            self._audit(
-                t, "resolved", "door opened, but the resident is in bed", timer=timer, room=room
-            )
+            self._audit(t, "resolved", reasons.DOOR_IN_BED, timer=timer, room=room)
             return
         if room.has_motion_sensor and room.last_motion > pending.since + 1:
             self._audit(
                 t,
                 "resolved",
-                "door opened, but there is still motion in the room",
+                reasons.DOOR_MOTION,
                 timer=timer,
                 room=room,
             )
             return
         self._wandering_evidence(None, room, t, pending.evidence, timer=timer)
 
+
+#: pending name -> the incident its timer raises, the timer's name and why
+_RAISED_BY_TIMER: Final[dict[str, tuple[IncidentKind, str, Callable[[RoomPolicy], str]]]] = {
+    "fall": ("fall", reasons.TIMER_FALL, reasons.why_fall),
+    "absent": ("absent_too_long", reasons.TIMER_ABSENT, reasons.why_absent),
+}
 
 _HANDLERS = {
     "optical": Classifier._on_optical,

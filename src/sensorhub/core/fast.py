@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -27,7 +28,8 @@ import numpy.typing as npt
 
 from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS, Event, Page
 from sensorhub.core import kernel as k
-from sensorhub.core.classifier import DEDUP_WINDOW, END_OF_INPUT_RUN_ON
+from sensorhub.core import reasons
+from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
 from sensorhub.core.columns import EventColumns, Registry, empty_columns
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import AuditRecord, Decision, Step
@@ -99,13 +101,21 @@ class _EventLog:
             del self._chunks[0]
 
 
-class FastClassifier:
+class FastClassifier(EventClock):
     """The reference ``Classifier`` on the compiled core: same interface, same decisions.
 
     Beyond ``push``/``tick``/``drain``, ``push_batch(columns)`` takes a whole batch of events in
     arrival order as ``EventColumns`` built against ``self.registry``. With ``audit=False`` no
     audit records are made (``replay`` without ``--audit``), which saves a Python object per
     event.
+
+    Live use: ``push`` of one event costs tens of microseconds of Python around the kernel
+    (numpy on one row, the calls into numba); a service should hand over what has arrived as
+    one ``push_batch`` (a micro-batch of 1-500 events decides the same as ``push`` of each, at a
+    fraction of the cost per event: see docs/benchmarks.md).
+
+    It pickles like the reference: ``pickle.loads(pickle.dumps(c))`` (policy, registry, state
+    arrays, buffer and timers included) decides from there on exactly as ``c`` would.
     """
 
     def __init__(
@@ -150,6 +160,18 @@ class FastClassifier:
         self._state_ids: tuple[int, ...] = ()
         self._state_made: k.State | None = None
 
+    # -- snapshots --------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the kernel's compiled view of the arrays (made again on use)."""
+        state = dict(self.__dict__)
+        state["_state_made"] = None
+        state["_state_ids"] = ()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     # -- the reference's interface --------------------------------------------------------
 
     @property
@@ -165,14 +187,6 @@ class FastClassifier:
     def push(self, event: Event) -> Step:
         event.seq = self._seq
         return self.push_batch(EventColumns.from_events([event], self.registry))
-
-    def tick(self, now: float) -> Step:
-        self._advance(max(now, self._max_ts) - self.lateness)
-        return self._take()
-
-    def drain(self) -> Step:
-        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
-        return self._take()
 
     def push_batch(self, columns: EventColumns) -> Step:
         """Events in arrival order: the same as ``push`` of each, in one pass."""
@@ -214,7 +228,7 @@ class FastClassifier:
                         AuditRecord(
                             ts=ts,
                             decision="ignored",
-                            reason=f"redelivery of event id {event_id!r}: processed once",
+                            reason=reasons.redelivery(event_id),
                             event=self._event(columns, i),
                         )
                     )
@@ -233,54 +247,49 @@ class FastClassifier:
         nk = len(new)
         if nk == 0:
             return
-        peak = np.maximum.accumulate(np.concatenate([[self._max_ts], new.ts]))
-        clock_before = np.maximum(self._clock, peak[:-1] - lateness)
-        late = new.ts < clock_before
-        watermark = peak[1:] - lateness  # after each push
+        if nk == 1:  # push: the same with scalars, cheaper than numpy on one row
+            ts0 = float(new.ts[0])
+            max_ts = max(self._max_ts, ts0)
+            before = max(self._clock, self._max_ts - lateness)
+            clock_before = np.array([before])
+            late = np.array([ts0 < before])
+            watermark = np.array([max_ts - lateness])
+        else:
+            peak = np.maximum.accumulate(np.concatenate([[self._max_ts], new.ts]))
+            max_ts = float(peak[-1])
+            clock_before = np.maximum(self._clock, peak[:-1] - lateness)
+            late = new.ts < clock_before
+            watermark = peak[1:] - lateness  # after each push
         clock_after = max(self._clock, float(watermark[-1]))
-        # everything undecided, the carried-over buffer first: arrival -1 for the buffer
+        if not self.audit:  # ids and payloads serve the audit records only (refs: the log)
+            new = EventColumns(new.ts, new.room, new.device, new.code, new.value, new.confidence)
+        # everything undecided: the buffer (in time order) first, then the batch
         both = _concat(self._buf, new)
-        both_seq = np.concatenate([self._buf_seq, new_seq])
+        both_seq = np.concatenate([self._buf_seq, new_seq]) if len(self._buf) else new_seq
         nb = len(self._buf)
-        arrival = np.concatenate([np.full(nb, -1, dtype=np.int64), np.arange(nk, dtype=np.int64)])
-        released_at = np.searchsorted(watermark, both.ts, side="left").astype(np.int64)
-        released_at = np.maximum(released_at, arrival)
-        is_late = np.concatenate([np.zeros(nb, dtype=np.bool_), late])
-        released_at[is_late] = arrival[is_late]
-        decided = released_at < nk
-        order = np.flatnonzero(decided)
-        sub = (~is_late[order]).astype(np.int64)  # on arrival before the release
-        key_ts = np.where(is_late[order], 0.0, both.ts[order])
-        order = order[np.lexsort((both_seq[order], key_ts, sub, released_at[order]))]
-        plan_t = both.ts[order].copy()
-        plan_late = is_late[order]
-        late_at = arrival[order][plan_late]
-        plan_t[plan_late] = clock_before[late_at]
-        plan_round = released_at[order]
-        self.late_events += int(late.sum())
-        self._max_ts = float(peak[-1])
+        order, plan_t, plan_late, plan_round, released_at, decided = k._plan(
+            both.ts, nb, late, watermark, clock_before
+        )
+        n_late = int(np.count_nonzero(late))
+        self.late_events += n_late
+        self._max_ts = max_ts
 
         # resident calls are paged on arrival: cut the plan before each press
         start = 0
-        by_room: I64 | None = None
-        room_sorted = both.room
-        presses = np.flatnonzero((new.code == k.E_CALL_PRESSED) & ~late)
+        presses = np.flatnonzero(new.code == k.E_CALL_PRESSED)
+        if n_late and len(presses):
+            presses = presses[~late[presses]]
         for a in presses.tolist():
-            cut = int(np.searchsorted(plan_round, a, side="left"))
+            cut = int(np.searchsorted(plan_round[:decided], a, side="left"))
             self._run(
                 both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=start, stop=cut
             )
             start = cut
-            if by_room is None:  # the batch's events grouped by room, once
-                by_room = np.argsort(both.room, kind="stable").astype(np.int64)
-                room_sorted = both.room[by_room]
-            r = int(new.room[a])
-            group = by_room[
-                np.searchsorted(room_sorted, r, side="left") : np.searchsorted(
-                    room_sorted, r, side="right"
-                )
-            ]
-            waiting = group[(arrival[group] < a) & ~is_late[group] & (released_at[group] >= a)]
+            # the room's events that arrived before the press and still wait in the buffer
+            waiting = np.flatnonzero(both.room == new.room[a])
+            waiting = waiting[(waiting < nb + a) & (released_at[waiting] >= a)]
+            if n_late:
+                waiting = waiting[(waiting < nb) | ~late[np.maximum(waiting - nb, 0)]]
             self._page_call_on_arrival(
                 new,
                 new_seq,
@@ -291,17 +300,11 @@ class FastClassifier:
                 waiting=waiting,
             )
         self._run(
-            both,
-            both_seq,
-            order,
-            plan_t=plan_t,
-            plan_late=plan_late,
-            start=start,
-            stop=len(order),
+            both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=start, stop=decided
         )
         self._fire_all(clock_after, both, both_seq)
         self._clock = clock_after
-        undecided = np.flatnonzero(~decided)
+        undecided = order[decided:]  # in time order: the buffer stays sorted
         self._buf = both.take(undecided)
         self._buf_seq = both_seq[undecided]
         self._prune_log()
@@ -366,26 +369,29 @@ class FastClassifier:
         start: int,
         stop: int,
     ) -> None:
+        """The kernel on ``order[start:stop]`` (the columns were checked by ``push_batch``)."""
         if stop <= start:
             return
-        self._cover(float(plan_t[start:stop].min()), float(plan_t[start:stop].max()))
-        plan_e = np.ascontiguousarray(order[start:stop], dtype=np.int64)
-        times = np.ascontiguousarray(plan_t[start:stop])
-        lates = np.ascontiguousarray(plan_late[start:stop])
+        times = plan_t[start:stop]
+        self._cover(float(times.min()), float(times.max()))
+        plan_e = order[start:stop]
+        lates = plan_late[start:stop]
         i = 0
         while i < len(plan_e):
-            i = k.run(
-                self._state(),
-                both.ts,
-                both.room,
-                both.device,
-                both.code,
-                both.value,
-                both_seq,
-                plan_e,
-                times,
-                lates,
-                i,
+            i = int(
+                k._run(
+                    self._state(),
+                    both.ts,
+                    both.room,
+                    both.device,
+                    both.code,
+                    both.value,
+                    both_seq,
+                    plan_e,
+                    times,
+                    lates,
+                    i,
+                )
             )
             self._collect(both, both_seq, lates, plan_e)
             if i < len(plan_e):
@@ -398,7 +404,7 @@ class FastClassifier:
         self._cover(watermark, watermark)
         r = 0
         while r < n_rooms:
-            r = k.fire_all(self._state(), n_rooms, watermark, r)
+            r = int(k._fire_all(self._state(), n_rooms, watermark, r))
             self._collect(both, both_seq, None, None)
             if r < n_rooms:
                 self._make_room()
@@ -500,7 +506,7 @@ class FastClassifier:
         self._ri[r, k.RI_FAST] = 1
         self._ri[r, k.RI_FAST_SEQ] = seq
         self._rf[r, k.RF_FAST_OPENED] = ts
-        incident = _incident_id(policy, "call", ts)
+        incident = incident_id(policy, "call", ts)
         page = make_page(policy, incident=incident, kind="call", ts=ts, events=[self._log.ref(seq)])
         self._step.pages.append(page)
         if self.audit:
@@ -508,7 +514,7 @@ class FastClassifier:
                 AuditRecord(
                     ts=ts,
                     decision="paged",
-                    reason="resident call: paged on arrival (calls are never filtered)",
+                    reason=reasons.CALL_PAGED_ON_ARRIVAL,
                     event=self._event(new, a, seq),
                     site=policy.site,
                     room=policy.room,
@@ -607,10 +613,7 @@ class FastClassifier:
                 event = self._event(both, item, int(both_seq[item]))
                 if item in late_items:
                     late_items.discard(item)
-                    text += (
-                        f" (arrived more than {self.lateness:g} s late: decided on arrival, "
-                        "not in event-time order)"
-                    )
+                    text = reasons.late(text, self.lateness)
             step.audit.append(
                 AuditRecord(
                     ts=t,
@@ -632,8 +635,8 @@ class FastClassifier:
         if kind == "device_fault":
             device = self.registry.device_keys[row[k.O_DEVICE]][3]
             reason = k.FAULT_REASONS[row[k.O_FAULT]]
-            return _incident_id(policy, kind, opened, f"/{device}/{reason}")
-        return _incident_id(policy, kind, opened)
+            return incident_id(policy, kind, opened, f"/{device}/{reason}")
+        return incident_id(policy, kind, opened)
 
     def _event(self, columns: EventColumns, i: int, seq: int | None = None) -> Event:
         code = int(columns.code[i])
@@ -658,73 +661,45 @@ class FastClassifier:
         if timer < 0:
             return None
         if timer == k.T_SILENT:
-            return f"no event or heartbeat for {policy.silent_after:g} s"
+            return reasons.timer_silent(policy)
         if timer == k.T_OBSTRUCTED:
-            return f"obstructed for {policy.obstructed_after:g} s"
+            return reasons.timer_obstructed(policy)
         return _TIMER_TEXTS[timer]
 
     def _reason(self, p: RoomPolicy, row: list[int], frow: list[float], both: EventColumns) -> str:
+        """The audit text of a decision record, in ``reasons``' words."""
         reason, arg = row[k.O_REASON], row[k.O_ARG]
         aux = frow[k.OF_AUX]
         fixed = _FIXED_REASONS.get(reason)
         if fixed is not None:
             return fixed
+        event = k.CODE_EVENT_NAME[arg] if arg >= 0 else ""
         if reason == k.R_STATE:
-            return f"{k.CODE_KIND_NAME[arg]} {k.CODE_EVENT_NAME[arg]}"
+            return reasons.state(k.CODE_KIND_NAME[arg], event)
         if reason in (k.R_RAISE_STAFF, k.R_RAISE_DUP, k.R_RAISE_COVERED, k.R_RAISE_PAGED):
             why = _why(p, row[k.O_WHY], aux)
             kind = INCIDENT_KINDS[arg]
             if reason == k.R_RAISE_STAFF:
-                return f"{why}; staff present in the room"
+                return reasons.raise_staff(why)
             if reason == k.R_RAISE_DUP:
-                return f"{why}; duplicate of open {kind} incident, already paged"
+                return reasons.raise_duplicate(why, kind)
             if reason == k.R_RAISE_COVERED:
-                return f"{why}; covered by the open {kind} incident, already paged"
-            return f"{why}: {kind}"
-        if reason == k.R_RESOLVE:
-            why_code = row[k.O_WHY]
-            if why_code == k.RW_SEEN_ROOM:
-                why = f"resident seen in the room ({k.CODE_EVENT_NAME[arg]})"
-            else:
-                why = _RESOLVE_WHY[why_code]
-            return f"{INCIDENT_KINDS[row[k.O_KIND]]} incident resolved: {why}"
-        if reason == k.R_CANCEL:
-            why_code = row[k.O_WHY]
-            if why_code == k.CW_CONTRADICTED:
-                why = f"contradicted by {k.CODE_EVENT_NAME[arg]}"
-            else:
-                why = _CANCEL_WHY[why_code]
-            return f"pending {PENDING_NAMES[row[k.O_FAULT]]} cancelled: {why}"
+                return reasons.raise_covered(why, kind)
+            return reasons.raise_paged(why, kind)
+        if reason in (k.R_RESOLVE, k.R_CANCEL):
+            closing = (reason, row[k.O_WHY])
+            fixed_why = _CLOSED_WHY.get(closing)
+            why = fixed_why if fixed_why is not None else _CLOSED_BY_EVENT[closing](event)
+            if reason == k.R_RESOLVE:
+                return reasons.resolved(INCIDENT_KINDS[row[k.O_KIND]], why)
+            return reasons.cancelled(PENDING_NAMES[row[k.O_FAULT]], why)
         if reason in (k.R_FAULT_DUP, k.R_FAULT_PAGED):
             device = self.registry.device_keys[row[k.O_DEVICE]][3]
             fault = k.FAULT_REASONS[row[k.O_FAULT]]
             if reason == k.R_FAULT_DUP:
-                return f"device {device} {fault}: already paged to technicians"
-            return f"device {device}: {fault}"
-        if reason == k.R_FALL_STAFF:
-            return f"{k.CODE_EVENT_NAME[arg]} while staff are present"
-        if reason == k.R_FALL_PENDING:
-            return (
-                f"{k.CODE_EVENT_NAME[arg]}: paged unless contradicted within {p.fall_confirm:g} s"
-            )
-        if reason == k.R_AC_PENDING:
-            return f"loud sound for {aux:g} s of {p.acoustic_duration:g} s"
-        if reason == k.R_DOOR_PENDING:
-            return f"door opened: looking {p.wandering_confirm:g} s for the room being left empty"
-        if reason == k.R_OBST_PENDING:
-            return f"camera obstructed: a device fault if it lasts {p.obstructed_after:g} s"
-        if reason == k.R_BED_PENDING:
-            return f"bed vacated: leaving the bed if still vacated after {p.bed_exit_confirm:g} s"
-        if reason == k.R_EXIT_PENDING:
-            return (
-                "left the bed at night: paged if not back in bed within "
-                f"{p.bathroom_grace / 60:g} min"
-            )
-        raise AssertionError(f"no text for reason {reason}")
-
-    def _take(self) -> Step:
-        step, self._step = self._step, Step()
-        return step
+                return reasons.fault_duplicate(device, fault)
+            return reasons.fault_paged(device, fault)
+        return _POLICY_REASONS[reason](p, event, aux)
 
 
 _DECISION: Final[tuple[Decision, ...]] = (
@@ -736,71 +711,74 @@ _DECISION: Final[tuple[Decision, ...]] = (
     "state",
     "ignored",
 )
-_TIMER_TEXTS: Final = ("fall confirmation", "bathroom grace", "bed-mat confirmation", "door window")
+_TIMER_TEXTS: Final = (
+    reasons.TIMER_FALL,
+    reasons.TIMER_ABSENT,
+    reasons.TIMER_BED_MAT,
+    reasons.TIMER_DOOR,
+)
 _FIXED_REASONS: Final = {
-    k.R_HEARTBEAT: "heartbeat",
-    k.R_SIT_EDGE: "sitting on the bed edge",
-    k.R_HEARD_AGAIN: "device heard from again",
-    k.R_SEES_AGAIN: "camera sees again",
-    k.R_DOOR_DAY: "door opened outside the night window",
-    k.R_DOOR_STAFF: "door opened with staff present",
-    k.R_LEFT_DAY: "left the room outside the night window",
-    k.R_CALL_FAST: "resident call, already paged on arrival",
-    k.R_FALL_MORE: "more evidence of the pending fall",
-    k.R_BED_IGNORED: "bed mat: the working optical sensor decides whether the resident is in bed",
-    k.R_EXIT_DAY: "left the bed outside the night window",
-    k.R_EXIT_AGAIN: "out of bed again; the grace period still runs from the first exit",
-    k.R_EXIT_STAFF: "left the bed with staff present",
-    k.R_DOOR_SEEN: "door opened, but the optical sensor did not see the resident leave",
-    k.R_DOOR_IN_BED: "door opened, but the resident is in bed",
-    k.R_DOOR_MOTION: "door opened, but there is still motion in the room",
+    k.R_HEARTBEAT: reasons.HEARTBEAT,
+    k.R_SIT_EDGE: reasons.SITTING_ON_EDGE,
+    k.R_HEARD_AGAIN: reasons.HEARD_AGAIN,
+    k.R_SEES_AGAIN: reasons.SEES_AGAIN,
+    k.R_DOOR_DAY: reasons.DOOR_OUTSIDE_NIGHT,
+    k.R_DOOR_STAFF: reasons.DOOR_STAFF,
+    k.R_LEFT_DAY: reasons.LEFT_ROOM_OUTSIDE_NIGHT,
+    k.R_CALL_FAST: reasons.CALL_ALREADY_PAGED,
+    k.R_FALL_MORE: reasons.FALL_MORE_EVIDENCE,
+    k.R_BED_IGNORED: reasons.BED_MAT_IGNORED,
+    k.R_EXIT_DAY: reasons.EXIT_OUTSIDE_NIGHT,
+    k.R_EXIT_AGAIN: reasons.EXIT_AGAIN,
+    k.R_EXIT_STAFF: reasons.EXIT_STAFF,
+    k.R_DOOR_SEEN: reasons.DOOR_SEEN,
+    k.R_DOOR_IN_BED: reasons.DOOR_IN_BED,
+    k.R_DOOR_MOTION: reasons.DOOR_MOTION,
 }
-_RESOLVE_WHY: Final = {
-    k.RW_STAFF: "staff arrived",
-    k.RW_BACK: "back in bed",
-    k.RW_SEEN_BACK: "resident seen back in bed",
-    k.RW_CALL_CANCELLED: "call cancelled",
+#: texts with the room's parameters: (policy, the record's event name, its aux value) -> text
+_POLICY_REASONS: Final[dict[int, Callable[[RoomPolicy, str, float], str]]] = {
+    k.R_FALL_STAFF: lambda p, event, aux: reasons.fall_staff(event),
+    k.R_FALL_PENDING: lambda p, event, aux: reasons.fall_pending(event, p),
+    k.R_AC_PENDING: lambda p, event, aux: reasons.loud_pending(aux, p),
+    k.R_DOOR_PENDING: lambda p, event, aux: reasons.door_pending(p),
+    k.R_OBST_PENDING: lambda p, event, aux: reasons.obstructed_pending(p),
+    k.R_BED_PENDING: lambda p, event, aux: reasons.bed_pending(p),
+    k.R_EXIT_PENDING: lambda p, event, aux: reasons.exit_pending(p),
 }
-_CANCEL_WHY: Final = {
-    k.CW_STAFF: "staff arrived",
-    k.CW_BACK: "back in bed within the grace period",
-    k.CW_TURNING: "bed occupied again (turning over)",
+#: why an incident was resolved (R_RESOLVE, RW_*) or a pending one cancelled (R_CANCEL, CW_*)
+_CLOSED_WHY: Final = {
+    (k.R_RESOLVE, k.RW_STAFF): reasons.STAFF_ARRIVED,
+    (k.R_RESOLVE, k.RW_BACK): reasons.BACK_IN_BED,
+    (k.R_RESOLVE, k.RW_SEEN_BACK): reasons.SEEN_BACK_IN_BED,
+    (k.R_RESOLVE, k.RW_CALL_CANCELLED): reasons.CALL_CANCELLED,
+    (k.R_CANCEL, k.CW_STAFF): reasons.STAFF_ARRIVED,
+    (k.R_CANCEL, k.CW_BACK): reasons.BACK_WITHIN_GRACE,
+    (k.R_CANCEL, k.CW_TURNING): reasons.TURNING_OVER,
+}
+#: the same where the event that closed it is named
+_CLOSED_BY_EVENT: Final[dict[tuple[int, int], Callable[[str], str]]] = {
+    (k.R_RESOLVE, k.RW_SEEN_ROOM): reasons.seen_in_room,
+    (k.R_CANCEL, k.CW_CONTRADICTED): reasons.contradicted,
 }
 
 
 def _why(p: RoomPolicy, why: int, aux: float) -> str:
     if why == k.W_FALL:
-        return f"person on the floor, not contradicted within {p.fall_confirm:g} s"
+        return reasons.why_fall(p)
     if why == k.W_ABSENT:
-        return f"not back in bed within {p.bathroom_grace / 60:g} min"
+        return reasons.why_absent(p)
     if why == k.W_BED_EXIT:
-        return "high fall-risk resident left the bed at night"
+        return reasons.WHY_BED_EXIT
     if why == k.W_WANDER:
-        return "resident who wanders left the room at night"
+        return reasons.WHY_WANDER
     if why == k.W_ACOUSTIC:
-        return f"sound at or above {p.acoustic_threshold:g} dB(A) for {aux:g} s"
-    return "resident call"
-
-
-def _incident_id(policy: RoomPolicy, kind: str, t: float, suffix: str = "") -> str:
-    """Exactly as ``Classifier._incident_id``."""
-    return f"{policy.site}/{policy.room}/{kind}{suffix}/{round(t * 1000)}"
+        return reasons.why_acoustic(aux, p)
+    return reasons.WHY_CALL
 
 
 def _parameters(p: RoomPolicy, night: int) -> F64:
     row = np.zeros(k.N_RP, dtype=np.float64)
-    row[k.RP_GRACE] = p.bathroom_grace
-    row[k.RP_AC_THRESHOLD] = p.acoustic_threshold
-    row[k.RP_AC_DURATION] = p.acoustic_duration
-    row[k.RP_AC_GAP] = p.acoustic_gap
-    row[k.RP_FALL_CONFIRM] = p.fall_confirm
-    row[k.RP_BED_CONFIRM] = p.bed_exit_confirm
-    row[k.RP_WANDER_CONFIRM] = p.wandering_confirm
-    row[k.RP_STAFF_RECENT] = p.staff_recent
-    row[k.RP_STAFF_TIMEOUT] = p.staff_timeout
-    row[k.RP_OBSTRUCTED_AFTER] = p.obstructed_after
-    row[k.RP_SILENT_AFTER] = p.silent_after
-    row[k.RP_IDLE_CLOSE] = p.incident_idle_close
+    row[k.RP_GRACE : k.RP_IDLE_CLOSE + 1] = [getattr(p, name) for name in k.RP_POLICY_FIELDS]
     row[k.RP_WANDERS] = 1.0 if p.wanders else 0.0
     row[k.RP_HIGH_RISK] = 1.0 if p.fall_risk == "high" else 0.0
     row[k.RP_NIGHT] = night

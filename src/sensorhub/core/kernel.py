@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
 import numba
@@ -46,10 +47,14 @@ from sensorhub.core.classifier import (
 from sensorhub.core.classifier import (
     SEVERITY as CARE_SEVERITY,
 )
+from sensorhub.core.columns import EventColumns
 
 # The one place numba's flags are set (STYLE.md): cached (the second start pays no JIT), exact
-# float semantics (decisions compare times: no fastmath), and no GIL (a batch may run beside
-# the I/O threads). ``jit`` below is the only decorator the kernels use.
+# float semantics, and no GIL (a batch may run beside the I/O threads). No fastmath anywhere:
+# every decision compares times and levels, and the policy relies on NaN comparing false (a
+# sound with no level is not loud, no loud run has no start), which fastmath may assume away.
+# ``jit`` (and ``hot``, its inlined form) are the decorators the kernels use; ``parallel_jit``
+# is for the one entry that runs room partitions on numba's threads.
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _FLAGS: Final[dict[str, Any]] = {"cache": True, "fastmath": False, "nogil": True}
@@ -58,6 +63,11 @@ _FLAGS: Final[dict[str, Any]] = {"cache": True, "fastmath": False, "nogil": True
 def jit(fn: _F) -> _F:
     """Compile ``fn`` with the project's numba flags."""
     return cast(_F, numba.njit(**_FLAGS)(fn))
+
+
+def parallel_jit(fn: _F) -> _F:
+    """``jit`` with numba's parallel loops (``numba.prange``)."""
+    return cast(_F, numba.njit(**_FLAGS, parallel=True)(fn))
 
 
 def hot(fn: _F) -> _F:
@@ -255,6 +265,21 @@ N_RI: Final = RI_PEND_LIST + 3 * N_PEND
     RP_NIGHT,  # night table number
 ) = range(15)
 N_RP: Final = 15
+#: the policy's fields in the columns RP_GRACE .. RP_IDLE_CLOSE, in that order
+RP_POLICY_FIELDS: Final = (
+    "bathroom_grace",
+    "acoustic_threshold",
+    "acoustic_duration",
+    "acoustic_gap",
+    "fall_confirm",
+    "bed_exit_confirm",
+    "wandering_confirm",
+    "staff_recent",
+    "staff_timeout",
+    "obstructed_after",
+    "silent_after",
+    "incident_idle_close",
+)
 
 # device, float64
 DF_LAST_SEEN = 0
@@ -530,8 +555,9 @@ def _staff_present(s: State, r: int, t: float) -> bool:
 
 
 @jit
-def _optical_working(s: State, r: int, t: float) -> bool:
-    ri, di, df, rp = s.ri, s.di, s.df, s.rp
+def _optical_working_in(ri: I64, di: I64, df: F64, rp: F64, r: int, t: float) -> bool:
+    """Whether room ``r`` has a working optical sensor at ``t``: present, not blind (obstructed
+    or faulted) and heard from within the silence limit."""
     d = ri[r, RI_FIRST_DEV]
     while d >= 0:
         if (
@@ -542,6 +568,11 @@ def _optical_working(s: State, r: int, t: float) -> bool:
             return True
         d = di[d, DI_NEXT]
     return False
+
+
+@jit
+def _optical_working(s: State, r: int, t: float) -> bool:
+    return bool(_optical_working_in(s.ri, s.di, s.df, s.rp, r, t))
 
 
 @jit
@@ -1135,6 +1166,33 @@ def _has_room(s: State) -> bool:
     )
 
 
+# -- the fast path -------------------------------------------------------------------------
+#
+# Most events of a ward change a few numbers of their room and decide nothing: heartbeats (over
+# half of all events), motion, quiet sound, a door closing, staff leaving, a bed mat where the
+# camera decides, the resident seen in bed, on the bed edge, entering, or no one seen, with
+# nothing pending or open that the event would touch. ``_run`` recognises them, before
+# anything changes, from the room's present state, then applies exactly what ``_decide`` would
+# (the same state changes, the same one audit record) with the state arrays in locals, no call
+# and no record when no audit is kept. Anything else, or anything in doubt, goes the general
+# way through ``_decide``.
+
+S_NONE, S_HEARTBEAT, S_STATE, S_BED_IGNORED, S_SIT_EDGE = range(5)
+
+
+@jit
+def _emit_simple(s: State, simple: int, r: int, code: int, t: float, item: int) -> None:
+    """The one audit record of a simple event."""
+    if simple == S_HEARTBEAT:
+        _emit(s, item, NONE, r, t, D_STATE, R_HEARTBEAT, NONE)
+    elif simple == S_BED_IGNORED:
+        _emit(s, item, NONE, r, t, D_IGNORED, R_BED_IGNORED, NONE)
+    elif simple == S_SIT_EDGE:
+        _emit(s, item, NONE, r, t, D_STATE, R_SIT_EDGE, NONE)
+    else:
+        _emit(s, item, NONE, r, t, D_STATE, R_STATE, code)
+
+
 @jit
 def _run(
     s: State,
@@ -1149,24 +1207,138 @@ def _run(
     plan_late: npt.NDArray[np.bool_],
     start: int,
 ) -> int:
-    """Decide the planned events from ``start``; returns where it stopped (len: all done)."""
-    rf = s.rf
+    """Decide the planned events from ``start``; returns where it stopped (len: all done).
+
+    The simple events are decided here, in the loop, on the state arrays held in locals: a
+    helper taking arrays costs numba reference counting on every call, more than the event's
+    work. Everything else goes through ``_decide``."""
+    ri, rf, di, df, rp, cnt = s.ri, s.rf, s.di, s.df, s.rp, s.cnt
+    audit = cnt[C_AUDIT] == 1
+    # the kernel never grows an array: their sizes hold for the whole call
+    n_nodes = s.nodes.shape[0]
+    n_out = s.out_i.shape[0]
+    n_ev = s.ev_out.shape[0]
     n = plan_e.shape[0]
     i = start
     while i < n:
-        if not _has_room(s):
+        free = cnt[C_FREE_N]  # _has_room, on the locals
+        live = n_nodes - free
+        if (
+            free < 2 * live + OUT_RESERVE
+            or n_out - cnt[C_NOUT] < OUT_RESERVE
+            or n_ev - cnt[C_NEV] < 2 * live + OUT_RESERVE
+        ):
             return i
         e = plan_e[i]
         t = plan_t[i]
         r = int(ev_room[e])
-        if s.rf[r, RF_NEXT_DUE] <= t:
+        if rf[r, RF_NEXT_DUE] <= t:
             _fire_room(s, r, t, bool(plan_late[i]))
         rf[r, RF_CLOCK] = max(rf[r, RF_CLOCK], t)
-        n0 = s.cnt[C_NOUT]
-        _decide(
-            s, r, int(ev_dev[e]), int(ev_code[e]), ev_ts[e], ev_value[e], t, int(ev_seq[e]), int(e)
-        )
-        _keep_pages_only(s, n0)
+        d = int(ev_dev[e])
+        code = int(ev_code[e])
+        value = ev_value[e]
+        ts = ev_ts[e]
+
+        # is it simple? (reads only: nothing changes before the answer)
+        simple = S_NONE
+        health = CODE_HEALTH[code]
+        kind = CODE_KIND[code]
+        if di[d, DI_FAULT_OPEN + F_SILENT] == 1:  # heard from again: a resolution to record
+            simple = S_NONE
+        elif health == 0:
+            simple = S_HEARTBEAT
+        elif health > 0:
+            simple = S_NONE
+        elif kind == K_MOTION:
+            simple = S_STATE
+        elif kind == K_ACOUSTIC:
+            if not (code == E_SOUND and value >= rp[r, RP_AC_THRESHOLD]):  # not loud
+                simple = S_STATE
+        elif kind == K_DOOR:
+            if code != E_DOOR_OPEN or rp[r, RP_WANDERS] == 0.0:
+                simple = S_STATE
+        elif kind == K_PRESENCE:
+            if code != E_STAFF_IN:
+                simple = S_STATE
+        elif kind == K_BED:
+            if _optical_working_in(ri, di, df, rp, r, t):
+                simple = S_BED_IGNORED
+        elif (
+            kind == K_OPTICAL
+            and di[d, DI_OBST_ON] == 0
+            and di[d, DI_FAULT_OPEN + F_OBSTRUCTED] == 0
+        ):  # the camera sees; only what the event would touch must be quiet
+            wandering = ri[r, RI_INC_OPEN + I_WANDERING]
+            if code == E_IN_BED:
+                if (
+                    wandering == 0
+                    and ri[r, RI_PEND_ON + P_FALL] == 0
+                    and ri[r, RI_PEND_ON + P_ABSENT] == 0
+                    and ri[r, RI_INC_OPEN + I_FALL] == 0
+                    and ri[r, RI_INC_OPEN + I_BED_EXIT] == 0
+                    and ri[r, RI_INC_OPEN + I_ABSENT] == 0
+                ):
+                    simple = S_STATE
+            elif code == E_SITTING:
+                if wandering == 0 and ri[r, RI_PEND_ON + P_FALL] == 0:
+                    simple = S_SIT_EDGE if ri[r, RI_OPT_IN_BED] == 0 else S_STATE
+            elif code == E_ENTERED:
+                if wandering == 0:
+                    simple = S_STATE
+            elif code == E_NO_PERSON and ri[r, RI_PEND_ON + P_DOOR] == 0:
+                simple = S_STATE
+
+        if simple == S_NONE:
+            n0 = cnt[C_NOUT]
+            _decide(s, r, d, code, ts, value, t, int(ev_seq[e]), int(e))
+            _keep_pages_only(s, n0)
+            i += 1
+            continue
+
+        # what _decide does for it: _count_conventional
+        alarm = CODE_ALARM[code]
+        if alarm != A_NONE and not (
+            (alarm == A_WANDERS and rp[r, RP_WANDERS] == 0.0)
+            or (alarm == A_LOUD and not value >= rp[r, RP_AC_THRESHOLD])
+        ):
+            last = df[d, DF_LAST_ALARM]
+            if math.isnan(last) or not abs(ts - last) < CONVENTIONAL_REARM:
+                df[d, DF_LAST_ALARM] = ts
+                cnt[C_RAW] += 1
+        # _device_seen, the device not silent
+        df[d, DF_LAST_SEEN] = t
+        di[d, DI_SILENT_ON] = 1
+        cnt[C_SEQ] += 1
+        di[d, DI_SILENT_SEQ] = cnt[C_SEQ]
+        due = t + rp[r, RP_SILENT_AFTER]
+        df[d, DF_SILENT_DUE] = due
+        rf[r, RF_NEXT_DUE] = min(rf[r, RF_NEXT_DUE], due)
+        if kind == K_OPTICAL:
+            if di[d, DI_OPT_PRESENT] == 0:
+                di[d, DI_OPT_BLIND] = 0
+            di[d, DI_OPT_PRESENT] = 1
+            df[d, DF_OPT_SEEN] = t
+        # the event itself
+        if simple == S_STATE:
+            if kind == K_MOTION:
+                ri[r, RI_HAS_MOTION] = 1
+                if code == E_MOTION:
+                    rf[r, RF_LAST_MOTION] = t
+            elif kind == K_ACOUSTIC:
+                rf[r, RF_AC_START] = math.nan
+            elif kind == K_PRESENCE:
+                di[d, DI_STAFF_IN] = 0
+            elif kind == K_OPTICAL:  # in bed, on the edge, entered, no person
+                di[d, DI_OPT_BLIND] = 0
+                ri[r, RI_OPT_IN_BED] = 1 if code in (E_IN_BED, E_SITTING) else 0
+        elif simple == S_SIT_EDGE:  # sitting on the edge, out of bed before
+            di[d, DI_OPT_BLIND] = 0
+            ri[r, RI_OPT_IN_BED] = 1
+        elif simple == S_BED_IGNORED:
+            ri[r, RI_MAT_IN_BED] = 0 if code == E_BED_VACATED else 1
+        if audit:
+            _emit_simple(s, simple, r, code, t, int(e))
         i += 1
     return i
 
@@ -1182,6 +1354,164 @@ def _fire_all(s: State, n_rooms: int, watermark: float, start: int) -> int:
                 return r
             _fire_room(s, r, watermark, True)
     return n_rooms
+
+
+# -- rooms in parallel ----------------------------------------------------------------------
+#
+# Rooms never interact, so the rooms can be split into partitions, each with a ``State`` of its
+# own, and the partitions decided at the same time on numba's threads: the decisions of each
+# room are the same as on one thread (only the order of the records of different rooms
+# differs). A partition's plan is the plan of its rooms, in the same order.
+
+
+@jit
+def _partition_plan(plan_e: I64, ev_room: npt.NDArray[np.int32], part_of: I64) -> tuple[I64, I64]:
+    """A stable counting sort of the plan by the partition of each event's room: the
+    permutation of the plan, and the bounds of each partition's part of it."""
+    n_parts = int(part_of.max()) + 1 if part_of.shape[0] else 1
+    bounds = np.zeros(n_parts + 1, dtype=np.int64)
+    for i in range(plan_e.shape[0]):
+        bounds[part_of[ev_room[plan_e[i]]] + 1] += 1
+    for p in range(n_parts):
+        bounds[p + 1] += bounds[p]
+    at = bounds[:-1].copy()
+    perm = np.empty(plan_e.shape[0], dtype=np.int64)
+    for i in range(plan_e.shape[0]):
+        p = part_of[ev_room[plan_e[i]]]
+        perm[at[p]] = i
+        at[p] += 1
+    return perm, bounds
+
+
+#: The event columns as ``_run_parts`` takes them: ts, room, device, code, value, seq.
+EventArrays = tuple[
+    F64, npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int16], F64, I64
+]
+
+
+@parallel_jit
+def _run_parts(
+    states: tuple[State, ...],
+    ev: EventArrays,
+    plan_e: I64,
+    plan_t: F64,
+    plan_late: npt.NDArray[np.bool_],
+    bounds: I64,
+    pos: I64,
+) -> None:
+    """``_run`` of every partition ``p`` (``states[p]``, the plan's part ``bounds[p]`` to
+    ``bounds[p + 1]``) from ``pos[p]`` on, in parallel; ``pos[p]`` becomes where it stopped."""
+    for p in numba.prange(len(states)):
+        stop = bounds[p + 1]
+        ts, room, device, code, value, seq = ev
+        pos[p] = _run(
+            states[p],
+            ts,
+            room,
+            device,
+            code,
+            value,
+            seq,
+            plan_e[:stop],
+            plan_t[:stop],
+            plan_late[:stop],
+            pos[p],
+        )
+
+
+# -- the plan of a batch -------------------------------------------------------------------
+
+#: The plan's insertion sort gives up after this many moves per event (then a merge sort).
+PLAN_MOVES: Final = 16
+
+
+@jit
+def _plan(
+    ts: F64, n_buf: int, late: npt.NDArray[np.bool_], watermark: F64, clock_before: F64
+) -> tuple[I64, F64, npt.NDArray[np.bool_], I64, I64, int]:
+    """The order in which the reference decides the undecided events ``ts`` (the ``n_buf``
+    buffered ones in (time, arrival) order, then a batch in arrival order).
+
+    ``watermark[a]`` is the watermark after the batch's event ``a`` arrived, ``clock_before[a]``
+    the clock before; ``late[a]`` says that event ``a`` came after the clock had passed it
+    (decided on arrival, at ``clock_before[a]``). Every other event is decided in (time,
+    arrival) order once the watermark reaches it: in the round (arrival) ``rel`` of the first
+    watermark at or above its time, and not before its own arrival; ``rel`` = the batch's
+    length means not yet. A late event goes first in its round. Along (time, arrival) order the
+    rounds never go down (an event that waits is never later than one decided before it), so
+    the plan is a merge, in linear time for a batch that is nearly in time order.
+
+    Returns (order, plan times, plan late flags, plan rounds, round of every event, how many
+    of the order are decided now: the rest, its tail, stays buffered)."""
+    n = ts.shape[0]
+    nk = n - n_buf
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if i < n_buf or not late[i - n_buf]:
+            idx[m] = i
+            m += 1
+    idx = idx[:m]
+    # (time, index) order: the index order is the arrival order
+    moves = 0
+    for p in range(1, m):
+        x = idx[p]
+        tx = ts[x]
+        q = p
+        while q > 0 and ts[idx[q - 1]] > tx:
+            idx[q] = idx[q - 1]
+            q -= 1
+        idx[q] = x
+        moves += p - q
+        if moves > PLAN_MOVES * m:  # far from sorted: a stable sort of what is left
+            idx = idx[np.argsort(ts[idx], kind="mergesort")]
+            break
+    rel = np.empty(n, dtype=np.int64)
+    j = 0
+    for p in range(m):
+        i = idx[p]
+        while j < nk and watermark[j] < ts[i]:
+            j += 1
+        rel[i] = max(j, i - n_buf)  # the buffer's events arrived before the batch
+    for a in range(nk):
+        if late[a]:
+            rel[n_buf + a] = a
+    order = np.empty(n, dtype=np.int64)
+    plan_t = np.empty(n, dtype=np.float64)
+    plan_late = np.zeros(n, dtype=np.bool_)
+    rounds = np.empty(n, dtype=np.int64)
+    o = 0
+    p = 0
+    for a in range(nk):
+        if not late[a]:
+            continue
+        while p < m and rel[idx[p]] < a:
+            i = idx[p]
+            order[o], plan_t[o], rounds[o] = i, ts[i], rel[i]
+            o += 1
+            p += 1
+        order[o], plan_t[o], plan_late[o], rounds[o] = n_buf + a, clock_before[a], True, a
+        o += 1
+    while p < m:
+        i = idx[p]
+        order[o], plan_t[o], rounds[o] = i, ts[i], rel[i]
+        o += 1
+        p += 1
+    decided = 0
+    while decided < n and rounds[decided] < nk:
+        decided += 1
+    return order, plan_t, plan_late, rounds, rel, decided
+
+
+def plan(
+    ts: F64, n_buf: int, late: npt.NDArray[np.bool_], watermark: F64, clock_before: F64
+) -> tuple[I64, F64, npt.NDArray[np.bool_], I64, I64, int]:
+    """Checked entry to ``_plan``."""
+    n_new = ts.shape[0] - n_buf
+    if late.shape != (n_new,) or watermark.shape != (n_new,) or clock_before.shape != (n_new,):
+        raise ValueError("late, watermark and clock_before need one row per event of the batch")
+    order, plan_t, plan_late, rounds, rel, decided = _plan(ts, n_buf, late, watermark, clock_before)
+    return order, plan_t, plan_late, rounds, rel, int(decided)
 
 
 # -- the public wrappers -------------------------------------------------------------------
@@ -1218,34 +1548,93 @@ def check_columns(
             )
         if not array.flags.c_contiguous:
             raise ValueError(f"column {name} must be contiguous: use np.ascontiguousarray")
-    if n and (int(code.min()) < 0 or int(code.max()) >= N_CODES):
+    if n == 0:
+        return
+    low, high = (int(code[0]), int(code[0])) if n == 1 else (int(code.min()), int(code.max()))
+    if low < 0 or high >= N_CODES:
         raise ValueError(f"column code holds values outside 0..{N_CODES - 1} (EVENT_CODES)")
 
 
-def run(
-    state: State,
-    ts: F64,
-    room: npt.NDArray[np.int32],
-    device: npt.NDArray[np.int32],
-    code: npt.NDArray[np.int16],
-    value: F64,
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the kernel decides, in order: batch indices, decision times, late flags."""
+
+    events: I64
+    times: F64
+    late: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.events.shape[0])
+
+    def check(self, columns: EventColumns, seq: I64) -> None:
+        """Raise ``TypeError``/``ValueError`` unless the plan and ``seq`` fit ``columns``."""
+        check_columns(columns.ts, columns.room, columns.device, columns.code, columns.value)
+        if seq.dtype != np.int64 or seq.shape != columns.ts.shape:
+            raise TypeError("seq must be an int64 column like ts")
+        e, t, late = self.events, self.times, self.late
+        if e.dtype != np.int64 or t.dtype != np.float64 or late.dtype != np.bool_:
+            raise TypeError("the plan must be int64 indices, float64 times and bool late flags")
+        if e.shape != t.shape or e.shape != late.shape:
+            raise ValueError("the plan's three columns must have the same length")
+        if e.size and (int(e.min()) < 0 or int(e.max()) >= len(columns)):
+            raise ValueError("the plan indexes events that are not in the columns")
+
+    def take(self, index: I64) -> Plan:
+        return Plan(self.events[index], self.times[index], self.late[index])
+
+
+def run(state: State, columns: EventColumns, seq: I64, plan: Plan, start: int = 0) -> int:
+    """Checked entry to the kernel: decide ``plan[start:]`` of ``columns`` (see ``_run``);
+    returns where it stopped (``len(plan)``: all done; else make room and call again)."""
+    plan.check(columns, seq)
+    c = columns
+    return int(
+        _run(
+            state,
+            c.ts,
+            c.room,
+            c.device,
+            c.code,
+            c.value,
+            seq,
+            plan.events,
+            plan.times,
+            plan.late,
+            start,
+        )
+    )
+
+
+def partition_plan(plan: Plan, room: npt.NDArray[np.int32], part_of: I64) -> tuple[Plan, I64]:
+    """``plan`` grouped by partition (``part_of[room]``), each part in the plan's order, and
+    the ``bounds`` of the parts (for ``run_parallel``)."""
+    if part_of.dtype != np.int64 or plan.events.dtype != np.int64:
+        raise TypeError("the plan's events and part_of must be int64")
+    perm, bounds = _partition_plan(plan.events, room, part_of)
+    return plan.take(perm), bounds
+
+
+def run_parallel(
+    states: tuple[State, ...],
+    columns: EventColumns,
     seq: I64,
-    plan_e: I64,
-    plan_t: F64,
-    plan_late: npt.NDArray[np.bool_],
-    start: int = 0,
-) -> int:
-    """Checked entry to the kernel: decide ``plan_e[start:]`` (see ``_run``)."""
-    check_columns(ts, room, device, code, value)
-    if seq.dtype != np.int64 or seq.shape != ts.shape:
-        raise TypeError("seq must be an int64 column like ts")
-    if plan_e.dtype != np.int64 or plan_t.dtype != np.float64 or plan_late.dtype != np.bool_:
-        raise TypeError("the plan must be int64 indices, float64 times and bool late flags")
-    if plan_e.shape != plan_t.shape or plan_e.shape != plan_late.shape:
-        raise ValueError("the plan's three columns must have the same length")
-    if plan_e.size and (int(plan_e.min()) < 0 or int(plan_e.max()) >= ts.shape[0]):
-        raise ValueError("the plan indexes events that are not in the columns")
-    return int(_run(state, ts, room, device, code, value, seq, plan_e, plan_t, plan_late, start))
+    plan: Plan,
+    bounds: I64,
+    pos: I64,
+) -> None:
+    """Checked entry to ``_run_parts``: partition ``p`` decides ``plan[pos[p]:bounds[p + 1]]``
+    with ``states[p]``, the partitions on numba's threads (``numba.set_num_threads``). The plan
+    is grouped by partition (``partition_plan``), each partition's rooms have their state in
+    its own ``State`` only; ``pos`` tells where each stopped (the caller makes room in that
+    partition's arrays and calls again)."""
+    plan.check(columns, seq)
+    if len(states) + 1 != bounds.shape[0] or pos.shape[0] != len(states):
+        raise ValueError("bounds needs one row more than there are states, pos one per state")
+    if bounds.dtype != np.int64 or pos.dtype != np.int64:
+        raise TypeError("bounds and pos must be int64")
+    c = columns
+    ev = (c.ts, c.room, c.device, c.code, c.value, seq)
+    _run_parts(tuple(states), ev, plan.events, plan.times, plan.late, bounds, pos)
 
 
 def fire_room(state: State, room: int, watermark: float) -> None:
