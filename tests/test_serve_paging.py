@@ -15,30 +15,14 @@ import pytest
 from simulators.espa_pager import PagerSimulator
 
 from .conftest import Names, RunningService, TestClient
-from .test_durable import advance, page_of
+from .test_durable import advance, page_of, rules_file
 from .test_serve import event
 
 Serve = Callable[..., RunningService]
 MakeClient = Callable[..., TestClient]
 
-RULES = """\
-version: 1
-sites:
-  {site}:
-    recipients: {{care: night-east, technical: tech}}
-    staff:
-      pagers:
-        east-1: {{address: "3101"}}
-        west-1: {{address: "3201"}}
-        tech-1: {{address: "3900"}}
-      groups:
-        night-east: [east-1]
-        night: [east-1, west-1]
-        tech: [tech-1]
-    escalation:
-      high:
-        - {{after: 60s, to: same}}
-        - {{after: 2m, to: night}}
+#: The site of test_durable's rule file, with a paging system: its group pagers by address.
+PAGING = """\
     paging:
       dect:
         host: 127.0.0.1
@@ -51,14 +35,14 @@ sites:
 
 @pytest.fixture
 def pager() -> Iterator[PagerSimulator]:
-    # acknowledges what east-1 (3101) is called with, after a moment; never the whole team
+    # acknowledges calls to the east wing's group (3101), after a moment; never the whole team
     with PagerSimulator(ack_delay=0.1, acknowledge={"3101"}) as simulator:
         yield simulator
 
 
 def rules(folder: Path, site: str, port: int) -> Path:
-    path = folder / "rules.yaml"
-    path.write_text(RULES.format(site=site, port=port), encoding="utf-8")
+    path = rules_file(folder, site)
+    path.write_text(path.read_text() + PAGING.format(port=port), encoding="utf-8")
     return path
 
 
