@@ -69,28 +69,42 @@ def _line(draw: st.DrawFn) -> bytes:
     return data
 
 
-def _compare(lines: list[bytes]) -> None:
-    chunk = LineChunk("t.jsonl", 7, lines)
+def _compare(lines: list[bytes], *, text: bytes | None = None, passes: int = 1) -> None:
+    """The batch decoder's result on ``lines`` (decoded ``passes`` times by one decoder: later
+    passes know the places) is the codec's."""
+    chunk = LineChunk("t.jsonl", 7, lines, text)
     fast_registry = Registry()
-    fast = ColumnDecoder(fast_registry).decode(chunk, 5.0)
+    decoder = ColumnDecoder(fast_registry)
     rows, events, dead = decode_events(chunk, 5.0)
     registry = Registry()
     expected = EventColumns.from_events(events, registry)
-    got = fast.columns
-    assert fast.rows == rows
-    assert [d.model_dump() for d in fast.dead_letters] == [d.model_dump() for d in dead]
-    for name in ("ts", "code", "value", "confidence"):
-        assert np.array_equal(getattr(got, name), getattr(expected, name), equal_nan=True), name
-    assert got.ids == expected.ids
-    assert fast_registry.device_keys == registry.device_keys  # same order of first events
-    assert np.array_equal(got.device, expected.device)
-    assert np.array_equal(got.room, expected.room)
+    for done in range(passes):
+        fast = decoder.decode(chunk, 5.0)
+        got = fast.columns
+        assert fast.rows == rows
+        assert [d.model_dump() for d in fast.dead_letters] == [d.model_dump() for d in dead]
+        for name in ("ts", "code", "value", "confidence"):
+            assert np.array_equal(getattr(got, name), getattr(expected, name), equal_nan=True)
+        assert got.ids == expected.ids
+        assert fast_registry.device_keys == registry.device_keys  # same order of first events
+        assert np.array_equal(got.device, expected.device), done
+        assert np.array_equal(got.room, expected.room)
 
 
 @given(lines=st.lists(_line(), min_size=1, max_size=30))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_lines_are_decoded_as_the_codec_decodes_them(lines: list[bytes]) -> None:
     _compare(lines)
+
+
+@given(lines=st.lists(_line(), min_size=1, max_size=30), tail=st.sampled_from([b"", b"\n", b"\n{"]))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_lines_decoded_from_their_text_by_a_decoder_that_knows_the_places(
+    lines: list[bytes], tail: bytes
+) -> None:
+    """As ``read_chunks`` hands them (the text the lines came from, and what follows them),
+    and decoded again once the decoder knows their names: the codec's result every time."""
+    _compare(lines, text=b"\n".join(lines) + tail, passes=2)
 
 
 def test_what_the_fast_path_leaves_to_the_codec_is_still_decided_by_it() -> None:
@@ -127,3 +141,28 @@ def test_the_reader_keeps_line_numbers_across_blocks(tmp_path: Path) -> None:
     assert sum(len(b.columns) for b in batches) == 499
     assert math.isnan(float(batches[0].columns.value[0]))
     assert int(batches[0].columns.code[0]) == EVENT_CODES[("optical", "in_bed")]
+
+
+def test_runs_of_many_lines_around_refused_ones() -> None:
+    """Runs longer than a segment, with lines msgspec refuses or misreads at many places: a
+    line of two objects, one ending inside a string, an object cut short, unknown names."""
+    good = [
+        json.dumps({**GOOD, "event": "in_bed", "id": f"e{n}", "device": f"cam-{n % 7}"}).encode()
+        for n in range(700)
+    ]
+    odd = {
+        0: json.dumps({**GOOD, "event": "fall", "fw": 1}).encode(),
+        1: good[1] + b" " + good[1],
+        255: b'{"ts": 1795212001.5, "site": "zon}',
+        256: json.dumps({**GOOD, "ts": "2026-11-20T23:00:01+01:00", "event": "fall"}).encode(),
+        300: good[300] + b"\r",
+        301: b" " + good[301],
+        302: good[302][:-1],
+        400: json.dumps({**GOOD, "event": "fall", "device": "cam-new"}).encode(),
+        401: json.dumps({**GOOD, "event": "fall", "site": "a b"}).encode(),
+        402: json.dumps({**GOOD, "event": "pressed"}).encode(),
+        699: b'{"ts": 1795212001.5}',
+    }
+    lines = [odd.get(n, line) for n, line in enumerate(good)]
+    _compare(lines, text=b"\n".join(lines) + b"\n", passes=2)
+    _compare(lines, passes=2)
