@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -123,3 +124,324 @@ def empty_columns() -> EventColumns:
         ids=[],
         raw=[],
     )
+
+
+# -- redelivery check -------------------------------------------------------------------------
+
+# numba's flags as in ``kernel.py`` (cached, exact floats, no GIL); set here because ``kernel``
+# imports this module
+_jit = numba.njit(cache=True, fastmath=False, nogil=True)
+
+# the hash: two 32-bit FNV-1a-like halves, each finished with murmur3's mixer, all of it in
+# uint64 without overflowing (the same under NUMBA_DISABLE_JIT, where numpy would warn)
+_M32: Final = np.uint64(0xFFFFFFFF)
+_OFFSET_A: Final = np.uint64(0x811C9DC5)
+_OFFSET_B: Final = np.uint64(0x050C5D1F)
+_PRIME_A: Final = np.uint64(0x01000193)
+_PRIME_B: Final = np.uint64(0x9E3779B1)
+_MIX_1: Final = np.uint64(0x85EBCA6B)
+_MIX_2: Final = np.uint64(0xC2B2AE35)
+_S13: Final = np.uint64(13)
+_S16: Final = np.uint64(16)
+_S32: Final = np.uint64(32)
+# entry columns (``SeenIds._entries``)
+_E_DEVICE: Final = 0
+_E_OFFSET: Final = 1
+_E_LENGTH: Final = 2
+_E_SLOT: Final = 3
+# the start and presence of the one id of a batch of one (read only)
+_ONE_START: Final = np.zeros(1, dtype=np.int64)
+_ONE_HAS: Final = np.ones(1, dtype=np.bool_)
+#: pruned ids' bytes are left in place until they are more than the live ones and this
+SLACK: Final = 1 << 16
+
+
+class SeenIds:
+    """The ``(device, id)`` pairs seen within the dedup window: the reference ``Classifier``'s
+    ``_seen_ids`` as arrays, checked and updated for a whole batch in one compiled pass.
+
+    Every entry keeps its id's bytes (UTF-8, lone surrogates passed through: one byte string
+    per ``str``), its device and the time it was seen; a table of 64-bit hashes of
+    ``(device, id)`` finds the candidates and a candidate counts only if device and bytes are
+    equal, so the decisions are exactly the dict's. Pruning is the reference's: when an id'd
+    event is at least ``window`` later than the last pruning, every entry older than
+    ``window`` before it goes (the entries are compacted and the table rebuilt; the bytes are
+    compacted once the pruned ones outweigh the rest by ``slack``).
+    Plain arrays: it pickles as it is and decides the same in another process.
+    """
+
+    def __init__(self, window: float, *, slack: int = SLACK) -> None:
+        self.window = window
+        self.slack = slack  # bytes of pruned ids left in place (compacted beyond)
+        self._slots = np.full(64, -1, dtype=np.int64)  # open addressing: entry index or -1
+        self._hashes = np.zeros(32, dtype=np.uint64)
+        # per entry: device, offset and length of its bytes in _bytes, slot in _slots
+        self._entries = np.zeros((32, 4), dtype=np.int64)
+        self._times = np.zeros(32, dtype=np.float64)
+        self._bytes = np.zeros(1024, dtype=np.uint8)
+        self._used = np.zeros(2, dtype=np.int64)  # entries, bytes
+        self._pruned_at = np.array([-math.inf])
+
+    def __len__(self) -> int:
+        return int(self._used[0])
+
+    def check(
+        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], ids: list[str | None]
+    ) -> npt.NDArray[np.bool_] | None:
+        """Which events of a batch (arrival order) are new (None: all of them, or no ids at
+        all); remembers the new ones' ids as the reference's ``push`` of each would."""
+        n = len(ids)
+        if n == 1:  # ``push``: the same without the batch's numpy
+            return self._check_one(device, ts, ids[0])
+        try:  # every event with an id (a recording's): one string, ids between NULs
+            data = "\x00".join(cast("list[str]", ids)).encode("utf-8", "surrogatepass")
+        except TypeError:
+            data = None
+        if data is not None:
+            has = np.ones(n, dtype=np.bool_)
+            raw = np.frombuffer(data, dtype=np.uint8)
+            # UTF-8 has no zero byte but NUL's: n - 1 of them, and the split is exact
+            ends = np.flatnonzero(raw == 0)
+            if ends.shape[0] == n - 1:
+                starts = np.empty(n, dtype=np.int64)
+                starts[0] = 0
+                starts[1:] = ends + 1
+                lengths = np.empty(n, dtype=np.int64)
+                lengths[:-1] = ends - starts[:-1]
+                lengths[-1] = raw.shape[0] - starts[-1]
+                missing = 0
+            else:  # an id with a NUL in it: one by one
+                data = None
+        if data is None:
+            missing = ids.count(None)
+            if missing == n:
+                return None
+            has = np.fromiter((i is not None for i in ids), dtype=np.bool_, count=n)
+            encoded = [i.encode("utf-8", "surrogatepass") if i is not None else b"" for i in ids]
+            raw = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+            starts = np.zeros(n, dtype=np.int64)
+            np.cumsum(lengths[:-1], out=starts[1:])
+        self._reserve(n - missing, raw.shape[0])
+        keep = np.ones(n, dtype=np.bool_)
+        i = 0
+        while True:  # the table stays small (a window's ids): grown when it fills up
+            i = _check_ids(
+                self._slots,
+                self._hashes,
+                self._entries,
+                self._times,
+                self._bytes,
+                self._used,
+                self._pruned_at,
+                self.window,
+                self.slack,
+                device,
+                ts,
+                raw,
+                starts,
+                lengths,
+                has,
+                keep,
+                i,
+            )
+            if i >= n:
+                break
+            self._rehash(2 * self._slots.shape[0])
+        return None if keep.all() else keep
+
+    def _check_one(
+        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], event_id: str | None
+    ) -> npt.NDArray[np.bool_] | None:
+        if event_id is None:
+            return None
+        data = event_id.encode("utf-8", "surrogatepass")
+        self._reserve(1, len(data))
+        keep = np.ones(1, dtype=np.bool_)
+        lengths = np.array([len(data)], dtype=np.int64)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        while True:
+            i = _check_ids(
+                self._slots,
+                self._hashes,
+                self._entries,
+                self._times,
+                self._bytes,
+                self._used,
+                self._pruned_at,
+                self.window,
+                self.slack,
+                device,
+                ts,
+                raw,
+                _ONE_START,
+                lengths,
+                _ONE_HAS,
+                keep,
+                0,
+            )
+            if i >= 1:
+                return None if keep[0] else keep
+            self._rehash(2 * self._slots.shape[0])
+
+    def _reserve(self, entries: int, size: int) -> None:
+        """Room for ``entries`` more entries of ``size`` bytes in all (none pruned meanwhile)."""
+        n, used = int(self._used[0]), int(self._used[1])
+        if self._hashes.shape[0] < n + entries:
+            rows = max(n + entries, 2 * self._hashes.shape[0])
+            self._hashes = _resized(self._hashes, rows)
+            self._entries = _resized(self._entries, rows)
+            self._times = _resized(self._times, rows)
+        if self._bytes.shape[0] < used + size:
+            self._bytes = _resized(self._bytes, max(used + size, 2 * self._bytes.shape[0]))
+
+    def _rehash(self, slots: int) -> None:
+        self._slots = np.full(slots, -1, dtype=np.int64)
+        _rehash(self._slots, self._hashes, self._entries, int(self._used[0]), False)
+
+
+def _resized(array: Any, rows: int) -> Any:
+    out = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    count = min(rows, array.shape[0])
+    out[:count] = array[:count]
+    return out
+
+
+@_jit
+def _mix32(h: Any) -> Any:
+    h ^= h >> _S16
+    h = (h * _MIX_1) & _M32
+    h ^= h >> _S13
+    h = (h * _MIX_2) & _M32
+    h ^= h >> _S16
+    return h
+
+
+@_jit
+def _hash(device: Any, raw: Any, start: int, length: int) -> Any:
+    """64 bits of ``(device, raw[start:start + length])``."""
+    d = np.uint64(device) & _M32
+    a = _OFFSET_A ^ d
+    b = _OFFSET_B
+    for j in range(start, start + length):
+        c = np.uint64(raw[j])
+        a = ((a ^ c) * _PRIME_A) & _M32
+        b = ((b ^ c) * _PRIME_B) & _M32
+    b = ((b ^ d) * _PRIME_B) & _M32
+    return (_mix32(a) << _S32) | _mix32(b)
+
+
+@_jit
+def _rehash(slots: Any, hashes: Any, entries: Any, n: int, clear: bool) -> None:
+    """Entries ``0..n-1`` into the table (``clear``: empty it first)."""
+    mask = np.uint64(slots.shape[0] - 1)
+    if clear:
+        slots[:] = -1
+    for e in range(n):
+        slot = np.int64(hashes[e] & mask)
+        while slots[slot] >= 0:
+            slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
+        slots[slot] = e
+        entries[e, _E_SLOT] = slot
+
+
+@_jit
+def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
+    slots: Any,
+    hashes: Any,
+    entries: Any,
+    times: Any,
+    store: Any,
+    used: Any,
+    pruned_at: Any,
+    window: float,
+    slack: int,
+    device: Any,
+    ts: Any,
+    raw: Any,
+    starts: Any,
+    lengths: Any,
+    has: Any,
+    keep: Any,
+    first: int,
+) -> int:
+    """The reference's redelivery check of each event in turn from event ``first`` on:
+    ``keep[i] = False`` for a redelivery; the new ones remembered, pruned as the reference
+    prunes. Returns where it stopped: ``ts.shape[0]``, or an event it could not remember
+    without filling ``slots`` more than half (grow it and call again from there). The other
+    arrays have room for every event (``SeenIds._reserve``)."""
+    mask = np.uint64(slots.shape[0] - 1)
+    n_entries = used[0]
+    n_bytes = used[1]
+    last_prune = pruned_at[0]
+    for i in range(first, ts.shape[0]):
+        length = lengths[i]
+        begin = starts[i]
+        if not has[i]:
+            continue
+        d = np.int64(device[i])
+        h = _hash(d, raw, begin, length)
+        slot = np.int64(h & mask)
+        seen = False
+        while slots[slot] >= 0:
+            e = slots[slot]
+            if hashes[e] == h and entries[e, _E_DEVICE] == d and entries[e, _E_LENGTH] == length:
+                offset = entries[e, _E_OFFSET]
+                seen = True
+                for j in range(length):
+                    if store[offset + j] != raw[begin + j]:
+                        seen = False
+                        break
+                if seen:
+                    break
+            slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
+        if seen:
+            keep[i] = False
+            continue
+        if 2 * (n_entries + 1) > slots.shape[0]:
+            used[0] = n_entries
+            used[1] = n_bytes
+            pruned_at[0] = last_prune
+            return i
+        t = ts[i]
+        slots[slot] = n_entries
+        hashes[n_entries] = h
+        entries[n_entries, _E_DEVICE] = d
+        entries[n_entries, _E_OFFSET] = n_bytes
+        entries[n_entries, _E_LENGTH] = length
+        entries[n_entries, _E_SLOT] = slot
+        times[n_entries] = t
+        for j in range(length):
+            store[n_bytes + j] = raw[begin + j]
+        n_bytes += length
+        n_entries += 1
+        if t - last_prune >= window:
+            last_prune = t
+            horizon = t - window
+            kept = 0
+            kept_bytes = 0
+            for e in range(n_entries):
+                slots[entries[e, _E_SLOT]] = -1  # every entry's slot: the table is empty after
+                if times[e] >= horizon:
+                    hashes[kept] = hashes[e]
+                    entries[kept, _E_DEVICE] = entries[e, _E_DEVICE]
+                    entries[kept, _E_OFFSET] = entries[e, _E_OFFSET]
+                    entries[kept, _E_LENGTH] = entries[e, _E_LENGTH]
+                    times[kept] = times[e]
+                    kept += 1
+                    kept_bytes += entries[e, _E_LENGTH]
+            n_entries = kept
+            if n_bytes > 2 * kept_bytes + slack:  # the bytes of pruned ids: compacted now
+                n_bytes = 0
+                for e in range(n_entries):  # in order of offset: forward copies
+                    offset = entries[e, _E_OFFSET]
+                    size = entries[e, _E_LENGTH]
+                    for j in range(size):
+                        store[n_bytes + j] = store[offset + j]
+                    entries[e, _E_OFFSET] = n_bytes
+                    n_bytes += size
+            _rehash(slots, hashes, entries, n_entries, False)
+    used[0] = n_entries
+    used[1] = n_bytes
+    pruned_at[0] = last_prune
+    return int(ts.shape[0])

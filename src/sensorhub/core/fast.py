@@ -1,7 +1,8 @@
 """``FastClassifier``: the reference ``Classifier``'s interface and decisions, on the numba core.
 
-The driver keeps what the reference keeps outside its rooms, in Python and numpy: redelivery
-checks, the event clock (latest event time, watermark, lateness) and the reorder buffer. For a
+The driver keeps what the reference keeps outside its rooms, in Python and numpy: the ids seen
+for redelivery checks (``columns.SeenIds``: a whole batch checked in one compiled pass), the
+event clock (latest event time, watermark, lateness) and the reorder buffer. For a
 batch of events in arrival order it works out, with whole-array operations, which events the
 reference would decide in order and which on arrival (late), and in which order and at which
 time; the kernel (``kernel.py``) then decides them against the per-room state arrays and fires
@@ -30,7 +31,7 @@ from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS,
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
-from sensorhub.core.columns import EventColumns, Registry, empty_columns
+from sensorhub.core.columns import EventColumns, Registry, SeenIds, empty_columns
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import AuditRecord, Decision, Step
 from sensorhub.routing.pages import make_page
@@ -44,6 +45,11 @@ STAFF_ARRIVAL_CODES: Final = frozenset(
     {k.E_STAFF_IN, k.E_STAFF_PRESENT, EVENT_CODES[("optical", "multiple_persons")]}
 )
 PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
+#: The event log is pruned once it holds this many batches or this many events (and then again
+#: at twice what pruning left): few batches when they are large (replay's), few events' worth
+#: of batch lists when they are small (live micro-batches).
+LOG_BATCHES: Final = 64
+LOG_EVENTS: Final = 1 << 16
 
 
 def _grow(array: Any, rows: int, fill: float | int) -> Any:
@@ -59,8 +65,10 @@ def _grow(array: Any, rows: int, fill: float | int) -> Any:
 class _EventLog:
     """Enough of every event that may still be evidence to name it in a page (its ``ref``).
 
-    Recent events are kept as the batches they came in; when the batches pile up, the refs of
-    the few older events still held as evidence are kept by themselves and the batches go.
+    Recent events are kept as the batches they came in (the batch's own arrays and id list, not
+    copies); when the batches pile up, the refs of the few older events still held as evidence
+    are kept by themselves and the batches go. A ref is made only when asked for (a page, or
+    pinning at a pruning).
     """
 
     def __init__(self, registry: Registry) -> None:
@@ -68,6 +76,7 @@ class _EventLog:
         self._starts: list[int] = []
         self._chunks: list[tuple[int, F64, npt.NDArray[np.int32], list[str | None] | None]] = []
         self._pinned: dict[int, str] = {}
+        self.events = 0  # events in the batches held
 
     def __len__(self) -> int:
         return len(self._chunks)
@@ -76,6 +85,7 @@ class _EventLog:
         if len(columns):
             self._starts.append(seq0)
             self._chunks.append((seq0, columns.ts, columns.device, columns.ids))
+            self.events += len(columns)
 
     def ref(self, seq: int) -> str:
         pinned = self._pinned.get(seq)
@@ -97,6 +107,7 @@ class _EventLog:
                 pinned[seq] = self.ref(seq)
         self._pinned = pinned
         while len(self._chunks) > 1 and self._starts[1] <= keep_from:
+            self.events -= self._starts[1] - self._starts[0]
             del self._starts[0]
             del self._chunks[0]
 
@@ -152,10 +163,9 @@ class FastClassifier(EventClock):
         self._seq = 0
         self._clock = -math.inf
         self._max_ts = -math.inf
-        self._seen_ids: dict[tuple[int, str], float] = {}
-        self._seen_prune_at = -math.inf
+        self._seen_ids = SeenIds(DEDUP_WINDOW)
         self._log = _EventLog(self.registry)
-        self._prune_at = 64
+        self._prune_at = (LOG_BATCHES, LOG_EVENTS)  # batches, events
         self._step = Step()
         self._state_ids: tuple[int, ...] = ()
         self._state_made: k.State | None = None
@@ -209,36 +219,26 @@ class FastClassifier(EventClock):
     def _redeliveries(self, columns: EventColumns) -> npt.NDArray[np.bool_] | None:
         """Which events to keep (None: all); counts and audits the redeliveries."""
         ids = columns.ids
-        if ids is None or all(i is None for i in ids):
+        if ids is None:
             return None
-        keep = np.ones(len(columns), dtype=np.bool_)
-        seen = self._seen_ids
-        devices = columns.device.tolist()
-        times = columns.ts.tolist()
-        for i, event_id in enumerate(ids):
-            if event_id is None:
-                continue
-            key = (devices[i], event_id)
-            ts = times[i]
-            if key in seen:
-                keep[i] = False
-                self.duplicates += 1
-                if self.audit:
-                    self._step.audit.append(
-                        AuditRecord(
-                            ts=ts,
-                            decision="ignored",
-                            reason=reasons.redelivery(event_id),
-                            event=self._event(columns, i),
-                        )
+        keep = self._seen_ids.check(columns.device, columns.ts, ids)
+        if keep is None:
+            return None
+        repeated = np.flatnonzero(~keep)
+        self.duplicates += len(repeated)
+        if self.audit:
+            for i in repeated.tolist():
+                event_id = ids[i]
+                assert event_id is not None  # noqa: S101 - only events with an id repeat
+                self._step.audit.append(
+                    AuditRecord(
+                        ts=float(columns.ts[i]),
+                        decision="ignored",
+                        reason=reasons.redelivery(event_id),
+                        event=self._event(columns, i),
                     )
-                continue
-            seen[key] = ts
-            if ts - self._seen_prune_at >= DEDUP_WINDOW:
-                self._seen_prune_at = ts
-                horizon = ts - DEDUP_WINDOW
-                seen = self._seen_ids = {key: t for key, t in seen.items() if t >= horizon}
-        return None if keep.all() else keep
+                )
+        return keep
 
     def _decide_batch(self, new: EventColumns, new_seq: I64) -> None:
         """Everything ``push`` of each event of ``new`` would decide, in the reference's order
@@ -470,13 +470,16 @@ class FastClassifier(EventClock):
         self._n_devices = len(registry.device_keys)
 
     def _prune_log(self) -> None:
-        if len(self._log) < self._prune_at:
+        log = self._log
+        batches, events = self._prune_at
+        if len(log) < batches and log.events < events:
             return
         keep = self._seq
         if len(self._buf_seq):
             keep = min(keep, int(self._buf_seq.min()))
-        self._log.prune(k.live_seqs(self._nodes, self._cnt), keep)
-        self._prune_at = max(64, 2 * len(self._log))  # amortised: not again at the next push
+        log.prune(k.live_seqs(self._nodes, self._cnt), keep)
+        # amortised: not again at the next push
+        self._prune_at = (max(LOG_BATCHES, 2 * len(log)), max(LOG_EVENTS, 2 * log.events))
 
     # -- resident calls on arrival ----------------------------------------------------------
 
