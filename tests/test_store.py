@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from sensorhub.contract import Page
-from sensorhub.store import SCHEMA_VERSION, AckRecord, Store, StoreError, open_store
+from sensorhub.store import (
+    SCHEMA_VERSION,
+    AckRecord,
+    JournalEntry,
+    Store,
+    StoreError,
+    open_store,
+)
 from sensorhub.store.base import SqlStore
 from sensorhub.store.postgres import redact
 from tests import pg
@@ -246,6 +253,54 @@ def test_commit_step_writes_everything_together(store: Store) -> None:
     assert store.load_state("router") == {"n": 1}
     assert [e["decision"] for e in store.audit_since(0)] == ["routed", "held"]
     assert store.acks("zon/101/fall/1") == [AckRecord("zon/101/fall/1", "oost-1", 12.0)]
+
+
+def test_the_journal_keeps_rounds_in_order_until_a_snapshot_clears_it(
+    opened: Callable[[], Store],
+) -> None:
+    store = opened()
+    first = [
+        JournalEntry("care/zon/101/call/b1", '{"ts": 1, "event": "pressed",\n "id": "é"}', 1.5),
+        JournalEntry("", "tick", 2.0),
+    ]
+    store.commit_step([], {}, [], journal=first)
+    store.commit_step([], {}, [], journal=[JournalEntry("care/zon/102/bed/m", "{}", 3.0)])
+    assert opened().journal() == [*first, JournalEntry("care/zon/102/bed/m", "{}", 3.0)]
+    assert [entry.is_tick for entry in store.journal()] == [False, True, False]
+
+    later = [JournalEntry("care/zon/103/door/d", "{}", 4.0)]
+    store.commit_step([], {"classifier": {"snapshot": 1}}, [], journal=later, clear_journal=True)
+    assert store.journal() == later  # emptied first, then this round's entries
+    store.commit_step([], {"classifier": {"snapshot": 2}}, [], clear_journal=True)
+    assert store.journal() == []
+
+
+def test_confirmations_ride_along_with_a_step(store: Store) -> None:
+    (first,) = store.commit_step([(page(), "mqtt")], {}, [])
+    (second,) = store.commit_step(
+        [(page(escalation=1), "mqtt")], {}, [], confirmed=[first, first, 999]
+    )
+    assert [i for i, _ in store.pending("mqtt")] == [second]
+    store.commit_step([], {}, [], confirmed=[second])
+    assert store.pending("mqtt") == []
+
+
+def test_change_state_reads_changes_and_audits_in_one_transaction(
+    opened: Callable[[], Store],
+) -> None:
+    store, other = opened(), opened()
+
+    def add(name: str) -> Callable[[dict[str, Any] | None], Any]:
+        def change(state: dict[str, Any] | None) -> Any:
+            names = [*(state or {}).get("names", []), name]
+            return {"names": names}, [{"ts": float(len(names)), "added": name}]
+
+        return change
+
+    assert store.change_state("silences", add("a")) == {"names": ["a"]}
+    assert other.change_state("silences", add("b")) == {"names": ["a", "b"]}
+    assert store.load_state("silences") == {"names": ["a", "b"]}
+    assert [entry["added"] for entry in store.audit_since(0)] == ["a", "b"]
 
 
 def test_commit_step_is_atomic(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

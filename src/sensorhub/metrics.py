@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sensorhub.contract import Page, reduction
+from sensorhub.contract import KINDS, Page, reduction
 
 #: Decision latency buckets (s): fine below 10 ms where a call decided on arrival lands, up to
 #: the 10-30 s that event-time waiting (lateness, confirmation windows) can add.
@@ -123,9 +123,11 @@ class ServiceMetrics:
             registry=registry,
         )
         registry.register(_ClassifierCollector(raw_alarms, self.reactions))
+        # one child per kind, looked up once: labels() takes a lock and builds a key per call
+        self._event_counts = {kind: self.events.labels(kind=kind) for kind in KINDS}
 
     def event(self, kind: str) -> None:
-        self.events.labels(kind=kind).inc()
+        self._event_counts[kind].inc()
 
     def deadletter(self) -> None:
         self.deadletters.inc()

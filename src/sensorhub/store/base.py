@@ -262,9 +262,7 @@ def _migrations(id_column: str) -> list[list[str]]:
         [
             f"""CREATE TABLE journal (
                 journal_id {id_column},
-                topic TEXT NOT NULL,
-                payload TEXT NOT NULL,
-                at DOUBLE PRECISION NOT NULL
+                entries TEXT NOT NULL
             )""",
         ],
     ]
@@ -434,15 +432,13 @@ class SqlStore(ABC):
             check_channel(channel)
         texts = {name: _json(state, f"state {name!r}") for name, state in states.items()}
         entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
+        entries_text = json.dumps([[e.topic, e.payload, e.at] for e in journal]) if journal else ""
         now = time.time()
         with self._tx(write=True) as tx:
             if clear_journal:
                 tx.execute("DELETE FROM journal")
-            if journal:
-                tx.execute_many(
-                    "INSERT INTO journal (topic, payload, at) VALUES (?, ?, ?)",
-                    [(entry.topic, entry.payload, entry.at) for entry in journal],
-                )
+            if journal:  # one row a round: [[topic, payload, at], ...]
+                tx.execute("INSERT INTO journal (entries) VALUES (?)", (entries_text,))
             ids = [self._put_page(tx, page, channel, now) for page, channel in pages]
             if confirmed:
                 tx.execute_many(
@@ -460,8 +456,13 @@ class SqlStore(ABC):
 
     def journal(self) -> list[JournalEntry]:
         with self._tx(write=False) as tx:
-            tx.execute("SELECT topic, payload, at FROM journal ORDER BY journal_id")
-            return [JournalEntry(str(row[0]), str(row[1]), float(row[2])) for row in tx.all()]
+            tx.execute("SELECT entries FROM journal ORDER BY journal_id")
+            rows = tx.all()
+        return [
+            JournalEntry(str(topic), str(payload), float(at))
+            for row in rows
+            for topic, payload, at in json.loads(row[0])
+        ]
 
     def change_state(
         self,
