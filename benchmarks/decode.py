@@ -196,9 +196,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{results[runner_up][0] / results[fastest][0]:.2f}x the next ({runner_up})"
     )
     if fastest == STRUCT:
-        print("  batch.py (replay's JSONL decoder) decodes each line with it")
+        print("  batch.py (replay's JSONL decoder) decodes lines into it, in runs of lines")
     else:
-        print(f"  batch.py decodes each line with {STRUCT}, not with the fastest here")
+        print(f"  batch.py decodes lines into {STRUCT}, not with the fastest here")
     if orjson is None:
         print(
             "note: orjson is not importable, so it was not timed "

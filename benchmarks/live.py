@@ -7,7 +7,8 @@ Run: ``.venv/bin/python benchmarks/live.py [--events 30000] [--rates 5000,10000,
 Everything runs on this machine, on loopback, and stops by itself (the whole run takes about a
 minute; each wait is bounded):
 
-- a private Mosquitto (``sensorhub.broker.PrivateBroker``, its default settings);
+- a private Mosquitto (``sensorhub.broker.PrivateBroker``: unlimited queue, 1,000 messages in
+  flight per client, as docs/operations.md asks of a site's broker);
 - ``sensorhub serve --broker URL --clock event --metrics-port P`` as a child process, with the
   benchmark recording's rule file (INFO logging, as deployed, to a file);
 - for each run, a separate publisher process (this script with ``--role publisher``, paho,
@@ -567,7 +568,7 @@ def benchmark(args: argparse.Namespace) -> None:
     )
     print(
         f"run took : {time.perf_counter() - started:.0f} s; broker: private Mosquitto, "
-        + (f"with {'; '.join(settings)}" if settings else "default settings")
+        + (f"with {'; '.join(settings)}" if settings else "PrivateBroker's settings")
         + "; QoS 1 throughout"
     )
     report(results, args)
