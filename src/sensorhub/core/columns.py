@@ -223,9 +223,37 @@ class SeenIds:
             starts = np.zeros(n, dtype=np.int64)
             np.cumsum(lengths[:-1], out=starts[1:])
         self._reserve(n - missing, raw.shape[0])
+        keep = self._run(device, ts, raw=raw, starts=starts, lengths=lengths, has=has)
+        return None if keep.all() else keep
+
+    def _check_one(
+        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], event_id: str | None
+    ) -> npt.NDArray[np.bool_] | None:
+        if event_id is None:
+            return None
+        data = event_id.encode("utf-8", "surrogatepass")
+        self._reserve(1, len(data))
+        lengths = np.array([len(data)], dtype=np.int64)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        keep = self._run(device, ts, raw=raw, starts=_ONE_START, lengths=lengths, has=_ONE_HAS)
+        return None if keep[0] else keep
+
+    def _run(
+        self,
+        device: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.float64],
+        *,
+        raw: npt.NDArray[np.uint8],
+        starts: npt.NDArray[np.int64],
+        lengths: npt.NDArray[np.int64],
+        has: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.bool_]:
+        """Check and remember the ids; the table stays small (a window's ids) and is grown
+        when it fills up, then the check goes on where it stopped."""
+        n = lengths.shape[0]
         keep = np.ones(n, dtype=np.bool_)
         i = 0
-        while True:  # the table stays small (a window's ids): grown when it fills up
+        while True:
             i = _check_ids(
                 self._slots,
                 self._hashes,
@@ -246,42 +274,7 @@ class SeenIds:
                 i,
             )
             if i >= n:
-                break
-            self._rehash(2 * self._slots.shape[0])
-        return None if keep.all() else keep
-
-    def _check_one(
-        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], event_id: str | None
-    ) -> npt.NDArray[np.bool_] | None:
-        if event_id is None:
-            return None
-        data = event_id.encode("utf-8", "surrogatepass")
-        self._reserve(1, len(data))
-        keep = np.ones(1, dtype=np.bool_)
-        lengths = np.array([len(data)], dtype=np.int64)
-        raw = np.frombuffer(data, dtype=np.uint8)
-        while True:
-            i = _check_ids(
-                self._slots,
-                self._hashes,
-                self._entries,
-                self._times,
-                self._bytes,
-                self._used,
-                self._pruned_at,
-                self.window,
-                self.slack,
-                device,
-                ts,
-                raw,
-                _ONE_START,
-                lengths,
-                _ONE_HAS,
-                keep,
-                0,
-            )
-            if i >= 1:
-                return None if keep[0] else keep
+                return keep
             self._rehash(2 * self._slots.shape[0])
 
     def _reserve(self, entries: int, size: int) -> None:
