@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sensorhub.contract import Event
 from sensorhub.core import columns
 from sensorhub.core.classifier import DEDUP_WINDOW, Classifier
-from sensorhub.core.columns import SLACK, EventColumns, SeenIds
+from sensorhub.core.columns import SLACK, EventColumns, IdColumn, SeenIds
 from sensorhub.core.fast import FastClassifier
 from tests.test_event_time import _policy
 from tests.test_kernel import CHOICES, ROOMS, _assert_same, _batches, _copy, _feed, ev
@@ -61,7 +61,7 @@ def _check(seen: SeenIds, events: list[tuple[int, float, str | None]]) -> list[b
     keep = seen.check(
         np.array([e[0] for e in events], dtype=np.int32),
         np.array([e[1] for e in events], dtype=np.float64),
-        [e[2] for e in events],
+        IdColumn.from_strings([e[2] for e in events]),
     )
     return [True] * len(events) if keep is None else keep.tolist()
 

@@ -55,7 +55,7 @@ from sensorhub.contract import (
     DeadLetter,
     Event,
 )
-from sensorhub.core.columns import EventColumns, Registry
+from sensorhub.core.columns import EventColumns, IdColumn, Registry
 
 __all__ = [
     "BLOCK_BYTES",
@@ -554,5 +554,7 @@ class ColumnDecoder:
                     raw = _inserted(raw, counts, [e.raw for e in made])
         device = self._devices(place)
         room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
-        columns = EventColumns(ts, room, device, code, value, confidence, ids=ids, raw=raw)
+        columns = EventColumns(
+            ts, room, device, code, value, confidence, ids=IdColumn.from_strings(ids), raw=raw
+        )
         return ColumnBatch(rows, columns, dead)

@@ -69,7 +69,7 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import EventColumns, Registry
+from sensorhub.core.columns import EventColumns, IdColumn, Registry
 
 __all__ = [
     "FAST_BATCH_SIZE",
@@ -376,7 +376,7 @@ def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = Fal
         code,
         np.ascontiguousarray(value, dtype=np.float64),
         confidence,
-        ids=ids,
+        ids=IdColumn.from_strings(ids),
         raw=raw,
     )
 

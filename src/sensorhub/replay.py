@@ -401,7 +401,7 @@ def _arrival_watermarks(
     event of the batch that has its id, time and device and is not matched yet (an event's
     first delivery comes before its redeliveries)."""
     roomless = [r for r in step.audit if r.room is None and r.event is not None]
-    ids = columns.ids or []
+    ids = columns.ids.tolist() if columns.ids is not None else []
     wanted = {r.event.id for r in roomless if r.event is not None}
     where: dict[str | None, list[int]] = {}
     for i, event_id in enumerate(ids):

@@ -2,9 +2,10 @@
 
 Names become small integers once, in a ``Registry`` shared by whoever builds the columns (the
 decoder, a Parquet reader) and the ``FastClassifier`` that decides them: a room index per
-``(site, room)``, a device index per ``(site, room, kind, device)``. The Python-side lists
-(``ids``, ``raw``) travel beside the arrays for redelivery checks, page evidence and the audit
-trail; the kernel never sees them.
+``(site, room)``, a device index per ``(site, room, kind, device)``. The ids travel as bytes
+(``IdColumn``: no Python object per event) and the payloads, when the audit needs them, as a
+list (``raw``), beside the arrays for redelivery checks, page evidence and the audit trail; the
+kernel never sees them.
 """
 
 from __future__ import annotations
@@ -49,13 +50,103 @@ class Registry:
         return index
 
 
+_ENCODING: Final = "utf-8"
+#: ``str`` <-> bytes of an id: lone surrogates (a JSON ``"\\ud800"``) pass through, so every
+#: ``str`` has its own byte string
+_ERRORS: Final = "surrogatepass"
+
+
+@dataclass(slots=True, eq=False)
+class IdColumn:
+    """The ids of a batch of events as bytes: id ``i`` is ``data[starts[i]:starts[i] +
+    lengths[i]]`` (UTF-8) where ``has[i]``, else the event has none. ``data`` may be shared
+    with other columns (``take`` copies no bytes) and hold bytes that are no id's: a decoder
+    hands over the block it read, a Parquet reader its column's buffer."""
+
+    data: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]
+    has: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.has.shape[0])
+
+    def __getitem__(self, i: int) -> str | None:
+        if not self.has[i]:
+            return None
+        start = int(self.starts[i])
+        return self.data[start : start + int(self.lengths[i])].tobytes().decode(_ENCODING, _ERRORS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdColumn) and self.tolist() == other.tolist()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def tolist(self) -> list[str | None]:
+        return [self[i] for i in range(len(self))]
+
+    def any(self) -> bool:
+        return bool(self.has.any())
+
+    @classmethod
+    def from_strings(cls, ids: Sequence[str | None]) -> IdColumn:
+        n = len(ids)
+        try:  # every event with an id (the usual case): one string, ids between NULs
+            data = "\x00".join(cast("list[str]", ids)).encode(_ENCODING, _ERRORS)
+        except TypeError:
+            data = None
+        if data is not None:
+            raw = np.frombuffer(data, dtype=np.uint8)
+            # UTF-8 has no zero byte but NUL's: n - 1 of them, and the split is exact
+            ends = np.flatnonzero(raw == 0)
+            if ends.shape[0] == n - 1:
+                starts = np.empty(n, dtype=np.int64)
+                starts[:1] = 0
+                starts[1:] = ends + 1
+                lengths = np.empty(n, dtype=np.int64)
+                lengths[:-1] = ends - starts[:-1]
+                lengths[-1:] = raw.shape[0] - starts[-1:]
+                return cls(raw, starts, lengths, np.ones(n, dtype=np.bool_))
+        encoded = [b"" if i is None else i.encode(_ENCODING, _ERRORS) for i in ids]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+        starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        return cls(
+            np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            starts,
+            lengths,
+            np.fromiter((i is not None for i in ids), dtype=np.bool_, count=n),
+        )
+
+    @classmethod
+    def none(cls, n: int) -> IdColumn:
+        """``n`` events without an id."""
+        zeros = np.zeros(n, dtype=np.int64)
+        return cls(np.zeros(0, dtype=np.uint8), zeros, zeros, np.zeros(n, dtype=np.bool_))
+
+    def take(self, index: npt.NDArray[np.int64]) -> IdColumn:
+        return IdColumn(self.data, self.starts[index], self.lengths[index], self.has[index])
+
+    def concat(self, other: IdColumn) -> IdColumn:
+        if self.data is other.data:
+            data, offset = self.data, 0
+        else:
+            data, offset = np.concatenate([self.data, other.data]), self.data.shape[0]
+        return IdColumn(
+            data,
+            np.concatenate([self.starts, other.starts + offset]),
+            np.concatenate([self.lengths, other.lengths]),
+            np.concatenate([self.has, other.has]),
+        )
+
+
 @dataclass(slots=True)
 class EventColumns:
     """A batch of events in arrival order, as columns.
 
     ``code`` is ``contract.EVENT_CODES[(kind, event)]``; ``value`` is NaN where the event has
-    none. ``ids`` (None where an event has no id) and ``raw`` (the payloads, for the audit) may
-    be left out: without ids there is no redelivery check.
+    none. ``ids`` and ``raw`` (the payloads, for the audit) may be left out: without ids there
+    is no redelivery check.
     """
 
     ts: npt.NDArray[np.float64]
@@ -64,7 +155,7 @@ class EventColumns:
     code: npt.NDArray[np.int16]
     value: npt.NDArray[np.float64]
     confidence: npt.NDArray[np.float32]
-    ids: list[str | None] | None = None
+    ids: IdColumn | None = None
     raw: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
@@ -94,13 +185,12 @@ class EventColumns:
             code,
             value,
             confidence,
-            ids=[e.id for e in events],
+            ids=IdColumn.from_strings([e.id for e in events]),
             raw=[e.raw for e in events],
         )
 
     def take(self, index: npt.NDArray[np.int64]) -> EventColumns:
         """The events at ``index``, in that order."""
-        positions = index.tolist()
         return EventColumns(
             self.ts[index],
             self.room[index],
@@ -108,8 +198,8 @@ class EventColumns:
             self.code[index],
             self.value[index],
             self.confidence[index],
-            ids=None if self.ids is None else [self.ids[i] for i in positions],
-            raw=None if self.raw is None else [self.raw[i] for i in positions],
+            ids=None if self.ids is None else self.ids.take(index),
+            raw=None if self.raw is None else [self.raw[i] for i in index.tolist()],
         )
 
 
@@ -121,7 +211,7 @@ def empty_columns() -> EventColumns:
         np.zeros(0, dtype=np.int16),
         np.zeros(0, dtype=np.float64),
         np.zeros(0, dtype=np.float32),
-        ids=[],
+        ids=IdColumn.none(0),
         raw=[],
     )
 
@@ -149,9 +239,6 @@ _E_DEVICE: Final = 0
 _E_OFFSET: Final = 1
 _E_LENGTH: Final = 2
 _E_SLOT: Final = 3
-# the start and presence of the one id of a batch of one (read only)
-_ONE_START: Final = np.zeros(1, dtype=np.int64)
-_ONE_HAS: Final = np.ones(1, dtype=np.bool_)
 #: pruned ids' bytes are left in place until they are more than the live ones and this
 SLACK: Final = 1 << 16
 
@@ -186,57 +273,18 @@ class SeenIds:
         return int(self._used[0])
 
     def check(
-        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], ids: list[str | None]
+        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], ids: IdColumn
     ) -> npt.NDArray[np.bool_] | None:
         """Which events of a batch (arrival order) are new (None: all of them, or no ids at
         all); remembers the new ones' ids as the reference's ``push`` of each would."""
-        n = len(ids)
-        if n == 1:  # ``push``: the same without the batch's numpy
-            return self._check_one(device, ts, ids[0])
-        try:  # every event with an id (a recording's): one string, ids between NULs
-            data = "\x00".join(cast("list[str]", ids)).encode("utf-8", "surrogatepass")
-        except TypeError:
-            data = None
-        if data is not None:
-            has = np.ones(n, dtype=np.bool_)
-            raw = np.frombuffer(data, dtype=np.uint8)
-            # UTF-8 has no zero byte but NUL's: n - 1 of them, and the split is exact
-            ends = np.flatnonzero(raw == 0)
-            if ends.shape[0] == n - 1:
-                starts = np.empty(n, dtype=np.int64)
-                starts[0] = 0
-                starts[1:] = ends + 1
-                lengths = np.empty(n, dtype=np.int64)
-                lengths[:-1] = ends - starts[:-1]
-                lengths[-1] = raw.shape[0] - starts[-1]
-                missing = 0
-            else:  # an id with a NUL in it: one by one
-                data = None
-        if data is None:
-            missing = ids.count(None)
-            if missing == n:
-                return None
-            has = np.fromiter((i is not None for i in ids), dtype=np.bool_, count=n)
-            encoded = [i.encode("utf-8", "surrogatepass") if i is not None else b"" for i in ids]
-            raw = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
-            starts = np.zeros(n, dtype=np.int64)
-            np.cumsum(lengths[:-1], out=starts[1:])
-        self._reserve(n - missing, raw.shape[0])
-        keep = self._run(device, ts, raw=raw, starts=starts, lengths=lengths, has=has)
-        return None if keep.all() else keep
-
-    def _check_one(
-        self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], event_id: str | None
-    ) -> npt.NDArray[np.bool_] | None:
-        if event_id is None:
+        with_id = int(np.count_nonzero(ids.has))
+        if not with_id:
             return None
-        data = event_id.encode("utf-8", "surrogatepass")
-        self._reserve(1, len(data))
-        lengths = np.array([len(data)], dtype=np.int64)
-        raw = np.frombuffer(data, dtype=np.uint8)
-        keep = self._run(device, ts, raw=raw, starts=_ONE_START, lengths=lengths, has=_ONE_HAS)
-        return None if keep[0] else keep
+        self._reserve(with_id, int(ids.lengths[ids.has].sum()))
+        keep = self._run(
+            device, ts, raw=ids.data, starts=ids.starts, lengths=ids.lengths, has=ids.has
+        )
+        return None if keep.all() else keep
 
     def _run(
         self,

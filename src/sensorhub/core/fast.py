@@ -31,7 +31,7 @@ from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS,
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
-from sensorhub.core.columns import EventColumns, Registry, SeenIds, empty_columns
+from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds, empty_columns
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import AuditRecord, Decision, Step
 from sensorhub.routing.pages import make_page
@@ -74,7 +74,7 @@ class _EventLog:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._starts: list[int] = []
-        self._chunks: list[tuple[int, F64, npt.NDArray[np.int32], list[str | None] | None]] = []
+        self._chunks: list[tuple[int, F64, npt.NDArray[np.int32], IdColumn | None]] = []
         self._pinned: dict[int, str] = {}
         self.events = 0  # events in the batches held
 
@@ -793,7 +793,9 @@ def _concat(a: EventColumns, b: EventColumns) -> EventColumns:
         return b
     ids = None
     if a.ids is not None or b.ids is not None:
-        ids = (a.ids or [None] * len(a)) + (b.ids or [None] * len(b))
+        ids = (IdColumn.none(len(a)) if a.ids is None else a.ids).concat(
+            IdColumn.none(len(b)) if b.ids is None else b.ids
+        )
     raw = None
     if a.raw is not None or b.raw is not None:
         raw = (a.raw or [{} for _ in range(len(a))]) + (b.raw or [{} for _ in range(len(b))])
