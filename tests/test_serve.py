@@ -368,7 +368,7 @@ def test_the_in_flight_window_is_a_setting_and_the_service_keeps_100() -> None:
 def _drop_and_reconnect(connection: MqttConnection) -> None:
     """Cut the TCP connection without a DISCONNECT, as a crash would; wait for the reconnect."""
     sock = connection._client.socket()
-    assert isinstance(sock, socket.socket)
+    assert sock is not None
     sock.shutdown(socket.SHUT_RDWR)  # the broker sends the last will, if there is one
     deadline = time.monotonic() + WAIT
     while connection.connected and time.monotonic() < deadline:

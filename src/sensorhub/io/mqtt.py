@@ -17,6 +17,10 @@ What it does so that no event is lost while the service or the broker is away:
   caller says so (``ack(message)``), after it has made the message durable: a message the
   service received but had not yet written down when it was killed is sent again by the broker;
 - it reconnects by itself, waiting 1 s, 2 s, 4 s ... at most 30 s between attempts;
+- paho reads a packet in three socket calls (its first byte, its length, the rest), one packet
+  per round of its network loop; ``_BufferedSocket`` reads the socket in blocks instead and
+  hands paho those calls from memory (the way paho already reads TLS records that arrived
+  together), so a burst of messages costs a few system calls rather than three each;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
   service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
   service's own connection says this (``MqttSettings.announce``): any other client, such as the
@@ -33,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -169,6 +173,46 @@ class InboundMessage:
     #: The broker's message id and QoS, for ``MqttConnection.ack`` (0: nothing to acknowledge).
     mid: int = 0
     qos: int = 0
+
+
+#: Bytes read from the broker's socket per system call at most (``_BufferedSocket``).
+READ_BLOCK: Final = 1 << 16
+
+
+class _BufferedSocket:
+    """The broker's socket, read a block at a time: paho's small ``recv`` calls are answered
+    from what the last block brought, and ``pending()`` tells paho's loop that there is more to
+    read without waiting in ``select`` (paho asks it of TLS sockets, whose records hold bytes
+    that ``select`` cannot see). Everything else is the socket's own."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at >= len(self._buffer):
+            block = self._sock.recv(max(size, READ_BLOCK))
+            if len(block) <= size:  # all of it asked for (or the end of the stream)
+                return cast(bytes, block)
+            self._buffer, self._at = block, 0
+        start = self._at
+        self._at = min(start + size, len(self._buffer))
+        return self._buffer[start : self._at]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buffer) - self._at + inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(paho.Client):
+    """paho's client on a ``_BufferedSocket``."""
+
+    def _create_socket(self) -> Any:
+        return _BufferedSocket(super()._create_socket())
 
 
 class MqttConnection:
@@ -316,7 +360,7 @@ class MqttConnection:
 
     def _make_client(self) -> paho.Client:
         s = self.settings
-        client = paho.Client(
+        client = _Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             clean_session=s.clean_session,
