@@ -520,8 +520,7 @@ class Service:
             event = deciding.get(page.incident) if page.escalation == 0 else None
             received = self._received_at.get(event.seq) if event is not None else None
             self.metrics.page(page, None if received is None else time.time() - received)
-        for message in messages:
-            self.connection.ack(message)
+        self.connection.ack(messages)
         self._write_files(work)
         if time.monotonic() >= self._prune_due:
             self._prune_due = time.monotonic() + PRUNE_INTERVAL

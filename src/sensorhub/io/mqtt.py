@@ -20,7 +20,9 @@ What it does so that no event is lost while the service or the broker is away:
 - paho reads a packet in three socket calls (its first byte, its length, the rest), one packet
   per round of its network loop; ``_BufferedSocket`` reads the socket in blocks instead and
   hands paho those calls from memory (the way paho already reads TLS records that arrived
-  together), so a burst of messages costs a few system calls rather than three each;
+  together), and ``_Client`` reads on while a block holds more packets; acknowledgements of a
+  batch of messages go out as one write (``ack_all``). A burst of messages so costs a few system
+  calls rather than several each;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
   service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
   service's own connection says this (``MqttSettings.announce``): any other client, such as the
@@ -33,6 +35,7 @@ import json
 import logging
 import queue
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -177,6 +180,10 @@ class InboundMessage:
 
 #: Bytes read from the broker's socket per system call at most (``_BufferedSocket``).
 READ_BLOCK: Final = 1 << 16
+#: Packets paho's loop reads in one round at most, beyond the first, while a block holds more.
+READ_BURST: Final = 1000
+_PUBACK: Final = struct.Struct("!BBH")
+_PUBACK_HEAD: Final = int(paho.PUBACK)
 
 
 class _BufferedSocket:
@@ -209,10 +216,33 @@ class _BufferedSocket:
 
 
 class _Client(paho.Client):
-    """paho's client on a ``_BufferedSocket``."""
+    """paho's client on a ``_BufferedSocket``, reading every whole packet a block brought in
+    one round of its loop, and acknowledging many messages in one packet write.
+
+    It relies on paho 2's socket and packet-queue internals (``_create_socket``, ``_sock``,
+    ``_packet_queue``), hence the upper bound on paho in pyproject.toml; ``tests/test_serve.py``
+    runs every path of it against a real broker."""
 
     def _create_socket(self) -> Any:
         return _BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        for _ in range(READ_BURST):
+            sock = self._sock
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, _BufferedSocket):
+                break
+            if not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def ack_all(self, mids: list[int]) -> None:
+        """PUBACK each of ``mids`` (QoS 1, ``manual_ack``): as paho's ``ack`` of each, in one
+        write."""
+        if mids:
+            packets = b"".join([_PUBACK.pack(_PUBACK_HEAD, 2, mid) for mid in mids])
+            self._packet_queue(paho.PUBACK, packets, 0, 0)
 
 
 class MqttConnection:
@@ -317,10 +347,10 @@ class MqttConnection:
             if early:
                 on_delivered()
 
-    def ack(self, message: InboundMessage) -> None:
-        """Acknowledge a received message to the broker (``manual_ack``): it is ours now."""
-        if self.manual_ack and message.qos > 0:
-            self._client.ack(message.mid, message.qos)
+    def ack(self, messages: list[InboundMessage]) -> None:
+        """Acknowledge received messages to the broker (``manual_ack``): they are ours now."""
+        if self.manual_ack:
+            self._client.ack_all([m.mid for m in messages if m.qos == 1])
 
     def flush(self, timeout: float) -> bool:
         """Wait until every publish so far is acknowledged by the broker; False on timeout."""
@@ -358,7 +388,7 @@ class MqttConnection:
 
     # -- paho ----------------------------------------------------------------------------------
 
-    def _make_client(self) -> paho.Client:
+    def _make_client(self) -> _Client:
         s = self.settings
         client = _Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
