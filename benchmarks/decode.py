@@ -21,9 +21,11 @@ times on exactly those lines, in the same run, best of ``--repeat`` passes each:
 - the codec itself: ``decode_line`` (every line to an ``Event`` or a dead letter, what
   ``replay --classifier reference`` runs) and ``decode_mqtt`` (what ``serve`` runs on a message,
   the topic made from the line's place beforehand);
-- the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the typed struct per
-  line, the rest column by column, every line it does not vouch for through ``decode_line``):
-  what ``replay`` runs, and the ceiling of replay from JSONL.
+- the compiled scanner alone (``sensorhub.scan``, the batch decoder's first tier): every
+  chunk's bytes to columns in one compiled pass, a new table of names per pass;
+- the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the scanner, then
+  msgspec's typed struct for the lines it leaves, every line neither vouches for through
+  ``decode_line``): what ``replay`` runs, and the ceiling of replay from JSONL.
 
 A line that a decoder refuses (the recording has about 0.1% malformed lines; the typed struct
 also refuses lines it leaves to the codec) is caught and counted, so every row does the same
@@ -43,13 +45,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+import numpy as np
 import pydantic_core
 
 from recordings import ensure_recording, machine
-from sensorhub.batch import ColumnDecoder, _Line, read_chunks
+from sensorhub.batch import ColumnDecoder, _block, _Line, read_chunks
 from sensorhub.codec import decode_line, decode_mqtt
 from sensorhub.contract import Event
 from sensorhub.core.columns import Registry
+from sensorhub.scan import NameTable
 
 try:
     import orjson
@@ -139,6 +143,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     def run_decode_mqtt(_: list[bytes]) -> int:
         return sum(type(decode_mqtt(t, p, received)) is not Event for t, p in mqtt)
 
+    blocks = [block for block in map(_block, chunks) if block is not None]
+
+    def run_scan(_: list[bytes]) -> int:
+        table = NameTable()  # a new one, as each replay starts with
+        left = 0
+        for text, limit in blocks:
+            got = table.scan(np.frombuffer(text, dtype=np.uint8), limit)
+            left += got.lines - got.taken
+        return left
+
     def run_batch(_: list[bytes]) -> int:
         decoder = ColumnDecoder(Registry())  # a new one, as each replay starts with
         return sum(len(decoder.decode(chunk, received).dead_letters) for chunk in chunks)
@@ -146,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs += [
         ("codec decode_line (Event or dead letter)", run_decode_line),
         ("codec decode_mqtt (serve, topic given)", run_decode_mqtt),
+        ("compiled scanner alone (batch's 1st tier)", run_scan),
         ("batch decoder end to end (replay's)", run_batch),
     ]
 
@@ -184,7 +199,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{label:42} {seconds / n * 1e6:8.2f} {n / seconds:11,.0f} "
             f"{baseline / seconds:7.2f} {refused:8,}"
         )
-    print("(refused: lines the decoder raised on, or made a dead letter of)")
+    print(
+        "(refused: lines the decoder raised on, or made a dead letter of; for the scanner, "
+        "the lines it left to the tiers behind it, blank ones included)"
+    )
     print()
     timed = [label for label in parsers if label in results]
     fastest = min(timed, key=lambda label: results[label][0])
@@ -204,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "note: orjson is not importable, so it was not timed "
             "(pip install --target /tmp/benchlib orjson; PYTHONPATH=/tmp/benchlib)"
         )
-    batch, codec = results[runs[-1][0]][0], results[runs[-3][0]][0]
+    batch, codec = results[runs[-1][0]][0], results[runs[-4][0]][0]
     print(
         f"batch decoder end to end: {n / batch:,.0f} lines/s, {codec / batch:.1f}x "
         "decode_line per line"

@@ -1,41 +1,51 @@
 """JSONL recordings to ``EventColumns``: the batch decoder of ``replay``.
 
-``read_chunks`` reads a recording (``.jsonl`` or ``.jsonl.gz``) in blocks of whole lines;
+``read_chunks`` reads a recording (``.jsonl`` or ``.jsonl.gz``) in blocks of whole lines (one
+buffer per block; the lines are split from it only if someone asks for ``LineChunk.lines``);
 ``ColumnDecoder.decode`` turns a block into the columns the compiled core takes
 (:class:`~sensorhub.core.columns.EventColumns`, indices of the classifier's registry) and the
-dead letters of its bad lines.
+dead letters of its bad lines. Three tiers, each deciding what the one before left:
 
-The parsing is msgspec's: the lines of a block are decoded into typed structs (``_Line``) that
-already check most of the contract in C: ``ts`` a number, ``kind`` and ``event`` from the
-vocabulary, ``id`` a string of 1-128 characters, ``confidence`` a number in [0, 1], no unknown
-field, every place field given. Rather than one call per line, runs of lines are decoded a few
-hundred at a time in one call, as a JSON array made of them (``_Segments``: why that decodes
-each line exactly as decoding it alone would is explained there); a run holding a line msgspec
-refuses is decoded again around that line. What is left is checked a column at a time: ``ts``
-in range, and, once per distinct (site, room, kind, device, event), the names and the event of
-its kind.
+1. The compiled scanner (:mod:`sensorhub.scan`): the block's bytes straight to columns, with no
+   Python object per line, for the lines in the ordinary shape (one flat object of the
+   contract's keys, plain ASCII strings, numbers it converts exactly as ``float()``); the ids
+   stay bytes of the block (``IdColumn``). The five names of a line are found in a compiled
+   table of the combinations seen; a new combination is judged here once, with the code that
+   judges msgspec's (``_combo_row``: the names, and the event of its kind), and a line whose
+   combination is not valid goes to the codec for its dead letter.
+2. msgspec, for the lines the scanner left: they are decoded into typed structs (``_Line``)
+   that already check most of the contract in C: ``ts`` a number, ``kind`` and ``event`` from
+   the vocabulary, ``id`` a string of 1-128 characters, ``confidence`` a number in [0, 1], no
+   unknown field, every place field given. Rather than one call per line, runs of lines are
+   decoded a few hundred at a time in one call, as a JSON array made of them (``_Segments``:
+   why that decodes each line exactly as decoding it alone would is explained there); a run
+   holding a line msgspec refuses is decoded again around that line. What is left is checked a
+   column at a time: ``ts`` in range, and, once per distinct (site, room, kind, device, event),
+   the names and the event of its kind.
+3. A line neither vouches for, for whatever reason (bad input, but also what they do not take
+   although the contract allows it: an RFC 3339 ``ts``, ``null`` for an optional field, unknown
+   fields, a byte order mark), goes to :func:`sensorhub.codec.decode_line`, the one definition
+   of what is valid: its event is taken as the codec made it, or its dead letter is written
+   with the codec's reason.
 
-A line the fast path does not vouch for, for whatever reason (bad input, but also what it does
-not take although the contract allows it: an RFC 3339 ``ts``, ``null`` for an optional field,
-unknown fields, a byte order mark), goes to :func:`sensorhub.codec.decode_line`, the one
-definition of what is valid: its event is taken as the codec made it, or its dead letter is
-written with the codec's reason. So for every line the result is the codec's, and a dead
-letter reads exactly as it does in ``serve``. ``tests/test_decode_batch.py`` checks both
-against each other on random lines.
+The events of the three are merged in line order. So for every line the result is the codec's,
+and a dead letter reads exactly as it does in ``serve``. ``tests/test_decode_batch.py`` checks
+both against each other on random lines, and on lines one rule away from the scanner's.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -56,6 +66,7 @@ from sensorhub.contract import (
     Event,
 )
 from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.scan import BLANK, REST, NameTable
 
 __all__ = [
     "BLOCK_BYTES",
@@ -128,23 +139,69 @@ _AT_BYTE: Final = re.compile(r"\(byte (\d+)\)")
 _NEWLINE, _RETURN, _BRACE, _END_BRACE = b"\n\r{}"
 
 
-@dataclass(slots=True)
 class LineChunk:
     """Whole lines of a recording: ``lines`` (without their line break), the first of which is
-    line ``first`` (counting from 1) of the file ``name``."""
+    line ``first`` (counting from 1) of the file ``name``.
 
-    name: str
-    first: int
-    lines: list[bytes]
-    #: The bytes the lines were split from, if at hand: the lines, each followed by a line break
-    #: (the last one perhaps not), and perhaps more after them. Saves the decoder joining them.
-    text: bytes | None = field(default=None, repr=False, compare=False)
+    Made of the lines, with ``text`` if at hand: the bytes the lines were split from, each line
+    followed by a line break (the last one perhaps not), and perhaps more after them (it saves
+    the decoder joining them). Or made of ``text`` and ``limit`` alone, as ``read_chunks``
+    makes them: the lines are ``text[:limit].split(b"\\n")`` (``text[limit]``, if there, is a
+    line break), and ``lines`` is split from the text only when asked for: the decoder reads
+    the text itself."""
+
+    __slots__ = ("_count", "_lines", "first", "limit", "name", "text")
+
+    def __init__(
+        self,
+        name: str,
+        first: int,
+        lines: list[bytes] | None = None,
+        text: bytes | bytearray | None = None,
+        *,
+        limit: int | None = None,
+    ) -> None:
+        if lines is None and (text is None or limit is None):
+            raise TypeError("a LineChunk needs its lines, or its text and limit")
+        self.name = name
+        self.first = first
+        self.text = text
+        self.limit = limit
+        self._lines = lines
+        self._count: int | None = None  # the number of lines, once known
+
+    @property
+    def lines(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = bytes(memoryview(cast(bytes, self.text))[: self.limit]).split(b"\n")
+        return self._lines
+
+    @property
+    def count(self) -> int:
+        """The number of lines (counted in the text if the decoder has not seen them)."""
+        if self._lines is not None:
+            return len(self._lines)
+        if self._count is None:
+            self._count = cast(bytes, self.text).count(b"\n", 0, self.limit) + 1
+        return self._count
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, LineChunk)
+            and (self.name, self.first) == (other.name, other.first)
+            and self.lines == other.lines
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LineChunk(name={self.name!r}, first={self.first!r}, lines={self.lines!r})"
 
 
-def open_recording(path: Path) -> IO[bytes]:
+def open_recording(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+        return gzip.open(path, "rb")
+    return cast(io.BufferedIOBase, path.open("rb"))
 
 
 def read_chunks(path: Path, *, block_bytes: int | None = None) -> Generator[LineChunk, None, None]:
@@ -157,17 +214,25 @@ def read_chunks(path: Path, *, block_bytes: int | None = None) -> Generator[Line
     with open_recording(path) as stream:
         carry = b""
         while True:
-            block = stream.read(block_bytes)
-            if not block:
+            # the part line carried over and the next block, read into one buffer (joining
+            # them would copy the block once more)
+            text = bytearray(len(carry) + block_bytes)
+            text[: len(carry)] = carry
+            with memoryview(text) as view:
+                got = stream.readinto(view[len(carry) :])
+            if not got:
                 break
-            text = carry + block
-            lines = text.split(b"\n")
-            carry = lines.pop()
-            if lines:
-                yield LineChunk(name, number, lines, text)
-                number += len(lines)
-        if carry:
-            yield LineChunk(name, number, [carry], carry)
+            del text[len(carry) + got :]
+            last = text.rfind(b"\n")
+            if last < 0:
+                carry = bytes(text)
+                continue
+            chunk = LineChunk(name, number, text=text, limit=last)
+            yield chunk
+            number += chunk.count  # the decoder counted them, or they are counted now
+            carry = bytes(text[last + 1 :])
+        if carry:  # the last line, without its line break: the scanner wants one
+            yield LineChunk(name, number, text=carry + b"\n", limit=len(carry))
 
 
 def _blank(line: bytes) -> bool:
@@ -324,33 +389,19 @@ class _Segments:
             a = got + 1
 
 
-_T = TypeVar("_T")
 _N = TypeVar("_N", bound=np.generic)
 
 
-def _merged(
+def _placed(
     mine: npt.NDArray[_N],
-    theirs: Sequence[Any] | npt.NDArray[Any],
-    at: npt.NDArray[np.bool_],
+    theirs: npt.NDArray[Any],
+    at: npt.NDArray[np.intp],
     into: npt.NDArray[np.intp],
 ) -> npt.NDArray[_N]:
-    """``mine`` where ``at`` is true, ``theirs`` at the positions ``into`` (the others)."""
-    out = np.empty(at.shape[0], dtype=mine.dtype)
+    """``mine`` at the positions ``at``, ``theirs`` at the positions ``into`` (all the others)."""
+    out = np.empty(at.shape[0] + into.shape[0], dtype=mine.dtype)
     out[at] = mine
     out[into] = theirs
-    return out
-
-
-def _inserted(items: list[_T], counts: list[int], extra: list[_T]) -> list[_T]:
-    """``items`` with each of ``extra`` inserted after the first ``counts[j]`` of them
-    (``counts`` ascending)."""
-    out: list[_T] = []
-    done = 0
-    for count, item in zip(counts, extra, strict=True):
-        out += items[done:count]
-        out.append(item)
-        done = count
-    out += items[done:]
     return out
 
 
@@ -385,7 +436,7 @@ def _nones(items: list[int | None]) -> Generator[int, None, None]:
         yield i
 
 
-def _lines_of(text: bytes, ends: npt.NDArray[np.int64]) -> bool:
+def _lines_of(text: bytes | bytearray, ends: npt.NDArray[np.int64]) -> bool:
     """Whether ``text`` may hold lines ending at ``ends``: long enough, and a line break after
     each of them (after the last one, a line break or the end of the text)."""
     if not ends.shape[0]:
@@ -395,6 +446,46 @@ def _lines_of(text: bytes, ends: npt.NDArray[np.int64]) -> bool:
         return False
     chars = np.frombuffer(text, dtype=np.uint8)
     return bool((chars[ends[:-1]] == _NEWLINE).all())
+
+
+def _block(chunk: LineChunk) -> tuple[bytes | bytearray, int] | None:
+    """The bytes holding the chunk's lines, a line break after each, and where the last line
+    ends in them (None: no lines). The scanner's input: the line break after the last line
+    stops it (added if the text has none)."""
+    lines = chunk._lines
+    if lines is None:
+        text: bytes | bytearray = cast(bytes, chunk.text)
+        limit = cast(int, chunk.limit)
+    elif not lines:
+        return None
+    else:
+        sizes = np.fromiter(map(len, lines), np.int64, len(lines))
+        ends = np.cumsum(sizes + 1) - 1  # where each line ends, a line break after each
+        text = chunk.text or b""
+        if not _lines_of(text, ends):
+            text = b"\n".join(lines)
+        limit = int(ends[-1])
+    if limit == len(text):
+        text = text + b"\n"
+    return text, limit
+
+
+@dataclass(slots=True)
+class _Later:
+    """What the tiers behind the scanner made of the lines it left: their events (the lines
+    ``at``, in no particular order, and their columns), the dead letters in line order, and
+    how many of the lines were blank."""
+
+    at: npt.NDArray[np.int64]
+    ts: npt.NDArray[np.float64]
+    place: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int16]
+    value: npt.NDArray[np.float64]
+    confidence: npt.NDArray[np.float32]
+    ids: list[str | None]
+    raw: list[dict[str, Any]] | None
+    dead: list[DeadLetter]
+    blank: int
 
 
 class ColumnDecoder:
@@ -418,6 +509,11 @@ class ColumnDecoder:
         self._combo_place: list[int] = []  # the place's number, -1 if a name is not valid
         self._combo_code: list[int] = []  # EVENT_CODES[(kind, event)], -1 if not allowed
         self._tables = (np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.bool_))
+        #: the scanner's table of combinations (cleared with ``_combos``), and per entry of it
+        #: its row's place and code
+        self._names = NameTable()
+        self._entry_place = np.zeros(0, dtype=np.int32)
+        self._entry_code = np.zeros(0, dtype=np.int16)
         #: the decoder of runs of known names, and how many places it was made for
         self._known: _DecodeLines | None = None
         self._known_places = 0
@@ -437,24 +533,55 @@ class ColumnDecoder:
     def _place_numbers(self, keys: list[tuple[str, str, str, str]]) -> npt.NDArray[np.int32]:
         return np.array([self._place_number(key) for key in keys], dtype=np.int32)
 
+    def _combo_row(self, key: tuple[str, str, str, str, str]) -> int:
+        """The row of ``key`` in the combination tables, adding it (its names and its event
+        judged here, once); ``_update_tables`` makes the arrays of the rows added."""
+        found = self._combos.get(key)
+        if found is None:
+            site, room, kind, device, event = key
+            found = self._combos[key] = len(self._combo_place)
+            self._combo_place.append(self._place_number((site, room, kind, device)))
+            self._combo_code.append(EVENT_CODES.get((kind, event), -1))
+        return found
+
+    def _update_tables(self) -> None:
+        place = np.array(self._combo_place, dtype=np.int32)
+        code = np.array(self._combo_code, dtype=np.int16)
+        self._tables = (place, code, (place < 0) | (code < 0))
+
     def _combo_rows(self, structs: list[_Line]) -> npt.NDArray[np.intp]:
         """The row of the combination tables of each struct, adding the new ones."""
-        combos = self._combos
-        rows = list(map(combos.get, map(_KEY, structs)))
+        rows = list(map(self._combos.get, map(_KEY, structs)))
         if None in rows:
             for i in _nones(rows):
-                key = _KEY(structs[i])
-                found = combos.get(key)
-                if found is None:
-                    site, room, kind, device, event = key
-                    found = combos[key] = len(self._combo_place)
-                    self._combo_place.append(self._place_number((site, room, kind, device)))
-                    self._combo_code.append(EVENT_CODES.get((kind, event), -1))
-                rows[i] = found
-            place = np.array(self._combo_place, dtype=np.int32)
-            code = np.array(self._combo_code, dtype=np.int16)
-            self._tables = (place, code, (place < 0) | (code < 0))
+                rows[i] = self._combo_row(_KEY(structs[i]))
+            self._update_tables()
         return np.array(rows, dtype=np.intp)
+
+    def _judge(self, since: int) -> None:
+        """The place and code of the scanner's new entries, ``since`` on."""
+        rows = len(self._combo_place)
+        found = [self._combo_row(key) for key in self._names.names(since)]
+        if len(self._combo_place) > rows:
+            self._update_tables()
+        count = len(self._names)
+        if self._entry_place.shape[0] < count:
+            size = max(count, 2 * self._entry_place.shape[0])
+            self._entry_place = np.resize(self._entry_place, size)
+            self._entry_code = np.resize(self._entry_code, size)
+        combo_place, combo_code, _ = self._tables
+        self._entry_place[since:count] = combo_place[found]
+        self._entry_code[since:count] = combo_code[found]
+
+    def _known_lines(self) -> _DecodeLines | None:
+        """The decoder of runs of the names known (made again when places were added)."""
+        if self._known_places != len(self._place_keys):
+            keys = self._place_keys
+            self._known_places = len(keys)
+            self._known = _known_lines(
+                {k[0] for k in keys}, {k[1] for k in keys}, {k[3] for k in keys}
+            )
+        return self._known
 
     def _devices(self, place: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
         """The registry's device index of each place number, registering new ones in order of
@@ -474,23 +601,134 @@ class ColumnDecoder:
 
     def decode(self, chunk: LineChunk, received_at: float) -> ColumnBatch:
         """The chunk's events as columns, and the dead letters of its bad lines."""
-        lines = chunk.lines
-        n = len(lines)
         if len(self._combos) >= _PLACES_MAX:  # a flood of distinct places: start again
             self._combos.clear()
             self._combo_place.clear()
             self._combo_code.clear()
-        if self._known_places != len(self._place_keys):
-            keys = self._place_keys
-            self._known_places = len(keys)
-            self._known = _known_lines(
-                {k[0] for k in keys}, {k[1] for k in keys}, {k[3] for k in keys}
+            self._names.clear()
+        block = _block(chunk)
+        if block is None:
+            return ColumnBatch(
+                0,
+                self._columns(
+                    ts=np.zeros(0, dtype=np.float64),
+                    place=np.zeros(0, dtype=np.int32),
+                    code=np.zeros(0, dtype=np.int16),
+                    value=np.zeros(0, dtype=np.float64),
+                    confidence=np.zeros(0, dtype=np.float32),
+                    ids=IdColumn.none(0),
+                    raw=[] if self.keep_raw else None,
+                ),
+                [],
             )
-        parsed = _Segments(lines, chunk.text, self._known)
-        structs = parsed.structs
-        slow = ~parsed.taken
-        fast_at = np.flatnonzero(parsed.taken)
-        del parsed
+        text, limit = block
+        chars = np.frombuffer(text, dtype=np.uint8)
+        chars.flags.writeable = False  # the ids point into it
+
+        # the first tier: the compiled scanner, on the bytes
+        entries = len(self._names)
+        scan = self._names.scan(chars, limit)
+        n = scan.lines
+        if chunk._lines is None:
+            chunk._count = n  # read_chunks numbers the next chunk's lines with it
+        if len(self._names) > entries:
+            self._judge(entries)
+        m = scan.taken
+        at = scan.line[:m]
+        entry = scan.entry[:m]
+        place = self._entry_place[entry]
+        code = self._entry_code[entry]
+        ts, value, confidence = scan.ts[:m], scan.value[:m], scan.confidence[:m]
+        ids = IdColumn(chars, scan.id_start[:m], scan.id_length[:m], scan.id_has[:m])
+        # the names not valid, or the event not of its kind: the codec says why
+        bad = (place < 0) | (code < 0)
+        to_codec = at[bad]
+        if to_codec.shape[0]:
+            keep = np.flatnonzero(~bad)
+            at, place, code = at[keep], place[keep], code[keep]
+            ts, value, confidence = ts[keep], value[keep], confidence[keep]
+            ids = ids.take(keep)
+        status = scan.status[:n]
+        rest = np.flatnonzero(status == REST)
+        rows = n - int(np.count_nonzero(status == BLANK))
+
+        line_of: Callable[[int], bytes]
+        if chunk._lines is not None:
+            line_of = chunk._lines.__getitem__
+        else:
+            starts, ends = scan.starts, scan.ends
+
+            def line_of(i: int) -> bytes:
+                return bytes(text[starts[i] : ends[i]])
+
+        raw = [from_json(line_of(i)) for i in at.tolist()] if self.keep_raw else None
+        dead: list[DeadLetter] = []
+        if rest.shape[0] or to_codec.shape[0]:
+            # the tiers behind it: msgspec, then the codec
+            later = self._later(chunk, line_of, rest, to_codec, received_at)
+            rows -= later.blank
+            dead = later.dead
+            if later.at.shape[0]:
+                # their events among the scanner's, in line order
+                event = np.zeros(n, dtype=np.bool_)
+                event[at] = True
+                event[later.at] = True
+                position = np.cumsum(event) - 1
+                mine, theirs = position[at], position[later.at]
+                ts = _placed(ts, later.ts, mine, theirs)
+                place = _placed(place, later.place, mine, theirs)
+                code = _placed(code, later.code, mine, theirs)
+                value = _placed(value, later.value, mine, theirs)
+                confidence = _placed(confidence, later.confidence, mine, theirs)
+                order = _placed(
+                    np.arange(mine.shape[0]),
+                    np.arange(mine.shape[0], mine.shape[0] + theirs.shape[0]),
+                    mine,
+                    theirs,
+                )
+                ids = ids.concat(IdColumn.from_strings(later.ids)).take(order)
+                if raw is not None and later.raw is not None:
+                    both = raw + later.raw
+                    raw = [both[j] for j in order.tolist()]
+        columns = self._columns(
+            ts=ts, place=place, code=code, value=value, confidence=confidence, ids=ids, raw=raw
+        )
+        return ColumnBatch(rows, columns, dead)
+
+    def _columns(
+        self,
+        *,
+        ts: npt.NDArray[np.float64],
+        place: npt.NDArray[np.int32],
+        code: npt.NDArray[np.int16],
+        value: npt.NDArray[np.float64],
+        confidence: npt.NDArray[np.float32],
+        ids: IdColumn,
+        raw: list[dict[str, Any]] | None,
+    ) -> EventColumns:
+        device = self._devices(place)
+        room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
+        return EventColumns(ts, room, device, code, value, confidence, ids=ids, raw=raw)
+
+    def _later(
+        self,
+        chunk: LineChunk,
+        line_of: Callable[[int], bytes],
+        rest: npt.NDArray[np.intp],
+        to_codec: npt.NDArray[np.int64],
+        received_at: float,
+    ) -> _Later:
+        """The lines ``rest`` (which the scanner did not take) through msgspec and what it
+        does not vouch for, and the lines ``to_codec``, through the codec."""
+        lines = [line_of(i) for i in rest.tolist()]
+        structs: list[_Line] = []
+        taken = np.zeros(len(lines), dtype=np.bool_)
+        if lines:
+            parsed = _Segments(lines, None, self._known_lines())
+            structs, taken = parsed.structs, parsed.taken
+            del parsed
+        fast_at = rest[taken].astype(np.int64)
+        slow = [rest[~taken].astype(np.int64), to_codec]
 
         combo = self._combo_rows(structs)
         combo_place, combo_code, combo_bad = self._tables
@@ -498,7 +736,7 @@ class ColumnDecoder:
         # what the struct did not check: ts in range, the names, the event of its kind
         bad = combo_bad[combo] | ~((ts >= TS_MIN) & (ts < TS_MAX))
         if bad.any():
-            slow[fast_at[bad]] = True
+            slow.append(fast_at[bad])
             keep = np.flatnonzero(~bad)
             fast_at, ts, combo = fast_at[keep], ts[keep], combo[keep]
             structs = list(compress(structs, (~bad).tolist()))
@@ -508,53 +746,45 @@ class ColumnDecoder:
         value = np.fromiter(map(_VALUE, structs), np.float64, m)
         confidence = np.fromiter(map(_CONFIDENCE, structs), np.float32, m)
         ids: list[str | None] = list(map(_ID, structs))
-        raw: list[dict[str, Any]] | None = None
-        if self.keep_raw:
-            raw = [from_json(lines[i]) for i in fast_at.tolist()]
+        raw = [from_json(line_of(i)) for i in fast_at.tolist()] if self.keep_raw else None
 
+        # the codec decides every line the tiers before did not take, in line order
         dead: list[DeadLetter] = []
-        rows = n
-        if slow.any():
-            # the codec decides every line the fast path did not take
-            made: list[Event] = []
-            at: list[int] = []
-            for i in np.flatnonzero(slow).tolist():
-                line = lines[i]
-                if _blank(line):
-                    rows -= 1
-                    continue
-                source = f"{chunk.name}:{chunk.first + i}"
-                item = decode_line(line.rstrip(b"\r"), received_at, source)
-                if isinstance(item, DeadLetter):
-                    dead.append(item)
-                else:
-                    made.append(item)
-                    at.append(i)
-            if made:
-                # the codec's events among the fast path's, both in line order
-                before = np.searchsorted(fast_at, np.array(at, dtype=np.int64))
-                into = before + np.arange(len(made))
-                mine = np.ones(m + len(made), dtype=np.bool_)
-                mine[into] = False
-                ts = _merged(ts, [e.ts for e in made], mine, into)
-                code = _merged(code, [EVENT_CODES[(e.kind, e.event)] for e in made], mine, into)
-                place = _merged(
-                    place,
-                    self._place_numbers([(e.site, e.room, e.kind, e.device) for e in made]),
-                    mine,
-                    into,
-                )
-                value = _merged(
-                    value, [math.nan if e.value is None else e.value for e in made], mine, into
-                )
-                confidence = _merged(confidence, [e.confidence for e in made], mine, into)
-                counts = before.tolist()
-                ids = _inserted(ids, counts, [e.id for e in made])
-                if raw is not None:
-                    raw = _inserted(raw, counts, [e.raw for e in made])
-        device = self._devices(place)
-        room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
-        columns = EventColumns(
-            ts, room, device, code, value, confidence, ids=IdColumn.from_strings(ids), raw=raw
-        )
-        return ColumnBatch(rows, columns, dead)
+        made: list[Event] = []
+        made_at: list[int] = []
+        blank = 0
+        for i in np.sort(np.concatenate(slow)).tolist():
+            line = line_of(i)
+            if _blank(line):
+                blank += 1
+                continue
+            item = decode_line(line.rstrip(b"\r"), received_at, f"{chunk.name}:{chunk.first + i}")
+            if isinstance(item, DeadLetter):
+                dead.append(item)
+            else:
+                made.append(item)
+                made_at.append(i)
+        if made:
+            fast_at = np.concatenate([fast_at, np.array(made_at, dtype=np.int64)])
+            ts = np.concatenate([ts, np.array([e.ts for e in made], dtype=np.float64)])
+            place = np.concatenate(
+                [place, self._place_numbers([(e.site, e.room, e.kind, e.device) for e in made])]
+            )
+            code = np.concatenate(
+                [code, np.array([EVENT_CODES[(e.kind, e.event)] for e in made], dtype=np.int16)]
+            )
+            value = np.concatenate(
+                [
+                    value,
+                    np.array(
+                        [math.nan if e.value is None else e.value for e in made], dtype=np.float64
+                    ),
+                ]
+            )
+            confidence = np.concatenate(
+                [confidence, np.array([e.confidence for e in made], dtype=np.float32)]
+            )
+            ids += [e.id for e in made]
+            if raw is not None:
+                raw += [e.raw for e in made]
+        return _Later(fast_at, ts, place, code, value, confidence, ids, raw, dead, blank)
