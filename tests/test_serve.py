@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sensorhub import cli, service
 from sensorhub.broker import PrivateBroker, free_port
 from sensorhub.contract import DEADLETTER_TOPIC, Event, Page
+from sensorhub.core.columns import EventColumns
 from sensorhub.io.mqtt import (
     STATUS_TOPIC,
     InboundMessage,
@@ -184,16 +185,25 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_still_classi
 def test_an_event_the_classifier_fails_on_is_dead_lettered_and_serve_goes_on(
     serve: Serve, mqtt_client: MakeClient, names: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A round's events are decided in one batch; when the classifier fails on the batch they
+    are decided one by one, and only the event it fails on is lost (dead-lettered)."""
     running = serve()
     classifier = running.service.classifier
-    push = classifier.push
+    push, push_batch = classifier.push, classifier.push_batch
+    rooms = classifier.registry.device_keys
 
     def failing_push(item: Event) -> Any:
         if item.room == "13":
             raise ZeroDivisionError("a bug")
         return push(item)
 
+    def failing_batch(columns: EventColumns) -> Any:
+        if any(rooms[d][1] == "13" for d in columns.device.tolist()):
+            raise ZeroDivisionError("a bug")
+        return push_batch(columns)
+
     monkeypatch.setattr(classifier, "push", failing_push)
+    monkeypatch.setattr(classifier, "push_batch", failing_batch)
     client = mqtt_client([names.pages, DEADLETTER_TOPIC])
     client.publish(names.topic("13", "call"), event(0, "pressed", id="c13"))
     client.publish(names.topic("14", "call"), event(1, "pressed", id="c14"))

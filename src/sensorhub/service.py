@@ -71,8 +71,10 @@ from sensorhub.contract import (
     Page,
     check_prefix,
 )
-from sensorhub.core.classifier import Classifier
+from sensorhub.core.columns import EventColumns
+from sensorhub.core.fast import FastClassifier
 from sensorhub.core.types import Step
+from sensorhub.core.warm import warm_up
 from sensorhub.io.mqtt import (
     InboundMessage,
     MqttConnection,
@@ -170,14 +172,16 @@ class Service:
     Nothing that arrives from the broker can end it: bad input is dead-lettered, and an event
     the classifier fails on is logged and dead-lettered too.
 
-    Each round of the loop takes what has arrived (at most ``MAX_BATCH`` messages), decides it,
-    and writes it to the store in one transaction *before* anything leaves: the pages (outbox),
-    the router's state, the audit, acknowledgements and the journal of what the classifier was
-    given. Only then are the pages published and the messages acknowledged to the broker. A
-    ``kill -9`` at any point therefore loses nothing: on the next start the classifier is
-    restored from its last snapshot plus the journal, the router from its state (pending
-    escalations keep their due times), unconfirmed pages are sent again, and messages that were
-    not yet written down are sent again by the broker.
+    Each round of the loop takes what has arrived (at most ``MAX_BATCH`` messages), decides its
+    events in one ``push_batch`` of the compiled classifier (``FastClassifier``; should that
+    fail, one by one, so that only the event it fails on is dead-lettered), and writes the round
+    to the store in one transaction *before* anything leaves: the pages (outbox), the router's
+    state, the audit, acknowledgements and the journal of what the classifier was given. Only
+    then are the pages published and the messages acknowledged to the broker. A ``kill -9`` at
+    any point therefore loses nothing: on the next start the classifier is restored from its
+    last snapshot plus the journal, the router from its state (pending escalations keep their
+    due times), unconfirmed pages are sent again, and messages that were not yet written down
+    are sent again by the broker.
     """
 
     def __init__(
@@ -193,7 +197,7 @@ class Service:
         self.policy = policy
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.options.store_url)
-        self.classifier = Classifier(policy, lateness=self.options.lateness)
+        self.classifier = self._new_classifier()
         self.silences = Silences()
         self.router = Router(policy, silences=self.silences)
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -256,6 +260,7 @@ class Service:
                 resources.callback(server.shutdown)
                 self.metrics_port = int(server.server_port)
                 logger.info("metrics on http://%s:%d/metrics", opts.metrics_addr, self.metrics_port)
+            self._compile()
             self._resume()
             self.connection.start()
             for channel in self.channels:
@@ -283,6 +288,7 @@ class Service:
             work = _Round()
             for message in messages:
                 self._guarded(self._handle, message, work)
+            self._guarded(self._classify, work)
             while not self._paging_acks.empty():
                 self._guarded(self._apply_ack, self._paging_acks.get_nowait(), time.time(), work)
             if messages:
@@ -342,6 +348,23 @@ class Service:
         except Exception:
             logger.exception("sensorhub failed on one step and goes on; please report this")
 
+    def _compile(self) -> None:
+        """Have numba compile the classifier (or load its cache) before the first event."""
+        logger.info(
+            "loading the compiled classifier (about a minute the first time after an install)"
+        )
+        took = warm_up(self.policy)
+        logger.info("the compiled classifier is ready (%.1f s)", took)
+
+    def _new_classifier(self) -> FastClassifier:
+        """The compiled classifier; it makes the audit records of every event only for an
+        ``--audit`` file, else those the router acts on."""
+        return FastClassifier(
+            self.policy,
+            lateness=self.options.lateness,
+            audit=True if self.options.audit_path is not None else "decisive",
+        )
+
     # -- a restart ------------------------------------------------------------------------------
 
     def _resume(self) -> None:
@@ -353,10 +376,22 @@ class Service:
         self._reload_silences(time.monotonic())
         saved = store.load_state(CLASSIFIER_STATE)
         if saved is not None:
+            restored = None
             if saved.get("rules") == self._policy_digest:
-                self.classifier = pickle.loads(base64.b64decode(saved["pickle"]))  # noqa: S301 - our own file
+                restored = pickle.loads(base64.b64decode(saved["pickle"]))  # noqa: S301 - our own file
+            if isinstance(restored, FastClassifier):
+                self.classifier = restored
+                # the audit an --audit file asks for now, whatever the last run made
+                self.classifier.audit = True
+                self.classifier.decisive_only = self.options.audit_path is None
                 event_now = saved.get("event_now")
                 self._event_now = -math.inf if event_now is None else float(event_now)
+            elif restored is not None:
+                logger.warning(
+                    "the saved classifier is of an older sensorhub: the classifier starts "
+                    "afresh (open incidents stay with the router, which sends no second first "
+                    "page for them)"
+                )
             else:
                 logger.warning(
                     "the rules changed since the last run: the classifier starts afresh (open "
@@ -416,30 +451,58 @@ class Service:
             self._dead_letter(item)
             return
         self.metrics.event(item.kind)
-        try:
-            step = self.classifier.push(item)
-        except Exception as error:
-            logger.exception(
-                "the classifier failed on the event on %s; it is dead-lettered", message.topic
-            )
-            self._dead_letter(
-                dead_letter(
-                    message.topic,
-                    message.payload,
-                    f"internal error while classifying: {type(error).__name__}: {error} "
-                    "(a sensorhub bug: report it with this message)",
-                    message.received_at,
-                )
-            )
+        work.events.append((item, message))
+
+    def _classify(self, work: _Round) -> None:
+        """Decide the round's events in one batch; if the classifier fails on it, one by one."""
+        events = work.events
+        if not events:
             return
+        classifier = self.classifier
+        first = classifier.next_seq
+        try:
+            columns = EventColumns.from_events([event for event, _ in events], classifier.registry)
+            step = classifier.push_batch(columns)
+        except Exception:
+            logger.exception(
+                "the classifier failed on a batch of %d events; deciding them one by one",
+                len(events),
+            )
+        else:
+            for i, (event, message) in enumerate(events, start=first):
+                self._decided(event, message, i, work)
+            work.steps.append(step)
+            return
+        for event, message in events:
+            seq = classifier.next_seq
+            try:
+                step = classifier.push(event)
+            except Exception as error:
+                logger.exception(
+                    "the classifier failed on the event on %s; it is dead-lettered", message.topic
+                )
+                self._dead_letter(
+                    dead_letter(
+                        message.topic,
+                        message.payload,
+                        f"internal error while classifying: {type(error).__name__}: {error} "
+                        "(a sensorhub bug: report it with this message)",
+                        message.received_at,
+                    )
+                )
+                continue
+            self._decided(event, message, seq, work)
+            work.steps.append(step)
+
+    def _decided(self, event: Event, message: InboundMessage, seq: int, work: _Round) -> None:
+        """The classifier took ``event`` (number ``seq``): journal it, note when it came."""
         work.journal.append(
             JournalEntry(message.topic, message.payload.decode("utf-8"), message.received_at)
         )
-        self._event_now = max(self._event_now, item.ts)
-        self._received_at[item.seq] = message.received_at
+        self._event_now = max(self._event_now, event.ts)
+        self._received_at[seq] = message.received_at
         if len(self._received_at) > MAX_TRACKED:
             del self._received_at[next(iter(self._received_at))]
-        work.steps.append(step)
 
     def _acknowledgement(self, message: InboundMessage, work: _Round) -> None:
         ack = parse_ack(message.topic, message.payload)
@@ -634,6 +697,8 @@ class Service:
 class _Round:
     """What one round of the loop decided, to be written to the store together."""
 
+    #: the round's events (and their messages), decided together (``Service._classify``)
+    events: list[tuple[Event, InboundMessage]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)

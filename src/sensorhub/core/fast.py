@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -118,7 +118,9 @@ class FastClassifier(EventClock):
     Beyond ``push``/``tick``/``drain``, ``push_batch(columns)`` takes a whole batch of events in
     arrival order as ``EventColumns`` built against ``self.registry``. With ``audit=False`` no
     audit records are made (``replay`` without ``--audit``), which saves a Python object per
-    event.
+    event; with ``audit="decisive"`` only the records that page, resolve or add evidence to an
+    incident are made (what a router acts on: ``serve`` without ``--audit``), and the records
+    of redeliveries.
 
     Live use: ``push`` of one event costs tens of microseconds of Python around the kernel
     (numpy on one row, the calls into numba); a service should hand over what has arrived as
@@ -130,13 +132,18 @@ class FastClassifier(EventClock):
     """
 
     def __init__(
-        self, policy: Policy, *, lateness: float = MAX_LATENESS, audit: bool = True
+        self,
+        policy: Policy,
+        *,
+        lateness: float = MAX_LATENESS,
+        audit: bool | Literal["decisive"] = True,
     ) -> None:
         if lateness < 0:
             raise ValueError("lateness must not be negative")
         self.policy = policy
         self.lateness = lateness
-        self.audit = audit
+        self.audit = bool(audit)
+        self.decisive_only = audit == "decisive"
         self.registry = Registry()
         self.late_events = 0
         self.duplicates = 0
@@ -193,6 +200,11 @@ class FastClassifier(EventClock):
     def buffered(self) -> int:
         """Events received but not yet decided."""
         return len(self._buf)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next event pushed gets (``push_batch``: the first of them)."""
+        return self._seq
 
     def push(self, event: Event) -> Step:
         event.seq = self._seq
@@ -574,8 +586,12 @@ class FastClassifier(EventClock):
         n = int(self._cnt[k.C_NOUT])
         if n == 0:
             return
-        out_i = self._out_i[:n].tolist()
-        out_f = self._out_f[:n].tolist()
+        rows_i, rows_f = self._out_i[:n], self._out_f[:n]
+        if self.decisive_only:
+            keep = (rows_i[:, k.O_PAGE] == 1) | np.isin(rows_i[:, k.O_DECISION], _DECISIVE)
+            rows_i, rows_f = rows_i[keep], rows_f[keep]
+        out_i = rows_i.tolist()
+        out_f = rows_f.tolist()
         ev_out = self._ev_out
         late_items: set[int] = set()
         if lates is not None and plan_e is not None and lates.any():
@@ -705,6 +721,8 @@ class FastClassifier(EventClock):
         return _POLICY_REASONS[reason](p, event, aux)
 
 
+#: The decisions ``audit="decisive"`` keeps records of (besides every one that pages).
+_DECISIVE: Final = np.array([k.D_PAGED, k.D_EVIDENCE, k.D_RESOLVED], dtype=np.int64)
 _DECISION: Final[tuple[Decision, ...]] = (
     "paged",
     "pending",
