@@ -237,6 +237,18 @@ class _Client(paho.Client):
             rc = super().loop_read(max_packets)
         return rc
 
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        """Straight to ``on_message``: sensorhub adds no per-topic callbacks (see
+        ``message_callback_add``), so paho's matching of every topic against them, a walk of a
+        tree of topic levels for each message, is skipped."""
+        on_message = self.on_message
+        if on_message is not None:
+            with self._in_callback_mutex:
+                on_message(self, self._userdata, message)
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        raise TypeError("sensorhub's MQTT client hands every message to on_message")
+
     def ack_all(self, mids: list[int]) -> None:
         """PUBACK each of ``mids`` (QoS 1, ``manual_ack``): as paho's ``ack`` of each, in one
         write."""
