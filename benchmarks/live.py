@@ -64,6 +64,8 @@ from sensorhub.evaluate import percentile_of
 
 TARGET_RATE = 20_000.0
 TARGET_P99 = 0.050
+#: the longest serve may take to come online (numba compiling its core the first time)
+SERVE_START = 300
 #: serve kept up if it had counted every message this long after the publisher's last PUBACK
 KEEP_UP = 0.5
 #: the longest any one run waits for serve (or mosquitto_sub) to take what was published
@@ -518,7 +520,8 @@ def benchmark(args: argparse.Namespace) -> None:
             )
         pages = Pages(broker.host, broker.port)
         try:
-            if not pages.online.wait(30):
+            # serve says online once numba has loaded (or, the first time, compiled) its core
+            if not pages.online.wait(SERVE_START):
                 sys.exit(f"serve did not come online; its log:\n{log_path.read_text()[-3000:]}")
             setup = Setup(
                 broker.url,
