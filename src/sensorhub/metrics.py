@@ -126,8 +126,8 @@ class ServiceMetrics:
         # one child per kind, looked up once: labels() takes a lock and builds a key per call
         self._event_counts = {kind: self.events.labels(kind=kind) for kind in KINDS}
 
-    def event(self, kind: str) -> None:
-        self._event_counts[kind].inc()
+    def event(self, kind: str, count: int = 1) -> None:
+        self._event_counts[kind].inc(count)
 
     def deadletter(self) -> None:
         self.deadletters.inc()

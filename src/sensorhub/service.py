@@ -50,7 +50,7 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -450,7 +450,6 @@ class Service:
         if isinstance(item, DeadLetter):
             self._dead_letter(item)
             return
-        self.metrics.event(item.kind)
         work.events.append((item, message))
 
     def _classify(self, work: _Round) -> None:
@@ -458,6 +457,8 @@ class Service:
         events = work.events
         if not events:
             return
+        for kind, count in Counter(event.kind for event, _ in events).items():
+            self.metrics.event(kind, count)
         classifier = self.classifier
         first = classifier.next_seq
         try:
