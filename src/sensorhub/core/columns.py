@@ -11,9 +11,9 @@ kernel never sees them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import numba
 import numpy as np
@@ -124,8 +124,62 @@ class IdColumn:
         zeros = np.zeros(n, dtype=np.int64)
         return cls(np.zeros(0, dtype=np.uint8), zeros, zeros, np.zeros(n, dtype=np.bool_))
 
+    @classmethod
+    def from_offsets(
+        cls,
+        data: npt.NDArray[np.uint8],
+        offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64],
+        has: npt.NDArray[np.bool_] | None = None,
+    ) -> IdColumn:
+        """Ids laid out as Arrow lays out strings: id ``i`` is ``data[offsets[i]:offsets[i +
+        1]]`` (``len(offsets) - 1`` ids), where ``has[i]`` (None: every one). No byte is
+        copied."""
+        n = offsets.shape[0] - 1
+        if n <= 0:
+            return cls.none(0)
+        starts = offsets[:-1].astype(np.int64)
+        lengths = offsets[1:] - starts
+        if has is None:
+            has = np.ones(n, dtype=np.bool_)
+        return cls(data, starts, lengths, has)
+
     def take(self, index: npt.NDArray[np.int64]) -> IdColumn:
         return IdColumn(self.data, self.starts[index], self.lengths[index], self.has[index])
+
+    def replaced(self, index: Sequence[int], ids: Sequence[str | None]) -> IdColumn:
+        """The same ids but those at ``index``, which become ``ids`` (their bytes are appended
+        to a copy of ``data``)."""
+        if not len(index):
+            return self
+        new = IdColumn.from_strings(ids)
+        at = np.asarray(index, dtype=np.int64)
+        starts = self.starts.copy()
+        lengths = self.lengths.copy()
+        has = self.has.copy()
+        starts[at] = new.starts + self.data.shape[0]
+        lengths[at] = new.lengths
+        has[at] = new.has
+        return IdColumn(np.concatenate([self.data, new.data]), starts, lengths, has)
+
+    @classmethod
+    def joined(cls, parts: Sequence[IdColumn]) -> IdColumn:
+        """The ids of ``parts`` one after the other (their bytes copied once, into one
+        buffer)."""
+        if not parts:
+            return cls.none(0)
+        if len(parts) == 1:
+            return parts[0]
+        sizes = np.array([part.data.shape[0] for part in parts], dtype=np.int64)
+        shift = np.zeros(len(parts), dtype=np.int64)
+        np.cumsum(sizes[:-1], out=shift[1:])
+        return cls(
+            np.concatenate([part.data for part in parts]),
+            np.concatenate(
+                [part.starts + s for part, s in zip(parts, shift.tolist(), strict=True)]
+            ),
+            np.concatenate([part.lengths for part in parts]),
+            np.concatenate([part.has for part in parts]),
+        )
 
     def concat(self, other: IdColumn) -> IdColumn:
         if self.data is other.data:
@@ -219,26 +273,39 @@ def empty_columns() -> EventColumns:
 # -- redelivery check -------------------------------------------------------------------------
 
 # numba's flags as in ``kernel.py`` (cached, exact floats, no GIL); set here because ``kernel``
-# imports this module
+# imports this module (and the readers of columns, which need not import the kernel, use it)
 _jit = numba.njit(cache=True, fastmath=False, nogil=True)
+#: ``_jit``, compiled into every caller (numba IR inlining): a call that takes an array counts
+#: a reference to it, which on every event costs more than the helper's work
+_hot = numba.njit(cache=True, fastmath=False, nogil=True, inline="always")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def jit(fn: _F) -> _F:
+    """Compile ``fn`` with the project's numba flags (as ``kernel.jit``)."""
+    return cast(_F, _jit(fn))
+
 
 # the hash: two 32-bit FNV-1a-like halves, each finished with murmur3's mixer, all of it in
 # uint64 without overflowing (the same under NUMBA_DISABLE_JIT, where numpy would warn)
 _M32: Final = np.uint64(0xFFFFFFFF)
 _OFFSET_A: Final = np.uint64(0x811C9DC5)
-_OFFSET_B: Final = np.uint64(0x050C5D1F)
-_PRIME_A: Final = np.uint64(0x01000193)
-_PRIME_B: Final = np.uint64(0x9E3779B1)
+_PRIME: Final = np.uint64(0x9E3779B1)
 _MIX_1: Final = np.uint64(0x85EBCA6B)
 _MIX_2: Final = np.uint64(0xC2B2AE35)
+_S8: Final = np.uint64(8)
 _S13: Final = np.uint64(13)
+_S15: Final = np.uint64(15)
 _S16: Final = np.uint64(16)
+_S24: Final = np.uint64(24)
 _S32: Final = np.uint64(32)
 # entry columns (``SeenIds._entries``)
 _E_DEVICE: Final = 0
 _E_OFFSET: Final = 1
 _E_LENGTH: Final = 2
 _E_SLOT: Final = 3
+#: which ``_hash`` a ``SeenIds`` was filled with (a snapshot of another is hashed again)
+HASHING: Final = 2
 #: pruned ids' bytes are left in place until they are more than the live ones and this
 SLACK: Final = 1 << 16
 
@@ -268,6 +335,16 @@ class SeenIds:
         self._bytes = np.zeros(1024, dtype=np.uint8)
         self._used = np.zeros(2, dtype=np.int64)  # entries, bytes
         self._pruned_at = np.array([-math.inf])
+        self._hashing = HASHING
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A snapshot taken with another hash function (an older version) is hashed again
+        from its entries' devices and bytes, so its decisions stay the same."""
+        self.__dict__.update(state)
+        if state.get("_hashing") != HASHING:
+            _rehash_entries(self._hashes, self._entries, self._bytes, int(self._used[0]))
+            self._rehash(self._slots.shape[0])
+            self._hashing = HASHING
 
     def __len__(self) -> int:
         return int(self._used[0])
@@ -280,7 +357,8 @@ class SeenIds:
         with_id = int(np.count_nonzero(ids.has))
         if not with_id:
             return None
-        self._reserve(with_id, int(ids.lengths[ids.has].sum()))
+        size = ids.lengths.sum() if with_id == len(ids) else ids.lengths[ids.has].sum()
+        self._reserve(with_id, int(size))
         keep = self._run(
             device, ts, raw=ids.data, starts=ids.starts, lengths=ids.lengths, has=ids.has
         )
@@ -348,7 +426,7 @@ def _resized(array: Any, rows: int) -> Any:
     return out
 
 
-@_jit
+@_hot
 def _mix32(h: Any) -> Any:
     h ^= h >> _S16
     h = (h * _MIX_1) & _M32
@@ -358,18 +436,81 @@ def _mix32(h: Any) -> Any:
     return h
 
 
-@_jit
+@_hot
+def _step(a: Any, w: Any) -> Any:
+    """One word (up to 32 bits) into the 32-bit state: xor, multiply, fold the high bits
+    down (all in uint64 without overflowing)."""
+    a = ((a ^ w) * _PRIME) & _M32
+    return a ^ (a >> _S15)
+
+
+@_hot
+def _word(raw: Any, j: int) -> Any:
+    """The four bytes ``raw[j:j + 4]`` as one little-endian 32-bit word."""
+    return (
+        np.uint64(raw[j])
+        | (np.uint64(raw[j + 1]) << _S8)
+        | (np.uint64(raw[j + 2]) << _S16)
+        | (np.uint64(raw[j + 3]) << _S24)
+    )
+
+
+@_hot
+def _finish(a: Any, length: int) -> Any:
+    return (_mix32(a) << _S32) | _mix32(a ^ (np.uint64(length) & _M32))
+
+
+@_hot
 def _hash(device: Any, raw: Any, start: int, length: int) -> Any:
-    """64 bits of ``(device, raw[start:start + length])``."""
-    d = np.uint64(device) & _M32
-    a = _OFFSET_A ^ d
-    b = _OFFSET_B
-    for j in range(start, start + length):
-        c = np.uint64(raw[j])
-        a = ((a ^ c) * _PRIME_A) & _M32
-        b = ((b ^ c) * _PRIME_B) & _M32
-    b = ((b ^ d) * _PRIME_B) & _M32
-    return (_mix32(a) << _S32) | _mix32(b)
+    """64 bits of ``(device, raw[start:start + length])``: a 32-bit state (from the device)
+    taking the bytes four at a time, finished twice with murmur3's mixer (once with the
+    length). Equal hashes are only candidates (the bytes decide), so 32 bits of state are
+    plenty."""
+    a = _OFFSET_A ^ (np.uint64(device) & _M32)
+    end = start + length
+    j = start
+    while j + 4 <= end:
+        a = _step(a, _word(raw, j))
+        j += 4
+    while j < end:
+        a = _step(a, np.uint64(raw[j]))
+        j += 1
+    return _finish(a, length)
+
+
+@_hot
+def _hash_copy(  # noqa: PLR0917 - numba takes its arguments positionally
+    device: Any, raw: Any, start: int, length: int, store: Any, at: int
+) -> Any:
+    """``_hash`` of the id, copying its bytes to ``store[at:at + length]`` on the way (one
+    pass over them: an id that is new is kept there, one seen before is written over)."""
+    a = _OFFSET_A ^ (np.uint64(device) & _M32)
+    end = start + length
+    j = start
+    k = at
+    while j + 4 <= end:
+        store[k] = raw[j]
+        store[k + 1] = raw[j + 1]
+        store[k + 2] = raw[j + 2]
+        store[k + 3] = raw[j + 3]
+        a = _step(a, _word(raw, j))
+        j += 4
+        k += 4
+    while j < end:
+        store[k] = raw[j]
+        a = _step(a, np.uint64(raw[j]))
+        j += 1
+        k += 1
+    return _finish(a, length)
+
+
+@_jit
+def _rehash_entries(hashes: Any, entries: Any, store: Any, n: int) -> None:
+    """The hashes of entries ``0..n-1`` computed again from their device and bytes."""
+    for e in range(n):
+        hashes[e] = _hash(
+            entries[e, _E_DEVICE], store, entries[e, _E_OFFSET], entries[e, _E_LENGTH]
+        )
 
 
 @_jit
@@ -421,7 +562,8 @@ def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
         if not has[i]:
             continue
         d = np.int64(device[i])
-        h = _hash(d, raw, begin, length)
+        # the bytes go to the end of the store as they are hashed (kept there if new)
+        h = _hash_copy(d, raw, begin, length, store, n_bytes)
         slot = np.int64(h & mask)
         seen = False
         while slots[slot] >= 0:
@@ -430,7 +572,7 @@ def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
                 offset = entries[e, _E_OFFSET]
                 seen = True
                 for j in range(length):
-                    if store[offset + j] != raw[begin + j]:
+                    if store[offset + j] != store[n_bytes + j]:
                         seen = False
                         break
                 if seen:
@@ -452,8 +594,6 @@ def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
         entries[n_entries, _E_LENGTH] = length
         entries[n_entries, _E_SLOT] = slot
         times[n_entries] = t
-        for j in range(length):
-            store[n_bytes + j] = raw[begin + j]
         n_bytes += length
         n_entries += 1
         if t - last_prune >= window:

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -39,17 +40,21 @@ from sensorhub.rules.policy import Policy, RoomPolicy
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+#: Which events of a batch are new, not redeliveries (None: every one)
+Redeliveries = npt.NDArray[np.bool_] | None
 
 E_STAFF_OUT: Final = EVENT_CODES[("presence", "staff_out")]
-STAFF_ARRIVAL_CODES: Final = frozenset(
-    {k.E_STAFF_IN, k.E_STAFF_PRESENT, EVENT_CODES[("optical", "multiple_persons")]}
-)
+E_MULTIPLE_PERSONS: Final = EVENT_CODES[("optical", "multiple_persons")]
+#: numba runs the kernels as Python (``NUMBA_DISABLE_JIT``: the coverage run)
+_NO_JIT: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
 PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
 #: The event log is pruned once it holds this many batches or this many events (and then again
 #: at twice what pruning left): few batches when they are large (replay's), few events' worth
 #: of batch lists when they are small (live micro-batches).
 LOG_BATCHES: Final = 64
 LOG_EVENTS: Final = 1 << 16
+#: Plans of at least this many events are made into arrays kept from batch to batch
+PLAN_SCRATCH_MIN: Final = 1 << 12
 
 
 def _grow(array: Any, rows: int, fill: float | int) -> Any:
@@ -176,6 +181,7 @@ class FastClassifier(EventClock):
         self._step = Step()
         self._state_ids: tuple[int, ...] = ()
         self._state_made: k.State | None = None
+        self._plan_work: tuple[I64, F64, npt.NDArray[np.bool_]] | None = None
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -184,10 +190,12 @@ class FastClassifier(EventClock):
         state = dict(self.__dict__)
         state["_state_made"] = None
         state["_state_ids"] = ()
+        state["_plan_work"] = None  # scratch
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_plan_work", None)  # a snapshot of an older version
 
     # -- the reference's interface --------------------------------------------------------
 
@@ -212,7 +220,22 @@ class FastClassifier(EventClock):
 
     def push_batch(self, columns: EventColumns) -> Step:
         """Events in arrival order: the same as ``push`` of each, in one pass."""
+        return self.push_checked(columns, self.check_redeliveries(columns))
+
+    def check_redeliveries(self, columns: EventColumns) -> Redeliveries:
+        """The first step of ``push_batch`` on its own: which events of the batch are new
+        (``None``: all of them), the new ids remembered. It touches nothing but the ids seen,
+        so it may run on another thread while an earlier batch is decided (its compiled pass
+        lets go of the GIL); each batch must be checked once, in arrival order, and then be
+        handed to ``push_checked`` with the result, in the same order."""
         k.check_columns(columns.ts, columns.room, columns.device, columns.code, columns.value)
+        ids = columns.ids
+        if ids is None or len(columns) == 0:
+            return None
+        return self._seen_ids.check(columns.device, columns.ts, ids)
+
+    def push_checked(self, columns: EventColumns, new: Redeliveries) -> Step:
+        """``push_batch`` of a batch whose redeliveries ``check_redeliveries`` found."""
         n = len(columns)
         if n == 0:
             return self._take()
@@ -220,21 +243,20 @@ class FastClassifier(EventClock):
         seq = np.arange(self._seq, self._seq + n, dtype=np.int64)
         self._log.add(self._seq, columns)
         self._seq += n
-        keep = self._redeliveries(columns)
-        kept = np.flatnonzero(keep) if keep is not None else np.arange(n, dtype=np.int64)
-        new = columns if keep is None else columns.take(kept)
-        self._decide_batch(new, seq[kept])
+        keep = self._redeliveries(columns, new)
+        if keep is None:  # the usual case: every event new, nothing copied
+            self._decide_batch(columns, seq)
+        else:
+            kept = np.flatnonzero(keep)
+            self._decide_batch(columns.take(kept), seq[kept])
         return self._take()
 
     # -- the event clock ------------------------------------------------------------------
 
-    def _redeliveries(self, columns: EventColumns) -> npt.NDArray[np.bool_] | None:
-        """Which events to keep (None: all); counts and audits the redeliveries."""
+    def _redeliveries(self, columns: EventColumns, keep: Redeliveries) -> Redeliveries:
+        """Counts and audits the redeliveries (``keep`` False) of ``columns``; ``keep``."""
         ids = columns.ids
-        if ids is None:
-            return None
-        keep = self._seen_ids.check(columns.device, columns.ts, ids)
-        if keep is None:
+        if keep is None or ids is None:
             return None
         repeated = np.flatnonzero(~keep)
         self.duplicates += len(repeated)
@@ -279,27 +301,33 @@ class FastClassifier(EventClock):
         both = _concat(self._buf, new)
         both_seq = np.concatenate([self._buf_seq, new_seq]) if len(self._buf) else new_seq
         nb = len(self._buf)
-        order, plan_t, plan_late, plan_round, released_at, decided = k._plan(
+        order, plan_t, plan_late, plan_round, released_at, decided = self._plan(
             both.ts, nb, late, watermark, clock_before
         )
         n_late = int(np.count_nonzero(late))
         self.late_events += n_late
         self._max_ts = max_ts
+        if decided:  # the night tables, for every time decided now (not again per call cut)
+            self._cover(float(plan_t[:decided].min()), float(plan_t[:decided].max()))
 
         # resident calls are paged on arrival: cut the plan before each press
         start = 0
         presses = np.flatnonzero(new.code == k.E_CALL_PRESSED)
         if n_late and len(presses):
             presses = presses[~late[presses]]
-        for a in presses.tolist():
-            cut = int(np.searchsorted(plan_round[:decided], a, side="left"))
+        if len(presses):  # each room's events, by position: one pass, not one per press
+            by_room, room_start = _group_by_room(both.room, len(self._policies))
+        cuts = np.searchsorted(plan_round[:decided], presses, side="left").tolist()
+        for a, cut in zip(presses.tolist(), cuts, strict=True):
             self._run(
                 both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=start, stop=cut
             )
             start = cut
             # the room's events that arrived before the press and still wait in the buffer
-            waiting = np.flatnonzero(both.room == new.room[a])
-            waiting = waiting[(waiting < nb + a) & (released_at[waiting] >= a)]
+            r = int(new.room[a])
+            waiting = by_room[room_start[r] : room_start[r + 1]]
+            waiting = waiting[: int(np.searchsorted(waiting, nb + a))]
+            waiting = waiting[released_at[waiting] >= a]
             if n_late:
                 waiting = waiting[(waiting < nb) | ~late[np.maximum(waiting - nb, 0)]]
             self._page_call_on_arrival(
@@ -321,6 +349,35 @@ class FastClassifier(EventClock):
         self._buf_seq = both_seq[undecided]
         self._prune_log()
 
+    def _plan(
+        self,
+        ts: F64,
+        n_buf: int,
+        late: npt.NDArray[np.bool_],
+        watermark: F64,
+        clock_before: F64,
+    ) -> tuple[I64, F64, npt.NDArray[np.bool_], I64, I64, int]:
+        """``kernel._plan`` into arrays kept from batch to batch (views of their first rows:
+        valid until the next batch's plan)."""
+        n = ts.shape[0]
+        if n < PLAN_SCRATCH_MIN:  # small (live micro-batches, push): fresh arrays cost less
+            return k._plan(ts, n_buf, late, watermark, clock_before)
+        work = self._plan_work
+        if work is None or work[1].shape[0] < n:
+            rows = max(n, 2 * work[1].shape[0]) if work is not None else n
+            ints = np.empty((4, rows), dtype=np.int64)
+            work = self._plan_work = (
+                ints,
+                np.empty(rows, dtype=np.float64),
+                np.zeros(rows, dtype=np.bool_),
+            )
+        ints, times, flags = work
+        idx, rel, order, rounds = ints[0], ints[1], ints[2], ints[3]
+        decided = k._plan_into(
+            ts, n_buf, late, watermark, clock_before, idx, rel, order, times, flags, rounds
+        )
+        return order[:n], times[:n], flags[:n], rounds[:n], rel[:n], int(decided)
+
     def _advance(self, watermark: float) -> None:
         if watermark > -math.inf and len(self._buf):
             both, both_seq = self._buf, self._buf_seq
@@ -328,6 +385,8 @@ class FastClassifier(EventClock):
             order = ready[np.lexsort((both_seq[ready], both.ts[ready]))]
             plan_t = both.ts[order].copy()
             plan_late = np.zeros(len(order), dtype=np.bool_)
+            if len(order):
+                self._cover(float(plan_t.min()), float(plan_t.max()))
             self._run(
                 both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=0, stop=len(order)
             )
@@ -381,11 +440,11 @@ class FastClassifier(EventClock):
         start: int,
         stop: int,
     ) -> None:
-        """The kernel on ``order[start:stop]`` (the columns were checked by ``push_batch``)."""
+        """The kernel on ``order[start:stop]`` (the columns were checked by ``push_batch``,
+        the night tables cover the plan's times)."""
         if stop <= start:
             return
         times = plan_t[start:stop]
-        self._cover(float(times.min()), float(times.max()))
         plan_e = order[start:stop]
         lates = plan_late[start:stop]
         i = 0
@@ -549,30 +608,14 @@ class FastClassifier(EventClock):
         waiting: I64,
     ) -> bool:
         """The reference's ``_call_open_on_arrival`` on the state arrays and the buffer."""
-        policy = self._policies[r]
-        idle = policy.incident_idle_close
+        idle = self._policies[r].incident_idle_close
         is_open = bool(self._ri[r, k.RI_INC_OPEN + k.I_CALL] == 1)
         last = float(self._rf[r, k.RF_INC_LAST + k.I_CALL]) if is_open else -math.inf
-        with np.errstate(invalid="ignore"):  # before any watermark the clock is -inf
-            present = bool(k._staff_present(self._state(), r, clock))
-        before = waiting[both.ts[waiting] <= ts]  # the room's events still in the buffer
-        before = before[np.lexsort((both_seq[before], both.ts[before]))]
-        for other_ts, code in zip(
-            both.ts[before].tolist(), both.code[before].tolist(), strict=True
-        ):
-            if is_open and other_ts - last > idle:
-                is_open = False
-            if code == k.E_CALL_CANCELLED:
-                is_open = False
-            elif code == k.E_CALL_PRESSED:
-                is_open, last = True, other_ts
-            elif code == E_STAFF_OUT:
-                present = False
-            elif code in STAFF_ARRIVAL_CODES:
-                if not present:
-                    is_open = False
-                present = True
-        return is_open and ts - last <= idle
+        args = (self._state(), r, ts, clock, idle, is_open, last, both.ts, both.code, both_seq)
+        if _NO_JIT:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
+            with np.errstate(invalid="ignore"):
+                return bool(_call_open(*args, waiting))
+        return bool(_call_open(*args, waiting))
 
     # -- decision records into pages and audit records ------------------------------------------
 
@@ -804,6 +847,75 @@ def _parameters(p: RoomPolicy, night: int) -> F64:
     row[k.RP_HIGH_RISK] = 1.0 if p.fall_risk == "high" else 0.0
     row[k.RP_NIGHT] = night
     return row
+
+
+@k.jit
+def _call_open(  # noqa: PLR0917 - numba takes its arguments positionally
+    s: k.State,
+    r: int,
+    ts: float,
+    clock: float,
+    idle: float,
+    is_open: bool,
+    last: float,
+    both_ts: F64,
+    both_code: npt.NDArray[np.int16],
+    both_seq: I64,
+    waiting: I64,
+) -> bool:
+    """Whether room ``r``'s call incident is open when a press at ``ts`` arrives: the state
+    at ``clock`` (``is_open`` since ``last``, staff present or not), then the room's events
+    still waiting in the buffer at or before ``ts`` (``waiting``), in (time, arrival) order."""
+    present = k._staff_present(s, r, clock)
+    before = np.empty(waiting.shape[0], dtype=np.int64)
+    m = 0
+    for w in waiting:
+        if both_ts[w] <= ts:
+            # insertion by (time, sequence number): a few events, nearly in order
+            q = m
+            while q > 0 and (
+                both_ts[before[q - 1]] > both_ts[w]
+                or (both_ts[before[q - 1]] == both_ts[w] and both_seq[before[q - 1]] > both_seq[w])
+            ):
+                before[q] = before[q - 1]
+                q -= 1
+            before[q] = w
+            m += 1
+    for p in range(m):
+        other_ts = both_ts[before[p]]
+        code = both_code[before[p]]
+        if is_open and other_ts - last > idle:
+            is_open = False
+        if code == k.E_CALL_CANCELLED:
+            is_open = False
+        elif code == k.E_CALL_PRESSED:
+            is_open = True
+            last = other_ts
+        elif code == E_STAFF_OUT:
+            present = False
+        elif code in (k.E_STAFF_IN, k.E_STAFF_PRESENT, E_MULTIPLE_PERSONS):
+            if not present:
+                is_open = False
+            present = True
+    return is_open and ts - last <= idle
+
+
+@k.jit
+def _group_by_room(room: npt.NDArray[np.int32], n_rooms: int) -> tuple[I64, I64]:
+    """The positions of the events grouped by room (each room's in ascending order) and where
+    each room's begin (``start[r]:start[r + 1]``): a counting sort."""
+    start = np.zeros(n_rooms + 1, dtype=np.int64)
+    for i in range(room.shape[0]):
+        start[room[i] + 1] += 1
+    for r in range(n_rooms):
+        start[r + 1] += start[r]
+    fill = start[:-1].copy()
+    out = np.empty(room.shape[0], dtype=np.int64)
+    for i in range(room.shape[0]):
+        r = room[i]
+        out[fill[r]] = i
+        fill[r] += 1
+    return out, start
 
 
 def _concat(a: EventColumns, b: EventColumns) -> EventColumns:

@@ -1426,9 +1426,19 @@ PLAN_MOVES: Final = 16
 
 
 @jit
-def _plan(
-    ts: F64, n_buf: int, late: npt.NDArray[np.bool_], watermark: F64, clock_before: F64
-) -> tuple[I64, F64, npt.NDArray[np.bool_], I64, I64, int]:
+def _plan_into(
+    ts: F64,
+    n_buf: int,
+    late: npt.NDArray[np.bool_],
+    watermark: F64,
+    clock_before: F64,
+    idx: I64,
+    rel: I64,
+    order: I64,
+    plan_t: F64,
+    plan_late: npt.NDArray[np.bool_],
+    rounds: I64,
+) -> int:
     """The order in which the reference decides the undecided events ``ts`` (the ``n_buf``
     buffered ones in (time, arrival) order, then a batch in arrival order).
 
@@ -1441,17 +1451,17 @@ def _plan(
     rounds never go down (an event that waits is never later than one decided before it), so
     the plan is a merge, in linear time for a batch that is nearly in time order.
 
-    Returns (order, plan times, plan late flags, plan rounds, round of every event, how many
-    of the order are decided now: the rest, its tail, stays buffered)."""
+    Writes the order, plan times, plan late flags, plan rounds and the round of every event
+    (``rel``) into the first ``len(ts)`` rows of the arrays given (``idx`` is scratch), and
+    returns how many of the order are decided now: the rest, its tail, stays buffered. The
+    caller keeps the arrays from batch to batch (fresh memory costs a page fault a page)."""
     n = ts.shape[0]
     nk = n - n_buf
-    idx = np.empty(n, dtype=np.int64)
     m = 0
     for i in range(n):
         if i < n_buf or not late[i - n_buf]:
             idx[m] = i
             m += 1
-    idx = idx[:m]
     # (time, index) order: the index order is the arrival order
     moves = 0
     for p in range(1, m):
@@ -1464,9 +1474,9 @@ def _plan(
         idx[q] = x
         moves += p - q
         if moves > PLAN_MOVES * m:  # far from sorted: a stable sort of what is left
-            idx = idx[np.argsort(ts[idx], kind="mergesort")]
+            head = idx[:m].copy()
+            idx[:m] = head[np.argsort(ts[head], kind="mergesort")]
             break
-    rel = np.empty(n, dtype=np.int64)
     j = 0
     for p in range(m):
         i = idx[p]
@@ -1476,10 +1486,7 @@ def _plan(
     for a in range(nk):
         if late[a]:
             rel[n_buf + a] = a
-    order = np.empty(n, dtype=np.int64)
-    plan_t = np.empty(n, dtype=np.float64)
-    plan_late = np.zeros(n, dtype=np.bool_)
-    rounds = np.empty(n, dtype=np.int64)
+    plan_late[:n] = False
     o = 0
     p = 0
     for a in range(nk):
@@ -1500,6 +1507,26 @@ def _plan(
     decided = 0
     while decided < n and rounds[decided] < nk:
         decided += 1
+    return decided
+
+
+@jit
+def _plan(
+    ts: F64, n_buf: int, late: npt.NDArray[np.bool_], watermark: F64, clock_before: F64
+) -> tuple[I64, F64, npt.NDArray[np.bool_], I64, I64, int]:
+    """The order in which the reference decides the undecided events ``ts`` (``_plan_into``
+    on arrays of its own): (order, plan times, plan late flags, plan rounds, round of every
+    event, how many of the order are decided now)."""
+    n = ts.shape[0]
+    idx = np.empty(n, dtype=np.int64)
+    rel = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    plan_t = np.empty(n, dtype=np.float64)
+    plan_late = np.zeros(n, dtype=np.bool_)
+    rounds = np.empty(n, dtype=np.int64)
+    decided = _plan_into(
+        ts, n_buf, late, watermark, clock_before, idx, rel, order, plan_t, plan_late, rounds
+    )
     return order, plan_t, plan_late, rounds, rel, decided
 
 
