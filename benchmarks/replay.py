@@ -2,7 +2,8 @@
 (the raw batch decoder alone) and its floor (the pure-Python reference classifier alone).
 
 Run: ``.venv/bin/python benchmarks/replay.py [--rooms 36] [--nights 7] [--repeat 1]
-[--classifier fast|reference]``
+[--classifier fast|reference] [--parquet FILE]`` (``--parquet``: time that Parquet file of the
+same events instead, e.g. one written by another version of ``sensorhub convert``)
 
 Makes (once, in ``benchmarks/.data/``) a simulated recording of ``--rooms`` rooms over
 ``--nights`` nights, as JSONL and as Parquet, then times in the same run, best of ``--repeat``:
@@ -175,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the classifier replay runs with, as `sensorhub replay --classifier` (default: fast)",
     )
     parser.add_argument("--fresh", action="store_true", help="make the recording again")
+    parser.add_argument(
+        "--parquet",
+        type=Path,
+        help="time this Parquet file (the same events, e.g. written by another version of "
+        "sensorhub convert) instead of the one made with the recording",
+    )
     args = parser.parse_args(argv)
 
     logging.getLogger("sensorhub").setLevel(logging.ERROR)  # no dead-letter warnings
@@ -182,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     recording: Recording = ensure_recording(args.rooms, args.nights, fresh=args.fresh)
     policy = load_policy(recording.rules)
     repeat = args.repeat
+    parquet_path: Path = args.parquet or recording.parquet
 
     results: dict[str, tuple[float, float, int]] = {}
     pages: dict[str, int] = {}
@@ -206,14 +214,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         results["decoder"] = best_of(repeat, lambda: decode_columns(recording.jsonl))
         results["codec"] = best_of(repeat, lambda: decode_all(recording.jsonl))
         print("timing the Parquet reader ...", file=sys.stderr)
-        read_parquet(recording.parquet, columns=True)  # warm-up: pyarrow loads lazily
+        read_parquet(parquet_path, columns=True)  # warm-up: pyarrow loads lazily
         results["parquet check"] = best_of(
-            repeat, lambda: read_parquet(recording.parquet, columns=False)
+            repeat, lambda: read_parquet(parquet_path, columns=False)
         )
         results["parquet columns"] = best_of(
-            repeat, lambda: read_parquet(recording.parquet, columns=True)
+            repeat, lambda: read_parquet(parquet_path, columns=True)
         )
-        for name, path in (("jsonl", recording.jsonl), ("parquet", recording.parquet)):
+        for name, path in (("jsonl", recording.jsonl), ("parquet", parquet_path)):
             print(f"timing replay from {name} ...", file=sys.stderr)
 
             def run(path: Path = path, name: str = name) -> int:
@@ -281,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"recording: {recording.jsonl.name} ({recording.generator} simulator): "
         f"{recording.lines:,} lines, {events:,} events; {recording.sizes}"
+        + (
+            f"; Parquet timed: {parquet_path} ({parquet_path.stat().st_size / 1e6:.1f} MB)"
+            if args.parquet
+            else ""
+        )
     )
     print(
         f"replay   : --classifier {args.classifier}"
@@ -295,7 +308,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{warm_up:.2f} s (the compiled one compiles or loads numba's cache here; not in the "
         "figures below)"
     )
-    print(f"best of {repeat} run(s) each; one process, one thread")
+    print(
+        f"best of {repeat} run(s) each; one process; replay from Parquet reads ahead and checks "
+        "ids on two helper threads (cpu % above 100: they ran beside it), all else one thread"
+    )
     print()
     rows = [
         ("raw batch decoder alone on the JSONL (ceiling)", "decoder"),

@@ -69,7 +69,7 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.core.columns import EventColumns, IdColumn, Registry, jit
 
 __all__ = [
     "FAST_BATCH_SIZE",
@@ -114,6 +114,8 @@ RECORDING_SCHEMA: Final = pa.schema(
 _LOCATION: Final = ("site", "room", "kind", "device")
 _NAMES: Final = ("site", "room", "device")
 _DICTIONARY_COLUMNS: Final = (*_LOCATION, "event")
+#: Columns written with Parquet dictionary encoding (the others plain)
+_DICTIONARY_WRITTEN: Final = (*_DICTIONARY_COLUMNS, "confidence", "value", "extra")
 REQUIRED_COLUMNS: Final = ("ts", *_DICTIONARY_COLUMNS)
 OPTIONAL_COLUMNS: Final = ("id", "confidence", "value", "extra")
 #: The fields of a payload that have columns of their own; every other field goes to ``extra``.
@@ -182,6 +184,10 @@ class ParquetRecordingWriter:
             RECORDING_SCHEMA,
             compression="zstd",
             write_statistics=["ts"],
+            # dictionary pages where values repeat; ids and times rarely do (a dictionary of
+            # them overflows and falls back to plain: measured, 30% larger and a third slower
+            # to read)
+            use_dictionary=cast(bool, list(_DICTIONARY_WRITTEN)),  # a list: pyarrow-stubs say bool
         )
         self._columns: dict[str, list[Any]] = {name: [] for name in RECORDING_SCHEMA.names}
 
@@ -280,6 +286,8 @@ class EventBatch:
     #: Events the codec made, for rows with unknown fields (or rows the arrays doubted), by
     #: position in the batch.
     by_codec: dict[int, Event] = field(default_factory=dict)
+    #: The ids of the valid rows (``columns``' id column read from its buffers; None: not read)
+    ids: IdColumn | None = None
     _events: list[Event] | None = None
 
     def events(self) -> list[Event]:
@@ -322,63 +330,151 @@ class EventBatch:
 
 def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = False) -> EventColumns:
     """The valid rows of ``batch`` as ``EventColumns`` against ``registry``, without a Python
-    object per row but the ids: places are looked up once per distinct (site, room, kind,
-    device) of the batch's dictionaries, and registered in order of their first row.
-    ``keep_raw`` adds each event's payload object (for the audit trail; slow)."""
+    object per row: places are looked up once per distinct (site, room, kind, device) of the
+    batch's dictionaries, and registered in order of their first row; the ids are read from
+    the Arrow buffers (``arrow_ids``). Only the rows the codec made (``by_codec``) are patched
+    one by one. ``keep_raw`` adds each event's payload object (for the audit trail; slow)."""
     columns = batch.columns
     n = columns.num_rows
     codes = [_dictionary(columns.column(name)) for name in _LOCATION]
-    index = (
-        np.stack([array.indices.to_numpy(zero_copy_only=False).astype(np.int64) for array in codes])
-        if n
-        else np.zeros((4, 0), dtype=np.int64)
-    )
     names = [array.dictionary.to_pylist() for array in codes]
-    sizes = tuple(max(1, len(values)) for values in names)
-    if math.prod(sizes) < 2**62:  # one int64 key per row: far quicker than unique rows
-        key = np.ravel_multi_index(tuple(index), sizes) if n else np.zeros(0, dtype=np.int64)
-        unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        places = np.stack(np.unravel_index(unique, sizes)) if n else np.zeros((4, 0), np.int64)
-    else:
-        places, first, inverse = np.unique(index, axis=1, return_index=True, return_inverse=True)
+    sizes = [max(1, len(values)) for values in names]
+    index = [
+        array.indices.to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype=np.int32)
+        for array in codes
+    ]
+    places, inverse = _places(index, sizes)
     device_of = np.empty(places.shape[1], dtype=np.int32)
-    for p in np.argsort(first, kind="stable").tolist():
-        place = [str(names[c][int(places[c, p])]) for c in range(4)]
-        device_of[p] = registry.device(place[0], place[1], place[2], place[3])
-    device = device_of[inverse.reshape(-1)] if n else np.zeros(0, dtype=np.int32)
-    ts = batch.ts.astype(np.float64, copy=True)
-    code = batch.event_code.astype(np.int16, copy=True)
-    value = np.array(
-        columns.column("value").fill_null(math.nan).to_numpy(zero_copy_only=False),
-        dtype=np.float64,
-    )
+    room_of = np.empty(places.shape[1], dtype=np.int32)
+    device_room = registry.device_room
+    for p, place in enumerate(places.T.tolist()):
+        d = registry.device(
+            str(names[0][place[0]]),
+            str(names[1][place[1]]),
+            str(names[2][place[2]]),
+            str(names[3][place[3]]),
+        )
+        device_of[p] = d
+        room_of[p] = device_room[d]
+    device = device_of[inverse]
+    room = room_of[inverse]
+    ts = np.array(batch.ts, dtype=np.float64)  # copies: writable, the kernel's own
+    code = np.array(batch.event_code, dtype=np.int16)
+    value_column = columns.column("value")
+    if value_column.null_count == n:
+        value = np.full(n, math.nan, dtype=np.float64)
+    else:
+        value = np.array(
+            value_column.fill_null(math.nan).to_numpy(zero_copy_only=False), dtype=np.float64
+        )
     confidence = batch.confidence.astype(np.float32)
-    ids: list[str | None] = columns.column("id").to_pylist()
+    ids = batch.ids if batch.ids is not None else arrow_ids(columns.column("id"))
     raw: list[dict[str, Any]] | None = None
-    if batch.by_codec or keep_raw:  # rows the codec made: its event, field by field
-        events = batch.events()
-        for n_row, position in enumerate(batch.valid.tolist()):
-            made = batch.by_codec.get(position)
-            if made is not None:
-                ts[n_row] = made.ts
-                code[n_row] = EVENT_CODES[(made.kind, made.event)]
-                device[n_row] = registry.device(made.site, made.room, made.kind, made.device)
-                value[n_row] = math.nan if made.value is None else made.value
-                confidence[n_row] = made.confidence
-                ids[n_row] = made.id
-        if keep_raw:
-            raw = [event.raw for event in events]
-    room = np.asarray(registry.device_room, dtype=np.int32)[device]
-    return EventColumns(
-        ts,
-        room,
-        device,
-        code,
-        np.ascontiguousarray(value, dtype=np.float64),
-        confidence,
-        ids=IdColumn.from_strings(ids),
-        raw=raw,
-    )
+    if batch.by_codec:  # rows the codec made: its event, field by field
+        rows = np.searchsorted(batch.valid, list(batch.by_codec)).tolist()
+        made_ids: list[str | None] = []
+        for n_row, made in zip(rows, batch.by_codec.values(), strict=True):
+            ts[n_row] = made.ts
+            code[n_row] = EVENT_CODES[(made.kind, made.event)]
+            device[n_row] = d = registry.device(made.site, made.room, made.kind, made.device)
+            room[n_row] = registry.device_room[d]
+            value[n_row] = math.nan if made.value is None else made.value
+            confidence[n_row] = made.confidence
+            made_ids.append(made.id)
+        ids = ids.replaced(rows, made_ids)
+    if keep_raw:
+        raw = [event.raw for event in batch.events()]
+    return EventColumns(ts, room, device, code, value, confidence, ids=ids, raw=raw)
+
+
+def _readonly(array: Any, dtype: Any) -> Any:
+    """``array`` as a read-only array of ``dtype`` (a view if it is one already): the compiled
+    checks take every column the same way, whether Arrow lent it or numpy made it."""
+    view = np.asarray(array, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
+
+
+@jit
+def _row_checks(  # noqa: PLR0917 - numba takes its arguments positionally
+    ts: Any,
+    site: Any,
+    room: Any,
+    device: Any,
+    kind: Any,
+    event: Any,
+    site_ok: Any,
+    room_ok: Any,
+    device_ok: Any,
+    codes: Any,
+    ts_min: float,
+    ts_max: float,
+) -> tuple[Any, Any]:
+    """Per row: whether its time is in range, its names valid and its event one of its kind's
+    (``ok``), and its event code (-1: none). Names and codes are looked up by dictionary index
+    in the tables ``_names_ok`` and ``_event_codes`` made."""
+    n = ts.shape[0]
+    ok = np.empty(n, dtype=np.bool_)
+    code = np.empty(n, dtype=np.int16)
+    for i in range(n):
+        c = codes[kind[i], event[i]]
+        code[i] = c
+        t = ts[i]
+        ok[i] = (
+            c >= 0
+            and t >= ts_min
+            and t < ts_max
+            and site_ok[site[i]]
+            and room_ok[room[i]]
+            and device_ok[device[i]]
+        )
+    return ok, code
+
+
+#: Largest table of (site, room, kind, device) dictionary index combinations ``_places`` makes
+#: (beyond: numpy's unique over the rows)
+_PLACE_TABLE_MAX: Final = 1 << 22
+
+
+def _places(index: list[Any], sizes: list[int]) -> tuple[npt.NDArray[np.int64], Any]:
+    """The distinct (site, room, kind, device) dictionary indices of the rows, as four rows
+    of columns in order of their first row, and each row's column (the inverse)."""
+    n = index[0].shape[0]
+    if not n:
+        return np.zeros((4, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if math.prod(sizes) <= _PLACE_TABLE_MAX:
+        table = np.full(math.prod(sizes), -1, dtype=np.int32)
+        a, b, c, d = (np.ascontiguousarray(i, dtype=np.int32) for i in index)
+        first, inverse = _first_places(a, b, c, d, sizes[1], sizes[2], sizes[3], table)
+        return np.stack([a[first], b[first], c[first], d[first]]).astype(np.int64), inverse
+    rows = np.stack([np.asarray(i, dtype=np.int64) for i in index])
+    places, first, inverse = np.unique(rows, axis=1, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    return places[:, order], rank[inverse.reshape(-1)]
+
+
+@jit
+def _first_places(  # noqa: PLR0917 - numba takes its arguments positionally
+    a: Any, b: Any, c: Any, d: Any, nb: int, nc: int, nd: int, table: Any
+) -> tuple[Any, Any]:
+    """Rows of the first occurrence of each distinct (a, b, c, d), in row order, and each
+    row's number among them; ``table`` (-1 everywhere) has a slot per combination."""
+    n = a.shape[0]
+    inverse = np.empty(n, dtype=np.int32)
+    first = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        key = ((np.int64(a[i]) * nb + b[i]) * nc + c[i]) * nd + d[i]
+        p = table[key]
+        if p < 0:
+            p = m
+            table[key] = m
+            first[m] = i
+            m += 1
+        inverse[i] = p
+    return first[:m], inverse
 
 
 def _dictionary(array: Column) -> pa.DictionaryArray[Any, Any]:
@@ -393,6 +489,40 @@ def _strings(array: Column) -> list[Any]:
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     result: list[Any] = dictionary[indices].tolist()
     return result
+
+
+def arrow_ids(array: Column | pa.ChunkedArray[Any]) -> IdColumn:
+    """An Arrow string column (``string`` or ``large_string``, plain or dictionary-encoded,
+    sliced or not, an array or a chunked array; all null: ``null``) as an ``IdColumn``, read
+    from its buffers: no Python object per row, and for a plain array no byte copied (the
+    column points into the Arrow data buffer, which it keeps alive). The same ids as
+    ``to_pylist()``."""
+    if isinstance(array, pa.ChunkedArray):
+        return IdColumn.joined([arrow_ids(chunk) for chunk in array.chunks])
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        return arrow_ids(_dictionary(array).dictionary_decode())
+    n = len(array)
+    if n == 0 or pa.types.is_null(kind) or array.null_count == n:
+        return IdColumn.none(n)
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        width: np.dtype[Any] = np.dtype(np.int32)
+    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        width = np.dtype(np.int64)
+    else:
+        raise TypeError(f"ids must be a string column, not {kind}")
+    # the buffers of a (large) string array: validity bitmap, offsets, bytes
+    _, offsets_buffer, data_buffer = array.buffers()[:3]
+    offsets = np.frombuffer(cast("bytes", offsets_buffer), dtype=width, count=array.offset + n + 1)[
+        array.offset :
+    ]
+    data: npt.NDArray[np.uint8] = (
+        np.frombuffer(cast("bytes", data_buffer), dtype=np.uint8)
+        if data_buffer is not None and data_buffer.size
+        else np.zeros(0, dtype=np.uint8)
+    )
+    has = None if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
+    return IdColumn.from_offsets(data, offsets, has)
 
 
 class ParquetRecording:
@@ -556,37 +686,67 @@ class ParquetRecording:
         n = batch.num_rows
 
         ts = columns["ts"].to_numpy(zero_copy_only=False)  # null -> NaN, which fails below
-        with np.errstate(invalid="ignore"):
-            ok = (ts >= TS_MIN) & (ts < TS_MAX)
-
-        indices: dict[str, IntArray] = {}
+        indices: dict[str, Any] = {}
         for name in _DICTIONARY_COLUMNS:
             # null rows point at one past the dictionary: the "null" entry of each table
             array = _dictionary(columns[name])
-            width = len(array.dictionary)
-            indices[name] = (
-                array.indices.fill_null(width).to_numpy(zero_copy_only=False).astype(np.intp)
-            )
-        for name in _NAMES:
-            ok &= self._names_ok(_dictionary(columns[name]).dictionary.to_pylist())[indices[name]]
-
-        code = _event_codes(columns["kind"], columns["event"])[indices["kind"], indices["event"]]
-        ok &= code >= 0
+            codes = array.indices
+            if codes.null_count:
+                codes = codes.fill_null(len(array.dictionary))
+            indices[name] = _readonly(codes.to_numpy(zero_copy_only=False), np.int32)
+        names_ok = [
+            self._names_ok(_dictionary(columns[name]).dictionary.to_pylist()) for name in _NAMES
+        ]
+        # one pass over the rows: the time's range, the names, the event in its kind's vocabulary
+        ok, code = _row_checks(
+            _readonly(ts, np.float64),
+            indices["site"],
+            indices["room"],
+            indices["device"],
+            indices["kind"],
+            indices["event"],
+            names_ok[0],
+            names_ok[1],
+            names_ok[2],
+            _event_codes(columns["kind"], columns["event"]),
+            TS_MIN,
+            TS_MAX,
+        )
 
         ids = columns["id"]
+        id_column: IdColumn | None = None
         if ids.null_count < n:
-            text = cast("pa.StringArray | pa.LargeStringArray", ids)
-            length = pc.utf8_length(text).fill_null(1).to_numpy(zero_copy_only=False)
-            ok &= (length >= 1) & (length <= ID_MAX)
+            # the length in characters is at most the length in bytes, and at least 1 where
+            # that is: only ids of more than ID_MAX bytes need counting
+            id_column = arrow_ids(ids)
+            size = id_column.lengths
+            ok &= ~id_column.has | (size >= 1)
+            long = id_column.has & (size > ID_MAX)
+            if long.any():
+                text = cast("pa.StringArray | pa.LargeStringArray", ids)
+                length = pc.utf8_length(text).fill_null(1).to_numpy(zero_copy_only=False)
+                ok &= ~long | (length <= ID_MAX)
 
         confidence_column = columns["confidence"]
-        if confidence_column.type == pa.float32():
-            given32 = confidence_column.fill_null(1.0).to_numpy(zero_copy_only=False)
-            confidence = shortest_float64(given32)
+        absent: BoolArray | None = None
+        if confidence_column.null_count == n:
+            confidence = np.ones(n, dtype=np.float64)
         else:
-            confidence = confidence_column.fill_null(1.0).to_numpy(zero_copy_only=False)
-        with np.errstate(invalid="ignore"):
-            ok &= (confidence >= 0.0) & (confidence <= 1.0)
+            if confidence_column.null_count:
+                absent = confidence_column.is_null().to_numpy(zero_copy_only=False)
+            if confidence_column.type == pa.float32():
+                given32 = confidence_column.fill_null(1.0).to_numpy(zero_copy_only=False)
+                # 1.0 (absent) is its own shortest decimal: only the given ones are looked at
+                if absent is None:
+                    confidence = shortest_float64(given32)
+                else:
+                    confidence = given32.astype(np.float64)
+                    given = np.flatnonzero(~absent)
+                    confidence[given] = shortest_float64(given32[given])
+            else:
+                confidence = confidence_column.fill_null(1.0).to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                ok &= (confidence >= 0.0) & (confidence <= 1.0)
         value = columns["value"]
         if value.null_count < n:
             ok &= np.isfinite(value.fill_null(0.0).to_numpy(zero_copy_only=False))
@@ -597,10 +757,10 @@ class ParquetRecording:
             slow_rows |= extra.is_valid().to_numpy(zero_copy_only=False)
 
         # confidence as read (shortest decimals), null where the payload had none
-        columns["confidence"] = pa.array(
-            confidence,
-            pa.float64(),
-            mask=confidence_column.is_null().to_numpy(zero_copy_only=False),
+        columns["confidence"] = (
+            confidence_column.cast(pa.float64())
+            if confidence_column.null_count == n
+            else pa.array(confidence, pa.float64(), mask=absent)
         )
         dead: list[DeadLetter] = []
         by_codec: dict[int, Event] = {}
@@ -614,20 +774,30 @@ class ParquetRecording:
                     by_codec[position] = result
                     ok[position] = True
         valid = np.flatnonzero(ok)
-        kept = pa.RecordBatch.from_arrays(
-            [columns[name].take(valid) for name in RECORDING_SCHEMA.names],
-            names=RECORDING_SCHEMA.names,
-        )
+        if valid.shape[0] == n:  # every row: the columns as they are, no copy
+            kept = pa.RecordBatch.from_arrays(
+                [columns[name] for name in RECORDING_SCHEMA.names], names=RECORDING_SCHEMA.names
+            )
+            valid_ts, valid_code, valid_confidence = ts, code, confidence
+        else:
+            kept = pa.RecordBatch.from_arrays(
+                [columns[name].take(valid) for name in RECORDING_SCHEMA.names],
+                names=RECORDING_SCHEMA.names,
+            )
+            valid_ts, valid_code, valid_confidence = ts[valid], code[valid], confidence[valid]
+            if id_column is not None:
+                id_column = id_column.take(valid)
         return EventBatch(
             first_row=first,
             rows=n,
             valid=valid,
-            ts=ts[valid],
-            event_code=code[valid],
-            confidence=confidence[valid],
+            ts=valid_ts,
+            event_code=valid_code,
+            confidence=valid_confidence,
             columns=kept,
             dead_letters=dead,
             by_codec=by_codec,
+            ids=id_column if id_column is not None else IdColumn.none(valid.shape[0]),
         )
 
     def _decode_row(

@@ -27,15 +27,18 @@ import json
 import logging
 import math
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from queue import Full, Queue
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Literal, Protocol, Self, cast
+from typing import IO, Any, BinaryIO, Literal, Protocol, Self, TypeVar, cast
 
 import numpy as np
 
@@ -51,16 +54,19 @@ from sensorhub.columnar import (
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.columns import EventColumns
-from sensorhub.core.fast import FastClassifier
+from sensorhub.core.fast import FastClassifier, Redeliveries
 from sensorhub.core.types import AuditRecord, Step
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
 JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch (read_batches)
 CLASSIFIERS = ("fast", "reference")
+#: Batches of a Parquet recording read and checked ahead of the one being classified
+READ_AHEAD = 2
 ClassifierName = Literal["fast", "reference"]
 
 
@@ -257,6 +263,71 @@ class _InOrder:
         self.flush(math.inf)
 
 
+def read_ahead(items: Iterator[_T], depth: int = READ_AHEAD) -> Generator[_T, None, None]:
+    """``items``, made on a thread of their own up to ``depth`` ahead of the caller, in their
+    order. An exception ``items`` raise is raised here, where its item would have come. When
+    the caller stops early (``close()``), the thread stops before its next item and is
+    joined."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.05)
+            except Full:
+                continue
+            return True
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
+            put((False, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name="sensorhub-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = queue.get()
+            if more:
+                yield item
+            elif item is None:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _checked_ahead(
+    batches: Iterator[tuple[int, list[DeadLetter], EventColumns]],
+    fast: FastClassifier,
+    files: ExitStack,
+) -> Iterator[tuple[int, list[DeadLetter], EventColumns, Redeliveries]]:
+    """``batches`` with the redeliveries of each (``check_redeliveries``), each batch's check
+    run on a thread of its own while the batch before it is decided: the checks one at a
+    time, in order, so they decide as ``push_batch`` would."""
+    pool = files.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sensorhub-ids"))
+    held: tuple[int, list[DeadLetter], EventColumns, Future[Redeliveries]] | None = None
+    for rows, letters, columns in batches:
+        check = pool.submit(fast.check_redeliveries, columns)
+        if held is not None:
+            yield held[0], held[1], held[2], held[3].result()
+        held = (rows, letters, columns, check)
+    if held is not None:
+        yield held[0], held[1], held[2], held[3].result()
+
+
 def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
 
@@ -329,9 +400,13 @@ def replay(
             fast = decided = FastClassifier(policy, lateness=lateness, audit=audit)
             batches: Iterator[tuple[int, list[DeadLetter], EventColumns]]
             if parquet is not None:
+                # the next batches are read and checked on a thread of their own while this
+                # one is classified (pyarrow and the compiled core let go of the GIL); made
+                # into columns here, so that only this thread adds to the registry
+                checked = files.enter_context(closing(read_ahead(parquet.batches())))
                 batches = (
                     (b.rows, b.dead_letters, event_columns(b, fast.registry, keep_raw=audit))
-                    for b in parquet.batches()
+                    for b in checked
                 )
             else:
                 decoder = ColumnDecoder(fast.registry, keep_raw=audit)
@@ -341,8 +416,8 @@ def replay(
                     for b in (decoder.decode(c, time.time()) for c in chunks)
                 )
             peak = -math.inf
-            for rows, letters, columns in batches:
-                step = fast.push_batch(columns)
+            for rows, letters, columns, new in _checked_ahead(batches, fast, files):
+                step = fast.push_checked(columns, new)
                 count(step)
                 arrived: list[float] = []
                 if len(columns):
