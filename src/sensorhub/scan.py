@@ -48,17 +48,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
+from sensorhub.core.columns import jit, mix32
 
 __all__ = ["BLANK", "FIELDS", "REST", "TAKEN", "NameTable", "Scan"]
 
-# numba's flags as in ``core/kernel.py``: cached, exact floats (no fastmath: the numbers must
-# round as Python's), no GIL
-_jit = numba.njit(cache=True, fastmath=False, nogil=True)
 
 #: What the scanner made of a line: left to the tiers behind, taken, or blank (white space
 #: only, as ``bytes.strip`` sees it: not a row).
@@ -114,10 +111,6 @@ _M32: Final = np.uint64(0xFFFFFFFF)
 _FNV_OFFSET: Final = np.uint64(0x811C9DC5)
 _FNV_PRIME: Final = np.uint64(0x01000193)
 _COMBINE: Final = np.uint64(0x9E3779B1)
-_MIX_1: Final = np.uint64(0x85EBCA6B)
-_MIX_2: Final = np.uint64(0xC2B2AE35)
-_S13: Final = np.uint64(13)
-_S16: Final = np.uint64(16)
 
 # what ``_scan`` stopped for
 _DONE: Final = 0
@@ -296,7 +289,7 @@ def _resized(array: Any, rows: int) -> Any:
     return out
 
 
-@_jit
+@jit
 def _rehash(slots: Any, hashes: Any, n: int) -> None:
     """Entries ``0..n-1`` into the empty table ``slots``."""
     mask = slots.shape[0] - 1
@@ -307,7 +300,7 @@ def _rehash(slots: Any, hashes: Any, n: int) -> None:
         slots[slot] = e
 
 
-@_jit
+@jit
 def _scan(  # noqa: PLR0917 - numba takes its state positionally
     chars: Any,
     limit: int,
@@ -540,11 +533,7 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
             h = _FNV_OFFSET
             for f in range(_NAMES):
                 h = ((h ^ name_hash[f]) * _COMBINE) & _M32
-            h ^= h >> _S16
-            h = (h * _MIX_1) & _M32
-            h ^= h >> _S13
-            h = (h * _MIX_2) & _M32
-            h ^= h >> _S16
+            h = mix32(h)
             slot = np.int64(h & np.uint64(mask))
             found = -1
             while slots[slot] >= 0:

@@ -272,8 +272,9 @@ def empty_columns() -> EventColumns:
 
 # -- redelivery check -------------------------------------------------------------------------
 
-# numba's flags as in ``kernel.py`` (cached, exact floats, no GIL); set here because ``kernel``
-# imports this module (and the readers of columns, which need not import the kernel, use it)
+# numba's flags as in ``kernel.py`` (cached, exact floats: no fastmath, the numbers round as
+# Python's; no GIL); set here because ``kernel`` imports this module (and the readers of
+# columns and ``sensorhub.scan``, which need not import the kernel, use it)
 _jit = numba.njit(cache=True, fastmath=False, nogil=True)
 #: ``_jit``, compiled into every caller (numba IR inlining): a call that takes an array counts
 #: a reference to it, which on every event costs more than the helper's work
@@ -427,7 +428,8 @@ def _resized(array: Any, rows: int) -> Any:
 
 
 @_hot
-def _mix32(h: Any) -> Any:
+def mix32(h: Any) -> Any:
+    """murmur3's finishing mix of a 32-bit hash (held in a uint64); compiled into the caller."""
     h ^= h >> _S16
     h = (h * _MIX_1) & _M32
     h ^= h >> _S13
@@ -457,7 +459,7 @@ def _word(raw: Any, j: int) -> Any:
 
 @_hot
 def _finish(a: Any, length: int) -> Any:
-    return (_mix32(a) << _S32) | _mix32(a ^ (np.uint64(length) & _M32))
+    return (mix32(a) << _S32) | mix32(a ^ (np.uint64(length) & _M32))
 
 
 @_hot
