@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
-from sensorhub.core.columns import jit, mix32
+from sensorhub.core.columns import jit, mix32, resized
 
 __all__ = ["BLANK", "FIELDS", "REST", "TAKEN", "NameTable", "Scan"]
 
@@ -249,10 +249,10 @@ class NameTable:
             _rehash(self._slots, self._hashes, n)
         if self._hashes.shape[0] < n + 1:
             rows = 2 * self._hashes.shape[0]
-            self._hashes = _resized(self._hashes, rows)
-            self._entries = _resized(self._entries, rows)
+            self._hashes = resized(self._hashes, rows)
+            self._entries = resized(self._entries, rows)
         if self._keys.shape[0] < used + line:  # a line's names are no longer than the line
-            self._keys = _resized(self._keys, max(2 * self._keys.shape[0], used + line))
+            self._keys = resized(self._keys, max(2 * self._keys.shape[0], used + line))
 
 
 def _outputs(capacity: int) -> tuple[Any, ...]:
@@ -280,13 +280,6 @@ def _grown(out: tuple[Any, ...], capacity: int, lines: int, taken: int) -> tuple
         done = lines if i < 3 else taken  # status, starts, ends: per line
         array[:done] = old[:done]
     return new
-
-
-def _resized(array: Any, rows: int) -> Any:
-    out = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
-    count = min(rows, array.shape[0])
-    out[:count] = array[:count]
-    return out
 
 
 @jit

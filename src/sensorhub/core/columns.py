@@ -409,18 +409,19 @@ class SeenIds:
         n, used = int(self._used[0]), int(self._used[1])
         if self._hashes.shape[0] < n + entries:
             rows = max(n + entries, 2 * self._hashes.shape[0])
-            self._hashes = _resized(self._hashes, rows)
-            self._entries = _resized(self._entries, rows)
-            self._times = _resized(self._times, rows)
+            self._hashes = resized(self._hashes, rows)
+            self._entries = resized(self._entries, rows)
+            self._times = resized(self._times, rows)
         if self._bytes.shape[0] < used + size:
-            self._bytes = _resized(self._bytes, max(used + size, 2 * self._bytes.shape[0]))
+            self._bytes = resized(self._bytes, max(used + size, 2 * self._bytes.shape[0]))
 
     def _rehash(self, slots: int) -> None:
         self._slots = np.full(slots, -1, dtype=np.int64)
         _rehash(self._slots, self._hashes, self._entries, int(self._used[0]), False)
 
 
-def _resized(array: Any, rows: int) -> Any:
+def resized(array: Any, rows: int) -> Any:
+    """A copy of ``array`` with ``rows`` rows: cut, or grown with zeros."""
     out = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
     count = min(rows, array.shape[0])
     out[:count] = array[:count]
