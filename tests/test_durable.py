@@ -435,3 +435,17 @@ def test_a_muted_room_holds_its_care_pages_until_the_silence_ends_but_never_a_ca
             entry.get("decision") or entry.get("action") for entry in opened.audit_since(0)
         ]
     assert {"held", "silence_added", "silence_expired"} <= set(decisions), decisions
+
+
+@pytest.mark.mqtt
+def test_sigterm_stops_an_idle_serve_at_once(
+    serve_process: Callable[..., ServeProcess], names: Names, tmp_path: Path
+) -> None:
+    """serve waits for messages in the main thread, where SIGTERM's handler runs: the wait ends
+    with it, and serve stops cleanly."""
+    service = serve_process(rules_file(tmp_path, names.site))
+    service.start()
+    time.sleep(0.5)  # idle, waiting for a message
+    assert service.process is not None
+    service.process.send_signal(signal.SIGTERM)
+    assert service.process.wait(10) == 0

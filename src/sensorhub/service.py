@@ -77,6 +77,7 @@ from sensorhub.core.types import Step
 from sensorhub.core.warm import warm_up
 from sensorhub.io.mqtt import (
     InboundMessage,
+    Inbox,
     MqttConnection,
     MqttSettings,
     MqttSettingsError,
@@ -202,7 +203,7 @@ class Service:
         self.router = Router(policy, silences=self.silences)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.classifier.raw_alarms)
-        self.inbox: queue.Queue[InboundMessage] = queue.Queue()
+        self.inbox = Inbox()
         self.connection = MqttConnection(
             mqtt,
             [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"],
@@ -312,16 +313,7 @@ class Service:
 
     def _take_messages(self) -> list[InboundMessage]:
         """What has arrived, at most MAX_BATCH; waits POLL_INTERVAL for the first one."""
-        try:
-            messages = [self.inbox.get(timeout=POLL_INTERVAL)]
-        except queue.Empty:
-            return []
-        while len(messages) < MAX_BATCH:
-            try:
-                messages.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        return messages
+        return self.inbox.take(MAX_BATCH, POLL_INTERVAL)
 
     def _stopped(self) -> None:
         buffered = self.classifier.buffered

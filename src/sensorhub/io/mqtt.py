@@ -38,6 +38,7 @@ import ssl
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
@@ -257,6 +258,36 @@ class _Client(paho.Client):
             self._packet_queue(paho.PUBACK, packets, 0, 0)
 
 
+class Inbox:
+    """Received messages, from paho's network thread to one consumer that takes them in
+    batches: a message is appended to a deque (no lock), and a flag is raised for the first of
+    a batch, which the consumer waits on. (A ``queue.Queue`` takes a lock and notifies the
+    consumer on every message: per message as much work as the rest of receiving it. A
+    ``queue.SimpleQueue`` would do, but its ``get`` with a timeout can wait for ever once a
+    signal handler ran inside it, as SIGTERM's does in the main thread.)"""
+
+    def __init__(self) -> None:
+        self._items: deque[InboundMessage] = deque()
+        self._ready = threading.Event()
+
+    def put(self, message: InboundMessage) -> None:
+        self._items.append(message)
+        if not self._ready.is_set():
+            self._ready.set()
+
+    def take(self, most: int, timeout: float) -> list[InboundMessage]:
+        """Up to ``most`` messages in arrival order; waits up to ``timeout`` for the first."""
+        items = self._items
+        if not items and not self._ready.wait(timeout):
+            return []
+        # cleared before taking: a message put from here on raises the flag again
+        self._ready.clear()
+        taken = [items.popleft() for _ in range(min(most, len(items)))]
+        if items:
+            self._ready.set()
+        return taken
+
+
 class MqttConnection:
     """One broker connection: subscribe, receive into ``inbox``, publish at QoS 1.
 
@@ -268,7 +299,7 @@ class MqttConnection:
         self,
         settings: MqttSettings,
         subscriptions: list[str],
-        inbox: queue.Queue[InboundMessage],
+        inbox: queue.Queue[InboundMessage] | Inbox,
         *,
         log: logging.Logger | None = None,
         manual_ack: bool = False,
