@@ -8,13 +8,16 @@ days, vectorised per offset, and keeps the instants where it flips. The kernel f
 number of flips at or before ``ts``; an odd number means night.
 
 Tables are shared by every room with the same time zone and window, and extended a month at a
-time as event time moves on; zoneinfo is only ever called here, in Python.
+time as event time moves on; zoneinfo is only ever called here, in Python. The flips of a
+(time zone, window, range of days) are computed once per process (``night_flips`` is cached:
+a new classifier for the same policy and days asks zoneinfo nothing) and handed out read-only.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -53,9 +56,11 @@ def _offset(zone: ZoneInfo, ts: int) -> int:
     return seconds // 60
 
 
+@lru_cache(maxsize=256)
 def night_flips(timezone: str, start: int, end: int, a: int, b: int) -> F64:
     """Instants in [a, b) (whole days) where night begins and ends, alternating, starting with a
-    beginning; a night running past ``b`` ends at ``b``."""
+    beginning; a night running past ``b`` ends at ``b``. Cached (a pure function of its
+    arguments): the array is read-only, shared by every caller."""
     zone = ZoneInfo(timezone)
     utc_minutes = np.arange(a // 60, b // 60, dtype=np.int64)
     local = (utc_minutes + _offsets(zone, a, b)) % 1440
@@ -64,7 +69,9 @@ def night_flips(timezone: str, start: int, end: int, a: int, b: int) -> F64:
     night = inside if start < end else (local >= start) | (local < end)
     step = np.diff(night.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     flips = np.flatnonzero(step != 0)  # alternating: begins, ends
-    return (a + flips * 60).astype(np.float64)
+    instants = (a + flips * 60).astype(np.float64)
+    instants.flags.writeable = False
+    return instants
 
 
 class NightTables:
