@@ -1,12 +1,17 @@
 """``replay`` with the compiled core (the default) writes what the pure-Python twin writes:
-the same pages, audit trail and dead letters, byte for byte, from JSONL and from Parquet."""
+the same pages, audit trail and dead letters, byte for byte, from JSONL and from Parquet. A
+JSONL recording decoded ahead on a thread writes what it writes decoded in line, and an error
+or an early stop leaves no thread behind."""
 
 from __future__ import annotations
 
 import json
+import math
+import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,9 +20,14 @@ import pytest
 from simulators import ward
 from simulators.site import simulate_site
 
+from sensorhub import replay as replay_module
+from sensorhub.batch import ColumnBatch, ColumnDecoder, LineChunk, PlacedBatch, read_chunks
 from sensorhub.convert import convert
+from sensorhub.core.columns import Registry
 from sensorhub.replay import ReplaySummary, replay
 from sensorhub.rules import load_policy
+
+_T = TypeVar("_T")
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +155,111 @@ def test_parquet_of_another_tool_in_small_batches_replays_as_the_twin(
     assert fast.dead_letters == ref.dead_letters > 0
     assert fast.events == ref.events
     assert "é\U0001d11e" in (fast_out / "pages.jsonl").read_text()
+
+
+def _in_line(items: Iterator[_T], depth: int = 1) -> Iterator[_T]:
+    """``read_ahead`` without the thread: each item made when asked for."""
+    yield from items
+
+
+def _helper_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sensorhub-")]
+
+
+def test_jsonl_decoded_ahead_writes_what_it_writes_decoded_in_line(
+    week: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small blocks (many chunks decoded ahead, new places in later ones), bad lines and
+    redeliveries: the same files, byte for byte, as decoding each chunk when it is needed."""
+    jsonl, _, rules = week
+    monkeypatch.setattr("sensorhub.batch.BLOCK_BYTES", 16_384)
+    ahead, ahead_out = _run(jsonl, rules, tmp_path / "ahead", "fast")
+    with monkeypatch.context() as patch:
+        patch.setattr(replay_module, "read_ahead", _in_line)
+        in_line, in_line_out = _run(jsonl, rules, tmp_path / "in-line", "fast")
+    for name in ("pages.jsonl", "audit.jsonl"):
+        assert (ahead_out / name).read_bytes() == (in_line_out / name).read_bytes(), name
+    assert _dead(ahead_out / "dead.jsonl") == _dead(in_line_out / "dead.jsonl")
+    assert ahead == ReplaySummary(**{**vars(in_line), "seconds": ahead.seconds})
+    assert ahead.lines > 1000
+    assert ahead.dead_letters > 0
+    assert ahead.duplicates > 0
+
+
+def test_places_decoded_ahead_are_registered_as_in_line(week: tuple[Path, Path, Path]) -> None:
+    """Every chunk decoded before any is registered, then registered in order: the same
+    columns, and the same devices in the registry in the same order, as ``decode``."""
+    jsonl, _, _ = week
+    chunks = list(read_chunks(jsonl, block_bytes=16_384))
+    assert len(chunks) > 10
+    in_line, ahead = Registry(), Registry()
+    in_line_decoder = ColumnDecoder(in_line, keep_raw=True)
+    ahead_decoder = ColumnDecoder(ahead, keep_raw=True)
+    expected = [in_line_decoder.decode(_fresh(chunk), 0.0) for chunk in chunks]
+    placed: list[PlacedBatch] = [ahead_decoder.decode_places(chunk, 0.0) for chunk in chunks]
+    got = [ahead_decoder.register(batch) for batch in placed]
+    assert [_plain(batch) for batch in got] == [_plain(batch) for batch in expected]
+    assert ahead.device_keys == in_line.device_keys
+    assert ahead.room_keys == in_line.room_keys
+    assert len(ahead.device_keys) > 1
+
+
+def _fresh(chunk: LineChunk) -> LineChunk:
+    return LineChunk(chunk.name, chunk.first, text=chunk.text, limit=chunk.limit)
+
+
+def _plain(batch: ColumnBatch) -> tuple[Any, ...]:
+    """A decoded batch as lists, comparable with ``==`` (NaN values as None)."""
+    c = batch.columns
+    ids = c.ids.tolist() if c.ids is not None else None
+    values = [None if math.isnan(v) else v for v in c.value.tolist()]
+    arrays = (c.ts, c.room, c.device, c.code, c.confidence)
+    letters = [letter.model_dump() for letter in batch.dead_letters]
+    return batch.rows, [a.tolist() for a in arrays], values, ids, c.raw, letters
+
+
+class _StopError(Exception):
+    pass
+
+
+def test_an_error_decoding_ahead_is_raised_and_leaves_no_thread(
+    week: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jsonl, _, rules = week
+    monkeypatch.setattr("sensorhub.batch.BLOCK_BYTES", 16_384)
+    decode_places = ColumnDecoder.decode_places
+    calls = 0
+
+    def failing(self: ColumnDecoder, chunk: LineChunk, received_at: float) -> PlacedBatch:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise _StopError("a chunk that cannot be decoded")
+        return decode_places(self, chunk, received_at)
+
+    monkeypatch.setattr(ColumnDecoder, "decode_places", failing)
+    with pytest.raises(_StopError, match="cannot be decoded"):
+        replay(jsonl, load_policy(rules), tmp_path / "pages.jsonl")
+    assert calls == 5
+    assert _helper_threads() == []
+
+
+def test_stopping_a_jsonl_replay_early_leaves_no_thread(
+    week: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller stops after the second batch (here: its progress callback raises) while
+    the decoding thread is ahead of it: the thread is stopped and joined."""
+    jsonl, _, rules = week
+    monkeypatch.setattr("sensorhub.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.replay.PROGRESS_EVERY", 0.0)
+    seen: list[int] = []
+
+    def progress(summary: ReplaySummary) -> None:
+        seen.append(summary.lines)
+        if len(seen) == 2:
+            raise _StopError("enough")
+
+    with pytest.raises(_StopError, match="enough"):
+        replay(jsonl, load_policy(rules), tmp_path / "pages.jsonl", progress=progress)
+    assert len(seen) == 2
+    assert _helper_threads() == []

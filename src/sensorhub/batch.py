@@ -73,6 +73,7 @@ __all__ = [
     "ColumnBatch",
     "ColumnDecoder",
     "LineChunk",
+    "PlacedBatch",
     "decode_events",
     "read_chunks",
 ]
@@ -266,6 +267,24 @@ class ColumnBatch:
 
     rows: int
     columns: EventColumns
+    dead_letters: list[DeadLetter]
+
+
+@dataclass(slots=True)
+class PlacedBatch:
+    """A decoded chunk before its places are registered (``ColumnDecoder.decode_places``): as
+    a :class:`ColumnBatch`, but each event names its place by the decoder's own number
+    (``place``), not yet by the registry's device; ``ColumnDecoder.register`` makes the
+    ``ColumnBatch``."""
+
+    rows: int
+    ts: npt.NDArray[np.float64]
+    place: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int16]
+    value: npt.NDArray[np.float64]
+    confidence: npt.NDArray[np.float32]
+    ids: IdColumn
+    raw: list[dict[str, Any]] | None
     dead_letters: list[DeadLetter]
 
 
@@ -494,7 +513,16 @@ class ColumnDecoder:
     trail), parsed as the codec parses it.
 
     Places are registered in the order their first valid event comes, as ``EventColumns
-    .from_events`` does: the classifier knows a room or device once an event of it came."""
+    .from_events`` does: the classifier knows a room or device once an event of it came.
+
+    ``decode`` is ``decode_places`` then ``register``, and the two may run on different
+    threads (``replay`` decodes ahead on one while the classifier decides on the other):
+    ``decode_places`` reads and writes only the decoder's own tables, never the registry, and
+    ``register`` only the registry, ``_device`` and the entries of ``_place_keys`` the batch
+    names (numbered by ``decode_places`` before it handed the batch over; the list only
+    grows, and an entry never changes). Each of the two must run on one thread at a time, and
+    batches must be registered in the order they were decoded, so that devices are numbered
+    as ``decode`` numbers them."""
 
     def __init__(self, registry: Registry, *, keep_raw: bool = False) -> None:
         self.registry = registry
@@ -586,6 +614,8 @@ class ColumnDecoder:
     def _devices(self, place: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
         """The registry's device index of each place number, registering new ones in order of
         their first event."""
+        # ``_place_keys`` may grow meanwhile (``decode_places`` on another thread): its length
+        # is still at least every number of ``place``
         if self._device.shape[0] < len(self._place_keys):
             grown = np.full(2 * len(self._place_keys), -1, dtype=np.int32)
             grown[: self._device.shape[0]] = self._device
@@ -601,6 +631,28 @@ class ColumnDecoder:
 
     def decode(self, chunk: LineChunk, received_at: float) -> ColumnBatch:
         """The chunk's events as columns, and the dead letters of its bad lines."""
+        return self.register(self.decode_places(chunk, received_at))
+
+    def register(self, batch: PlacedBatch) -> ColumnBatch:
+        """``batch`` as columns of the registry, registering its new places in order of their
+        first event."""
+        device = self._devices(batch.place)
+        room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
+        columns = EventColumns(
+            batch.ts,
+            room,
+            device,
+            batch.code,
+            batch.value,
+            batch.confidence,
+            ids=batch.ids,
+            raw=batch.raw,
+        )
+        return ColumnBatch(batch.rows, columns, batch.dead_letters)
+
+    def decode_places(self, chunk: LineChunk, received_at: float) -> PlacedBatch:
+        """The chunk's events with the decoder's place numbers (no registry touched), and the
+        dead letters of its bad lines."""
         if len(self._combos) >= _PLACES_MAX:  # a flood of distinct places: start again
             self._combos.clear()
             self._combo_place.clear()
@@ -608,18 +660,16 @@ class ColumnDecoder:
             self._names.clear()
         block = _block(chunk)
         if block is None:
-            return ColumnBatch(
+            return PlacedBatch(
                 0,
-                self._columns(
-                    ts=np.zeros(0, dtype=np.float64),
-                    place=np.zeros(0, dtype=np.int32),
-                    code=np.zeros(0, dtype=np.int16),
-                    value=np.zeros(0, dtype=np.float64),
-                    confidence=np.zeros(0, dtype=np.float32),
-                    ids=IdColumn.none(0),
-                    raw=[] if self.keep_raw else None,
-                ),
-                [],
+                ts=np.zeros(0, dtype=np.float64),
+                place=np.zeros(0, dtype=np.int32),
+                code=np.zeros(0, dtype=np.int16),
+                value=np.zeros(0, dtype=np.float64),
+                confidence=np.zeros(0, dtype=np.float32),
+                ids=IdColumn.none(0),
+                raw=[] if self.keep_raw else None,
+                dead_letters=[],
             )
         text, limit = block
         chars = np.frombuffer(text, dtype=np.uint8)
@@ -690,25 +740,17 @@ class ColumnDecoder:
                 if raw is not None and later.raw is not None:
                     both = raw + later.raw
                     raw = [both[j] for j in order.tolist()]
-        columns = self._columns(
-            ts=ts, place=place, code=code, value=value, confidence=confidence, ids=ids, raw=raw
+        return PlacedBatch(
+            rows,
+            ts=ts,
+            place=place,
+            code=code,
+            value=value,
+            confidence=confidence,
+            ids=ids,
+            raw=raw,
+            dead_letters=dead,
         )
-        return ColumnBatch(rows, columns, dead)
-
-    def _columns(
-        self,
-        *,
-        ts: npt.NDArray[np.float64],
-        place: npt.NDArray[np.int32],
-        code: npt.NDArray[np.int16],
-        value: npt.NDArray[np.float64],
-        confidence: npt.NDArray[np.float32],
-        ids: IdColumn,
-        raw: list[dict[str, Any]] | None,
-    ) -> EventColumns:
-        device = self._devices(place)
-        room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
-        return EventColumns(ts, room, device, code, value, confidence, ids=ids, raw=raw)
 
     def _later(
         self,

@@ -67,6 +67,9 @@ JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch (read_b
 CLASSIFIERS = ("fast", "reference")
 #: Batches of a Parquet recording read and checked ahead of the one being classified
 READ_AHEAD = 2
+#: Chunks of a JSONL recording (``batch.BLOCK_BYTES`` each) decoded ahead of the one being
+#: classified
+JSONL_READ_AHEAD = 1
 ClassifierName = Literal["fast", "reference"]
 
 
@@ -409,11 +412,25 @@ def replay(
                     for b in checked
                 )
             else:
+                # the next chunks are decoded on a thread of their own while this one is
+                # classified (the scanner and the compiled core let go of the GIL); that
+                # thread never touches the registry (``decode_places``): the places are
+                # registered here, in file order, by the only thread that adds to the registry
+                # and the one the classifier reads it on, so device numbers and output do not
+                # depend on timing. The thread is stopped and joined before ``chunks`` is
+                # closed (entered after it)
                 decoder = ColumnDecoder(fast.registry, keep_raw=audit)
                 chunks = files.enter_context(closing(read_chunks(recording)))
+                placed = files.enter_context(
+                    closing(
+                        read_ahead(
+                            (decoder.decode_places(c, time.time()) for c in chunks),
+                            JSONL_READ_AHEAD,
+                        )
+                    )
+                )
                 batches = (
-                    (b.rows, b.dead_letters, b.columns)
-                    for b in (decoder.decode(c, time.time()) for c in chunks)
+                    (b.rows, b.dead_letters, b.columns) for b in map(decoder.register, placed)
                 )
             peak = -math.inf
             for rows, letters, columns, new in _checked_ahead(batches, fast, files):
