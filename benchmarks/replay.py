@@ -309,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "figures below)"
     )
     print(
-        f"best of {repeat} run(s) each; one process; replay from Parquet reads ahead and checks "
-        "ids on two helper threads (cpu % above 100: they ran beside it), all else one thread"
+        f"best of {repeat} run(s) each; one process; replay reads (and decodes) ahead and "
+        "checks ids on helper threads (cpu % above 100: they ran beside it), all else one thread"
     )
     print()
     rows = [
