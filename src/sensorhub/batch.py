@@ -736,7 +736,7 @@ class ColumnDecoder:
                     mine,
                     theirs,
                 )
-                ids = ids.concat(IdColumn.from_strings(later.ids)).take(order)
+                ids = IdColumn.joined([ids, IdColumn.from_strings(later.ids)]).take(order)
                 if raw is not None and later.raw is not None:
                     both = raw + later.raw
                     raw = [both[j] for j in order.tolist()]

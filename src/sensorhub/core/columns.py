@@ -85,9 +85,6 @@ class IdColumn:
     def tolist(self) -> list[str | None]:
         return [self[i] for i in range(len(self))]
 
-    def any(self) -> bool:
-        return bool(self.has.any())
-
     @classmethod
     def from_strings(cls, ids: Sequence[str | None]) -> IdColumn:
         n = len(ids)
@@ -163,34 +160,25 @@ class IdColumn:
 
     @classmethod
     def joined(cls, parts: Sequence[IdColumn]) -> IdColumn:
-        """The ids of ``parts`` one after the other (their bytes copied once, into one
-        buffer)."""
+        """The ids of ``parts`` one after the other: their bytes copied once, into one buffer,
+        unless they all point into the same one."""
         if not parts:
             return cls.none(0)
         if len(parts) == 1:
             return parts[0]
-        sizes = np.array([part.data.shape[0] for part in parts], dtype=np.int64)
-        shift = np.zeros(len(parts), dtype=np.int64)
-        np.cumsum(sizes[:-1], out=shift[1:])
+        first = parts[0].data
+        if all(part.data is first for part in parts):
+            data, shift = first, [0] * len(parts)
+        else:
+            sizes = np.array([part.data.shape[0] for part in parts], dtype=np.int64)
+            offsets = np.zeros(len(parts), dtype=np.int64)
+            np.cumsum(sizes[:-1], out=offsets[1:])
+            data, shift = np.concatenate([part.data for part in parts]), offsets.tolist()
         return cls(
-            np.concatenate([part.data for part in parts]),
-            np.concatenate(
-                [part.starts + s for part, s in zip(parts, shift.tolist(), strict=True)]
-            ),
+            data,
+            np.concatenate([part.starts + s for part, s in zip(parts, shift, strict=True)]),
             np.concatenate([part.lengths for part in parts]),
             np.concatenate([part.has for part in parts]),
-        )
-
-    def concat(self, other: IdColumn) -> IdColumn:
-        if self.data is other.data:
-            data, offset = self.data, 0
-        else:
-            data, offset = np.concatenate([self.data, other.data]), self.data.shape[0]
-        return IdColumn(
-            data,
-            np.concatenate([self.starts, other.starts + offset]),
-            np.concatenate([self.lengths, other.lengths]),
-            np.concatenate([self.has, other.has]),
         )
 
 

@@ -923,9 +923,7 @@ def _concat(a: EventColumns, b: EventColumns) -> EventColumns:
         return b
     ids = None
     if a.ids is not None or b.ids is not None:
-        ids = (IdColumn.none(len(a)) if a.ids is None else a.ids).concat(
-            IdColumn.none(len(b)) if b.ids is None else b.ids
-        )
+        ids = IdColumn.joined([IdColumn.none(len(c)) if c.ids is None else c.ids for c in (a, b)])
     raw = None
     if a.raw is not None or b.raw is not None:
         raw = (a.raw or [{} for _ in range(len(a))]) + (b.raw or [{} for _ in range(len(b))])
