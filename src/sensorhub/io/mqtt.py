@@ -14,7 +14,7 @@ What it does so that no event is lost while the service or the broker is away:
   order; ``publish(..., on_delivered=...)`` says when the broker has acknowledged one (PUBACK),
   so a caller with a durable outbox can confirm the page there;
 - with ``manual_ack=True`` a received message is acknowledged to the broker only when the
-  caller says so (``ack(message)``), after it has made the message durable: a message the
+  caller says so (``ack(messages)``), after it has made the message durable: a message the
   service received but had not yet written down when it was killed is sent again by the broker;
 - it reconnects by itself, waiting 1 s, 2 s, 4 s ... at most 30 s between attempts;
 - paho reads a packet in three socket calls (its first byte, its length, the rest), one packet
