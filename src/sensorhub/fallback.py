@@ -34,7 +34,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import queue
 import signal
 import socket
 import sys
@@ -57,6 +56,7 @@ from sensorhub.core.classifier import (
 from sensorhub.io.mqtt import (
     STATUS_TOPIC,
     InboundMessage,
+    Inbox,
     MqttConnection,
     MqttSettings,
     MqttSettingsError,
@@ -86,6 +86,8 @@ HELD_MAX_AGE: Final = 60.0
 HELD_MAX: Final = 10_000
 #: How long the loop waits for a message before it looks at the clock again (s).
 POLL_INTERVAL: Final = 0.1
+#: Messages handled a turn of the loop at most (the rest in the next turns).
+MAX_BATCH: Final = 2000
 #: While active, a reminder is logged this often (s).
 REMIND_INTERVAL: Final = 600.0
 #: Re-arm entries kept before the old ones are pruned.
@@ -343,7 +345,7 @@ class Relay:
         self.prefix = prefix
         self.core = Fallback(policy, grace=grace, started=time.monotonic())
         self.since = time.time()  # of the relay's own state
-        self.inbox: queue.Queue[InboundMessage] = queue.Queue()
+        self.inbox = Inbox()
         # announce=False: the relay must never write sensorhub/status, nor leave a will there;
         # its own will is on its own status topic
         self.connection = MqttConnection(
@@ -415,16 +417,7 @@ class Relay:
             )
 
     def _handle_messages(self) -> None:
-        try:
-            messages = [self.inbox.get(timeout=POLL_INTERVAL)]
-        except queue.Empty:
-            return
-        while True:
-            try:
-                messages.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        for message in messages:
+        for message in self.inbox.take(MAX_BATCH, POLL_INTERVAL):
             try:
                 self._apply(self._handle(message))
             except Exception:
