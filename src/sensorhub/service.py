@@ -198,7 +198,7 @@ class Service:
         self.policy = policy
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.options.store_url)
-        self.classifier = self._new_classifier()
+        self.classifier = FastClassifier(policy, lateness=self.options.lateness, audit=self._audit)
         self.silences = Silences()
         self.router = Router(policy, silences=self.silences)
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -348,14 +348,11 @@ class Service:
         took = warm_up(self.policy)
         logger.info("the compiled classifier is ready (%.1f s)", took)
 
-    def _new_classifier(self) -> FastClassifier:
-        """The compiled classifier; it makes the audit records of every event only for an
-        ``--audit`` file, else those the router acts on."""
-        return FastClassifier(
-            self.policy,
-            lateness=self.options.lateness,
-            audit=True if self.options.audit_path is not None else "decisive",
-        )
+    @property
+    def _audit(self) -> bool | Literal["decisive"]:
+        """The classifier's audit records: all of them for an ``--audit`` file, else those the
+        router acts on."""
+        return True if self.options.audit_path is not None else "decisive"
 
     # -- a restart ------------------------------------------------------------------------------
 
@@ -373,9 +370,7 @@ class Service:
                 restored = pickle.loads(base64.b64decode(saved["pickle"]))  # noqa: S301 - our own file
             if isinstance(restored, FastClassifier):
                 self.classifier = restored
-                # the audit an --audit file asks for now, whatever the last run made
-                self.classifier.audit = True
-                self.classifier.decisive_only = self.options.audit_path is None
+                restored.set_audit(self._audit)  # as this run asks, whatever the last one made
                 event_now = saved.get("event_now")
                 self._event_now = -math.inf if event_now is None else float(event_now)
             elif restored is not None:

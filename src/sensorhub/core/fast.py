@@ -147,8 +147,6 @@ class FastClassifier(EventClock):
             raise ValueError("lateness must not be negative")
         self.policy = policy
         self.lateness = lateness
-        self.audit = bool(audit)
-        self.decisive_only = audit == "decisive"
         self.registry = Registry()
         self.late_events = 0
         self.duplicates = 0
@@ -166,7 +164,7 @@ class FastClassifier(EventClock):
         self._ev_out = np.zeros(4 * k.OUT_RESERVE, dtype=np.int64)
         self._cnt = np.zeros(k.N_CNT, dtype=np.int64)
         self._cnt[k.C_FREE_HEAD] = -1
-        self._cnt[k.C_AUDIT] = 1 if audit else 0
+        self.set_audit(audit)
         self._scratch = np.full((4, 3), -1, dtype=np.int64)
         self._scratch[:, 2] = 0
         self._grow_nodes(4 * k.OUT_RESERVE)
@@ -196,6 +194,12 @@ class FastClassifier(EventClock):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_plan_work", None)  # a snapshot of an older version
+
+    def set_audit(self, audit: bool | Literal["decisive"]) -> None:
+        """Which audit records to make from now on (as the constructor's ``audit``)."""
+        self.audit = bool(audit)
+        self.decisive_only = audit == "decisive"
+        self._cnt[k.C_AUDIT] = 1 if audit else 0
 
     # -- the reference's interface --------------------------------------------------------
 
