@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, NamedTuple, Protocol, Self
+
+import msgspec
 
 from sensorhub.contract import Page
 
@@ -41,14 +43,16 @@ class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message says what to do."""
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
     """What the classifier was given since its last snapshot: a message, or a clock tick.
 
     ``topic`` and ``payload`` are the message as it came from the broker (the payload as text:
     only messages that decoded are journalled), ``at`` when it was received. For the clock
     (``is_tick``) the topic is empty, the payload says ``tick`` (``at`` is the wall time it was
     ticked with) or ``drain`` (everything buffered was decided).
+
+    A tuple, made for every message ``serve`` takes: a third of the cost of a frozen
+    dataclass, and written as the JSON array ``[topic, payload, at]`` as it is.
     """
 
     topic: str
@@ -432,7 +436,7 @@ class SqlStore(ABC):
             check_channel(channel)
         texts = {name: _json(state, f"state {name!r}") for name, state in states.items()}
         entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
-        entries_text = json.dumps([[e.topic, e.payload, e.at] for e in journal]) if journal else ""
+        entries_text = msgspec.json.encode(journal).decode("utf-8") if journal else ""
         now = time.time()
         with self._tx(write=True) as tx:
             if clear_journal:
