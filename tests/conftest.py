@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 WAIT = 15.0
 
 
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Wait until ``predicate()`` holds; fail the test, saying ``what`` it waited for, after
+    ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(0.01)
+
+
 @pytest.fixture(scope="session")
 def mosquitto() -> Iterator[PrivateBroker]:
     """One private Mosquitto for the whole session, on a free loopback port."""

@@ -63,6 +63,8 @@ from sensorhub.routing.espa_protocol import (
     status_block,
 )
 
+from .conftest import wait_until
+
 WAIT = 10.0
 #: Client timings for tests: quick polls and reconnects on loopback.
 FAST: dict[str, Any] = {
@@ -127,14 +129,6 @@ def selected_receiver() -> Receiver:
     receiver = Receiver()
     assert outgoing(receiver.receive(b"1\x052\x05")) == bytes([ACK])
     return receiver
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(0.01)
 
 
 # -- frames --------------------------------------------------------------------------------------

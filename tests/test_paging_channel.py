@@ -21,6 +21,8 @@ from sensorhub.routing.router import Ack
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.store import Store, open_store
 
+from .conftest import wait_until
+
 WAIT = 10.0
 SITE = "zon"
 PAGERS = {"night-team": "120", "pager-7": "107", "quiet": "199"}
@@ -41,14 +43,6 @@ def page(incident: str, recipient: str = "night-team", *, escalation: int = 0) -
         text=f"Room 101: FALL ({incident})",
         events=["e1"],
     )
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from sensorhub.io.mqtt import (
     TlsSettings,
 )
 
-from .conftest import WAIT, Names, Received, RunningService, TestClient
+from .conftest import WAIT, Names, Received, RunningService, TestClient, wait_until
 
 Serve = Callable[..., RunningService]
 MakeClient = Callable[..., TestClient]
@@ -134,9 +134,12 @@ def test_idle_flush_decides_what_is_buffered_when_no_message_comes(
     client.publish(names.topic("14", "optical"), event(12, "in_bed", id="b1"))
     (message,) = client.wait_for(is_page("fall"))
     assert message.json()["ts"] == NIGHT + 10  # the confirmation timer's time
-    records = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
-    assert {r.get("event", {}).get("id") for r in records} >= {"f1", "b1"}
-    assert any(r["decision"] == "paged" and r.get("timer") for r in records)
+
+    def records() -> list[dict[str, Any]]:  # written once the round's pages are out
+        return [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+
+    wait_until(lambda: {r.get("event", {}).get("id") for r in records()} >= {"f1", "b1"}, "audit")
+    assert any(r["decision"] == "paged" and r.get("timer") for r in records())
 
 
 @pytest.mark.mqtt

@@ -7,14 +7,13 @@ port, and the service on the event clock, so that the test moves time on with ev
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from simulators.espa_pager import PagerSimulator
 
-from .conftest import Names, RunningService, TestClient
+from .conftest import Names, RunningService, TestClient, wait_until
 from .test_durable import advance, page_of, rules_file
 from .test_serve import event
 
@@ -44,14 +43,6 @@ def rules(folder: Path, site: str, port: int) -> Path:
     path = rules_file(folder, site)
     path.write_text(path.read_text() + PAGING.format(port=port), encoding="utf-8")
     return path
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(0.02)
 
 
 @pytest.mark.mqtt
