@@ -269,6 +269,11 @@ class Service:
                 channel.start()
                 resources.callback(channel.stop)
             resources.callback(self._stopped)
+            # What is made so far (the modules of numba, pydantic, paho ..., the compiled core,
+            # the rules) stays for good: out of the garbage collector's sight, a full collection
+            # no longer walks it, which took 85-240 ms in the middle of a burst while a call's
+            # page waited.
+            gc.freeze()
             logger.info(
                 "sensorhub serve: listening on %s/# and %s/+ (clock %s, lateness %g s%s), store %s",
                 opts.prefix,
@@ -853,10 +858,6 @@ def run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous = signal.signal(signum, on_signal)
             resources.callback(signal.signal, signum, previous)
-        # Everything made so far (the imported modules of numba, pydantic, paho ..., the rules)
-        # stays: out of the garbage collector's sight, a full collection no longer walks it,
-        # which took 85-240 ms at a time in the middle of a burst, and a call's page waited.
-        gc.freeze()
         try:
             service.run_forever(stop)
         except ServiceError as error:
