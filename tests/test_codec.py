@@ -536,6 +536,7 @@ def test_an_internal_error_becomes_a_dead_letter_not_an_exception(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(codec, "_check", broken)
+    monkeypatch.setattr(codec, "_ordinary", broken)
     rejected(mqtt(payload()), "could not check", "RuntimeError: boom")
     letter = rejected(decode_line(line(), RECEIVED, "n:1"), "could not check")
     assert letter.model_extra == {"source": "n:1"}

@@ -6,6 +6,10 @@ whose ``error`` tells a technician what is wrong and what to do. Neither ever ra
 
 The per-message path is kept short because it runs for every sensor event of every site:
 
+- an MQTT payload of the ordinary shape (the contract's fields only, each of its type) is
+  decoded and type-checked in one msgspec call (``_Ordinary``) and then only checked for its
+  range, event name and place (``_ordinary``): what that takes, the checks below accept with the
+  same values; everything else goes their way, which says what is wrong;
 - the JSON is parsed once by pydantic-core's parser (``from_json``, several times faster than
   ``json.loads``), and the resulting dict is validated by a strict pydantic schema
   (``_Payload``), whose validator is called directly; the dict itself becomes ``Event.raw``;
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, NotRequired
 
+import msgspec
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import from_json
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
@@ -90,6 +95,27 @@ class _Payload(TypedDict):
 _validate_payload: Final = TypeAdapter(_Payload).validator.validate_python
 
 _KNOWN_FIELDS: Final = frozenset(_Payload.__annotations__)
+
+
+class _Ordinary(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The usual payload, typed as ``_Payload`` types it, for msgspec to decode and check in one
+    call (a third of the per-message cost of parsing, then validating the dict). Anything it
+    refuses (an RFC 3339 ``ts``, an unknown field, a bad type, ...) goes the whole way."""
+
+    ts: float
+    event: str
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
+    value: float | None = None
+    site: str | None = None
+    room: str | None = None
+    kind: str | None = None
+    device: str | None = None
+
+
+_DECODE_ORDINARY: Final = msgspec.json.Decoder(_Ordinary).decode
+#: ``Event.raw`` of an ordinary payload: the same dict as ``from_json`` makes, a little sooner.
+_DECODE_RAW: Final = msgspec.json.Decoder().decode
 _LOCATION_FIELDS: Final = ("site", "room", "kind", "device")
 _LOCATION_SET: Final = frozenset(_LOCATION_FIELDS)
 _NUMBER_FIELDS: Final = frozenset({"ts", "confidence", "value"})
@@ -577,6 +603,37 @@ def _not_an_object(parsed: object) -> str:
     )
 
 
+def _ordinary(payload: bytes, where: _Where) -> Event | None:
+    """The event of an ordinary payload on ``where``'s topic, as ``_decode`` makes it; None for
+    any other payload (``_decode`` decides it)."""
+    try:
+        fields = _DECODE_ORDINARY(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if (
+        not TS_MIN <= fields.ts < TS_MAX  # msgspec refuses numbers beyond a float's range
+        or fields.event not in where.allowed
+        or (fields.site is not None and fields.site != where.site)
+        or (fields.room is not None and fields.room != where.room)
+        or (fields.kind is not None and fields.kind != where.kind)
+        or (fields.device is not None and fields.device != where.device)
+    ):
+        return None
+    confidence = fields.confidence
+    return Event(
+        fields.ts,
+        where.site,
+        where.room,
+        where.kind,
+        where.device,
+        fields.event,
+        fields.id,
+        1.0 if confidence is None else confidence,
+        fields.value,
+        _DECODE_RAW(payload),
+    )
+
+
 def _decode(payload: bytes, where: _Where | None) -> tuple[Event | str, object]:
     """The event in ``payload`` or why it is bad input, and the payload as parsed (or None)."""
     if len(payload) > MAX_PAYLOAD:  # before parsing: the size limit protects the parser too
@@ -630,6 +687,10 @@ def decode_mqtt(
         where = _where_of_topic(topic, prefix)
         if isinstance(where, str):
             return dead_letter(topic, payload, where, received_at)
+        if len(payload) <= MAX_PAYLOAD:
+            event = _ordinary(payload, where)
+            if event is not None:
+                return event
         result, _ = _decode(payload, where)
     except Exception as exc:  # noqa: BLE001 - a bug in this module must not stop the service
         # (contract 1: bad input never crashes it); the message is dead-lettered and logged.
