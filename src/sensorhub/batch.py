@@ -65,7 +65,7 @@ from sensorhub.contract import (
     DeadLetter,
     Event,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.core.columns import EventColumns, IdColumn, Registry, nones
 from sensorhub.scan import BLANK, REST, NameTable
 
 __all__ = [
@@ -444,17 +444,6 @@ def _known_lines(sites: set[str], rooms: set[str], devices: set[str]) -> _Decode
     return cast(_DecodeLines, msgspec.json.Decoder(known).decode_lines)
 
 
-def _nones(items: list[int | None]) -> Generator[int, None, None]:
-    """The positions of None in ``items`` (scanned in C: there are few)."""
-    i = -1
-    while True:
-        try:
-            i = items.index(None, i + 1)
-        except ValueError:
-            return
-        yield i
-
-
 def _lines_of(text: bytes | bytearray, ends: npt.NDArray[np.int64]) -> bool:
     """Whether ``text`` may hold lines ending at ``ends``: long enough, and a line break after
     each of them (after the last one, a line break or the end of the text)."""
@@ -581,7 +570,7 @@ class ColumnDecoder:
         """The row of the combination tables of each struct, adding the new ones."""
         rows = list(map(self._combos.get, map(_KEY, structs)))
         if None in rows:
-            for i in _nones(rows):
+            for i in nones(rows):
                 rows[i] = self._combo_row(_KEY(structs[i]))
             self._update_tables()
         return np.array(rows, dtype=np.intp)

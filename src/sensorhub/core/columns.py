@@ -11,7 +11,7 @@ kernel never sees them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
@@ -50,10 +50,23 @@ class Registry:
         return index
 
 
+def nones(items: list[int | None]) -> Generator[int, None, None]:
+    """The positions of None in ``items`` (scanned in C: there are few)."""
+    i = -1
+    while True:
+        try:
+            i = items.index(None, i + 1)
+        except ValueError:
+            return
+        yield i
+
+
 _ENCODING: Final = "utf-8"
 #: ``str`` <-> bytes of an id: lone surrogates (a JSON ``"\\ud800"``) pass through, so every
 #: ``str`` has its own byte string
 _ERRORS: Final = "surrogatepass"
+#: Bytes of a buffer beyond its ids' own (twice theirs) that ``IdColumn.compact`` leaves.
+COMPACT_SLACK: Final = 1 << 16
 
 
 @dataclass(slots=True, eq=False)
@@ -143,6 +156,18 @@ class IdColumn:
     def take(self, index: npt.NDArray[np.int64]) -> IdColumn:
         return IdColumn(self.data, self.starts[index], self.lengths[index], self.has[index])
 
+    def compact(self) -> IdColumn:
+        """The same ids in a buffer of their own bytes, if ``data`` holds many more: a column
+        kept and joined batch after batch (the reorder buffer) would otherwise keep every
+        buffer it was taken from, and copy it again at each join."""
+        lengths = np.where(self.has, self.lengths, 0)
+        size = int(lengths.sum())
+        if self.data.shape[0] <= 2 * size + COMPACT_SLACK:
+            return self
+        starts = np.cumsum(lengths) - lengths
+        at = np.repeat(self.starts - starts, lengths) + np.arange(size, dtype=np.int64)
+        return IdColumn(self.data[at], starts, lengths, self.has.copy())
+
     def replaced(self, index: Sequence[int], ids: Sequence[str | None]) -> IdColumn:
         """The same ids but those at ``index``, which become ``ids`` (their bytes are appended
         to a copy of ``data``)."""
@@ -205,28 +230,21 @@ class EventColumns:
 
     @classmethod
     def from_events(cls, events: Sequence[Event], registry: Registry) -> EventColumns:
-        """Columns of ``events`` (slow: one Python step per event; for tests and ``push``)."""
-        n = len(events)
-        ts = np.empty(n, dtype=np.float64)
-        room = np.empty(n, dtype=np.int32)
-        device = np.empty(n, dtype=np.int32)
-        code = np.empty(n, dtype=np.int16)
-        value = np.empty(n, dtype=np.float64)
-        confidence = np.empty(n, dtype=np.float32)
-        for i, e in enumerate(events):
-            ts[i] = e.ts
-            room[i] = registry.room(e.site, e.room)
-            device[i] = registry.device(e.site, e.room, e.kind, e.device)
-            code[i] = EVENT_CODES[(e.kind, e.event)]
-            value[i] = math.nan if e.value is None else e.value
-            confidence[i] = e.confidence
+        """Columns of ``events`` (one Python step per event, a list per column: for ``serve``'s
+        rounds, ``push`` and tests)."""
+        known = registry.devices
+        places = [(e.site, e.room, e.kind, e.device) for e in events]
+        device = [known.get(place) for place in places]
+        for i in nones(device):  # a device not seen before: registered with its room
+            device[i] = registry.device(*places[i])
+        devices = np.array(device, dtype=np.int32)
         return cls(
-            ts,
-            room,
-            device,
-            code,
-            value,
-            confidence,
+            np.array([e.ts for e in events], dtype=np.float64),
+            np.array(registry.device_room, dtype=np.int32)[devices],
+            devices,
+            np.array([EVENT_CODES[(e.kind, e.event)] for e in events], dtype=np.int16),
+            np.array([math.nan if e.value is None else e.value for e in events], np.float64),
+            np.array([e.confidence for e in events], dtype=np.float32),
             ids=IdColumn.from_strings([e.id for e in events]),
             raw=[e.raw for e in events],
         )
