@@ -463,8 +463,7 @@ class Service:
                 len(events),
             )
         else:
-            for i, (event, message) in enumerate(events, start=first):
-                self._decided(event, message, i, work)
+            self._decided(events, first, work)
             work.steps.append(step)
             return
         for event, message in events:
@@ -485,18 +484,24 @@ class Service:
                     )
                 )
                 continue
-            self._decided(event, message, seq, work)
+            self._decided([(event, message)], seq, work)
             work.steps.append(step)
 
-    def _decided(self, event: Event, message: InboundMessage, seq: int, work: _Round) -> None:
-        """The classifier took ``event`` (number ``seq``): journal it, note when it came."""
-        work.journal.append(
+    def _decided(
+        self, events: list[tuple[Event, InboundMessage]], first: int, work: _Round
+    ) -> None:
+        """The classifier took ``events`` (numbered from ``first`` on): journal them, note when
+        they came."""
+        work.journal.extend(
             JournalEntry(message.topic, message.payload.decode("utf-8"), message.received_at)
+            for _, message in events
         )
-        self._event_now = max(self._event_now, event.ts)
-        self._received_at[seq] = message.received_at
-        if len(self._received_at) > MAX_TRACKED:
-            del self._received_at[next(iter(self._received_at))]
+        self._event_now = max(self._event_now, *(event.ts for event, _ in events))
+        received = self._received_at
+        for seq, (_, message) in enumerate(events, start=first):
+            received[seq] = message.received_at
+        for _ in range(len(received) - MAX_TRACKED):
+            del received[next(iter(received))]
 
     def _acknowledgement(self, message: InboundMessage, work: _Round) -> None:
         ack = parse_ack(message.topic, message.payload)
