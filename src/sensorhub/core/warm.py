@@ -13,7 +13,7 @@ import time
 
 from sensorhub.contract import Event
 from sensorhub.core.columns import EventColumns
-from sensorhub.core.fast import FastClassifier
+from sensorhub.core.fast import LOG_BATCHES, FastClassifier
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy
 
@@ -35,6 +35,16 @@ def warm_up(policy: Policy | None = None) -> float:
         for ts, kind, device, name, id_ in _EVENTS
     ]
     classifier.push_batch(EventColumns.from_events(events, classifier.registry))
+    # batches enough, with ids enough, that the redelivery table grows and the event log is
+    # pruned: what those call compiles now too, not in a service's first rounds
+    for batch in range(LOG_BATCHES):
+        more = [
+            Event(ts=ts + batch, site="warm-up", room="2", kind="bed", device="mat2", event=name)
+            for ts, name in ((1_700_000_010.0, "occupied"), (1_700_000_010.5, "vacated"))
+        ]
+        for n, event in enumerate(more):
+            event.id = f"w{batch}-{n}"
+        classifier.push_batch(EventColumns.from_events(more, classifier.registry))
     classifier.push(events[0])
     classifier.tick(_EVENTS[0][0] + 3600)
     classifier.drain()
