@@ -7,7 +7,7 @@ Run: ``.venv/bin/python benchmarks/live.py [--events 30000] [--rates 5000,10000,
 Everything runs on this machine, on loopback, and stops by itself (the whole run takes about a
 minute; each wait is bounded):
 
-- a private Mosquitto (``sensorhub.broker.PrivateBroker``: unlimited queue, 1,000 messages in
+- a private Mosquitto (``sensorhub.broker.PrivateBroker``: unlimited queue, 10,000 messages in
   flight per client, as docs/operations.md asks of a site's broker);
 - ``sensorhub serve --broker URL --clock event --metrics-port P`` as a child process, with the
   benchmark recording's rule file (INFO logging, as deployed, to a file);

@@ -224,8 +224,9 @@ class PrivateBroker:
             "max_queued_messages 0",
             # sensorhub acknowledges an event only once it is written to its store (a round of
             # up to 2000 messages): Mosquitto's default of 20 unacknowledged messages in flight
-            # per client would hold the stream to 20 per round.
-            "max_inflight_messages 1000",
+            # per client would hold the stream to 20 per round, and even 1000 stops the broker
+            # while a round is written at 20,000 messages/s (the next round waits at the broker).
+            "max_inflight_messages 10000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
