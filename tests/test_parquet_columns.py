@@ -204,6 +204,23 @@ def test_event_columns_are_the_columns_of_the_events(
     assert 200 < seen < 300
 
 
+def test_columns_made_ahead_and_placed_in_order_are_the_event_columns(tmp_path: Path) -> None:
+    """What replay does with a Parquet recording: every batch made into columns on another
+    thread first (codec rows and new places in later batches too), then placed one by one:
+    the same columns, and the places registered in the same order, as ``event_columns``."""
+    path = tmp_path / "night.parquet"
+    _write(path, _rows(300, seed=5))
+    with ParquetRecording(path, batch_size=40) as recording:
+        batches = list(recording.batches())
+    assert any(batch.by_codec for batch in batches)
+    made = list(read_ahead(columnar.unplaced_columns(batch) for batch in batches))
+    ahead, in_order = Registry(), Registry()
+    for unplaced, batch in zip(made, batches, strict=True):
+        _same_columns(unplaced.placed(ahead), event_columns(batch, in_order))
+    assert ahead.device_keys == in_order.device_keys
+    assert ahead.device_room == in_order.device_room
+
+
 def test_places_without_the_table_are_the_same(tmp_path: Path) -> None:
     path = tmp_path / "night.parquet"
     _write(path, _rows(200, seed=3))

@@ -80,9 +80,11 @@ __all__ = [
     "ParquetRecording",
     "ParquetRecordingWriter",
     "RecordingError",
+    "UnplacedColumns",
     "event_columns",
     "is_parquet",
     "payload_line",
+    "unplaced_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -330,10 +332,72 @@ class EventBatch:
 
 def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = False) -> EventColumns:
     """The valid rows of ``batch`` as ``EventColumns`` against ``registry``, without a Python
-    object per row: places are looked up once per distinct (site, room, kind, device) of the
-    batch's dictionaries, and registered in order of their first row; the ids are read from
-    the Arrow buffers (``arrow_ids``). Only the rows the codec made (``by_codec``) are patched
-    one by one. ``keep_raw`` adds each event's payload object (for the audit trail; slow)."""
+    object per row: ``unplaced_columns(batch, keep_raw=keep_raw).placed(registry)``."""
+    return unplaced_columns(batch, keep_raw=keep_raw).placed(registry)
+
+
+@dataclass(slots=True)
+class UnplacedColumns:
+    """A batch's event columns but for the places (room and device numbers), which only the
+    registry gives: made by ``unplaced_columns`` on any thread, then ``placed`` on the one
+    thread that adds to the registry (a replay reads and makes these ahead, on a thread of its
+    own, and only places them on the classifier's).
+
+    ``names`` are the batch's dictionaries of site, room, kind and device; ``places`` the
+    distinct (site, room, kind, device) of its rows as four rows of dictionary indices, in
+    order of their first row, and ``inverse`` each row's column of ``places``; ``by_codec``
+    the rows the codec made (batch position among the valid rows, event)."""
+
+    names: list[list[Any]]
+    places: npt.NDArray[np.int64]
+    inverse: Any
+    ts: FloatArray
+    code: npt.NDArray[np.int16]
+    value: FloatArray
+    confidence: npt.NDArray[np.float32]
+    ids: IdColumn
+    raw: list[dict[str, Any]] | None
+    by_codec: list[tuple[int, Event]]
+
+    def placed(self, registry: Registry) -> EventColumns:
+        """The columns, the places looked up once each in ``registry`` (and registered in
+        order of their first row)."""
+        names = self.names
+        device_of = np.empty(self.places.shape[1], dtype=np.int32)
+        room_of = np.empty(self.places.shape[1], dtype=np.int32)
+        device_room = registry.device_room
+        for p, place in enumerate(self.places.T.tolist()):
+            d = registry.device(
+                str(names[0][place[0]]),
+                str(names[1][place[1]]),
+                str(names[2][place[2]]),
+                str(names[3][place[3]]),
+            )
+            device_of[p] = d
+            room_of[p] = device_room[d]
+        device = device_of[self.inverse]
+        room = room_of[self.inverse]
+        for n_row, made in self.by_codec:
+            device[n_row] = d = registry.device(made.site, made.room, made.kind, made.device)
+            room[n_row] = registry.device_room[d]
+        return EventColumns(
+            self.ts,
+            room,
+            device,
+            self.code,
+            self.value,
+            self.confidence,
+            ids=self.ids,
+            raw=self.raw,
+        )
+
+
+def unplaced_columns(batch: EventBatch, *, keep_raw: bool = False) -> UnplacedColumns:
+    """The valid rows of ``batch`` as columns, without a Python object per row: places are
+    found once per distinct (site, room, kind, device) of the batch's dictionaries; the ids
+    are read from the Arrow buffers (``arrow_ids``). Only the rows the codec made
+    (``by_codec``) are patched one by one. ``keep_raw`` adds each event's payload object (for
+    the audit trail; slow)."""
     columns = batch.columns
     n = columns.num_rows
     codes = [_dictionary(columns.column(name)) for name in _LOCATION]
@@ -344,20 +408,6 @@ def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = Fal
         for array in codes
     ]
     places, inverse = _places(index, sizes)
-    device_of = np.empty(places.shape[1], dtype=np.int32)
-    room_of = np.empty(places.shape[1], dtype=np.int32)
-    device_room = registry.device_room
-    for p, place in enumerate(places.T.tolist()):
-        d = registry.device(
-            str(names[0][place[0]]),
-            str(names[1][place[1]]),
-            str(names[2][place[2]]),
-            str(names[3][place[3]]),
-        )
-        device_of[p] = d
-        room_of[p] = device_room[d]
-    device = device_of[inverse]
-    room = room_of[inverse]
     ts = np.array(batch.ts, dtype=np.float64)  # copies: writable, the kernel's own
     code = np.array(batch.event_code, dtype=np.int16)
     value_column = columns.column("value")
@@ -369,22 +419,18 @@ def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = Fal
         )
     confidence = batch.confidence.astype(np.float32)
     ids = batch.ids if batch.ids is not None else arrow_ids(columns.column("id"))
-    raw: list[dict[str, Any]] | None = None
+    by_codec: list[tuple[int, Event]] = []
     if batch.by_codec:  # rows the codec made: its event, field by field
         rows = np.searchsorted(batch.valid, list(batch.by_codec)).tolist()
-        made_ids: list[str | None] = []
-        for n_row, made in zip(rows, batch.by_codec.values(), strict=True):
+        by_codec = list(zip(rows, batch.by_codec.values(), strict=True))
+        for n_row, made in by_codec:
             ts[n_row] = made.ts
             code[n_row] = EVENT_CODES[(made.kind, made.event)]
-            device[n_row] = d = registry.device(made.site, made.room, made.kind, made.device)
-            room[n_row] = registry.device_room[d]
             value[n_row] = math.nan if made.value is None else made.value
             confidence[n_row] = made.confidence
-            made_ids.append(made.id)
-        ids = ids.replaced(rows, made_ids)
-    if keep_raw:
-        raw = [event.raw for event in batch.events()]
-    return EventColumns(ts, room, device, code, value, confidence, ids=ids, raw=raw)
+        ids = ids.replaced(rows, [made.id for made in batch.by_codec.values()])
+    raw = [event.raw for event in batch.events()] if keep_raw else None
+    return UnplacedColumns(names, places, inverse, ts, code, value, confidence, ids, raw, by_codec)
 
 
 def _readonly(array: Any, dtype: Any) -> Any:

@@ -48,8 +48,8 @@ from sensorhub.columnar import (
     FAST_BATCH_SIZE,
     ParquetRecording,
     RecordingError,
-    event_columns,
     is_parquet,
+    unplaced_columns,
 )
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
 from sensorhub.core.classifier import Classifier
@@ -319,7 +319,11 @@ def _checked_ahead(
 ) -> Iterator[tuple[int, list[DeadLetter], EventColumns, Redeliveries]]:
     """``batches`` with the redeliveries of each (``check_redeliveries``), each batch's check
     run on a thread of its own while the batch before it is decided: the checks one at a
-    time, in order, so they decide as ``push_batch`` would."""
+    time, in order, so they decide as ``push_batch`` would. The first batch comes as soon as
+    it is checked: waiting for the second to be read too would hold the classifier back by a
+    whole batch at the start."""
+    for rows, letters, columns in islice(batches, 1):
+        yield rows, letters, columns, fast.check_redeliveries(columns)
     pool = files.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sensorhub-ids"))
     held: tuple[int, list[DeadLetter], EventColumns, Future[Redeliveries]] | None = None
     for rows, letters, columns in batches:
@@ -403,13 +407,21 @@ def replay(
             fast = decided = FastClassifier(policy, lateness=lateness, audit=audit)
             batches: Iterator[tuple[int, list[DeadLetter], EventColumns]]
             if parquet is not None:
-                # the next batches are read and checked on a thread of their own while this
-                # one is classified (pyarrow and the compiled core let go of the GIL); made
-                # into columns here, so that only this thread adds to the registry
-                checked = files.enter_context(closing(read_ahead(parquet.batches())))
+                # the next batches are read, checked and made into columns on a thread of
+                # their own while this one is classified (pyarrow and the compiled core let go
+                # of the GIL); the columns are placed here, so that only this thread adds to
+                # the registry
+                checked = files.enter_context(
+                    closing(
+                        read_ahead(
+                            (b.rows, b.dead_letters, unplaced_columns(b, keep_raw=audit))
+                            for b in parquet.batches()
+                        )
+                    )
+                )
                 batches = (
-                    (b.rows, b.dead_letters, event_columns(b, fast.registry, keep_raw=audit))
-                    for b in checked
+                    (rows, letters, unplaced.placed(fast.registry))
+                    for rows, letters, unplaced in checked
                 )
             else:
                 # the next chunks are decoded on a thread of their own while this one is
@@ -434,15 +446,14 @@ def replay(
                 )
             peak = -math.inf
             for rows, letters, columns, new in _checked_ahead(batches, fast, files):
+                duplicates = fast.duplicates
                 step = fast.push_checked(columns, new)
                 count(step)
                 arrived: list[float] = []
                 if len(columns):
-                    watermarks = np.maximum.accumulate(columns.ts)
-                    np.maximum(watermarks, peak, out=watermarks)
-                    watermarks -= lateness
-                    if audit and any(r.room is None for r in step.audit):
-                        arrived = _arrival_watermarks(step, columns, watermarks, fast)
+                    # only redeliveries' audit records have no room (and want the watermarks)
+                    if audit and fast.duplicates > duplicates:
+                        arrived = _arrival_watermarks(step, columns, peak - lateness, fast)
                     peak = max(peak, float(columns.ts.max()))
                 ordered.add(step, arrived)
                 ordered.flush(peak - lateness)
@@ -485,13 +496,16 @@ def replay(
 
 
 def _arrival_watermarks(
-    step: Step, columns: EventColumns, watermarks: Any, fast: FastClassifier
+    step: Step, columns: EventColumns, watermark: float, fast: FastClassifier
 ) -> list[float]:
-    """The watermark at the arrival of each redelivery whose audit record ``step`` holds.
+    """The watermark at the arrival of each redelivery whose audit record ``step`` holds
+    (``watermark``: the one before the batch).
 
     The records come in arrival order; each is matched, from the last one back, with the last
     event of the batch that has its id, time and device and is not matched yet (an event's
     first delivery comes before its redeliveries)."""
+    watermarks = np.maximum.accumulate(columns.ts) - fast.lateness
+    np.maximum(watermarks, watermark, out=watermarks)
     roomless = [r for r in step.audit if r.room is None and r.event is not None]
     ids = columns.ids.tolist() if columns.ids is not None else []
     wanted = {r.event.id for r in roomless if r.event is not None}

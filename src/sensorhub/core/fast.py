@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import numba
 import numpy as np
@@ -321,19 +321,13 @@ class FastClassifier(EventClock):
             presses = presses[~late[presses]]
         if len(presses):  # each room's events, by position: one pass, not one per press
             by_room, room_start = _group_by_room(both.room, len(self._policies))
+            waiting = _Waiting(by_room, room_start, released_at, late)
         cuts = np.searchsorted(plan_round[:decided], presses, side="left").tolist()
         for a, cut in zip(presses.tolist(), cuts, strict=True):
             self._run(
                 both, both_seq, order, plan_t=plan_t, plan_late=plan_late, start=start, stop=cut
             )
             start = cut
-            # the room's events that arrived before the press and still wait in the buffer
-            r = int(new.room[a])
-            waiting = by_room[room_start[r] : room_start[r + 1]]
-            waiting = waiting[: int(np.searchsorted(waiting, nb + a))]
-            waiting = waiting[released_at[waiting] >= a]
-            if n_late:
-                waiting = waiting[(waiting < nb) | ~late[np.maximum(waiting - nb, 0)]]
             self._page_call_on_arrival(
                 new,
                 new_seq,
@@ -567,23 +561,25 @@ class FastClassifier(EventClock):
         clock: float,
         both: EventColumns,
         both_seq: I64,
-        waiting: I64,
+        waiting: _Waiting,
     ) -> None:
         r = int(new.room[a])
-        ts = float(new.ts[a])
         # the reference fired the room's timers up to the last watermark before this press
         self._make_room()
-        k.fire_room(self._state(), r, clock)
+        state = self._state()
+        k.fire_room(state, r, clock)
         self._collect(both, both_seq, None, None)
-        if self._ri[r, k.RI_FAST] == 1 or self._call_open_on_arrival(
-            r, ts, clock=clock, both=both, both_seq=both_seq, waiting=waiting
-        ):
+        seq = int(new_seq[a])
+        args = (state, r, len(both) - len(new) + a, a, seq, clock, *waiting)
+        if _NO_JIT:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
+            with np.errstate(invalid="ignore"):
+                paged = _page_on_arrival(*args, both.ts, both.code, both_seq)
+        else:
+            paged = _page_on_arrival(*args, both.ts, both.code, both_seq)
+        if not paged:
             return
         policy = self._policies[r]
-        seq = int(new_seq[a])
-        self._ri[r, k.RI_FAST] = 1
-        self._ri[r, k.RI_FAST_SEQ] = seq
-        self._rf[r, k.RF_FAST_OPENED] = ts
+        ts = float(new.ts[a])
         incident = incident_id(policy, "call", ts)
         page = make_page(policy, incident=incident, kind="call", ts=ts, events=[self._log.ref(seq)])
         self._step.pages.append(page)
@@ -600,26 +596,6 @@ class FastClassifier(EventClock):
                     page_id=page.page_id,
                 )
             )
-
-    def _call_open_on_arrival(
-        self,
-        r: int,
-        ts: float,
-        *,
-        clock: float,
-        both: EventColumns,
-        both_seq: I64,
-        waiting: I64,
-    ) -> bool:
-        """The reference's ``_call_open_on_arrival`` on the state arrays and the buffer."""
-        idle = self._policies[r].incident_idle_close
-        is_open = bool(self._ri[r, k.RI_INC_OPEN + k.I_CALL] == 1)
-        last = float(self._rf[r, k.RF_INC_LAST + k.I_CALL]) if is_open else -math.inf
-        args = (self._state(), r, ts, clock, idle, is_open, last, both.ts, both.code, both_seq)
-        if _NO_JIT:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
-            with np.errstate(invalid="ignore"):
-                return bool(_call_open(*args, waiting))
-        return bool(_call_open(*args, waiting))
 
     # -- decision records into pages and audit records ------------------------------------------
 
@@ -853,41 +829,73 @@ def _parameters(p: RoomPolicy, night: int) -> F64:
     return row
 
 
+class _Waiting(NamedTuple):
+    """What picks, for a press at batch position ``a`` in room ``r``, the room's events still
+    waiting in the buffer when it arrives (``_page_on_arrival``): those that arrived before it
+    (``by_room[room_start[r]:room_start[r + 1]]``, the room's positions in the undecided
+    columns, ascending), are not released by then (``released_at``: the plan's round of each,
+    at least ``a``) and did not come beyond the lateness bound (``late``, the batch's)."""
+
+    by_room: I64
+    room_start: I64
+    released_at: I64
+    late: npt.NDArray[np.bool_]
+
+
 @k.jit
-def _call_open(  # noqa: PLR0917 - numba takes its arguments positionally
+def _page_on_arrival(  # noqa: PLR0917 - numba takes its arguments positionally
     s: k.State,
     r: int,
-    ts: float,
+    p: int,
+    a: int,
+    seq: int,
     clock: float,
-    idle: float,
-    is_open: bool,
-    last: float,
+    by_room: I64,
+    room_start: I64,
+    released_at: I64,
+    late: npt.NDArray[np.bool_],
     both_ts: F64,
     both_code: npt.NDArray[np.int16],
     both_seq: I64,
-    waiting: I64,
 ) -> bool:
-    """Whether room ``r``'s call incident is open when a press at ``ts`` arrives: the state
-    at ``clock`` (``is_open`` since ``last``, staff present or not), then the room's events
-    still waiting in the buffer at or before ``ts`` (``waiting``), in (time, arrival) order."""
+    """Whether room ``r``'s resident call pressed at position ``p`` of the undecided columns
+    (batch position ``a``, sequence number ``seq``) is paged on arrival, as the reference's
+    ``push`` decides it: not while the room's last call paged on arrival is not yet reached in
+    order, nor if the room's call incident is open when it arrives; if it is paged, the room's
+    state records it. One compiled call per press: the waiting events are picked here (see
+    ``_Waiting``), not with numpy on the room's whole batch.
+
+    Open when it arrives: as the state has it at ``clock`` (the watermark before the press;
+    staff present or not), then after the room's waiting events at or before the press, in
+    (time, arrival) order."""
+    if s.ri[r, k.RI_FAST] == 1:
+        return False
+    ts = both_ts[p]
+    idle = s.rp[r, k.RP_IDLE_CLOSE]
+    is_open = s.ri[r, k.RI_INC_OPEN + k.I_CALL] == 1
+    last = s.rf[r, k.RF_INC_LAST + k.I_CALL] if is_open else -math.inf
     present = k._staff_present(s, r, clock)
-    before = np.empty(waiting.shape[0], dtype=np.int64)
+    n_buf = p - a
+    before = np.empty(room_start[r + 1] - room_start[r], dtype=np.int64)
     m = 0
-    for w in waiting:
-        if both_ts[w] <= ts:
-            # insertion by (time, sequence number): a few events, nearly in order
-            q = m
-            while q > 0 and (
-                both_ts[before[q - 1]] > both_ts[w]
-                or (both_ts[before[q - 1]] == both_ts[w] and both_seq[before[q - 1]] > both_seq[w])
-            ):
-                before[q] = before[q - 1]
-                q -= 1
-            before[q] = w
-            m += 1
-    for p in range(m):
-        other_ts = both_ts[before[p]]
-        code = both_code[before[p]]
+    for w in by_room[room_start[r] : room_start[r + 1]]:
+        if w >= p:
+            break
+        if released_at[w] < a or (w >= n_buf and late[w - n_buf]) or both_ts[w] > ts:
+            continue
+        # insertion by (time, sequence number): a few events, nearly in order
+        q = m
+        while q > 0 and (
+            both_ts[before[q - 1]] > both_ts[w]
+            or (both_ts[before[q - 1]] == both_ts[w] and both_seq[before[q - 1]] > both_seq[w])
+        ):
+            before[q] = before[q - 1]
+            q -= 1
+        before[q] = w
+        m += 1
+    for i in range(m):
+        other_ts = both_ts[before[i]]
+        code = both_code[before[i]]
         if is_open and other_ts - last > idle:
             is_open = False
         if code == k.E_CALL_CANCELLED:
@@ -901,7 +909,12 @@ def _call_open(  # noqa: PLR0917 - numba takes its arguments positionally
             if not present:
                 is_open = False
             present = True
-    return is_open and ts - last <= idle
+    if is_open and ts - last <= idle:
+        return False
+    s.ri[r, k.RI_FAST] = 1
+    s.ri[r, k.RI_FAST_SEQ] = seq
+    s.rf[r, k.RF_FAST_OPENED] = ts
+    return True
 
 
 @k.jit
