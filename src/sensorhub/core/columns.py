@@ -262,6 +262,14 @@ class EventColumns:
             raw=None if self.raw is None else [self.raw[i] for i in index.tolist()],
         )
 
+    def kept(self, index: npt.NDArray[np.int64]) -> EventColumns:
+        """``take(index)`` for columns kept from batch to batch (the reorder buffer), their ids
+        in a buffer of their own (``IdColumn.compact``)."""
+        taken = self.take(index)
+        if taken.ids is not None:
+            taken.ids = taken.ids.compact()
+        return taken
+
 
 def empty_columns() -> EventColumns:
     return EventColumns(

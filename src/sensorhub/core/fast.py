@@ -343,7 +343,7 @@ class FastClassifier(EventClock):
         self._fire_all(clock_after, both, both_seq)
         self._clock = clock_after
         undecided = order[decided:]  # in time order: the buffer stays sorted
-        self._buf = both.take(undecided)
+        self._buf = both.kept(undecided)
         self._buf_seq = both_seq[undecided]
         self._prune_log()
 
@@ -390,7 +390,7 @@ class FastClassifier(EventClock):
             )
             rest = np.flatnonzero(both.ts > watermark)
             self._fire_all(watermark, both, both_seq)
-            self._buf = both.take(rest)
+            self._buf = both.kept(rest)
             self._buf_seq = both_seq[rest]
         elif watermark > -math.inf:
             self._fire_all(watermark, self._buf, self._buf_seq)
