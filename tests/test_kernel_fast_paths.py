@@ -5,13 +5,16 @@
 - the batch plan (a linear merge in ``kernel._plan``) is the order the reference decides in,
   checked against the plain sort that states it;
 - the rooms split into partitions and decided in parallel (``kernel.run_parallel``) page
-  exactly what one thread pages.
+  exactly what one thread pages;
+- a compiled ``State``, whose arrays numba counts no references on, keeps them alive itself.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+import weakref
 from typing import Any
 
 import numpy as np
@@ -185,6 +188,28 @@ def test_rooms_decided_in_parallel_page_what_one_thread_pages(n_parts: int) -> N
     assert want, "the stream pages something"
     assert sorted(got) == sorted(want)
     assert sum(part.raw_alarms for part in parts) == single.raw_alarms
+
+
+def test_a_state_made_of_arrays_nobody_else_holds_decides_as_the_classifiers_own() -> None:
+    events = sorted(_stream(12, 800), key=lambda e: e.ts)
+    fast = _kernel_state(sorted({(e.site, e.room, e.kind, e.device) for e in events}))
+    columns = EventColumns.from_events(events, fast.registry)
+    fast._cover(float(columns.ts.min()), float(columns.ts.max()) + 3600)
+    n = len(columns)
+    seq = np.arange(n, dtype=np.int64)
+    plan = kernel.Plan(np.arange(n, dtype=np.int64), columns.ts.copy(), np.zeros(n, np.bool_))
+    own = fast._state()
+    copies = [np.copy(getattr(own, name)) for name in kernel.STATE_FIELDS]
+    held = [weakref.ref(array) for array in copies]
+    alone = kernel.make_state(*copies)
+    del copies
+    gc.collect()
+    assert all(ref() is not None for ref in held)
+    # memory freed too early would be handed out again here, and the kernel would decide on it
+    _churn = [np.full(4096, -1, dtype=np.int64) for _ in range(64)]
+    assert kernel.run(alone, columns, seq, plan) == kernel.run(own, columns, seq, plan)
+    for name, ref in zip(kernel.STATE_FIELDS, held, strict=True):
+        assert np.array_equal(ref(), getattr(own, name), equal_nan=True), name
 
 
 def test_the_room_parameters_land_in_their_columns() -> None:

@@ -33,8 +33,9 @@ from typing import Any, Final, TypeVar, cast
 import numba
 import numpy as np
 import numpy.typing as npt
-from numba.core import types
+from numba.core import cgutils, types
 from numba.experimental import structref
+from numba.extending import intrinsic
 
 from sensorhub.contract import EVENT_CODES, HEALTH_EVENTS, INCIDENT_KINDS, KINDS
 from sensorhub.core.classifier import (
@@ -367,7 +368,8 @@ class State:
 
     Compiled, it is a numba ``StructRef`` (``make_state``): the kernels pass one pointer
     instead of a tuple of thirteen arrays, whose reference counting at every call cost more
-    than the decisions. Under ``NUMBA_DISABLE_JIT`` it is this plain class.
+    than the decisions. Its arrays are not counted either: the Python proxy owns them (see
+    ``_unowned``). Under ``NUMBA_DISABLE_JIT`` it is this plain class.
     """
 
     ri: I64
@@ -392,6 +394,8 @@ class State:
 _numba_types: Any = types  # numba's own annotations are partial: keep mypy out
 _numba_structref: Any = structref
 _numba_config: Any = numba.config
+_numba_intrinsic: Any = intrinsic
+_numba_cgutils: Any = cgutils
 
 
 @_numba_structref.register
@@ -403,13 +407,74 @@ class _StateType(_numba_types.StructRef):  # type: ignore[misc]
 
 
 class _StateProxy(_numba_structref.StructRefProxy):  # type: ignore[misc]
-    """The compiled ``State`` as Python sees it."""
+    """The compiled ``State`` as Python sees it: the arrays are its attributes, as ``State``'s
+    (set by ``make_state``), and they keep alive the arrays its struct views."""
 
 
 _numba_structref.define_proxy(_StateProxy, _StateType, list(STATE_FIELDS))
 
+
+def _unowned_typed(typingctx: Any, array: Any) -> Any:
+    """``_unowned``: ``array`` without its meminfo: a view that numba counts no references on.
+
+    Every ``s.ri`` in a kernel took a reference to the array and dropped it at the end: two
+    atomic operations, tens of them for an event that goes through ``_decide`` (a call per
+    helper, each reading its arrays again). The State's proxy holds the arrays instead, for as
+    long as the State lives (``make_state``)."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        view = context.make_array(signature.args[0])(context, builder, value=args[0])
+        view.meminfo = _numba_cgutils.get_null_value(view.meminfo.type)
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+_unowned: Callable[[Any], Any] = _numba_intrinsic(_unowned_typed)
+
+
+@jit
+def _unowned_state(
+    ri: I64,
+    rf: F64,
+    di: I64,
+    df: F64,
+    rp: F64,
+    nodes: I64,
+    out_i: I64,
+    out_f: F64,
+    ev_out: I64,
+    cnt: I64,
+    night_b: F64,
+    night_off: I64,
+    scratch: I64,
+) -> State:
+    return _StateProxy(
+        _unowned(ri),
+        _unowned(rf),
+        _unowned(di),
+        _unowned(df),
+        _unowned(rp),
+        _unowned(nodes),
+        _unowned(out_i),
+        _unowned(out_f),
+        _unowned(ev_out),
+        _unowned(cnt),
+        _unowned(night_b),
+        _unowned(night_off),
+        _unowned(scratch),
+    )
+
+
+def _make_state(*arrays: Any) -> State:
+    state = _unowned_state(*arrays)
+    for name, array in zip(STATE_FIELDS, arrays, strict=True):
+        setattr(state, name, array)  # the struct's arrays are views that own nothing
+    return state
+
+
 #: Makes the ``State`` the kernels take from the arrays of ``STATE_FIELDS``, in that order.
-make_state: Callable[..., State] = State if _numba_config.DISABLE_JIT else _StateProxy
+make_state: Callable[..., State] = State if _numba_config.DISABLE_JIT else _make_state
 
 
 @jit
@@ -1229,13 +1294,15 @@ def _run(
             or n_ev - cnt[C_NEV] < 2 * live + OUT_RESERVE
         ):
             return i
-        e = plan_e[i]
+        # event, room and device as unsigned numbers: numba leaves out the wraparound of a
+        # signed index (a negative one counts from the end) at every access; calls take ints
+        e = np.uintp(plan_e[i])
         t = plan_t[i]
-        r = int(ev_room[e])
+        r = np.uintp(ev_room[e])
         if rf[r, RF_NEXT_DUE] <= t:
-            _fire_room(s, r, t, bool(plan_late[i]))
+            _fire_room(s, int(r), t, bool(plan_late[i]))
         rf[r, RF_CLOCK] = max(rf[r, RF_CLOCK], t)
-        d = int(ev_dev[e])
+        d = np.uintp(ev_dev[e])
         code = int(ev_code[e])
         value = ev_value[e]
         ts = ev_ts[e]
@@ -1262,7 +1329,7 @@ def _run(
             if code != E_STAFF_IN:
                 simple = S_STATE
         elif kind == K_BED:
-            if _optical_working_in(ri, di, df, rp, r, t):
+            if _optical_working_in(ri, di, df, rp, int(r), t):
                 simple = S_BED_IGNORED
         elif (
             kind == K_OPTICAL
@@ -1291,7 +1358,7 @@ def _run(
 
         if simple == S_NONE:
             n0 = cnt[C_NOUT]
-            _decide(s, r, d, code, ts, value, t, int(ev_seq[e]), int(e))
+            _decide(s, int(r), int(d), code, ts, value, t, int(ev_seq[e]), int(e))
             _keep_pages_only(s, n0)
             i += 1
             continue
@@ -1338,7 +1405,7 @@ def _run(
         elif simple == S_BED_IGNORED:
             ri[r, RI_MAT_IN_BED] = 0 if code == E_BED_VACATED else 1
         if audit:
-            _emit_simple(s, simple, r, code, t, int(e))
+            _emit_simple(s, simple, int(r), code, t, int(e))
         i += 1
     return i
 
