@@ -537,9 +537,11 @@ def test_silences_snapshot_and_restore(policy: Policy) -> None:
 
 
 def restarted(router: Router, policy: Policy) -> Router:
-    """A new router from the JSON text of the old one's snapshot, as a store would keep it."""
+    """A new router from the JSON text of the old one's snapshot, as serve's store keeps it."""
+    text = router.snapshot_json()
+    assert json.loads(text) == router.snapshot()
     fresh = Router(policy)
-    fresh.restore(json.loads(json.dumps(router.snapshot())))
+    fresh.restore(json.loads(text))
     return fresh
 
 

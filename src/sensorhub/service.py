@@ -598,9 +598,9 @@ class Service:
         system of the page's site goes there too.
         """
         delivered = self._take_delivered()
-        states: dict[str, dict[str, Any]] = {}
+        states: dict[str, dict[str, Any] | str] = {}
         if work.router_changed:
-            states[ROUTER_STATE] = self.router.snapshot()
+            states[ROUTER_STATE] = self.router.snapshot_json()
         if snapshot:
             states[CLASSIFIER_STATE] = {
                 "rules": self._policy_digest,

@@ -423,8 +423,17 @@ class Router:
 
     def snapshot(self) -> dict[str, Any]:
         """Open, held and recently closed incidents with their pending steps, as plain JSON."""
+        return self._snapshot().model_dump(mode="json")
+
+    def snapshot_json(self) -> str:
+        """:meth:`snapshot` as JSON text, made by pydantic's serializer in one step: what
+        ``serve`` writes to its store every round the router changed (making the dict and then
+        the text took a sixth of its time at 20,000 messages/s)."""
+        return self._snapshot().model_dump_json()
+
+    def _snapshot(self) -> _Snapshot:
         states = sorted(self._incidents.values(), key=lambda s: (s.page.ts, s.page.incident))
-        return _Snapshot(incidents=states).model_dump(mode="json")
+        return _Snapshot(incidents=states)
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the state with a :meth:`snapshot`'s; ValueError if it is not one.

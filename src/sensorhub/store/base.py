@@ -137,7 +137,7 @@ class Store(Protocol):
     def commit_step(
         self,
         pages: Sequence[tuple[Page, str]],
-        states: Mapping[str, Mapping[str, Any]],
+        states: Mapping[str, Mapping[str, Any] | str],
         audit: Sequence[Mapping[str, Any]],
         *,
         acks: Sequence[AckRecord] = (),
@@ -147,7 +147,8 @@ class Store(Protocol):
     ) -> list[int]:
         """Write one decided step in one transaction: all of it, or (on an error) none of it.
 
-        ``pages`` as ``(page, channel)`` are enqueued (see :meth:`enqueue`), ``states`` saved,
+        ``pages`` as ``(page, channel)`` are enqueued (see :meth:`enqueue`), ``states`` saved (a
+        state given as text is a JSON object the caller has encoded, as ``Router.snapshot_json``),
         ``audit`` entries (JSON objects with a numeric ``ts``) appended, ``acks`` recorded,
         ``journal`` entries appended, the outbox entries ``confirmed`` delivered (see
         :meth:`confirm`). ``clear_journal`` empties the journal first (``states`` then holds a
@@ -423,7 +424,7 @@ class SqlStore(ABC):
     def commit_step(
         self,
         pages: Sequence[tuple[Page, str]],
-        states: Mapping[str, Mapping[str, Any]],
+        states: Mapping[str, Mapping[str, Any] | str],
         audit: Sequence[Mapping[str, Any]],
         *,
         acks: Sequence[AckRecord] = (),
@@ -434,7 +435,10 @@ class SqlStore(ABC):
         # everything that can be refused is checked before the transaction begins
         for _, channel in pages:
             check_channel(channel)
-        texts = {name: _json(state, f"state {name!r}") for name, state in states.items()}
+        texts = {
+            name: state if isinstance(state, str) else _json(state, f"state {name!r}")
+            for name, state in states.items()
+        }
         entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
         entries_text = msgspec.json.encode(journal).decode("utf-8") if journal else ""
         now = time.time()
