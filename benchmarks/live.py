@@ -2,7 +2,7 @@
 a resident call becomes a page, beside what ``mosquitto_sub`` alone drains from the same broker.
 
 Run: ``.venv/bin/python benchmarks/live.py [--events 30000] [--rates 5000,10000,20000,...]
-[--seconds 2] [--call-every 500] [--all-rates] [--budget 90] [--broker-setting LINE ...]``
+[--seconds 1.5] [--call-every 500] [--all-rates] [--budget 90] [--broker-setting LINE ...]``
 
 Everything runs on this machine, on loopback, and stops by itself (the whole run takes about a
 minute; each wait is bounded):
@@ -28,11 +28,11 @@ minute; each wait is bounded):
 For each run it prints the rate the publisher reached, the rate at which serve took the events
 (from the first publish to the last event counted), how many were lost (never counted, even
 after serve went idle), whether serve kept up (counted everything within ``KEEP_UP`` s of the
-last PUBACK), serve's cpu time over that time (all threads; 100% is one core), the call latency
-p50/p99 (a call's page is waited for up to ``PAGES_WAIT`` s after serve took every event),
-and mosquitto_sub's rate for the same load. The sustained rate is the highest rate the
-publisher offered in full (95%) with nothing lost, every call paged and serve keeping up (of
-the as-fast-as-possible run, the lower of the rates published and taken).
+last PUBACK, at ``KEEP_PACE`` of the published rate or more), serve's cpu time over that time
+(all threads; 100% is one core), the call latency p50/p99 (a call's page is waited for up to
+``PAGES_WAIT`` s after serve took every event), and mosquitto_sub's rate for the same load.
+The sustained rate is the highest rate the publisher offered in full (95%) with nothing lost,
+every call paged and serve keeping up.
 Targets (issue 4): at least 20,000 messages/s sustained, p99 under 50 ms. Makes no assertion on
 time.
 
@@ -73,8 +73,10 @@ TARGET_P99 = 0.050
 PAGES_WAIT = 10.0
 #: the longest serve may take to come online (numba compiling its core the first time)
 SERVE_START = 300
-#: serve kept up if it had counted every message this long after the publisher's last PUBACK
+#: serve kept up if it had counted every message this long after the publisher's last PUBACK,
 KEEP_UP = 0.5
+#: ... and took them at this share of the rate they were published at, at least
+KEEP_PACE = 0.95
 #: the longest any one run waits for serve (or mosquitto_sub) to take what was published
 DRAIN_LIMIT = 10.0
 #: a run ends when nothing more arrived for this long (the rest was dropped)
@@ -461,6 +463,8 @@ def serve_run(setup: Setup, load: Load, pages: Pages) -> RunResult:
     missing = sum(1 for i in report.calls if i not in pages.arrived)
     result = RunResult(load.label, report, seen, seen_at, kept_up, latencies, missing, final)
     result.cpu_share = cpu / max(seen_at - report.first, 1e-9)
+    # and at the publisher's pace: in a short run, 0.5 s behind can be a third slower
+    result.kept_up = kept_up and result.rate >= KEEP_PACE * report.publish_rate
     return result
 
 
@@ -519,9 +523,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--events", type=int, default=30_000, help="events of the as-fast-as-possible run"
     )
     parser.add_argument(
-        "--rates", default="5000,10000,20000,25000,30000,40000", help="fixed rates, msgs/s"
+        "--rates", default="5000,10000,20000,25000,30000", help="fixed rates, msgs/s"
     )
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of a fixed-rate run")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of a fixed-rate run")
     parser.add_argument(
         "--call-every", type=int, default=500, help="a resident call after every N events"
     )
@@ -722,10 +726,7 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
             served.report.publish_rate >= 0.95 * _rate_of(served.label)
         )
         if served.kept_up and served.lost == 0 and served.missing_pages == 0 and offered:
-            rate = served.report.publish_rate
-            if served.label == FASTEST:  # serve may have taken them slower than published
-                rate = min(rate, served.rate)
-            sustained = max(sustained, rate)
+            sustained = max(sustained, served.report.publish_rate)
             if served.latencies:
                 worst_p99 = max(worst_p99, percentile(served.latencies, 99))
     print()
