@@ -184,7 +184,10 @@ class FastClassifier(EventClock):
     # -- snapshots --------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        """Everything but the kernel's compiled view of the arrays (made again on use)."""
+        """Everything but the kernel's compiled view of the arrays (made again on use); the
+        event log pruned first, as small as it can be (``serve`` saves this every 30 s, and
+        the log can hold a hundred thousand events between its prunings)."""
+        self._prune_log(force=True)
         state = dict(self.__dict__)
         state["_state_made"] = None
         state["_state_ids"] = ()
@@ -538,10 +541,10 @@ class FastClassifier(EventClock):
             self._df[d, k.DF_LAST_ALARM] = math.nan
         self._n_devices = len(registry.device_keys)
 
-    def _prune_log(self) -> None:
+    def _prune_log(self, *, force: bool = False) -> None:
         log = self._log
         batches, events = self._prune_at
-        if len(log) < batches and log.events < events:
+        if not force and len(log) < batches and log.events < events:
             return
         keep = self._seq
         if len(self._buf_seq):
