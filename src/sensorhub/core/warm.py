@@ -39,11 +39,17 @@ def warm_up(policy: Policy | None = None) -> float:
     # pruned: what those call compiles now too, not in a service's first rounds
     for batch in range(LOG_BATCHES):
         more = [
-            Event(ts=ts + batch, site="warm-up", room="2", kind="bed", device="mat2", event=name)
+            Event(
+                ts=batch + ts,
+                site="warm-up",
+                room="2",
+                kind="bed",
+                device="mat",
+                event=name,
+                id=f"w{batch}-{name}",
+            )
             for ts, name in ((1_700_000_010.0, "occupied"), (1_700_000_010.5, "vacated"))
         ]
-        for n, event in enumerate(more):
-            event.id = f"w{batch}-{n}"
         classifier.push_batch(EventColumns.from_events(more, classifier.registry))
     classifier.push(events[0])
     classifier.tick(_EVENTS[0][0] + 3600)

@@ -278,7 +278,7 @@ class _Client(paho.Client):
     in two by the end of a block, paho reads as ever.
 
     It relies on paho 2's internals (``_create_socket``, ``_sock``, ``_in_packet``,
-    ``_packet_queue``, ``_last_bytes_received``), hence the upper bound on paho in pyproject.toml;
+    ``_packet_queue``), hence the upper bound on paho in pyproject.toml;
     ``tests/test_serve.py`` runs every path of it against a real broker."""
 
     #: Where the messages of a block go, in one call (``MqttConnection`` sets it); without it
@@ -310,8 +310,6 @@ class _Client(paho.Client):
         messages = sock.publishes()
         if not messages:
             return
-        with self._msgtime_mutex:  # the broker was heard from: paho's keepalive counts on it
-            self._last_bytes_received = time.monotonic()
         with self._in_callback_mutex:
             on_messages(messages)
         if not self._manual_ack:
