@@ -23,7 +23,9 @@ import pytest
 from sensorhub import cli
 from sensorhub.broker import PrivateBroker
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings
-from sensorhub.routing.router import ACK_TOPIC
+from sensorhub.routing.pages import make_page
+from sensorhub.routing.router import ACK_TOPIC, Router
+from sensorhub.rules import load_policy
 from sensorhub.store import open_store
 
 from .conftest import WAIT, Names, Received, RunningService, TestClient
@@ -304,6 +306,41 @@ def test_kill_9_then_restart_resumes_a_pending_escalation_without_a_second_first
     (wider,) = client.wait_for(page_of(2, "12"))
     assert wider.topic.endswith("/night")
     assert first_pages(client) == Counter({first.json()["incident"]: 1})
+
+
+@pytest.mark.mqtt
+def test_the_router_state_of_an_older_sensorhub_is_taken_up_and_kept_one_incident_a_row(
+    serve: Serve, mqtt_client: MakeClient, names: Names, tmp_path: Path
+) -> None:
+    """Before schema version 3 the store kept all the router's incidents in the state
+    ``router``, written whole every round; a service started on such a store goes on with
+    them (the pending re-send comes, no second first page) and keeps them a row each."""
+    rules = rules_file(tmp_path, names.site)
+    policy = load_policy(rules)
+    older = Router(policy)
+    call = make_page(
+        policy.room(names.site, "12"),
+        incident=f"{names.site}/12/call/{round(NIGHT * 1000)}",
+        kind="call",
+        ts=NIGHT,
+        events=["c1"],
+    )
+    first = older.route(call, NIGHT)
+    with open_store(f"sqlite:///{tmp_path / 'sensorhub.db'}") as store:
+        store.commit_step([(page, "mqtt") for page in first], {}, [])
+        store.save_state("router", older.snapshot())
+
+    running = serve(rules=rules)
+    store = running.service.store
+    assert store.load_state("router") is None
+    assert [row["page"]["incident"] for row in store.incidents()] == [call.incident]
+    client = mqtt_client([names.pages])
+    advance(client, names, 61)
+    (again,) = client.wait_for(page_of(1, "12"))
+    assert (again.json()["incident"], again.json()["ts"]) == (call.incident, NIGHT + 60)
+    assert not client.matching(page_of(0))  # the router knew the incident: no first page
+    (row,) = store.incidents()
+    assert [step["escalation"] for step in row["steps"]] == [2]
 
 
 @pytest.mark.mqtt

@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sensorhub.contract import Event, IncidentKind, Page
@@ -537,12 +539,91 @@ def test_silences_snapshot_and_restore(policy: Policy) -> None:
 
 
 def restarted(router: Router, policy: Policy) -> Router:
-    """A new router from the JSON text of the old one's snapshot, as serve's store keeps it."""
-    text = router.snapshot_json()
-    assert json.loads(text) == router.snapshot()
+    """A new router from the JSON text of each of the old one's incidents, as serve's store
+    keeps them."""
+    rows = [json.loads(text) for text in router.take_changes(everything=True).values() if text]
     fresh = Router(policy)
-    fresh.restore(json.loads(text))
+    fresh.restore_incidents(rows)
+    assert fresh.snapshot() == router.snapshot()
     return fresh
+
+
+#: What happens to a router, one step of a random night at a time: an incident's first page
+#: (kind, room, seconds later), an acknowledgement or resolution (of the n-th incident routed),
+#: the clock (seconds later), a silence on a room or a device (lasting minutes), one lifted.
+_STEPS = st.one_of(
+    st.tuples(
+        st.just("route"),
+        st.sampled_from(["fall", "call", "bed_exit", "device_fault"]),
+        st.sampled_from(["101", "102", "201", "301"]),
+        st.floats(0, 400),
+    ),
+    st.tuples(
+        st.sampled_from(["ack", "resolve", "evidence"]), st.integers(0, 30), st.floats(0, 400)
+    ),
+    st.tuples(st.just("tick"), st.floats(0, 100_000)),
+    st.tuples(st.just("mute"), st.sampled_from(["101", "201", "cam-1"]), st.floats(1, 90)),
+    st.tuples(st.just("unmute"), st.integers(0, 5), st.floats(0, 400)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(_STEPS, max_size=40))
+@example(  # a held fault, muted again by a longer silence when its own ends
+    steps=[
+        ("mute", "cam-1", 10.0),
+        ("route", "device_fault", "101", 1.0),
+        ("mute", "cam-1", 60.0),
+        ("tick", 700.0),
+        ("tick", 4000.0),
+    ]
+)
+def test_the_changes_taken_after_every_step_add_up_to_the_whole_state(
+    policy: Policy, steps: list[tuple[Any, ...]]
+) -> None:
+    """serve writes only the incidents a round changed: whatever happens, the incidents so kept
+    are exactly the router's, and a router restored from them goes on identically."""
+    silences = Silences()
+    router = Router(policy, silences=silences)
+    kept: dict[str, str] = {}
+    now = NIGHT
+    routed: list[str] = []
+    for step in steps:
+        now += step[-1] if step[0] not in ("mute",) else 0
+        match step:
+            case ("route", kind, room, _):
+                page = incident_page(policy, kind, now, room)
+                routed.append(page.incident)
+                router.route(page, now)
+            case ("ack", n, _) if routed:
+                router.acknowledge(routed[n % len(routed)], "e1", now)
+            case ("resolve", n, _) if routed:
+                router.resolve(routed[n % len(routed)], now, "staff arrived")
+            case ("evidence", n, _) if routed:
+                record = AuditRecord(now, "evidence", "seen", incident=routed[n % len(routed)])
+                router.feed(Step(audit=[record]), now)
+            case ("tick", _):
+                router.tick(now)
+            case ("mute", target, minutes):
+                room, device = (None, target) if target.startswith("cam") else (target, None)
+                silence = Silence(
+                    site="zon", room=room, device=device, until=now + 60 * minutes,
+                    reason="work", by="t", created=now,
+                )  # fmt: skip
+                if silences.get(silence.id) is None:
+                    silences.add(silence)
+            case ("unmute", n, _) if silences.every():
+                every = silences.every()
+                silences.remove(every[n % len(every)].id, by="t", at=now)
+        for name, text in router.take_changes().items():
+            if text is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = text
+        fresh = Router(policy, silences=silences)
+        fresh.restore_incidents(json.loads(text) for text in kept.values())
+        assert fresh.snapshot() == router.snapshot()
+    assert router.take_changes() == {}
 
 
 def test_snapshot_and_restore_mid_escalation_resumes_at_the_right_time(policy: Policy) -> None:

@@ -23,8 +23,9 @@ from sensorhub.store import (
     StoreError,
     open_store,
 )
-from sensorhub.store.base import SqlStore
+from sensorhub.store.base import SqlStore, _migrations
 from sensorhub.store.postgres import redact
+from sensorhub.store.sqlite import SqliteStore
 from tests import pg
 from tests.pg import PostgresMissingError, PrivatePostgres
 
@@ -137,6 +138,28 @@ def test_a_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         open_store(url)
 
 
+def test_a_store_of_schema_version_2_is_migrated_and_keeps_what_it_held(tmp_path: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as connection:  # as sensorhub wrote it before version 3
+        connection.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        for version, statements in enumerate(_migrations(SqliteStore.ID_COLUMN)[:2], start=1):
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+        connection.execute(
+            "INSERT INTO state VALUES ('router', '{\"version\": 1, \"incidents\": []}', 0)"
+        )
+    connection.close()
+    with open_store(f"sqlite:///{path}") as store:
+        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.load_state("router") == {"version": 1, "incidents": []}
+        assert store.incidents() == []
+
+
 # -- the outbox -------------------------------------------------------------------------------
 
 
@@ -211,6 +234,26 @@ def test_commit_step_marks_first_pages(store: Store) -> None:
     assert store.first_page_sent("zon/103/call/5")
 
 
+def test_commit_step_queues_hundreds_of_pages_at_once_with_their_ids_in_order(
+    store: Store,
+) -> None:
+    """A burst of escalations (or those due after a restart): more pages than one statement
+    looks up, some already queued (kept with their ids), on two channels."""
+    known = store.enqueue(page("zon/1/fall/7", escalation=1), "mqtt")
+    pages = [
+        (page(f"zon/1/fall/{n}", escalation=n % 3), channel)
+        for n in range(700)
+        for channel in ("mqtt", "espa:main")
+    ]
+    ids = store.commit_step(pages, {}, [])
+    assert len(set(ids)) == len(ids) == 1400
+    assert ids[pages.index((page("zon/1/fall/7", escalation=1), "mqtt"))] == known
+    assert store.commit_step(pages[::-1], {}, []) == ids[::-1]
+    assert [i for i, _ in store.pending("espa:main")] == sorted(ids[1::2])
+    assert store.first_page_sent("zon/1/fall/3")
+    assert not store.first_page_sent("zon/1/fall/4")
+
+
 # -- state and steps --------------------------------------------------------------------------
 
 
@@ -253,6 +296,26 @@ def test_commit_step_writes_everything_together(store: Store) -> None:
     assert store.load_state("router") == {"n": 1}
     assert [e["decision"] for e in store.audit_since(0)] == ["routed", "held"]
     assert store.acks("zon/101/fall/1") == [AckRecord("zon/101/fall/1", "oost-1", 12.0)]
+
+
+def test_the_routers_incidents_are_kept_a_row_each_and_changed_one_by_one(
+    opened: Callable[[], Store],
+) -> None:
+    store = opened()
+    store.commit_step([], {}, [], incidents={"b": '{"n": 1}', "a": '{"n": 2}'})
+    store.commit_step([], {}, [], incidents={"b": None, "c": '{"n": 3}', "gone": None})
+    store.commit_step([], {}, [], incidents={"a": '{"n": 4}'})
+    assert opened().incidents() == [{"n": 4}, {"n": 3}]
+    store.commit_step([], {}, [], incidents={"a": "[1]"})
+    with pytest.raises(StoreError, match=r"incident 'a' in .* is not a JSON object"):
+        store.incidents()
+
+
+def test_a_state_given_as_none_is_deleted(store: Store) -> None:
+    store.commit_step([], {"router": {"n": 1}, "silences": {"n": 2}}, [])
+    store.commit_step([], {"router": None}, [])
+    assert store.load_state("router") is None
+    assert store.load_state("silences") == {"n": 2}
 
 
 def test_the_journal_keeps_rounds_in_order_until_a_snapshot_clears_it(

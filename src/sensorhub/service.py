@@ -126,7 +126,8 @@ SILENCES_POLL: Final = 1.0
 #: Confirmed pages are forgotten this long after their confirmation, checked this often (s).
 KEEP_CONFIRMED: Final = 7 * 24 * 3600.0
 PRUNE_INTERVAL: Final = 24 * 3600.0
-#: Names of the states in the store.
+#: Names of the states in the store (``router``: the router's incidents, as an older sensorhub
+#: kept them; now one row each).
 ROUTER_STATE: Final = "router"
 CLASSIFIER_STATE: Final = "classifier"
 #: Journal payloads of the clock: a tick, and the end of a burst (idle flush).
@@ -365,9 +366,17 @@ class Service:
     def _resume(self) -> None:
         """Take up where the last run left off: classifier, router, silences, the outbox."""
         store = self.store
-        router_state = store.load_state(ROUTER_STATE)
-        if router_state is not None:
-            self.router.restore(router_state)
+        legacy = store.load_state(ROUTER_STATE)
+        if legacy is None:
+            incidents = store.incidents()
+            self.router.restore_incidents(incidents)
+            known = bool(incidents)
+        else:  # a store of an older sensorhub, with all incidents in one state: one row each
+            self.router.restore(legacy)
+            store.commit_step(
+                [], {ROUTER_STATE: None}, [], incidents=self.router.take_changes(everything=True)
+            )
+            known = True
         self._reload_silences(time.monotonic())
         saved = store.load_state(CLASSIFIER_STATE)
         if saved is not None:
@@ -397,7 +406,7 @@ class Service:
         pending = store.pending(MQTT_CHANNEL)
         for outbox_id, page in pending:
             self._publish(outbox_id, page)
-        if router_state is not None or saved is not None or journal or pending:
+        if known or saved is not None or journal or pending:
             steps = self.router.pending()
             logger.info(
                 "resumed from the store %s: %d event(s) waiting to be decided, %d incident "
@@ -517,7 +526,6 @@ class Service:
         work.audit.extend(entry.to_json() for entry in entries)
         if any(entry.decision == "acknowledged" for entry in entries):
             work.acks.append(AckRecord(ack.incident, ack.by, at))
-            work.router_changed = True
             logger.info("incident %s acknowledged by %s", ack.incident, ack.by)
 
     def _dead_letter(self, letter: DeadLetter) -> None:
@@ -566,9 +574,7 @@ class Service:
             work.pages.extend(self.router.feed(step, now))
         work.pages.extend(self.router.tick(now))
         routing = self.router.take_audit()
-        if routing:
-            work.router_changed = True
-            work.audit.extend(entry.to_json() for entry in routing)
+        work.audit.extend(entry.to_json() for entry in routing)
         work.audit.extend(entry.to_json() for entry in self.silences.take_audit())
         outbox = self._commit(work, snapshot=False)
         for (page, channel), outbox_id in outbox:
@@ -598,16 +604,17 @@ class Service:
         system of the page's site goes there too.
         """
         delivered = self._take_delivered()
-        states: dict[str, dict[str, Any] | str] = {}
-        if work.router_changed:
-            states[ROUTER_STATE] = self.router.snapshot_json()
+        states: dict[str, dict[str, Any]] = {}
+        incidents = self.router.take_changes()
         if snapshot:
             states[CLASSIFIER_STATE] = {
                 "rules": self._policy_digest,
                 "event_now": self._event_now if self._event_now != -math.inf else None,
                 "pickle": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
             }
-        if not (work.pages or work.audit or work.acks or work.journal or states or delivered):
+        if not (work.pages or work.audit or work.acks or work.journal) and not (
+            states or incidents or delivered
+        ):
             return []
         outbox = [
             (page, channel)
@@ -621,6 +628,7 @@ class Service:
             outbox,
             states,
             work.audit,
+            incidents=incidents,
             acks=work.acks,
             journal=() if snapshot else work.journal,
             clear_journal=snapshot,
@@ -705,7 +713,6 @@ class _Round:
     audit: list[dict[str, Any]] = field(default_factory=list)
     acks: list[AckRecord] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
-    router_changed: bool = False
 
 
 def _digest(policy: Policy) -> str:

@@ -32,11 +32,13 @@ from sensorhub.contract import Page
 logger = logging.getLogger(__name__)
 
 #: The schema this code writes; a store opened by it is migrated up to this version.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: Outbox channels: the broker, or one ESPA 4.4.4 paging system by name.
 MQTT_CHANNEL: Final = "mqtt"
 ESPA_PREFIX: Final = "espa:"
+#: Page ids looked up at a time (placeholders in one statement; SQLite allows 32,766).
+ID_QUERY: Final = 500
 
 
 class StoreError(RuntimeError):
@@ -137,9 +139,10 @@ class Store(Protocol):
     def commit_step(
         self,
         pages: Sequence[tuple[Page, str]],
-        states: Mapping[str, Mapping[str, Any] | str],
+        states: Mapping[str, Mapping[str, Any] | str | None],
         audit: Sequence[Mapping[str, Any]],
         *,
+        incidents: Mapping[str, str | None] | None = None,
         acks: Sequence[AckRecord] = (),
         journal: Sequence[JournalEntry] = (),
         clear_journal: bool = False,
@@ -148,13 +151,19 @@ class Store(Protocol):
         """Write one decided step in one transaction: all of it, or (on an error) none of it.
 
         ``pages`` as ``(page, channel)`` are enqueued (see :meth:`enqueue`), ``states`` saved (a
-        state given as text is a JSON object the caller has encoded, as ``Router.snapshot_json``),
-        ``audit`` entries (JSON objects with a numeric ``ts``) appended, ``acks`` recorded,
-        ``journal`` entries appended, the outbox entries ``confirmed`` delivered (see
-        :meth:`confirm`). ``clear_journal`` empties the journal first (``states`` then holds a
-        snapshot of the classifier that covers it). Returns the outbox ids of ``pages``, in
-        order.
+        state given as text is a JSON object the caller has encoded; one given as None is
+        deleted), the router's ``incidents`` that changed saved by name (each a JSON object as
+        text, as ``Router.take_changes`` makes them; None: forgotten), ``audit`` entries (JSON
+        objects with a numeric ``ts``) appended, ``acks`` recorded, ``journal`` entries
+        appended, the outbox entries ``confirmed`` delivered (see :meth:`confirm`).
+        ``clear_journal`` empties the journal first (``states`` then holds a snapshot of the
+        classifier that covers it). Returns the outbox ids of ``pages``, in order.
         """
+        ...
+
+    def incidents(self) -> list[dict[str, Any]]:
+        """The router's incidents as last saved by :meth:`commit_step`, in the order of their
+        names."""
         ...
 
     def journal(self) -> list[JournalEntry]:
@@ -270,6 +279,15 @@ def _migrations(id_column: str) -> list[list[str]]:
                 entries TEXT NOT NULL
             )""",
         ],
+        # version 3: the router's incidents one row each, so that a round writes only those it
+        # changed (the state "router" held them all, and was written whole every round)
+        [
+            """CREATE TABLE incidents (
+                incident TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                saved_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
     ]
 
 
@@ -374,7 +392,7 @@ class SqlStore(ABC):
     def enqueue(self, page: Page, channel: str) -> int:
         check_channel(channel)
         with self._tx(write=True) as tx:
-            return self._put_page(tx, page, channel, time.time())
+            return self._put_pages(tx, [(page, channel)], time.time())[0]
 
     def pending(self, channel: str) -> list[tuple[int, Page]]:
         with self._tx(write=False) as tx:
@@ -413,20 +431,21 @@ class SqlStore(ABC):
         with self._tx(write=False) as tx:
             tx.execute("SELECT state FROM state WHERE name = ?", (name,))
             row = tx.one()
-        return None if row is None else self._state_of(name, row[0])
+        return None if row is None else self._state_of(f"state {name!r}", row[0])
 
-    def _state_of(self, name: str, text: str) -> dict[str, Any]:
+    def _state_of(self, what: str, text: str) -> dict[str, Any]:
         value = json.loads(text)
         if not isinstance(value, dict):
-            raise StoreError(f"state {name!r} in {self.url} is not a JSON object")
+            raise StoreError(f"{what} in {self.url} is not a JSON object")
         return value
 
     def commit_step(
         self,
         pages: Sequence[tuple[Page, str]],
-        states: Mapping[str, Mapping[str, Any] | str],
+        states: Mapping[str, Mapping[str, Any] | str | None],
         audit: Sequence[Mapping[str, Any]],
         *,
+        incidents: Mapping[str, str | None] | None = None,
         acks: Sequence[AckRecord] = (),
         journal: Sequence[JournalEntry] = (),
         clear_journal: bool = False,
@@ -436,7 +455,9 @@ class SqlStore(ABC):
         for _, channel in pages:
             check_channel(channel)
         texts = {
-            name: state if isinstance(state, str) else _json(state, f"state {name!r}")
+            name: state
+            if state is None or isinstance(state, str)
+            else _json(state, f"state {name!r}")
             for name, state in states.items()
         }
         entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
@@ -447,7 +468,7 @@ class SqlStore(ABC):
                 tx.execute("DELETE FROM journal")
             if journal:  # one row a round: [[topic, payload, at], ...]
                 tx.execute("INSERT INTO journal (entries) VALUES (?)", (entries_text,))
-            ids = [self._put_page(tx, page, channel, now) for page, channel in pages]
+            ids = self._put_pages(tx, pages, now)
             if confirmed:
                 tx.execute_many(
                     "UPDATE outbox SET confirmed_at = ? "
@@ -455,12 +476,22 @@ class SqlStore(ABC):
                     [(now, outbox_id) for outbox_id in confirmed],
                 )
             for name, text in texts.items():
-                self._put_state(tx, name, text, now)
-            for ts, text in entries:
-                self._put_audit(tx, ts, text)
+                if text is None:
+                    tx.execute("DELETE FROM state WHERE name = ?", (name,))
+                else:
+                    self._put_state(tx, name, text, now)
+            if incidents:
+                self._put_incidents(tx, incidents, now)
+            self._put_audit(tx, entries)
             for ack in acks:
                 self._put_ack(tx, ack)
             return ids
+
+    def incidents(self) -> list[dict[str, Any]]:
+        with self._tx(write=False) as tx:
+            tx.execute("SELECT incident, state FROM incidents ORDER BY incident")
+            rows = tx.all()
+        return [self._state_of(f"incident {row[0]!r}", row[1]) for row in rows]
 
     def journal(self) -> list[JournalEntry]:
         with self._tx(write=False) as tx:
@@ -483,13 +514,12 @@ class SqlStore(ABC):
             self._lock_schema(tx)  # PostgreSQL: one changer at a time (SQLite: BEGIN IMMEDIATE)
             tx.execute("SELECT state FROM state WHERE name = ?", (name,))
             row = tx.one()
-            before = None if row is None else self._state_of(name, row[0])
+            before = None if row is None else self._state_of(f"state {name!r}", row[0])
             after, audit = change(before)
             text = _json(after, f"state {name!r}")
             entries = [(_audit_ts(entry), _json(entry, "audit entry")) for entry in audit]
             self._put_state(tx, name, text, time.time())
-            for ts, entry in entries:
-                self._put_audit(tx, ts, entry)
+            self._put_audit(tx, entries)
         return json.loads(text)  # type: ignore[no-any-return]
 
     def audit_since(self, ts: float) -> list[dict[str, Any]]:
@@ -526,26 +556,41 @@ class SqlStore(ABC):
     def _tx(self, *, write: bool) -> AbstractContextManager[Tx]:
         return _Locked(self._lock, self._transaction(write=write))
 
-    def _put_page(self, tx: Tx, page: Page, channel: str, now: float) -> int:
-        tx.execute(
+    def _put_pages(self, tx: Tx, pages: Sequence[tuple[Page, str]], now: float) -> list[int]:
+        """Enqueue ``pages`` (``(page, channel)``) with one statement per table, however many
+        there are (the escalations that come due together after a restart, or in a burst, are
+        hundreds); their outbox ids, in order."""
+        if not pages:
+            return []
+        tx.execute_many(
             "INSERT INTO outbox (page_id, channel, incident, escalation, page, enqueued_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (page_id, channel) DO NOTHING",
-            (page.page_id, channel, page.incident, page.escalation, page.model_dump_json(), now),
+            [
+                (page.page_id, channel, page.incident, page.escalation, page.model_dump_json(), now)
+                for page, channel in pages
+            ],
         )
-        if page.escalation == 0:
-            tx.execute(
+        first = [(p.incident, p.page_id, p.ts) for p, _ in pages if p.escalation == 0]
+        if first:
+            tx.execute_many(
                 "INSERT INTO first_pages (incident, page_id, ts) VALUES (?, ?, ?) "
                 "ON CONFLICT (incident) DO NOTHING",
-                (page.incident, page.page_id, page.ts),
+                first,
             )
-        tx.execute(
-            "SELECT outbox_id FROM outbox WHERE page_id = ? AND channel = ?",
-            (page.page_id, channel),
-        )
-        row = tx.one()
-        if row is None:  # pragma: no cover - the row was just written
-            raise StoreError(f"page {page.page_id} vanished from the outbox of {self.url}")
-        return int(row[0])
+        page_ids = list(dict.fromkeys(page.page_id for page, _ in pages))
+        found: dict[tuple[str, str], int] = {}
+        for at in range(0, len(page_ids), ID_QUERY):
+            chunk = page_ids[at : at + ID_QUERY]
+            marks = ", ".join("?" * len(chunk))  # placeholders only: the ids are parameters
+            tx.execute(
+                f"SELECT page_id, channel, outbox_id FROM outbox WHERE page_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update(((row[0], row[1]), int(row[2])) for row in tx.all())
+        try:
+            return [found[page.page_id, channel] for page, channel in pages]
+        except KeyError as missing:  # pragma: no cover - the rows were just written
+            raise StoreError(f"page {missing} vanished from the outbox of {self.url}") from None
 
     def _put_state(self, tx: Tx, name: str, text: str, now: float) -> None:
         tx.execute(
@@ -554,8 +599,23 @@ class SqlStore(ABC):
             (name, text, now),
         )
 
-    def _put_audit(self, tx: Tx, ts: float, text: str) -> None:
-        tx.execute("INSERT INTO audit (ts, entry) VALUES (?, ?)", (ts, text))
+    def _put_incidents(self, tx: Tx, incidents: Mapping[str, str | None], now: float) -> None:
+        forgotten = [(name,) for name, text in incidents.items() if text is None]
+        kept = [(name, text, now) for name, text in incidents.items() if text is not None]
+        if forgotten:
+            tx.execute_many("DELETE FROM incidents WHERE incident = ?", forgotten)
+        if kept:
+            tx.execute_many(
+                "INSERT INTO incidents (incident, state, saved_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (incident) "
+                "DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+                kept,
+            )
+
+    def _put_audit(self, tx: Tx, entries: Sequence[tuple[float, str]]) -> None:
+        """``(ts, entry as JSON text)`` appended to the audit trail."""
+        if entries:
+            tx.execute_many("INSERT INTO audit (ts, entry) VALUES (?, ?)", entries)
 
     def _put_ack(self, tx: Tx, ack: AckRecord) -> None:
         tx.execute(
