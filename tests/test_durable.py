@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import random
 import signal
 import subprocess
 import sys
@@ -22,13 +23,18 @@ import pytest
 
 from sensorhub import cli
 from sensorhub.broker import PrivateBroker
+from sensorhub.codec import decode_mqtt
+from sensorhub.contract import Event
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings
 from sensorhub.routing.pages import make_page
 from sensorhub.routing.router import ACK_TOPIC, Router
 from sensorhub.rules import load_policy
+from sensorhub.service import Service, ServiceOptions, _Round
 from sensorhub.store import open_store
 
 from .conftest import WAIT, Names, Received, RunningService, TestClient
+from .test_equivalence import RULES as EQUIVALENCE_RULES
+from .test_equivalence import _recording
 from .test_serve import NIGHT, _connect, event, is_page
 
 Serve = Callable[..., RunningService]
@@ -341,6 +347,92 @@ def test_the_router_state_of_an_older_sensorhub_is_taken_up_and_kept_one_inciden
     assert not client.matching(page_of(0))  # the router knew the incident: no first page
     (row,) = store.incidents()
     assert [step["escalation"] for step in row["steps"]] == [2]
+
+
+def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides_as_before(
+    names: Names, tmp_path: Path
+) -> None:
+    """Rounds of 1-80 messages (late ones, redeliveries, bad ones) and an idle flush journalled
+    as serve journals them; a service started on that store (no snapshot, all journal) then
+    decides the rest of the night exactly as the one that never stopped."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(EQUIVALENCE_RULES.format(site=names.site), encoding="utf-8")
+    lines = [
+        (names.topic(payload["room"], payload["kind"], payload["device"]), line)
+        for payload, line in _recording(names.site)
+        if payload is not None
+    ]
+    options = ServiceOptions(
+        prefix=names.prefix, clock="event", store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+
+    def service() -> Service:
+        started = Service(load_policy(rules), MqttSettings("127.0.0.1", 1, "t"), options)
+        started._resume()
+        return started
+
+    def rounds(target: Service, lines: list[tuple[str, bytes]], seed: int) -> None:
+        rng = random.Random(seed)
+        while lines:
+            work = _Round()
+            size = rng.randint(1, 80)
+            for topic, payload in lines[:size]:
+                target._handle(InboundMessage(topic, payload, NIGHT), work)
+            lines = lines[size:]
+            target._classify(work)
+            if rng.random() < 0.1:  # what came late after it is decided as late
+                target._idle_flush(5.0, work)
+            target._commit(work, snapshot=False)
+
+    half = len(lines) // 2
+    first = service()
+    rounds(first, lines[:half], 1)
+    assert len(first.store.journal()) > half - 20
+    again = service()
+    counts = [
+        (c.buffered, c.late_events, c.duplicates, c.raw_alarms)
+        for c in (first.classifier, again.classifier)
+    ]
+    assert counts[0] == counts[1]
+    assert counts[0][0] > 0  # buffered
+    assert counts[0][1] > 0  # late after an idle flush
+
+    rest = [decode_mqtt(topic, payload, NIGHT, names.prefix) for topic, payload in lines[half:]]
+    decided = []
+    for target in (first, again):
+        steps = [target.classifier.push(event) for event in rest if isinstance(event, Event)]
+        steps.append(target.classifier.drain())
+        decided.append(
+            [(a.decision, a.ts, a.incident, a.reason) for step in steps for a in step.audit]
+        )
+    assert decided[0] == decided[1]
+    assert sum(1 for d in decided[0] if d[0] == "paged") > 5
+
+
+def test_ticks_that_decide_nothing_are_journalled_with_the_next_round_that_writes(
+    names: Names, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(EQUIVALENCE_RULES.format(site=names.site), encoding="utf-8")
+    options = ServiceOptions(
+        prefix=names.prefix, clock="wall", store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    service = Service(load_policy(rules), MqttSettings("127.0.0.1", 1, "t"), options)
+    service._resume()
+    for _ in range(3):  # an idle service: no transaction for its ticks
+        work = _Round()
+        service._tick(work)
+        assert service._commit(work, snapshot=False) == []
+    assert service.store.journal() == []
+    work = _Round()
+    topic = names.topic("normal", "door")
+    service._handle(InboundMessage(topic, b'{"ts": 1795000000, "event": "open"}', 0.0), work)
+    service._classify(work)
+    service._tick(work)
+    service._commit(work, snapshot=False)
+    journal = service.store.journal()
+    assert [entry.payload for entry in journal] == ["tick", journal[1].payload, "tick"]
+    assert journal[0].at < journal[2].at  # the last of the idle ticks, then the round's
 
 
 @pytest.mark.mqtt
