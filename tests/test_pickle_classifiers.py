@@ -128,3 +128,15 @@ def test_a_fast_classifier_without_audit_pickles_and_pages_the_same() -> None:
     got = _outcome([*before, *_push(restored, arrivals[1100:], 100), restored.drain()])
     assert got == expected
     assert expected[0]
+
+
+def test_a_pickle_keeps_of_the_kernels_outputs_only_their_shapes() -> None:
+    """They are written by a call and emptied after it: between calls a snapshot (what serve
+    writes every 200,000 messages) need not carry them; the restored arrays are as large."""
+    classifier = FastClassifier(_policy())
+    _push(classifier, _arrival(_stream(9, 600), 9), 60)
+    restored = pickle.loads(pickle.dumps(classifier))  # noqa: S301 - our own snapshot
+    for name in ("_out_i", "_out_f", "_ev_out"):
+        assert classifier.__getstate__()[name] == getattr(classifier, name).shape
+        assert getattr(restored, name).shape == getattr(classifier, name).shape
+        assert getattr(restored, name).dtype == getattr(classifier, name).dtype

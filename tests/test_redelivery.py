@@ -149,6 +149,20 @@ def test_seen_ids_keep_an_hour_not_the_whole_stream() -> None:
     assert _check(seen, [(0, t0 + 9 * 3600 + 5, "id-9-5"), (0, t0 + 5, "id-0-5")]) == [False, True]
 
 
+def test_a_pickle_holds_the_entries_but_neither_the_hash_table_nor_room_to_grow() -> None:
+    """What serve writes in every snapshot: under 56 bytes an id here, where the arrays as they
+    are (grown by doubling, and the hash table) take half as much again or more."""
+    seen = SeenIds(W)
+    t0 = 1_800_000_000.0
+    assert _check(seen, [(0, t0 + i, f"id-{i:05}") for i in range(5000)]) == [True] * 5000
+    data = pickle.dumps(seen)
+    held = sum(array.nbytes for array in vars(seen).values() if isinstance(array, np.ndarray))
+    assert len(data) < 5000 * (8 + 32 + 8 + 8) + 2000 < held / 1.45
+    again = pickle.loads(data)  # noqa: S301 - our own bytes
+    batch = [(0, t0 + 5000, "id-00007"), (1, t0 + 5000, "id-00007"), (0, t0 + 5001, "id-04999")]
+    assert _check(again, batch) == _check(seen, batch) == [False, True, False]
+
+
 # -- the classifiers, decision for decision -----------------------------------------------------
 
 

@@ -352,10 +352,26 @@ class SeenIds:
         self._pruned_at = np.array([-math.inf])
         self._hashing = HASHING
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The entries and their bytes, without the room left to grow, and of the hash table
+        only its size (it is built again from the entries): about half the pickle, which
+        ``serve`` writes in every snapshot of its classifier."""
+        n, used = int(self._used[0]), int(self._used[1])
+        state = dict(self.__dict__)
+        state["_hashes"] = self._hashes[:n]
+        state["_entries"] = self._entries[:n]
+        state["_times"] = self._times[:n]
+        state["_bytes"] = self._bytes[:used]
+        state["_slots"] = self._slots.shape[0]
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A snapshot taken with another hash function (an older version) is hashed again
-        from its entries' devices and bytes, so its decisions stay the same."""
+        """The hash table is built again (a snapshot of an older version holds it whole); one
+        taken with another hash function is hashed again from its entries' devices and bytes,
+        so its decisions stay the same."""
         self.__dict__.update(state)
+        if isinstance(self._slots, int):
+            self._rehash(self._slots)
         if state.get("_hashing") != HASHING:
             _rehash_entries(self._hashes, self._entries, self._bytes, int(self._used[0]))
             self._rehash(self._slots.shape[0])

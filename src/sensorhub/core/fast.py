@@ -55,6 +55,9 @@ LOG_BATCHES: Final = 64
 LOG_EVENTS: Final = 1 << 16
 #: Plans of at least this many events are made into arrays kept from batch to batch
 PLAN_SCRATCH_MIN: Final = 1 << 12
+#: The kernel's outputs (and their dtypes): written by a call and read and emptied after it, so
+#: between calls a snapshot keeps only their shapes.
+_OUTPUTS: Final = {"_out_i": np.int64, "_out_f": np.float64, "_ev_out": np.int64}
 
 
 def _grow(array: Any, rows: int, fill: float | int) -> Any:
@@ -192,11 +195,18 @@ class FastClassifier(EventClock):
         state["_state_made"] = None
         state["_state_ids"] = ()
         state["_plan_work"] = None  # scratch
+        if not (self._cnt[k.C_NOUT] or self._cnt[k.C_NEV]):
+            for name in _OUTPUTS:  # the kernel's outputs, read after each call: their shape
+                state[name] = getattr(self, name).shape
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_plan_work", None)  # a snapshot of an older version
+        for name, dtype in _OUTPUTS.items():
+            shape = state[name]
+            if isinstance(shape, tuple):
+                setattr(self, name, np.zeros(shape, dtype=dtype))
 
     def set_audit(self, audit: bool | Literal["decisive"]) -> None:
         """Which audit records to make from now on (as the constructor's ``audit``)."""
