@@ -14,7 +14,9 @@ minute; each wait is bounded):
 - for each run, a separate publisher process (this script with ``--role publisher``: MQTT on
   a plain socket, ``RawPublisher``, QoS 1, packets encoded beforehand and written 32 at a time,
   no limit on messages in flight) that publishes events of the benchmark recording (see
-  ``benchmarks/recordings.py``), first as fast as it can, then at fixed rates; after every
+  ``benchmarks/recordings.py``; serve's runs one after another from its start, so that event
+  time runs on from run to run, the ceiling's from its middle), at fixed rates, lowest first,
+  then as fast as it can; after every
   ``--call-every`` events it presses a resident call button in a room of its own, with the
   field ``sent_at`` (its wall clock) in the payload. It waits for the broker's PUBACK of every
   message;
@@ -360,7 +362,9 @@ class Load:
 
     @property
     def tag(self) -> str:
-        return re.sub(r"[^A-Za-z0-9]", "", self.label)
+        """Names the run's call rooms and ids: a run that repeats a rate must not press the
+        calls of an earlier one again (serve would take them for redeliveries)."""
+        return re.sub(r"[^A-Za-z0-9]", "", self.label) + f"at{self.skip}"
 
 
 @dataclass(frozen=True)
@@ -614,7 +618,11 @@ def benchmark(args: argparse.Namespace) -> None:
                 folder,
                 serve.pid,
             )
-            skip = 0
+            # serve's runs play the first half of the recording on, one after the other, so
+            # that its event time runs on as in one stretch of nights (a run starting hours of
+            # event time after the last made every escalation due at once); the ceiling's runs
+            # take the second half
+            skip, ceiling_skip = 0, needed // 2
             failed_at: str | None = None
             for label, rate, count in plan:
                 if time.perf_counter() - started > args.budget:
@@ -625,8 +633,9 @@ def benchmark(args: argparse.Namespace) -> None:
                 print(f"run {label}: {count:,} events to serve ...", file=sys.stderr)
                 served = serve_run(setup, Load(label, rate, count, skip), pages)
                 print(f"run {label}: the same load to mosquitto_sub ...", file=sys.stderr)
-                ceiling = ceiling_run(setup, Load(label, rate, count, skip + count))
-                skip += 2 * count
+                ceiling = ceiling_run(setup, Load(label, rate, count, ceiling_skip))
+                skip += count
+                ceiling_skip += count
                 results.append((served, ceiling))
                 if rate and not (served.kept_up and served.lost == 0) and not args.all_rates:
                     failed_at = label
