@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import time
 from collections.abc import Callable
 
@@ -158,3 +159,15 @@ def test_a_queue_inbox_gets_the_messages_one_by_one(
     got = [inbox.get(timeout=WAIT) for _ in range(50)]
     connection.stop()
     assert [m.payload for m in got] == [str(n).encode() for n in range(50)]
+
+
+@pytest.mark.mqtt
+def test_small_writes_such_as_a_page_go_out_at_once(mosquitto: PrivateBroker, names: Names) -> None:
+    """Nagle's algorithm is off on the connection: a page written right after a round's
+    PUBACKs waited for the broker's (delayed, up to 40 ms) ACK of them; 40-48 ms was the p99
+    of resident calls in benchmarks/live.py at every rate before."""
+    connection = _connect(mosquitto, names.client_id, [], Inbox())
+    sock = connection._client.socket()
+    nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    connection.stop()
+    assert nodelay

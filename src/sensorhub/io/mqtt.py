@@ -33,9 +33,11 @@ What it does so that no event is lost while the service or the broker is away:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import ssl
 import struct
 import threading
@@ -286,7 +288,12 @@ class _Client(paho.Client):
     on_messages: Callable[[list[InboundMessage]], None] | None = None
 
     def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
+        sock: Any = super()._create_socket()
+        # A page is a small write: with Nagle's algorithm it waited for the broker's ACK of
+        # what went before (the round's PUBACKs), which the broker's kernel may delay 40 ms.
+        with contextlib.suppress(OSError, AttributeError):  # not TCP: nothing to turn off
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _BufferedSocket(sock)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
