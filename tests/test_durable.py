@@ -352,9 +352,9 @@ def test_the_router_state_of_an_older_sensorhub_is_taken_up_and_kept_one_inciden
 def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides_as_before(
     names: Names, tmp_path: Path
 ) -> None:
-    """Rounds of 1-80 messages (late ones, redeliveries, bad ones) and an idle flush journalled
-    as serve journals them; a service started on that store (no snapshot, all journal) then
-    decides the rest of the night exactly as the one that never stopped."""
+    """Rounds of 1-80 messages (events up to 10 s late, malformed lines) and idle flushes
+    journalled as serve journals them; a service started on that store (no snapshot, all
+    journal) then decides the rest of the night exactly as the one that never stopped."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(EQUIVALENCE_RULES.format(site=names.site), encoding="utf-8")
     lines = [
@@ -405,6 +405,8 @@ def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides
         decided.append(
             [(a.decision, a.ts, a.incident, a.reason) for step in steps for a in step.audit]
         )
+    first.store.close()
+    again.store.close()
     assert decided[0] == decided[1]
     assert sum(1 for d in decided[0] if d[0] == "paged") > 5
 
@@ -431,6 +433,7 @@ def test_ticks_that_decide_nothing_are_journalled_with_the_next_round_that_write
     service._tick(work)
     service._commit(work, snapshot=False)
     journal = service.store.journal()
+    service.store.close()
     assert [entry.payload for entry in journal] == ["tick", journal[1].payload, "tick"]
     assert journal[0].at < journal[2].at  # the last of the idle ticks, then the round's
 
