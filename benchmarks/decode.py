@@ -16,12 +16,12 @@ times on exactly those lines, in the same run, best of ``--repeat`` passes each:
 
 - per line, parsing only or parsing into a typed value: ``json.loads`` (the baseline),
   ``pydantic_core.from_json`` (the parser ``codec.decode_line`` uses), msgspec to ``dict``,
-  orjson, and msgspec into the typed ``Struct`` of ``sensorhub.batch`` (which also checks most of
-  the contract in C);
+  orjson, and msgspec into the typed ``Struct`` of ``sensorhub.codec.batch`` (which also
+  checks most of the contract in C);
 - the codec itself: ``decode_line`` (every line to an ``Event`` or a dead letter, what
   ``replay --classifier reference`` runs) and ``decode_mqtt`` (what ``serve`` runs on a message,
   the topic made from the line's place beforehand);
-- the compiled scanner alone (``sensorhub.scan``, the batch decoder's first tier): every
+- the compiled scanner alone (``sensorhub.codec.scan``, the batch decoder's first tier): every
   chunk's bytes to columns in one compiled pass, a new table of names per pass;
 - the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the scanner, then
   msgspec's typed struct for the lines it leaves, every line neither vouches for through
@@ -49,11 +49,11 @@ import numpy as np
 import pydantic_core
 
 from recordings import ensure_recording, machine
-from sensorhub.batch import ColumnDecoder, _block, _Line, read_chunks
-from sensorhub.codec import decode_line, decode_mqtt
+from sensorhub.codec.batch import ColumnDecoder, _block, _Line, read_chunks
+from sensorhub.codec.payload import decode_line, decode_mqtt
+from sensorhub.codec.scan import NameTable
 from sensorhub.contract import Event
 from sensorhub.core.columns import Registry
-from sensorhub.scan import NameTable
 
 try:
     import orjson

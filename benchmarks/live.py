@@ -7,8 +7,8 @@ Run: ``.venv/bin/python benchmarks/live.py [--events 30000] [--rates 5000,10000,
 Everything runs on this machine, on loopback, and stops by itself (the whole run takes about a
 minute; each wait is bounded):
 
-- a private Mosquitto (``sensorhub.broker.PrivateBroker``: unlimited queue, 10,000 messages in
-  flight per client, as docs/operations.md asks of a site's broker);
+- a private Mosquitto (``sensorhub.testing.broker.PrivateBroker``: unlimited queue, 10,000 messages
+  in flight per client, as docs/operations.md asks of a site's broker);
 - ``sensorhub serve --broker URL --clock event --metrics-port P`` as a child process, with the
   benchmark recording's rule file (INFO logging, as deployed, to a file);
 - for each run, a separate publisher process (this script with ``--role publisher``: MQTT on
@@ -66,8 +66,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sensorhub.demo import scrape
-from sensorhub.evaluate import percentile_of
+from sensorhub.commands.demo import scrape
+from sensorhub.evaluation.evaluate import percentile_of
 
 TARGET_RATE = 20_000.0
 TARGET_P99 = 0.050
@@ -566,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def benchmark(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
     from recordings import ensure_recording, machine  # noqa: PLC0415
-    from sensorhub.broker import PrivateBroker, free_port  # noqa: PLC0415
+    from sensorhub.testing.broker import PrivateBroker, free_port  # noqa: PLC0415
 
     started = time.perf_counter()
     recording = ensure_recording(say=lambda s: print(s, file=sys.stderr))

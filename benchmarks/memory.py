@@ -145,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print("measuring the baseline (interpreter + imports) ...", file=sys.stderr)
     baseline = measure(
-        [python, "-c", "import sensorhub.cli, sensorhub.replay, sensorhub.columnar"], env=env
+        [
+            python,
+            "-c",
+            "import sensorhub.cli, sensorhub.commands.replay, sensorhub.codec.columnar",
+        ],
+        env=env,
     )
     peaks: dict[tuple[str, str], Peak] = {}
     with tempfile.TemporaryDirectory(prefix="sensorhub-bench-") as folder:

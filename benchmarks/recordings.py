@@ -113,7 +113,7 @@ def ensure_recording(
         say(f"  {lines:,} lines in {time.perf_counter() - started:.1f} s")
         parquet.unlink(missing_ok=True)
     if not parquet.exists():
-        from sensorhub.convert import convert  # noqa: PLC0415 - only when needed
+        from sensorhub.commands.convert import convert  # noqa: PLC0415 - only when needed
 
         started = time.perf_counter()
         say(f"making {parquet.name} with sensorhub convert")

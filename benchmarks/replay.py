@@ -12,9 +12,9 @@ Makes (once, in ``benchmarks/.data/``) a simulated recording of ``--rooms`` room
   replay reads it (the ceiling for replay from JSONL: everything replay does but classify and
   write pages); and the codec's ``decode_line`` on every line (what ``--classifier reference``
   decodes with);
-- ``replay`` end to end from JSONL and from Parquet (``sensorhub.replay.replay()``, the function
-  the command runs: read, check, classify, write pages and dead letters), in events per second,
-  with the classifier ``--classifier`` names (default ``fast``, as the command);
+- ``replay`` end to end from JSONL and from Parquet (``sensorhub.commands.replay.replay()``, the
+  function the command runs: read, check, classify, write pages and dead letters), in events per
+  second, with the classifier ``--classifier`` names (default ``fast``, as the command);
 - the Parquet reader alone: rows read and checked, then also made into columns
   (``columnar.event_columns``, what replay hands the fast classifier);
 - the classifier alone on events decoded beforehand: ``FastClassifier.push_batch`` on the very
@@ -47,14 +47,14 @@ from pathlib import Path
 import numpy as np
 
 from recordings import Recording, ensure_recording, machine
-from sensorhub.batch import ColumnDecoder, read_chunks
-from sensorhub.codec import decode_line
-from sensorhub.columnar import FAST_BATCH_SIZE, ParquetRecording, event_columns
+from sensorhub.codec.batch import ColumnDecoder, read_chunks
+from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording, event_columns
+from sensorhub.codec.payload import decode_line
+from sensorhub.commands.replay import read_recording, replay
 from sensorhub.contract import MAX_LATENESS, Event
 from sensorhub.core.classifier import Classifier as Reference
 from sensorhub.core.columns import EventColumns, Registry
 from sensorhub.core.fast import FastClassifier
-from sensorhub.replay import read_recording, replay
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy
 

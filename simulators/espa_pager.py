@@ -1,7 +1,7 @@
 """A paging system that speaks ESPA 4.4.4, for tests and demos: takes calls, acknowledges some.
 
 It listens on a TCP port (loopback by default) and plays the paging system's end of the link
-(``Receiver`` in ``sensorhub.routing.espa_protocol``): it answers selections, checks every block
+(``Receiver`` in ``sensorhub.espa.protocol``): it answers selections, checks every block
 (BCC, structure, record ids, the call's records) and answers a bad one with NAK, records each
 call it accepts, and when polled hands out call-status blocks. A call is acknowledged after
 ``ack_delay`` seconds (call status ``4``, answered) or ignored, by address or at random with a
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Protocol, Self
 
-from sensorhub.routing.espa_protocol import (
+from sensorhub.espa.protocol import (
     Block,
     Call,
     CallReceived,

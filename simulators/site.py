@@ -8,7 +8,7 @@ their profile (fall risk, wandering, bathroom grace, sensors) all week. Between 
 devices go on sending heartbeats, a battery that ran low at night is replaced in the morning,
 and a device that went silent is repaired.
 
-It gives three things (formats in ``sensorhub.truth``):
+It gives three things (formats in ``sensorhub.evaluation.truth``):
 
 - the **recording** (CONTRACT.md section 3): every event in delivery order, with network
   jitter (a share of events up to 9 s late) and a sprinkling of malformed lines;
@@ -55,8 +55,7 @@ from sensorhub.core.classifier import (
     CONVENTIONAL_REARM,
     CONVENTIONAL_WANDERERS_ONLY,
 )
-from sensorhub.rules import Policy, load_policy
-from sensorhub.truth import (
+from sensorhub.evaluation.truth import (
     DEADLINES,
     ConventionalAlarm,
     Episode,
@@ -66,6 +65,7 @@ from sensorhub.truth import (
     sibling,
     write_census,
 )
+from sensorhub.rules import Policy, load_policy
 from simulators import ward as w
 from simulators.ward import (
     SILENT_AFTER,

@@ -49,7 +49,7 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from sensorhub.contract import IncidentKind
-from sensorhub.truth import DEADLINES
+from sensorhub.evaluation.truth import DEADLINES
 
 FallRisk = Literal["low", "normal", "high"]
 

@@ -20,12 +20,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sensorhub.broker import PrivateBroker
 from sensorhub.io.mqtt import MqttSettings
+from sensorhub.testing.broker import PrivateBroker
 from tests.pg import PostgresMissingError, PrivatePostgres
 
 if TYPE_CHECKING:
-    from sensorhub.service import Service
+    from sensorhub.commands.serve import Service
 
 #: How long a test waits for something that should happen within a second or two.
 WAIT = 15.0
@@ -201,8 +201,8 @@ def serve(
     the test's own (the same for every service the test starts, as after a restart).
     """
     # imported here, so that a module still being written breaks only the tests that use it
+    from sensorhub.commands.serve import Service, ServiceOptions  # noqa: PLC0415
     from sensorhub.rules import load_policy  # noqa: PLC0415
-    from sensorhub.service import Service, ServiceOptions  # noqa: PLC0415
 
     running: list[RunningService] = []
 

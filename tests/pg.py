@@ -26,7 +26,7 @@ from typing import Any, Self
 
 import psycopg
 
-from sensorhub.broker import HOST, free_port
+from sensorhub.testing.broker import HOST, free_port
 
 START_TIMEOUT = 30.0
 SUPERUSER = "postgres"

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sensorhub.commands.replay import ReplaySummary, replay
 from sensorhub.contract import Page
-from sensorhub.replay import ReplaySummary, replay
 from sensorhub.rules import load_policy
 
 AMS = ZoneInfo("Europe/Amsterdam")

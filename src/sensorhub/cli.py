@@ -17,18 +17,30 @@ _RAW = argparse.RawDescriptionHelpFormatter
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("sensorhub.service", "classify live events from an MQTT broker and publish pages"),
+    "serve": (
+        "sensorhub.commands.serve",
+        "classify live events from an MQTT broker and publish pages",
+    ),
     "fallback": (
-        "sensorhub.fallback",
+        "sensorhub.commands.fallback",
         "while sensorhub is down, page every conventional alarm unfiltered (the safety net)",
     ),
-    "replay": ("sensorhub.replay", "classify a recording offline, in event time, and write pages"),
-    "demo": ("sensorhub.demo", "stream a simulated ward night through a private broker"),
-    "convert": ("sensorhub.convert", "convert a recording between JSONL and Parquet"),
-    "evaluate": ("sensorhub.evaluate", "measure pages against a site's ground truth and census"),
-    "mute": ("sensorhub.mute:mute", "mute a room or device for maintenance (calls still page)"),
-    "unmute": ("sensorhub.mute:unmute", "lift a silence before it ends"),
-    "silences": ("sensorhub.mute:silences", "list the silences in force"),
+    "replay": (
+        "sensorhub.commands.replay",
+        "classify a recording offline, in event time, and write pages",
+    ),
+    "demo": ("sensorhub.commands.demo", "stream a simulated ward night through a private broker"),
+    "convert": ("sensorhub.commands.convert", "convert a recording between JSONL and Parquet"),
+    "evaluate": (
+        "sensorhub.evaluation.evaluate",
+        "measure pages against a site's ground truth and census",
+    ),
+    "mute": (
+        "sensorhub.commands.mute:mute",
+        "mute a room or device for maintenance (calls still page)",
+    ),
+    "unmute": ("sensorhub.commands.mute:unmute", "lift a silence before it ends"),
+    "silences": ("sensorhub.commands.mute:silences", "list the silences in force"),
 }
 
 
@@ -59,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rules", help="work with rule files", description="Work with rule files."
     )
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    check_module = importlib.import_module("sensorhub.rules.check")
+    check_module = importlib.import_module("sensorhub.commands.rules")
     check = rules_sub.add_parser(
         "check",
         help="check a rule file and report each mistake",

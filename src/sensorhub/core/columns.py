@@ -288,7 +288,7 @@ def empty_columns() -> EventColumns:
 
 # numba's flags as in ``kernel.py`` (cached, exact floats: no fastmath, the numbers round as
 # Python's; no GIL); set here because ``kernel`` imports this module (and the readers of
-# columns and ``sensorhub.scan``, which need not import the kernel, use it)
+# columns and ``sensorhub.codec.scan``, which need not import the kernel, use it)
 _jit = numba.njit(cache=True, fastmath=False, nogil=True)
 #: ``_jit``, compiled into every caller (numba IR inlining): a call that takes an array counts
 #: a reference to it, which on every event costs more than the helper's work

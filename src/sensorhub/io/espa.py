@@ -1,7 +1,7 @@
 """The ESPA 4.4.4 adapter: the only module that talks to a paging system, over TCP or a serial port.
 
 ``EspaTcpClient`` and ``EspaSerialClient`` each run one thread that owns the connection and
-drives the sans-I/O ``Link`` of ``sensorhub.routing.espa_protocol``: it writes what the link
+drives the sans-I/O ``Link`` of ``sensorhub.espa.protocol``: it writes what the link
 asks for, feeds it what arrives, and calls ``Link.timeout()`` when the paging system has been
 silent for ``response_timeout`` seconds. Everything else (framing, BCC, retries, which call
 status is an acknowledgement) is the link's business.
@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Final, Literal, Protocol, Self, TypedDict, Unpack
 
 from sensorhub.contract import Page
-from sensorhub.routing.espa_protocol import (
+from sensorhub.espa.protocol import (
     Acked,
     Call,
     CallProfile,

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from sensorhub.contract import Page
+from sensorhub.espa.protocol import CallStatus, UnknownRecipientError
 from sensorhub.io.espa import (
     RECONNECT_MAX_DELAY,
     RECONNECT_MIN_DELAY,
@@ -39,7 +40,6 @@ from sensorhub.io.espa import (
     EspaClient,
     client_for,
 )
-from sensorhub.routing.espa_protocol import CallStatus, UnknownRecipientError
 from sensorhub.routing.router import Ack
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.store import ESPA_PREFIX, Store, check_channel

@@ -12,7 +12,7 @@ added, removed or expired, and every page held back, is an entry of the audit tr
 (:meth:`Silences.take_audit`). :meth:`Silences.snapshot` and :meth:`Silences.restore` give a
 plain JSON-able state for the durable store.
 
-On the command line (``sensorhub.mute``): ``sensorhub mute`` builds a :class:`Silence` with
+On the command line (``sensorhub.commands.mute``): ``sensorhub mute`` builds a :class:`Silence` with
 ``created`` = now and ``until`` = now + the duration asked for and calls :meth:`Silences.add`;
 ``sensorhub unmute ID`` calls :meth:`Silences.remove`; ``sensorhub silences`` shows
 :meth:`Silences.active` (``--all``: :meth:`Silences.every`). The commands are the only writer
@@ -31,6 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sensorhub.contract import NAME_RE, Page
 
+#: The state in the store that holds the silences (``Silences.snapshot()``): written by
+#: ``sensorhub mute``/``unmute``, read by ``serve``.
+SILENCES_STATE: Final = "silences"
 #: A muted room is a room where nothing but resident calls is paged: at most a day at a time.
 MAX_ROOM_SILENCE: Final = 24 * 3600.0
 #: A device waiting for a spare part may stay muted longer, up to a week.

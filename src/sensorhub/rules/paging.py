@@ -10,7 +10,7 @@ A site names its paging systems under ``paging:``; each is an :class:`EspaConfig
 This is configuration only (pydantic, no I/O): ``sensorhub.io.espa.client_for(config)`` builds
 the client that speaks to the paging system, and ``sensorhub.io.paging.EspaChannel`` makes one
 paging system an outbox channel of the service. The link settings and the page-to-call profile
-come from the sans-I/O protocol (``sensorhub.routing.espa_protocol``). See docs/espa.md.
+come from the sans-I/O protocol (``sensorhub.espa.protocol``). See docs/espa.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sensorhub.contract import Priority
-from sensorhub.routing.espa_protocol import DEFAULT_CODES, CallCodes, CallProfile, LinkSettings
+from sensorhub.espa.protocol import DEFAULT_CODES, CallCodes, CallProfile, LinkSettings
 
 #: How long the paging system may take to answer before the link sends again.
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0

@@ -1,0 +1,1 @@
+"""Bytes in, validated events and dead letters out: MQTT payloads, JSONL lines, Parquet batches."""

@@ -1,0 +1,1 @@
+"""Ground truth, scoring and reports of replayed nights (researchers)."""

@@ -1,0 +1,1 @@
+"""Fixtures shipped for users' own tests: a private Mosquitto on a free loopback port."""

@@ -1,0 +1,73 @@
+"""``sensorhub demo``: one command streams a simulated night through the real service."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import sensorhub
+from sensorhub.cli import main
+from sensorhub.commands.replay import replay
+from sensorhub.rules import load_policy
+
+PAGE_LINE = re.compile(
+    r"^  \d\d:\d\d:\d\d  \S+\s+[a-z_]+(?: \(\+\d+\))?\s+(critical|high|normal|low)"
+)
+
+
+@pytest.mark.mqtt
+def test_the_demo_prints_pages_and_a_summary_and_pages_what_replay_pages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "demo"
+    status = main(["demo", "--rooms", "3", "--speed", "5000", "--keep", str(folder)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    pages = [line for line in out.splitlines() if PAGE_LINE.match(line)]
+    assert pages, out
+    for label in ("published", "dead letters", "raw alarms", "reactions", "reduction"):
+        assert f"  {label}" in out
+    # through MQTT on event time, the service pages what replay pages (contract section 3)
+    served = [json.loads(line) for line in (folder / "pages.jsonl").read_text().splitlines()]
+    assert len(served) == len(pages)
+    replayed_path = tmp_path / "replayed.jsonl"
+    summary = replay(folder / "night.jsonl", load_policy(folder / "rules.yaml"), replayed_path)
+    replayed = [json.loads(line) for line in replayed_path.read_text().splitlines()]
+    first = sorted(p["incident"] for p in served if p["escalation"] == 0)
+    assert first == sorted(p["incident"] for p in replayed)
+    # the demo acknowledges nothing: the service re-sends and escalates what it paged
+    assert {p["incident"] for p in served if p["escalation"] > 0} <= set(first)
+    match = re.search(r"reactions\s+(\d+)", out)
+    assert match is not None
+    assert int(match.group(1)) == summary.reactions
+
+
+@pytest.mark.mqtt
+def test_the_demo_cleans_up_its_temporary_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["demo", "--rooms", "1", "--speed", "20000"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    folder = re.search(r"recording\s+(\S+)night\.jsonl", out)
+    assert folder is not None
+    assert not Path(folder.group(1)).exists()
+
+
+def test_only_the_mqtt_adapter_imports_paho() -> None:
+    """One adapter per outside system: the demo's page listener goes through io/mqtt.py too."""
+    package = Path(sensorhub.__file__).parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(module.split(".")[0] == "paho" for module in modules):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"io/mqtt.py"}
