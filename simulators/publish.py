@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sensorhub.codec.payload import _event_time as _codec_event_time
+from sensorhub.codec.payload import event_time as _codec_event_time
 from sensorhub.contract import NAME_RE
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings, MqttSettingsError
 from simulators.ward import iter_recording

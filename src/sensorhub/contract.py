@@ -19,6 +19,8 @@ DEFAULT_PREFIX: Final = "care"
 DEADLETTER_TOPIC: Final = "sensorhub/deadletter"
 #: Pages go to ``sensorhub/pages/<site>/<recipient>``.
 PAGES_TOPIC: Final = "sensorhub/pages"
+#: Acknowledgements arrive on ``sensorhub/ack/<site>``.
+ACK_TOPIC: Final = "sensorhub/ack"
 #: Largest payload accepted, in bytes.
 MAX_PAYLOAD: Final = 64 * 1024
 #: Event times must lie in [TS_MIN, TS_MAX): 2000-01-01 and 2100-01-01 UTC.
@@ -125,6 +127,17 @@ class Event:
         if self.id is not None:
             return self.id
         return f"{self.topic_suffix}@{self.ts:.3f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An acknowledgement (section 2): ``by`` answered the pages of ``incident`` of ``site``.
+    ``ts``: when (Unix seconds); None: when it was received."""
+
+    site: str
+    incident: str
+    by: str
+    ts: float | None = None
 
 
 class Page(BaseModel):

@@ -77,7 +77,7 @@ def _compare(lines: list[bytes], *, text: bytes | None = None, passes: int = 1) 
     chunk = LineChunk("t.jsonl", 7, lines, text)
     fast_registry = Registry()
     decoder = ColumnDecoder(fast_registry)
-    rows, events, dead = decode_events(chunk, 5.0)
+    rows, events, dead, _ = decode_events(chunk, 5.0)
     registry = Registry()
     expected = EventColumns.from_events(events, registry)
     for done in range(passes):

@@ -344,8 +344,8 @@ def test_plans_made_in_kept_arrays_page_as_fresh_ones(seed: int) -> None:
             if chunk:
                 steps.append(fast.push_batch(EventColumns.from_events(chunk, fast.registry)))
         steps.append(fast.drain())
-        pages = [_page_key(p) for s in steps for p in s.pages]
-        audit = [(r.ts, r.decision, r.reason, r.room, r.page_id) for s in steps for r in s.audit]
+        pages = [_page_key(p) for s in steps for p in s.opened]
+        audit = [(r.ts, r.decision, r.reason, r.room, r.incident) for s in steps for r in s.audit]
         return pages, audit
 
     fresh = run()

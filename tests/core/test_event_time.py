@@ -63,9 +63,9 @@ def _pages(events: list[Event], arrival: list[float]) -> list[tuple[Any, ...]]:
     pages = []
     for _, event in sorted(zip(arrival, events, strict=True), key=lambda pair: pair[0]):
         copy = Event(**{f: getattr(event, f) for f in event.__slots__})  # type: ignore[attr-defined]
-        pages += classifier.push(copy).pages
-    pages += classifier.drain().pages
-    return sorted((p.room, p.kind, p.ts, p.audience) for p in pages)
+        pages += classifier.push(copy).opened
+    pages += classifier.drain().opened
+    return sorted((p.room, p.kind, p.ts, p.incident) for p in pages)
 
 
 def _compare(in_order: list[tuple[Any, ...]], late: list[tuple[Any, ...]]) -> None:

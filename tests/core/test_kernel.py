@@ -9,11 +9,9 @@ Pages of different rooms may come in another order, so pages are compared sorted
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,15 +20,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensorhub.contract import VOCABULARY, Event, Page
+from sensorhub.contract import VOCABULARY, Event
 from sensorhub.core import kernel
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier
 from sensorhub.core.night import night_flips
-from sensorhub.core.types import AuditRecord
+from sensorhub.core.types import AuditRecord, IncidentChange, Opened, Resolved, Step
 from sensorhub.rules.policy import Policy
-from tests.core import test_policy
 from tests.core.test_event_time import _policy
 from tests.scenario import AMS, NIGHT
 
@@ -132,19 +129,25 @@ def _copy(event: Event) -> Event:
     return Event(**{f: getattr(event, f) for f in event.__slots__})  # type: ignore[attr-defined]
 
 
-def _page_key(page: Page) -> tuple[Any, ...]:
+def _page_key(opened: Opened) -> tuple[Any, ...]:
+    """An opened incident (its first page, once routed), as compared between the twins."""
     return (
-        page.room,
-        page.kind,
-        page.ts,
-        page.incident,
-        page.page_id,
-        page.audience,
-        page.recipient,
-        page.priority,
-        page.text,
-        tuple(page.events),
+        opened.room,
+        opened.kind,
+        opened.ts,
+        opened.incident,
+        opened.events,
+        opened.device,
+        opened.fault,
     )
+
+
+def _change_key(change: IncidentChange) -> tuple[Any, ...]:
+    if isinstance(change, Opened):
+        return ("opened", *_page_key(change))
+    if isinstance(change, Resolved):
+        return ("resolved", change.incident, change.ts, change.reason)
+    return ("evidence", change.incident, change.ts)
 
 
 def _audit_key(record: AuditRecord) -> tuple[Any, ...]:
@@ -153,7 +156,6 @@ def _audit_key(record: AuditRecord) -> tuple[Any, ...]:
         record.ts,
         record.decision,
         record.incident,
-        record.page_id,
         record.reason,
         record.timer,
         None if event is None else (event.ts, event.kind, event.device, event.event, event.id),
@@ -163,11 +165,13 @@ def _audit_key(record: AuditRecord) -> tuple[Any, ...]:
 class Outcome:
     def __init__(self, classifier: Classifier | FastClassifier) -> None:
         self.classifier = classifier
-        self.pages: list[Page] = []
+        self.pages: list[Opened] = []  # the incidents opened: one first page each
+        self.changes: list[IncidentChange] = []
         self.audit: list[AuditRecord] = []
 
-    def add(self, step: Any) -> None:
-        self.pages += step.pages
+    def add(self, step: Step) -> None:
+        self.pages += step.opened
+        self.changes += step.incidents
         self.audit += step.audit
 
     def by_room(self) -> dict[Any, list[tuple[Any, ...]]]:
@@ -206,6 +210,7 @@ def _feed(
 
 def _assert_same(reference: Outcome, fast: Outcome) -> None:
     assert sorted(map(_page_key, fast.pages)) == sorted(map(_page_key, reference.pages))
+    assert Counter(map(_change_key, fast.changes)) == Counter(map(_change_key, reference.changes))
     ref_rooms, fast_rooms = reference.by_room(), fast.by_room()
     assert fast_rooms.keys() == ref_rooms.keys()
     for room, records in ref_rooms.items():
@@ -505,26 +510,3 @@ def test_push_batch_rejects_columns_of_the_wrong_dtype() -> None:
     columns.ts = columns.ts.astype(np.float32)  # type: ignore[assignment]
     with pytest.raises(TypeError, match="astype"):
         classifier.push_batch(columns)
-
-
-# -- every scenario of the reference policy, through the compiled core ---------------------------
-
-
-@pytest.fixture
-def _fast_replay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``commands.replay`` classifies with ``FastClassifier`` instead of ``Classifier``."""
-    monkeypatch.setattr("sensorhub.commands.replay.Classifier", FastClassifier)
-
-
-def _through_fast_core(test: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        test(*args, **kwargs)
-
-    run.__doc__ = f"tests/test_policy.py::{test.__name__}, replayed on the compiled core."
-    return pytest.mark.usefixtures("_fast_replay")(run)
-
-
-for _name in dir(test_policy):
-    if _name.startswith("test_"):
-        globals()[f"{_name}__fast"] = _through_fast_core(getattr(test_policy, _name))

@@ -35,8 +35,8 @@ from tests.core.test_kernel import _arrival, _batches, _copy, _page_key, _stream
 def test_without_an_audit_trail_the_pages_are_the_references(seed: int, batched: bool) -> None:
     arrivals = _arrival(_stream(200 + seed, 2500), seed)
     reference = Classifier(_policy())
-    ref_pages = [p for e in arrivals for p in reference.push(_copy(e)).pages]
-    ref_pages += reference.drain().pages
+    ref_pages = [p for e in arrivals for p in reference.push(_copy(e)).opened]
+    ref_pages += reference.drain().opened
     fast = FastClassifier(_policy(), audit=False)
     pages = []
     if batched:
@@ -46,10 +46,10 @@ def test_without_an_audit_trail_the_pages_are_the_references(seed: int, batched:
             start += size
             step = fast.push_batch(EventColumns.from_events(chunk, fast.registry))
             assert step.audit == []
-            pages += step.pages
+            pages += step.opened
     else:
-        pages = [p for e in arrivals for p in fast.push(_copy(e)).pages]
-    pages += fast.drain().pages
+        pages = [p for e in arrivals for p in fast.push(_copy(e)).opened]
+    pages += fast.drain().opened
     assert ref_pages, "a stream this long pages something"
     assert sorted(map(_page_key, pages)) == sorted(map(_page_key, ref_pages))
     assert (fast.raw_alarms, fast.late_events, fast.duplicates, fast.buffered) == (

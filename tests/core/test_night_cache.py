@@ -65,7 +65,7 @@ def test_a_second_classifier_asks_zoneinfo_nothing_and_decides_the_same(
         classifier = FastClassifier(policy, audit=False)
         step = classifier.push_batch(EventColumns.from_events(events, classifier.registry))
         done = classifier.drain()
-        return [page.model_dump_json() for page in [*step.pages, *done.pages]]
+        return [repr(change) for change in [*step.incidents, *done.incidents]]
 
     night_flips.cache_clear()
     first = pages()

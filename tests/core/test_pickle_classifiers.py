@@ -45,7 +45,7 @@ def _push(classifier: Classifiers, events: list[Event], batch: int) -> list[Any]
 
 
 def _outcome(steps: list[Any]) -> tuple[list[Any], list[Any]]:
-    pages = [_page_key(p) for s in steps for p in s.pages]
+    pages = [_page_key(p) for s in steps for p in s.opened]
     audit = [_audit_key(a) for s in steps for a in s.audit]
     return pages, audit
 

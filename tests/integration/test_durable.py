@@ -23,11 +23,10 @@ import pytest
 
 from sensorhub import cli
 from sensorhub.codec.payload import decode_mqtt
-from sensorhub.commands.serve import Service, ServiceOptions, _Round
-from sensorhub.contract import Event
+from sensorhub.commands.serve import Service, ServiceOptions
+from sensorhub.contract import ACK_TOPIC, Event
+from sensorhub.core.types import Opened
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings
-from sensorhub.routing.pages import make_page
-from sensorhub.routing.router import ACK_TOPIC, Router
 from sensorhub.rules import load_policy
 from sensorhub.store import open_store
 from sensorhub.testing.broker import PrivateBroker
@@ -314,41 +313,6 @@ def test_kill_9_then_restart_resumes_a_pending_escalation_without_a_second_first
     assert first_pages(client) == Counter({first.json()["incident"]: 1})
 
 
-@pytest.mark.mqtt
-def test_the_router_state_of_an_older_sensorhub_is_taken_up_and_kept_one_incident_a_row(
-    serve: Serve, mqtt_client: MakeClient, names: Names, tmp_path: Path
-) -> None:
-    """Before schema version 3 the store kept all the router's incidents in the state
-    ``router``, written whole every round; a service started on such a store goes on with
-    them (the pending re-send comes, no second first page) and keeps them a row each."""
-    rules = rules_file(tmp_path, names.site)
-    policy = load_policy(rules)
-    older = Router(policy)
-    call = make_page(
-        policy.room(names.site, "12"),
-        incident=f"{names.site}/12/call/{round(NIGHT * 1000)}",
-        kind="call",
-        ts=NIGHT,
-        events=["c1"],
-    )
-    first = older.route(call, NIGHT)
-    with open_store(f"sqlite:///{tmp_path / 'sensorhub.db'}") as store:
-        store.commit_step([(page, "mqtt") for page in first], {}, [])
-        store.save_state("router", older.snapshot())
-
-    running = serve(rules=rules)
-    store = running.service.store
-    assert store.load_state("router") is None
-    assert [row["page"]["incident"] for row in store.incidents()] == [call.incident]
-    client = mqtt_client([names.pages])
-    advance(client, names, 61)
-    (again,) = client.wait_for(page_of(1, "12"))
-    assert (again.json()["incident"], again.json()["ts"]) == (call.incident, NIGHT + 60)
-    assert not client.matching(page_of(0))  # the router knew the incident: no first page
-    (row,) = store.incidents()
-    assert [step["escalation"] for step in row["steps"]] == [2]
-
-
 def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides_as_before(
     names: Names, tmp_path: Path
 ) -> None:
@@ -374,15 +338,12 @@ def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides
     def rounds(target: Service, lines: list[tuple[str, bytes]], seed: int) -> None:
         rng = random.Random(seed)
         while lines:
-            work = _Round()
             size = rng.randint(1, 80)
-            for topic, payload in lines[:size]:
-                target._handle(InboundMessage(topic, payload, NIGHT), work)
+            messages = [InboundMessage(topic, payload, NIGHT) for topic, payload in lines[:size]]
             lines = lines[size:]
-            target._classify(work)
-            if rng.random() < 0.1:  # what came late after it is decided as late
-                target._idle_flush(5.0, work)
-            target._commit(work, snapshot=False)
+            # what came late after an idle flush is decided as late
+            work = target.engine.round(messages, drain=rng.random() < 0.1)
+            target._commit(work)
 
     half = len(lines) // 2
     first = service()
@@ -391,7 +352,7 @@ def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides
     again = service()
     counts = [
         (c.buffered, c.late_events, c.duplicates, c.raw_alarms)
-        for c in (first.classifier, again.classifier)
+        for c in (first.engine.classifier, again.engine.classifier)
     ]
     assert counts[0] == counts[1]
     assert counts[0][0] > 0  # buffered
@@ -400,15 +361,14 @@ def test_a_restart_gives_the_journal_again_in_batches_and_the_classifier_decides
     rest = [decode_mqtt(topic, payload, NIGHT, names.prefix) for topic, payload in lines[half:]]
     decided = []
     for target in (first, again):
-        steps = [target.classifier.push(event) for event in rest if isinstance(event, Event)]
-        steps.append(target.classifier.drain())
-        decided.append(
-            [(a.decision, a.ts, a.incident, a.reason) for step in steps for a in step.audit]
-        )
+        classifier = target.engine.classifier
+        steps = [classifier.push(event) for event in rest if isinstance(event, Event)]
+        steps.append(classifier.drain())
+        decided.append([change for step in steps for change in step.incidents])
     first.store.close()
     again.store.close()
     assert decided[0] == decided[1]
-    assert sum(1 for d in decided[0] if d[0] == "paged") > 5
+    assert sum(1 for change in decided[0] if isinstance(change, Opened)) > 5
 
 
 def test_ticks_that_decide_nothing_are_journalled_with_the_next_round_that_writes(
@@ -422,16 +382,12 @@ def test_ticks_that_decide_nothing_are_journalled_with_the_next_round_that_write
     service = Service(load_policy(rules), MqttSettings("127.0.0.1", 1, "t"), options)
     service._resume()
     for _ in range(3):  # an idle service: no transaction for its ticks
-        work = _Round()
-        service._tick(work)
-        assert service._commit(work, snapshot=False) == []
+        work = service.engine.round([], tick=time.time())
+        assert service._commit(work) == []
     assert service.store.journal() == []
-    work = _Round()
     topic = names.topic("normal", "door")
-    service._handle(InboundMessage(topic, b'{"ts": 1795000000, "event": "open"}', 0.0), work)
-    service._classify(work)
-    service._tick(work)
-    service._commit(work, snapshot=False)
+    message = InboundMessage(topic, b'{"ts": 1795000000, "event": "open"}', 0.0)
+    service._commit(service.engine.round([message], tick=time.time()))
     journal = service.store.journal()
     service.store.close()
     assert [entry.payload for entry in journal] == ["tick", journal[1].payload, "tick"]
@@ -551,7 +507,7 @@ def test_a_muted_room_holds_its_care_pages_until_the_silence_ends_but_never_a_ca
     )  # fmt: skip
     assert muted == 0
     deadline = time.monotonic() + WAIT
-    while not running.service.silences.active(time.time()) and time.monotonic() < deadline:
+    while not running.service.engine.silences.active(time.time()) and time.monotonic() < deadline:
         time.sleep(0.05)  # the service looks at the store every second
     muted_at = time.time()
     client.publish(names.topic("12", "optical"), {"ts": muted_at, "event": "fall"})

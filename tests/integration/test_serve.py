@@ -191,7 +191,7 @@ def test_an_event_the_classifier_fails_on_is_dead_lettered_and_serve_goes_on(
     """A round's events are decided in one batch; when the classifier fails on the batch they
     are decided one by one, and only the event it fails on is lost (dead-lettered)."""
     running = serve()
-    classifier = running.service.classifier
+    classifier = running.service.engine.classifier
     push, push_batch = classifier.push, classifier.push_batch
     rooms = classifier.registry.device_keys
 

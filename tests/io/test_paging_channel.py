@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from simulators.espa_pager import PagerSimulator
 
-from sensorhub.contract import Page
+from sensorhub.contract import Ack, Page
 from sensorhub.io.paging import EspaChannel
-from sensorhub.routing.router import Ack
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.store import Store, open_store
 from tests.conftest import wait_until
@@ -212,8 +211,7 @@ def test_an_acknowledged_call_reaches_on_ack_with_its_incident(
     wait_until(lambda: acks.items != [], "the acknowledgement")
     [ack] = acks.items
     assert (ack.site, ack.incident, ack.by) == (SITE, "zon/101/fall/1", "pager-7")
-    assert ack.ts is not None
-    assert abs(ack.ts - time.time()) < WAIT
+    assert ack.ts is None  # of the moment it arrives
 
 
 def test_an_acknowledgement_answers_the_latest_page_to_that_address(

@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sensorhub.contract import Event, IncidentKind, Page
+from sensorhub.codec.acks import parse_ack
+from sensorhub.contract import Ack, Event, IncidentKind, Page
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.types import AuditRecord, Step
+from sensorhub.core.types import Evidence, Opened, Resolved
 from sensorhub.routing.pages import make_page
-from sensorhub.routing.router import Ack, Router, RoutingAudit, parse_ack
+from sensorhub.routing.router import Router, RoutingAudit
 from sensorhub.routing.silences import Silence, Silences, device_fault_of
 from sensorhub.rules import Policy, load_policy
 
@@ -96,8 +97,30 @@ def incident_page(
     )
 
 
+def incident_opened(kind: IncidentKind, ts: float, room: str = "101") -> Opened:
+    """An incident as the classifier opens it (its id format included)."""
+    return Opened(f"zon/{room}/{kind}/{round(ts * 1000)}", kind, "zon", room, ts, ("ev-1",))
+
+
 def recipients(pages: list[Page]) -> list[tuple[int, str, float]]:
     return [(p.escalation, p.recipient, p.ts) for p in pages]
+
+
+def acknowledged(
+    router: Router, incident: str, by: str, at: float, *, site: str | None = None
+) -> list[RoutingAudit]:
+    """Acknowledge at ``at`` and let the router's clock get there: what it audited (an
+    acknowledgement ahead of the clock waits for it)."""
+    router.take_audit()
+    router.acknowledge(incident, by, at, site=site)
+    router.advance(at)
+    return router.take_audit()
+
+
+def resolved(router: Router, incident: str, at: float, reason: str) -> list[RoutingAudit]:
+    router.take_audit()
+    router.resolve(incident, at, reason)
+    return router.take_audit()
 
 
 def utc(*args: int) -> float:
@@ -110,7 +133,7 @@ def utc(*args: int) -> float:
 def test_first_page_goes_to_the_wing_group_on_duty_at_night(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    (routed,) = router.route(page, NIGHT)
+    (routed,) = router.route(page)
     assert (routed.recipient, routed.escalation, routed.ts) == ("east-night", 0, NIGHT)
     assert routed.incident == page.incident
     assert routed.page_id == f"{page.incident}/0/east-night"
@@ -125,14 +148,14 @@ def test_first_page_goes_to_the_wing_group_on_duty_at_night(policy: Policy) -> N
 
 def test_by_day_the_same_route_pages_the_day_team(policy: Policy) -> None:
     router = Router(policy)
-    assert [p.recipient for p in router.route(incident_page(policy, "call", DAY, "201"), DAY)] == [
+    assert [p.recipient for p in router.route(incident_page(policy, "call", DAY, "201"))] == [
         "day-team"
     ]
 
 
 def test_west_wing_goes_to_the_west_night_nurse(policy: Policy) -> None:
     router = Router(policy)
-    pages = router.route(incident_page(policy, "bed_exit", NIGHT, "201"), NIGHT)
+    pages = router.route(incident_page(policy, "bed_exit", NIGHT, "201"))
     assert [p.recipient for p in pages] == ["west-night"]
 
 
@@ -151,13 +174,13 @@ def test_shift_boundary_follows_daylight_saving(
     policy: Policy, ts: float, expected: str, why: str
 ) -> None:
     """The 07:00 shift change is local time, so in UTC it moves with daylight saving."""
-    pages = Router(policy).route(incident_page(policy, "fall", ts), ts)
+    pages = Router(policy).route(incident_page(policy, "fall", ts))
     assert [p.recipient for p in pages] == [expected], why
 
 
 def test_room_no_route_fits_goes_to_the_sites_recipients(policy: Policy) -> None:
     router = Router(policy)
-    assert [p.recipient for p in router.route(incident_page(policy, "fall", NIGHT, "999"), 0)] == [
+    assert [p.recipient for p in router.route(incident_page(policy, "fall", NIGHT, "999"))] == [
         "night-team"
     ]
     (audit,) = router.take_audit()
@@ -174,34 +197,34 @@ def test_site_without_staff_pages_its_recipients_and_escalates_by_the_shipped_ru
         events=["e"],
     )  # fmt: skip
     router = Router(policy)
-    (routed,) = router.route(page, NIGHT)
+    (routed,) = router.route(page)
     assert routed.recipient == page.recipient == "night-team"
     assert [(step.escalation, step.due - NIGHT) for step in router.pending()] == [
         (1, 60),
         (2, 120),
     ]
-    again, team = router.tick(NIGHT + 86400)
+    again, team = router.advance(NIGHT + 86400)
     assert (again.escalation, again.recipient, again.ts) == (1, "night-team", NIGHT + 60)
     assert (team.escalation, team.recipient, team.ts) == (2, "night-team", NIGHT + 120)
 
 
 def test_a_pager_with_its_own_language_gets_its_text_in_that_language(policy: Policy) -> None:
-    (page,) = Router(policy).route(incident_page(policy, "fall", NIGHT, "301"), NIGHT)
+    (page,) = Router(policy).route(incident_page(policy, "fall", NIGHT, "301"))
     assert (page.recipient, page.text) == ("solo", "Kamer 301: VAL")
 
 
 def test_an_incident_is_routed_once_no_second_first_page(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    assert len(router.route(page, NIGHT)) == 1
-    assert router.route(page, NIGHT + 5) == []
+    assert len(router.route(page)) == 1
+    assert router.route(page) == []
     assert [a.decision for a in router.take_audit()] == ["routed", "ignored"]
 
 
 def test_route_takes_only_first_pages(policy: Policy) -> None:
     page = incident_page(policy, "fall", NIGHT).model_copy(update={"escalation": 1})
     with pytest.raises(ValueError, match="first page"):
-        Router(policy).route(page, NIGHT)
+        Router(policy).route(page)
 
 
 # -- escalation -------------------------------------------------------------------------------
@@ -212,17 +235,17 @@ def test_unacknowledged_fall_is_resent_after_60s_then_goes_to_the_night_team_aft
 ) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    router.route(page, NIGHT)
-    assert router.tick(NIGHT + 59.9) == []
-    resent = router.tick(NIGHT + 60)
+    router.route(page)
+    assert router.advance(NIGHT + 59.9) == []
+    resent = router.advance(NIGHT + 60)
     assert recipients(resent) == [(1, "east-night", NIGHT + 60)]
     assert resent[0].incident == page.incident
     assert resent[0].page_id == f"{page.incident}/1/east-night"
     assert not resent[0].is_reaction
-    assert router.tick(NIGHT + 119) == []
-    escalated = router.tick(NIGHT + 120)
+    assert router.advance(NIGHT + 119) == []
+    escalated = router.advance(NIGHT + 120)
     assert recipients(escalated) == [(2, "night-team", NIGHT + 120)]  # day-team is off duty
-    assert router.tick(NIGHT + 3600) == []
+    assert router.advance(NIGHT + 3600) == []
     assert router.pending() == []
     decisions = [(a.decision, a.ts) for a in router.take_audit()]
     assert decisions == [("routed", NIGHT), ("escalated", NIGHT + 60), ("escalated", NIGHT + 120)]
@@ -230,8 +253,8 @@ def test_unacknowledged_fall_is_resent_after_60s_then_goes_to_the_night_team_aft
 
 def test_a_late_tick_sends_every_step_due_with_its_own_due_time(policy: Policy) -> None:
     router = Router(policy)
-    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
-    assert recipients(router.tick(NIGHT + 600)) == [
+    router.route(incident_page(policy, "fall", NIGHT))
+    assert recipients(router.advance(NIGHT + 600)) == [
         (1, "east-night", NIGHT + 60),
         (2, "night-team", NIGHT + 120),
     ]
@@ -240,23 +263,23 @@ def test_a_late_tick_sends_every_step_due_with_its_own_due_time(policy: Policy) 
 def test_bed_exit_is_resent_after_2_minutes_by_its_priority(policy: Policy) -> None:
     """high: the same recipients after 2 min, the whole team (recipients.care) after 5 min."""
     router = Router(policy)
-    router.route(incident_page(policy, "bed_exit", NIGHT, "102"), NIGHT)
-    assert router.tick(NIGHT + 119) == []
-    assert recipients(router.tick(NIGHT + 120)) == [(1, "east-night", NIGHT + 120)]
-    assert recipients(router.tick(NIGHT + 300)) == [(2, "night-team", NIGHT + 300)]
+    router.route(incident_page(policy, "bed_exit", NIGHT, "102"))
+    assert router.advance(NIGHT + 119) == []
+    assert recipients(router.advance(NIGHT + 120)) == [(1, "east-night", NIGHT + 120)]
+    assert recipients(router.advance(NIGHT + 300)) == [(2, "night-team", NIGHT + 300)]
 
 
 def test_acknowledgement_stops_escalation(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    router.route(page, NIGHT)
-    assert len(router.tick(NIGHT + 60)) == 1
-    (audit,) = router.acknowledge(page.incident, "e1", NIGHT + 75)
+    router.route(page)
+    assert len(router.advance(NIGHT + 60)) == 1
+    (audit,) = acknowledged(router, page.incident, "e1", NIGHT + 75)
     assert (audit.decision, audit.by, audit.ts) == ("acknowledged", "e1", NIGHT + 75)
     assert "1 pending escalation step cancelled" in audit.reason
-    assert router.tick(NIGHT + 3600) == []
+    assert router.advance(NIGHT + 3600) == []
     assert router.status(page.incident) == "acknowledged"
-    (again,) = router.acknowledge(page.incident, "e2", NIGHT + 80)
+    (again,) = acknowledged(router, page.incident, "e2", NIGHT + 80)
     assert again.decision == "ignored"
     assert "already acknowledged" in again.reason
     assert "by e1" in again.reason
@@ -265,11 +288,11 @@ def test_acknowledgement_stops_escalation(policy: Policy) -> None:
 def test_resolution_stops_escalation(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    router.route(page, NIGHT)
-    (audit,) = router.resolve(page.incident, NIGHT + 30, "fall incident resolved: staff arrived")
+    router.route(page)
+    (audit,) = resolved(router, page.incident, NIGHT + 30, "fall incident resolved: staff arrived")
     assert audit.decision == "resolved"
     assert "2 pending escalation steps cancelled" in audit.reason
-    assert router.tick(NIGHT + 3600) == []
+    assert router.advance(NIGHT + 3600) == []
 
 
 def test_acknowledgements_of_unknown_incidents_or_other_sites_change_nothing(
@@ -277,19 +300,21 @@ def test_acknowledgements_of_unknown_incidents_or_other_sites_change_nothing(
 ) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    router.route(page, NIGHT)
-    (unknown,) = router.acknowledge("zon/101/fall/1", "e1", NIGHT)
+    router.route(page)
+    (unknown,) = acknowledged(router, "zon/101/fall/1", "e1", NIGHT)
     assert unknown.decision == "ignored"
-    (other,) = router.acknowledge(page.incident, "e1", NIGHT, site="elders")
+    assert "does not know" in unknown.reason
+    (other,) = acknowledged(router, page.incident, "e1", NIGHT, site="elders")
     assert other.decision == "ignored"
-    assert len(router.tick(NIGHT + 60)) == 1
+    assert router.acknowledge(page.incident, "e1", NIGHT, site="elders") is not None
+    assert len(router.advance(NIGHT + 60)) == 1
 
 
 def test_technical_pages_never_escalate_to_care_staff(policy: Policy) -> None:
     router = Router(policy)
     fault = incident_page(policy, "device_fault", NIGHT, "101")
-    first = router.route(fault, NIGHT)
-    later = router.tick(NIGHT + 3600)
+    first = router.route(fault)
+    later = router.advance(NIGHT + 3600)
     assert recipients(first + later) == [
         (0, "technicians", NIGHT),
         (1, "technicians", NIGHT + 600),
@@ -315,8 +340,8 @@ def test_technical_pages_of_a_site_without_staff_escalate_only_to_its_technician
         policy.room("a", "1"), incident="a/1/device_fault/d/fault/1", kind="device_fault",
         ts=NIGHT, events=[], device="d", reason="fault",
     )  # fmt: skip
-    router.route(page, NIGHT)
-    assert recipients(router.tick(NIGHT + 600)) == [(1, "technicians", NIGHT + 600)]
+    router.route(page)
+    assert recipients(router.advance(NIGHT + 600)) == [(1, "technicians", NIGHT + 600)]
 
 
 # -- the classifier's steps -------------------------------------------------------------------
@@ -326,38 +351,72 @@ def event(ts: float, room: str, kind: str, name: str, device: str) -> Event:
     return Event(ts=ts, site="zon", room=room, kind=kind, device=device, event=name, id=f"{ts}")
 
 
-def test_feed_routes_the_classifiers_pages_and_staff_arrival_stops_escalation(
+def test_run_routes_the_classifiers_incidents_and_staff_arrival_stops_escalation(
     policy: Policy,
 ) -> None:
     classifier = Classifier(policy, lateness=0)
     router = Router(policy)
-    pages = router.feed(classifier.push(event(NIGHT, "101", "call", "pressed", "btn")), NIGHT)
+    step = classifier.push(event(NIGHT, "101", "call", "pressed", "btn"))
+    pages = router.run(step.incidents, classifier.clock)
     assert recipients(pages) == [(0, "east-night", NIGHT)]
     step = classifier.push(event(NIGHT + 90, "101", "presence", "staff_in", "badge"))
-    assert [r.decision for r in step.audit if r.incident] == ["resolved"]
-    assert router.feed(step, NIGHT + 90) == []
-    assert router.tick(NIGHT + 3600) == []
+    assert [type(change).__name__ for change in step.incidents] == ["Resolved"]
+    assert router.run(step.incidents, NIGHT + 90) == []
+    assert router.advance(NIGHT + 3600) == []
     assert [a.decision for a in router.take_audit()] == ["routed", "resolved"]
 
 
-def test_feed_handles_a_page_and_its_resolution_in_order(policy: Policy) -> None:
-    page = incident_page(policy, "fall", NIGHT)
-    step = Step(
-        pages=[page],
-        audit=[
-            AuditRecord(NIGHT, "paged", "fall", incident=page.incident, page_id=page.page_id),
-            AuditRecord(NIGHT + 1, "resolved", "staff arrived", incident=page.incident),
-        ],
-    )
+def test_run_takes_an_incident_and_its_resolution_in_order(policy: Policy) -> None:
+    opened = incident_opened("fall", NIGHT)
+    changes = [opened, Resolved(opened.incident, NIGHT + 1, "staff arrived")]
     router = Router(policy)
-    assert len(router.feed(step, NIGHT + 1)) == 1
+    assert len(router.run(changes, NIGHT + 1)) == 1
     assert router.pending() == []
+
+
+def test_a_call_paged_on_arrival_and_resolved_by_a_late_event_at_an_earlier_time(
+    policy: Policy,
+) -> None:
+    """A call paged on arrival opens at its own time, ahead of the event clock; a late event may
+    resolve it at the clock, before that time: the resolution still comes after the opening,
+    in one round or in two."""
+    opened = incident_opened("call", NIGHT + 9)
+    resolution = Resolved(opened.incident, NIGHT, "call cancelled")
+    together = Router(policy)
+    assert len(together.run([opened, resolution], NIGHT)) == 1
+    apart = Router(policy)
+    assert len(apart.run([opened], NIGHT - 5)) == 1
+    assert apart.run([resolution], NIGHT) == []
+    for router in (together, apart):
+        assert router.status(opened.incident) == "resolved"
+        assert router.advance(NIGHT + 3600) == []
+
+
+def test_an_acknowledgement_ahead_of_the_clock_lets_an_escalation_due_before_it_go_out(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page)
+    assert router.acknowledge(page.incident, "e1", NIGHT + 65) is None
+    assert router.status(page.incident) == "open"  # not yet: the clock is not there
+    assert recipients(router.advance(NIGHT + 59)) == []
+    assert recipients(router.advance(NIGHT + 3600)) == [(1, "east-night", NIGHT + 60)]
+    assert router.status(page.incident) == "acknowledged"
+
+
+def test_an_acknowledgement_at_the_very_time_of_a_step_does_not_stop_it(policy: Policy) -> None:
+    router = Router(policy)
+    page = incident_page(policy, "fall", NIGHT)
+    router.route(page)
+    router.acknowledge(page.incident, "e1", NIGHT + 60)
+    assert recipients(router.advance(NIGHT + 3600)) == [(1, "east-night", NIGHT + 60)]
 
 
 def test_device_fault_of_reads_the_classifiers_incident_ids(policy: Policy) -> None:
     classifier = Classifier(policy, lateness=0)
     step = classifier.push(event(NIGHT, "101", "bed", "fault", "mat-7"))
-    (page,) = step.pages
+    (page,) = step.opened
     assert device_fault_of(page.incident) == ("mat-7", "fault")
     assert device_fault_of(incident_page(policy, "fall", NIGHT).incident) is None
 
@@ -382,18 +441,18 @@ def test_a_muted_rooms_bed_exit_is_held_back_and_never_escalated(policy: Policy)
     silences.add(mute(room="101"))
     router = Router(policy, silences=silences)
     page = incident_page(policy, "bed_exit", NIGHT, "101")
-    assert router.route(page, NIGHT) == []
-    assert router.tick(NIGHT + 3000) == []
+    assert router.route(page) == []
+    assert router.advance(NIGHT + 3000) == []
     assert [a.decision for a in router.take_audit()] == ["held"]
     assert router.status(page.incident) == "held"
-    assert router.route(incident_page(policy, "bed_exit", NIGHT, "102"), NIGHT) != []
+    assert router.route(incident_page(policy, "bed_exit", NIGHT, "102")) != []
 
 
 def test_a_call_in_a_muted_room_is_still_paged(policy: Policy) -> None:
     silences = Silences()
     silences.add(mute(room="101"))
     router = Router(policy, silences=silences)
-    assert [p.recipient for p in router.route(incident_page(policy, "call", NIGHT), NIGHT)] == [
+    assert [p.recipient for p in router.route(incident_page(policy, "call", NIGHT))] == [
         "east-night"
     ]
     assert silences.applies(incident_page(policy, "call", NIGHT), NIGHT) is None
@@ -403,11 +462,11 @@ def test_a_muted_devices_fault_is_held_back_but_not_another_devices(policy: Poli
     silences = Silences()
     silences.add(mute(device="cam-1"))
     router = Router(policy, silences=silences)
-    assert router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1"), NIGHT) == []
+    assert router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1")) == []
     other = incident_page(policy, "device_fault", NIGHT, device="mat-2")
-    assert [p.recipient for p in router.route(other, NIGHT)] == ["technicians"]
+    assert [p.recipient for p in router.route(other)] == ["technicians"]
     # a muted device does not mute its room's care pages
-    assert router.route(incident_page(policy, "fall", NIGHT, "101"), NIGHT) != []
+    assert router.route(incident_page(policy, "fall", NIGHT, "101")) != []
 
 
 def test_expiry_restores_paging(policy: Policy) -> None:
@@ -415,9 +474,9 @@ def test_expiry_restores_paging(policy: Policy) -> None:
     silence = mute(room="101", hours=1)
     silences.add(silence)
     router = Router(policy, silences=silences)
-    assert router.route(incident_page(policy, "fall", silence.until - 1), NIGHT) == []
-    assert router.route(incident_page(policy, "fall", silence.until), NIGHT) != []
-    router.tick(silence.until + 5)
+    assert router.route(incident_page(policy, "fall", silence.until - 1)) == []
+    assert router.route(incident_page(policy, "fall", silence.until)) != []
+    router.advance(silence.until + 5)
     assert silences.active(silence.until + 5) == []
 
 
@@ -430,15 +489,17 @@ def test_a_held_technical_page_is_sent_when_its_silence_ends_if_still_open(
     router = Router(policy, silences=silences)
     open_fault = incident_page(policy, "device_fault", NIGHT, device="cam-1", reason="fault")
     fixed = incident_page(policy, "device_fault", NIGHT, device="cam-1", reason="silent")
-    router.route(open_fault, NIGHT)
-    router.route(fixed, NIGHT)
+    router.route(open_fault)
+    router.route(fixed)
     router.resolve(fixed.incident, NIGHT + 600, "device heard from again")
     assert router.next_due() == silence.until
-    assert router.tick(silence.until - 1) == []
-    released = router.tick(silence.until + 30)
+    assert router.advance(silence.until - 1) == []
+    released = router.advance(silence.until + 30)
     assert recipients(released) == [(0, "technicians", silence.until)]
     assert released[0].incident == open_fault.incident
-    assert recipients(router.tick(silence.until + 600)) == [(1, "technicians", silence.until + 600)]
+    assert recipients(router.advance(silence.until + 600)) == [
+        (1, "technicians", silence.until + 600)
+    ]
 
 
 def test_a_held_technical_page_is_sent_at_once_when_its_silence_is_removed_early(
@@ -448,21 +509,21 @@ def test_a_held_technical_page_is_sent_at_once_when_its_silence_is_removed_early
     silence = mute(device="cam-1", hours=2)
     silences.add(silence)
     router = Router(policy, silences=silences)
-    router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1"), NIGHT)
-    assert router.tick(NIGHT + 100) == []
+    router.route(incident_page(policy, "device_fault", NIGHT, device="cam-1"))
+    assert router.advance(NIGHT + 100) == []
     silences.remove(silence.id, by="jan", at=NIGHT + 200)
-    assert recipients(router.tick(NIGHT + 205)) == [(0, "technicians", NIGHT + 205)]
+    assert recipients(router.advance(NIGHT + 205)) == [(0, "technicians", NIGHT + 205)]
 
 
 def test_a_silence_set_mid_escalation_holds_the_steps_while_it_lasts(policy: Policy) -> None:
     silences = Silences()
     router = Router(policy, silences=silences)
-    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    router.route(incident_page(policy, "fall", NIGHT))
     silences.add(
         Silence(site="zon", room="101", until=NIGHT + 90, reason="r", by="jan", created=NIGHT + 10)
     )
-    assert router.tick(NIGHT + 60) == []
-    assert recipients(router.tick(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
+    assert router.advance(NIGHT + 60) == []
+    assert recipients(router.advance(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
 
 
 def test_silences_keep_an_audit_trail(policy: Policy) -> None:
@@ -594,16 +655,15 @@ def test_the_changes_taken_after_every_step_add_up_to_the_whole_state(
             case ("route", kind, room, _):
                 page = incident_page(policy, kind, now, room)
                 routed.append(page.incident)
-                router.route(page, now)
+                router.route(page)
             case ("ack", n, _) if routed:
                 router.acknowledge(routed[n % len(routed)], "e1", now)
             case ("resolve", n, _) if routed:
                 router.resolve(routed[n % len(routed)], now, "staff arrived")
             case ("evidence", n, _) if routed:
-                record = AuditRecord(now, "evidence", "seen", incident=routed[n % len(routed)])
-                router.feed(Step(audit=[record]), now)
+                router.run([Evidence(routed[n % len(routed)], now)], now)
             case ("tick", _):
-                router.tick(now)
+                router.advance(now)
             case ("mute", target, minutes):
                 room, device = (None, target) if target.startswith("cam") else (target, None)
                 silence = Silence(
@@ -630,28 +690,28 @@ def test_snapshot_and_restore_mid_escalation_resumes_at_the_right_time(policy: P
     router = Router(policy)
     fall = incident_page(policy, "fall", NIGHT)
     call = incident_page(policy, "call", NIGHT + 10, "201")
-    router.route(fall, NIGHT)
-    router.route(call, NIGHT + 10)
-    assert len(router.tick(NIGHT + 70)) == 1  # the fall's escalation 1
-    router.acknowledge(call.incident, "w1", NIGHT + 20)
+    router.route(fall)
+    router.route(call)
+    assert len(router.advance(NIGHT + 70)) == 1  # the fall's escalation 1
+    assert router.acknowledge(call.incident, "w1", NIGHT + 20) is None  # behind the clock: now
     pending = router.pending()
     assert [(s.incident, s.escalation, s.due) for s in pending] == [(fall.incident, 2, NIGHT + 120)]
 
     again = restarted(router, policy)
     assert again.pending() == pending
     assert again.next_due() == NIGHT + 120
-    assert again.tick(NIGHT + 119) == []
-    assert recipients(again.tick(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
-    assert again.route(fall, NIGHT + 130) == []  # no second first page after the restart
+    assert again.advance(NIGHT + 119) == []
+    assert recipients(again.advance(NIGHT + 120)) == [(2, "night-team", NIGHT + 120)]
+    assert again.route(fall) == []  # no second first page after the restart
     assert again.status(call.incident) == "acknowledged"
-    assert again.tick(NIGHT + 3600) == []
+    assert again.advance(NIGHT + 3600) == []
 
 
 def test_a_restart_after_an_outage_sends_the_overdue_steps_at_once(policy: Policy) -> None:
     router = Router(policy)
-    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    router.route(incident_page(policy, "fall", NIGHT))
     again = restarted(router, policy)
-    assert recipients(again.tick(NIGHT + 900)) == [
+    assert recipients(again.advance(NIGHT + 900)) == [
         (1, "east-night", NIGHT + 60),
         (2, "night-team", NIGHT + 120),
     ]
@@ -660,11 +720,11 @@ def test_a_restart_after_an_outage_sends_the_overdue_steps_at_once(policy: Polic
 def test_incidents_are_forgotten_a_day_after_their_first_page(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)
-    router.route(page, NIGHT)
+    router.route(page)
     router.acknowledge(page.incident, "e1", NIGHT + 5)
-    router.tick(NIGHT + 86399)
+    router.advance(NIGHT + 86399)
     assert router.status(page.incident) == "acknowledged"
-    router.tick(NIGHT + 86400)
+    router.advance(NIGHT + 86400)
     assert router.status(page.incident) is None
     assert router.take_audit()[-1].decision == "forgotten"
     assert router.snapshot() == {"version": 1, "incidents": []}
@@ -677,7 +737,7 @@ def test_restore_refuses_what_is_not_a_snapshot(policy: Policy) -> None:
 
 def test_routing_audit_renders_as_json(policy: Policy) -> None:
     router = Router(policy)
-    router.route(incident_page(policy, "fall", NIGHT), NIGHT)
+    router.route(incident_page(policy, "fall", NIGHT))
     (audit,) = router.take_audit()
     assert isinstance(audit, RoutingAudit)
     data = json.loads(json.dumps(audit.to_json()))
@@ -738,13 +798,12 @@ def test_a_held_care_incident_is_paged_on_new_evidence_after_its_silence_ended(
         policy.room("elsewhere", "1"), incident="elsewhere/1/fall/1", kind="fall", ts=NIGHT + 10,
         events=["e"],
     )  # fmt: skip
-    assert router.route(page, NIGHT + 10) == []
+    assert router.route(page) == []
 
-    def evidence(ts: float) -> Step:
-        record = AuditRecord(ts, "evidence", "on the floor", incident=page.incident)
-        return Step(audit=[record])
+    def evidence(ts: float) -> list[Evidence]:
+        return [Evidence(page.incident, ts)]
 
-    assert router.feed(evidence(NIGHT + 30), NIGHT + 30) == []  # still muted
-    (paged,) = router.feed(evidence(NIGHT + 90), NIGHT + 90)
+    assert router.run(evidence(NIGHT + 30), NIGHT + 30) == []  # still muted
+    (paged,) = router.run(evidence(NIGHT + 90), NIGHT + 90)
     assert (paged.incident, paged.escalation, paged.ts) == (page.incident, 0, NIGHT + 90)
-    assert router.feed(evidence(NIGHT + 95), NIGHT + 95) == []  # open now: paged once
+    assert router.run(evidence(NIGHT + 95), NIGHT + 95) == []  # open now: paged once

@@ -23,7 +23,7 @@ from sensorhub.store import (
     StoreError,
     open_store,
 )
-from sensorhub.store.base import SqlStore, _migrations
+from sensorhub.store.base import SqlStore
 from sensorhub.store.postgres import redact
 from sensorhub.store.sqlite import SqliteStore
 from tests import pg
@@ -107,7 +107,6 @@ def test_bad_urls_say_what_to_write(url: str, says: str) -> None:
 
 def test_sqlite_is_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
     """WAL lets readers run beside the writer; synchronous=FULL makes each commit durable."""
-    from sensorhub.store.sqlite import SqliteStore  # noqa: PLC0415
 
     with SqliteStore(tmp_path / "s.db") as store:
         connection = store._connection
@@ -138,26 +137,20 @@ def test_a_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         open_store(url)
 
 
-def test_a_store_of_schema_version_2_is_migrated_and_keeps_what_it_held(tmp_path: Path) -> None:
+def test_a_store_made_before_the_first_release_is_refused_with_what_to_do(
+    tmp_path: Path,
+) -> None:
     import sqlite3  # noqa: PLC0415
 
     path = tmp_path / "v2.db"
-    with sqlite3.connect(path) as connection:  # as sensorhub wrote it before version 3
+    with sqlite3.connect(path) as connection:  # as a development version wrote it
         connection.execute(
             "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
         )
-        for version, statements in enumerate(_migrations(SqliteStore.ID_COLUMN)[:2], start=1):
-            for statement in statements:
-                connection.execute(statement)
-            connection.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
-        connection.execute(
-            "INSERT INTO state VALUES ('router', '{\"version\": 1, \"incidents\": []}', 0)"
-        )
+        connection.execute("INSERT INTO schema_version VALUES (2, 0)")
     connection.close()
-    with open_store(f"sqlite:///{path}") as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
-        assert store.load_state("router") == {"version": 1, "incidents": []}
-        assert store.incidents() == []
+    with pytest.raises(StoreError, match=r"before its first release.*move it away"):
+        open_store(f"sqlite:///{path}")
 
 
 # -- the outbox -------------------------------------------------------------------------------

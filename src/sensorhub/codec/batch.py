@@ -41,7 +41,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic_core import from_json
 
+from sensorhub.codec.acks import AckIn, is_ack_line, recorded_ack
 from sensorhub.codec.payload import decode_line
 from sensorhub.codec.scan import BLANK, REST, NameTable
 from sensorhub.contract import (
@@ -242,22 +243,31 @@ def _blank(line: bytes) -> bool:
 
 def decode_events(
     chunk: LineChunk, received_at: float
-) -> tuple[int, list[Event], list[DeadLetter]]:
-    """(rows, events, dead letters) of a chunk with the codec alone, line by line: what the
-    reference classifier takes. Blank lines are no rows."""
+) -> tuple[int, list[Event], list[DeadLetter], list[AckIn]]:
+    """(rows, events, dead letters, acknowledgements) of a chunk with the codec alone, line by
+    line: what the reference classifier takes. Blank lines are no rows."""
     events: list[Event] = []
     dead: list[DeadLetter] = []
+    acks: list[AckIn] = []
     rows = 0
-    for n, line in enumerate(chunk.lines, start=chunk.first):
-        if _blank(line):
+    for n, text in enumerate(chunk.lines, start=chunk.first):
+        if _blank(text):
             continue
         rows += 1
-        item = decode_line(line.rstrip(b"\r"), received_at, f"{chunk.name}:{n}")
+        line = text.rstrip(b"\r")
+        source = f"{chunk.name}:{n}"
+        item: Event | DeadLetter | AckIn
+        if is_ack_line(line):
+            item = recorded_ack(line, len(events), received_at, source)
+        else:
+            item = decode_line(line, received_at, source)
         if isinstance(item, DeadLetter):
             dead.append(item)
+        elif isinstance(item, AckIn):
+            acks.append(item)
         else:
             events.append(item)
-    return rows, events, dead
+    return rows, events, dead, acks
 
 
 @dataclass(slots=True)
@@ -268,6 +278,8 @@ class ColumnBatch:
     rows: int
     columns: EventColumns
     dead_letters: list[DeadLetter]
+    #: the acknowledgement lines among them, each at its place among the events
+    acks: list[AckIn] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -286,6 +298,7 @@ class PlacedBatch:
     ids: IdColumn
     raw: list[dict[str, Any]] | None
     dead_letters: list[DeadLetter]
+    acks: list[AckIn] = field(default_factory=list)
 
 
 class _Segments:
@@ -494,6 +507,8 @@ class _Later:
     raw: list[dict[str, Any]] | None
     dead: list[DeadLetter]
     blank: int
+    #: acknowledgement lines: (line, its text)
+    acks: list[tuple[int, bytes]]
 
 
 class ColumnDecoder:
@@ -637,7 +652,7 @@ class ColumnDecoder:
             ids=batch.ids,
             raw=batch.raw,
         )
-        return ColumnBatch(batch.rows, columns, batch.dead_letters)
+        return ColumnBatch(batch.rows, columns, batch.dead_letters, batch.acks)
 
     def decode_places(self, chunk: LineChunk, received_at: float) -> PlacedBatch:
         """The chunk's events with the decoder's place numbers (no registry touched), and the
@@ -702,11 +717,22 @@ class ColumnDecoder:
 
         raw = [from_json(line_of(i)) for i in at.tolist()] if self.keep_raw else None
         dead: list[DeadLetter] = []
+        acks: list[AckIn] = []
         if rest.shape[0] or to_codec.shape[0]:
             # the tiers behind it: msgspec, then the codec
             later = self._later(chunk, line_of, rest, to_codec, received_at)
             rows -= later.blank
             dead = later.dead
+            if later.acks:  # each after the events of the lines before it
+                lines = np.sort(np.concatenate([at, later.at]))
+                for i, line in later.acks:
+                    source = f"{chunk.name}:{chunk.first + i}"
+                    before = int(np.searchsorted(lines, i))
+                    item = recorded_ack(line, before, received_at, source)
+                    if isinstance(item, DeadLetter):
+                        dead.append(item)
+                    else:
+                        acks.append(item)
             if later.at.shape[0]:
                 # their events among the scanner's, in line order
                 event = np.zeros(n, dtype=np.bool_)
@@ -739,6 +765,7 @@ class ColumnDecoder:
             ids=ids,
             raw=raw,
             dead_letters=dead,
+            acks=acks,
         )
 
     def _later(
@@ -783,11 +810,15 @@ class ColumnDecoder:
         dead: list[DeadLetter] = []
         made: list[Event] = []
         made_at: list[int] = []
+        acks: list[tuple[int, bytes]] = []
         blank = 0
         for i in np.sort(np.concatenate(slow)).tolist():
             line = line_of(i)
             if _blank(line):
                 blank += 1
+                continue
+            if is_ack_line(line):
+                acks.append((i, line.rstrip(b"\r")))
                 continue
             item = decode_line(line.rstrip(b"\r"), received_at, f"{chunk.name}:{chunk.first + i}")
             if isinstance(item, DeadLetter):
@@ -818,4 +849,4 @@ class ColumnDecoder:
             ids += [e.id for e in made]
             if raw is not None:
                 raw += [e.raw for e in made]
-        return _Later(fast_at, ts, place, code, value, confidence, ids, raw, dead, blank)
+        return _Later(fast_at, ts, place, code, value, confidence, ids, raw, dead, blank, acks)

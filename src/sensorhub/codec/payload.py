@@ -60,7 +60,7 @@ class _Payload(TypedDict):
     """The known fields of an event payload (contract section 1); unknown ones are ignored here
     and kept in ``Event.raw``."""
 
-    # The RFC 3339 form and the range of ts are checked after this schema, by _event_time,
+    # The RFC 3339 form and the range of ts are checked after this schema, by event_time,
     # which writes the technician's message.
     ts: Annotated[
         float | str,
@@ -235,7 +235,7 @@ _DATETIME_MIN: Final = -62_135_596_800.0
 _DATETIME_MAX: Final = 253_402_300_800.0
 
 
-def _event_time(ts: float | str, problems: list[str]) -> float | None:
+def event_time(ts: float | str, problems: list[str]) -> float | None:
     """``ts`` as Unix seconds, or None after appending what is wrong with it."""
     if type(ts) is str:
         shown = _show_text(ts)
@@ -319,7 +319,7 @@ def _check(raw: dict[str, Any], where: _Where | None) -> Event | str:
 
     ts = fields.get("ts")
     if ts is not None and (type(ts) is not float or not TS_MIN <= ts < TS_MAX):
-        ts = _event_time(raw["ts"], problems)  # as sent, so the message shows it as sent
+        ts = event_time(raw["ts"], problems)  # as sent, so the message shows it as sent
 
     event = fields.get("event")
     if event is not None and where is not None and event not in where.allowed:

@@ -34,14 +34,15 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 from queue import Full, Queue
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Literal, Protocol, Self, TypeVar, cast
+from typing import IO, Any, BinaryIO, Protocol, Self, TypeVar, cast
 
 import numpy as np
 
+from sensorhub.codec.acks import AckIn
 from sensorhub.codec.batch import ColumnDecoder, decode_events, read_chunks
 from sensorhub.codec.columnar import (
     FAST_BATCH_SIZE,
@@ -52,10 +53,12 @@ from sensorhub.codec.columnar import (
 )
 from sensorhub.codec.payload import decode_line
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
-from sensorhub.core.classifier import Classifier
 from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier, Redeliveries
-from sensorhub.core.types import AuditRecord, Step
+from sensorhub.core.types import AuditRecord
+from sensorhub.engine import CLASSIFIERS, ClassifierName, Engine, Round
+from sensorhub.routing.router import RoutingAudit
+from sensorhub.routing.silences import SilenceAudit
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 
@@ -64,13 +67,13 @@ _T = TypeVar("_T")
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
 JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch (read_batches)
-CLASSIFIERS = ("fast", "reference")
 #: Batches of a Parquet recording read and checked ahead of the one being classified
 READ_AHEAD = 2
 #: Chunks of a JSONL recording (``batch.BLOCK_BYTES`` each) decoded ahead of the one being
 #: classified
 JSONL_READ_AHEAD = 1
-ClassifierName = Literal["fast", "reference"]
+#: What the audit file holds: the classifier's records, routing's and the silences' entries
+_Audited = AuditRecord | RoutingAudit | SilenceAudit
 
 
 @dataclass
@@ -84,9 +87,23 @@ class ReplaySummary:
     late_events: int = 0
     raw_alarms: int = 0
     reactions: int = 0
+    #: first pages (escalation 0) by incident kind
     pages_by_kind: Counter[str] = field(default_factory=Counter)
     technical_pages: int = 0
+    #: re-sent and escalated pages (escalation 1, 2, ...)
+    escalations: int = 0
     seconds: float = 0.0
+
+    def count(self, pages: list[Page]) -> None:
+        for page in pages:
+            if page.escalation:
+                self.escalations += 1
+                continue
+            self.pages_by_kind[page.kind] += 1
+            if page.audience == "care":
+                self.reactions += 1
+            else:
+                self.technical_pages += 1
 
     @property
     def reduction(self) -> float:
@@ -104,6 +121,7 @@ class ReplaySummary:
             f"reactions     {self.reactions} (first care pages)",
             f"reduction     {self.reduction:.1%}",
             f"pages by kind {kinds}; technical pages {self.technical_pages}",
+            f"escalations   {self.escalations} (re-sent or escalated: nobody acknowledged)",
             f"took          {self.seconds:.2f} s ({rate:,.0f} events/s)",
         ]
 
@@ -201,35 +219,33 @@ class DeadLetterFile:
 
 
 class _InOrder:
-    """Pages and audit records written in event-time order, whatever order the classifier
-    decided them in (the compiled core decides a batch room by room).
+    """Pages and audit records written in event-time order, whatever order they were decided
+    in (the compiled core decides a batch room by room).
 
-    Everything a classifier decides from now on is decided at or after its event clock, which
-    is at least ``watermark`` (the latest event time pushed minus the lateness): what is held
-    with an earlier time is written, sorted, at each ``flush``. Pages sort by (time, site,
-    room, page id); audit records by (time, site, room), stably, so each room's records keep
-    the classifier's order. A redelivery's record (no room) sorts at the later of its time and
-    the watermark when it came, after the rooms' records of that time. What is held is what
-    is newer than the watermark: about ``lateness`` seconds of decisions.
+    Everything decided from now on is decided at or after the event clock (``watermark``):
+    what is held with an earlier time is written, sorted, at each ``flush``. Pages sort by
+    (time, site, room, page id); audit records by (time, site, room), stably, so each room's
+    records keep the order they were decided in: the classifier's first, then a redelivery's
+    (no room; at the later of its time and the watermark when it came), then routing's. What
+    is held is what is newer than the watermark: about ``lateness`` seconds of decisions.
     """
 
     def __init__(self, pages_out: IO[str], audit_out: IO[str] | None) -> None:
         self._pages_out = pages_out
         self._audit_out = audit_out
         self._pages: list[tuple[tuple[float, str, str, str], Page]] = []
-        self._audit: list[tuple[tuple[float, int, str, str], int, AuditRecord]] = []
+        self._audit: list[tuple[tuple[float, int, str, str], int, _Audited]] = []
         self._n = 0
 
-    def add(self, step: Step, arrival_watermarks: list[float]) -> None:
+    def add(self, work: Round, arrival_watermarks: list[float]) -> None:
         """``arrival_watermarks``: the watermark at the arrival of each redelivery of
-        ``step``, in order."""
-        for page in step.pages:
+        ``work``, in order."""
+        for page in work.pages:
             self._pages.append(((page.ts, page.site, page.room, page.page_id), page))
         if self._audit_out is None:
             return
         waiting = iter(arrival_watermarks)
-        for record in step.audit:
-            self._n += 1
+        for record in work.audit:
             if record.room is not None:
                 key = (record.ts, 0, record.site or "", record.room)
             else:
@@ -241,7 +257,15 @@ class _InOrder:
                     event.site if event else "",
                     event.room if event else "",
                 )
-            self._audit.append((key, self._n, record))
+            self._hold(key, record)
+        for entry in work.routing:
+            site = getattr(entry, "site", None) or ""
+            room = getattr(entry, "room", None) or ""
+            self._hold((entry.ts, 2, site, room), entry)
+
+    def _hold(self, key: tuple[float, int, str, str], record: _Audited) -> None:
+        self._n += 1
+        self._audit.append((key, self._n, record))
 
     def flush(self, watermark: float) -> None:
         """Write what was decided before ``watermark``, in order."""
@@ -313,26 +337,40 @@ def read_ahead(items: Iterator[_T], depth: int = READ_AHEAD) -> Generator[_T, No
 
 
 def _checked_ahead(
-    batches: Iterator[tuple[int, list[DeadLetter], EventColumns]],
+    batches: Iterator[_T_batch],
     fast: FastClassifier,
     files: ExitStack,
-) -> Iterator[tuple[int, list[DeadLetter], EventColumns, Redeliveries]]:
-    """``batches`` with the redeliveries of each (``check_redeliveries``), each batch's check
-    run on a thread of its own while the batch before it is decided: the checks one at a
-    time, in order, so they decide as ``push_batch`` would. The first batch comes as soon as
-    it is checked: waiting for the second to be read too would hold the classifier back by a
-    whole batch at the start."""
-    for rows, letters, columns in islice(batches, 1):
-        yield rows, letters, columns, fast.check_redeliveries(columns)
+) -> Iterator[tuple[_T_batch, Redeliveries]]:
+    """``batches`` (each with its ``columns``) with the redeliveries of each
+    (``check_redeliveries``), each batch's check run on a thread of its own while the batch
+    before it is decided: the checks one at a time, in order, so they decide as ``push_batch``
+    would. The first batch comes as soon as it is checked: waiting for the second to be read
+    too would hold the classifier back by a whole batch at the start."""
+    for batch in islice(batches, 1):
+        yield batch, fast.check_redeliveries(batch.columns)
     pool = files.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sensorhub-ids"))
-    held: tuple[int, list[DeadLetter], EventColumns, Future[Redeliveries]] | None = None
-    for rows, letters, columns in batches:
-        check = pool.submit(fast.check_redeliveries, columns)
+    held: tuple[_T_batch, Future[Redeliveries]] | None = None
+    for batch in batches:
+        check = pool.submit(fast.check_redeliveries, batch.columns)
         if held is not None:
-            yield held[0], held[1], held[2], held[3].result()
-        held = (rows, letters, columns, check)
+            yield held[0], held[1].result()
+        held = (batch, check)
     if held is not None:
-        yield held[0], held[1], held[2], held[3].result()
+        yield held[0], held[1].result()
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A decoded batch of a recording: ``rows`` read, the dead letters of the bad ones, the
+    events as columns, the acknowledgements among them."""
+
+    rows: int
+    letters: list[DeadLetter]
+    columns: EventColumns
+    acks: list[AckIn]
+
+
+_T_batch = TypeVar("_T_batch", bound=_Batch)
 
 
 def _first(item: tuple[Any, ...]) -> Any:
@@ -354,7 +392,8 @@ def replay(
     progress: Callable[[ReplaySummary], None] | None = None,
     classifier: ClassifierName = "fast",
 ) -> ReplaySummary:
-    """Classify ``recording`` and write its pages (and audit trail and dead letters).
+    """Classify ``recording``, route and escalate as ``serve`` does, and write its pages (and
+    audit trail and dead letters).
 
     ``classifier``: ``"fast"`` (the compiled core, a batch of columns at a time) or
     ``"reference"`` (the pure-Python twin, an event at a time); both write the same files.
@@ -366,6 +405,7 @@ def replay(
         ParquetRecording(recording, batch_size=FAST_BATCH_SIZE) if is_parquet(recording) else None
     )
     audit = audit_path is not None
+    engine = Engine(policy, lateness=lateness, clock="event", audit=audit, classifier=classifier)
     summary = ReplaySummary()
     started = last_progress = time.perf_counter()
     if deadletter_path is None:
@@ -380,13 +420,12 @@ def replay(
         dead = files.enter_context(DeadLetterFile(deadletter_path))
         ordered = _InOrder(pages_out, audit_out)
 
-        def count(step: Step) -> None:
-            for page in step.pages:
-                summary.pages_by_kind[page.kind] += 1
-                if page.is_reaction:
-                    summary.reactions += 1
-                elif page.audience == "technical":
-                    summary.technical_pages += 1
+        def decided(work: Round, arrived: list[float]) -> None:
+            for letter in work.dead_letters:
+                dead.write(letter)
+            summary.count(work.pages)
+            ordered.add(work, arrived)
+            ordered.flush(engine.classifier.clock)
 
         def after_batch(rows: int, letters: list[DeadLetter], events: int) -> None:
             nonlocal last_progress
@@ -402,10 +441,9 @@ def replay(
                     summary.seconds = now - started
                     progress(summary)
 
-        decided: Classifier | FastClassifier
-        if classifier == "fast":
-            fast = decided = FastClassifier(policy, lateness=lateness, audit=audit)
-            batches: Iterator[tuple[int, list[DeadLetter], EventColumns]]
+        fast = engine.classifier
+        if isinstance(fast, FastClassifier):
+            batches: Iterator[_Batch]
             if parquet is not None:
                 # the next batches are read, checked and made into columns on a thread of
                 # their own while this one is classified (pyarrow and the compiled core let go
@@ -420,7 +458,7 @@ def replay(
                     )
                 )
                 batches = (
-                    (rows, letters, unplaced.placed(fast.registry))
+                    _Batch(rows, letters, unplaced.placed(fast.registry), [])
                     for rows, letters, unplaced in checked
                 )
             else:
@@ -442,49 +480,38 @@ def replay(
                     )
                 )
                 batches = (
-                    (b.rows, b.dead_letters, b.columns) for b in map(decoder.register, placed)
+                    _Batch(b.rows, b.dead_letters, b.columns, b.acks)
+                    for b in map(decoder.register, placed)
                 )
-            peak = -math.inf
-            for rows, letters, columns, new in _checked_ahead(batches, fast, files):
-                duplicates = fast.duplicates
-                step = fast.push_checked(columns, new)
-                count(step)
+            for batch, new in _checked_ahead(batches, fast, files):
+                columns = batch.columns
+                duplicates, before = fast.duplicates, fast.clock
+                work = engine.feed(columns, new, batch.acks)
                 arrived: list[float] = []
-                if len(columns):
+                if audit and fast.duplicates > duplicates:
                     # only redeliveries' audit records have no room (and want the watermarks)
-                    if audit and fast.duplicates > duplicates:
-                        arrived = _arrival_watermarks(step, columns, peak - lateness, fast)
-                    peak = max(peak, float(columns.ts.max()))
-                ordered.add(step, arrived)
-                ordered.flush(peak - lateness)
-                after_batch(rows, letters, len(columns))
+                    arrived = _arrival_watermarks(work.audit, columns, before, fast)
+                decided(work, arrived)
+                after_batch(batch.rows, batch.letters, len(columns))
         else:
-            reference = decided = Classifier(policy, lateness=lateness)
-            events_of: Iterator[tuple[int, list[Event], list[DeadLetter]]]
+            events_of: Iterator[tuple[int, list[Event], list[DeadLetter], list[AckIn]]]
             if parquet is not None:
-                events_of = ((b.rows, b.events(), b.dead_letters) for b in parquet.batches())
+                events_of = ((b.rows, b.events(), b.dead_letters, []) for b in parquet.batches())
             else:
                 events_of = (
                     decode_events(chunk, time.time())
                     for chunk in files.enter_context(closing(read_chunks(recording)))
                 )
-            peak = -math.inf
-            for rows, events, letters in events_of:
-                for event in events:
-                    peak = max(peak, event.ts)
-                    step = reference.push(event)
-                    if step.pages or step.audit:
-                        count(step)
-                        ordered.add(step, [peak - lateness])
-                ordered.flush(peak - lateness)
+            for rows, events, letters, acks in events_of:
+                before = fast.clock
+                work = engine.feed_events(events, acks)
+                decided(work, _event_watermarks(work.audit, events, before, lateness))
                 after_batch(rows, letters, len(events))
-        step = decided.drain()
-        count(step)
-        ordered.add(step, [])
+        decided(engine.end(), [])
         ordered.close()
-    summary.raw_alarms = decided.raw_alarms
-    summary.duplicates = decided.duplicates
-    summary.late_events = decided.late_events
+    summary.raw_alarms = engine.raw_alarms
+    summary.duplicates = engine.classifier.duplicates
+    summary.late_events = engine.classifier.late_events
     summary.seconds = time.perf_counter() - started
     if summary.dead_letters:
         logger.warning(
@@ -495,10 +522,25 @@ def replay(
     return summary
 
 
-def _arrival_watermarks(
-    step: Step, columns: EventColumns, watermark: float, fast: FastClassifier
+def _event_watermarks(
+    audit: list[AuditRecord], events: list[Event], watermark: float, lateness: float
 ) -> list[float]:
-    """The watermark at the arrival of each redelivery whose audit record ``step`` holds
+    """As :func:`_arrival_watermarks`, for a batch given as events (the reference's)."""
+    position = {id(event): i for i, event in enumerate(events)}
+    peaks = list(accumulate((event.ts for event in events), max))
+    result = []
+    for record in audit:
+        if record.room is None and record.event is not None:
+            i = position.get(id(record.event))
+            at = record.event.ts if i is None else max(watermark, peaks[i] - lateness)
+            result.append(at)
+    return result
+
+
+def _arrival_watermarks(
+    audit: list[AuditRecord], columns: EventColumns, watermark: float, fast: FastClassifier
+) -> list[float]:
+    """The watermark at the arrival of each redelivery whose audit record ``audit`` holds
     (``watermark``: the one before the batch).
 
     The records come in arrival order; each is matched, from the last one back, with the last
@@ -506,7 +548,7 @@ def _arrival_watermarks(
     first delivery comes before its redeliveries)."""
     watermarks = np.maximum.accumulate(columns.ts) - fast.lateness
     np.maximum(watermarks, watermark, out=watermarks)
-    roomless = [r for r in step.audit if r.room is None and r.event is not None]
+    roomless = [r for r in audit if r.room is None and r.event is not None]
     ids = columns.ids.tolist() if columns.ids is not None else []
     wanted = {r.event.id for r in roomless if r.event is not None}
     where: dict[str | None, list[int]] = {}

@@ -38,43 +38,39 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
-import hashlib
 import json
 import logging
-import math
-import pickle
 import queue
 import signal
 import socket
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from sensorhub.codec.payload import dead_letter, decode_mqtt
+from sensorhub.codec.acks import AckIn
 from sensorhub.contract import (
+    ACK_TOPIC,
     DEADLETTER_TOPIC,
     DEFAULT_PREFIX,
     MAX_LATENESS,
+    Ack,
     DeadLetter,
-    Event,
     Page,
     check_prefix,
 )
-from sensorhub.core.columns import EventColumns
-from sensorhub.core.fast import FastClassifier
-from sensorhub.core.types import Step
+from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
+from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
 from sensorhub.io.mqtt import (
     InboundMessage,
@@ -85,16 +81,16 @@ from sensorhub.io.mqtt import (
 )
 from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.io.paging import EspaChannel
-from sensorhub.routing.router import ACK_TOPIC, Ack, Router, parse_ack
-from sensorhub.routing.silences import SILENCES_STATE, Silences, when
+from sensorhub.routing.silences import SILENCES_STATE, when
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 from sensorhub.store import (
+    CLASSIFIER_STATE,
     DEFAULT_STORE_URL,
+    ESPA_PREFIX,
     MQTT_CHANNEL,
+    RELOAD_STATE,
     STORE_ENV,
-    AckRecord,
-    JournalEntry,
     Store,
     StoreError,
     open_store,
@@ -103,8 +99,6 @@ from sensorhub.store import (
 from sensorhub.testing.broker import BrokerError, PrivateBroker
 
 logger = logging.getLogger(__name__)
-
-Clock = Literal["wall", "event"]
 
 #: How often the wall clock is given to the classifier (s).
 TICK_INTERVAL: Final = 0.1
@@ -121,21 +115,12 @@ MAX_BATCH: Final = 2000
 #: second; writing a snapshot holds the loop up for 10-50 ms, every 10 s at 20,000 msgs/s).
 SNAPSHOT_INTERVAL: Final = 30.0
 SNAPSHOT_JOURNAL: Final = 200_000
-#: How often the store is asked whether ``sensorhub mute``/``unmute`` changed the silences (s).
+#: How often the store is asked whether ``sensorhub mute``/``unmute`` changed the silences, or
+#: ``sensorhub reload`` asked for the rules to be read again (s).
 SILENCES_POLL: Final = 1.0
 #: Confirmed pages are forgotten this long after their confirmation, checked this often (s).
 KEEP_CONFIRMED: Final = 7 * 24 * 3600.0
 PRUNE_INTERVAL: Final = 24 * 3600.0
-#: Names of the states in the store (``router``: the router's incidents, as an older sensorhub
-#: kept them; now one row each).
-ROUTER_STATE: Final = "router"
-CLASSIFIER_STATE: Final = "classifier"
-#: Journal payloads of the clock: a tick, and the end of a burst (idle flush).
-TICK: Final = "tick"
-DRAIN: Final = "drain"
-#: Received-at times kept for events not yet decided; more would mean the classifier forgets
-#: to account for events, and the oldest are dropped (only the latency metric suffers).
-MAX_TRACKED: Final = 100_000
 
 
 class ServiceError(RuntimeError):
@@ -146,6 +131,8 @@ class ServiceError(RuntimeError):
 class ServiceOptions:
     """Everything about a ``Service`` but the policy and the broker."""
 
+    #: the rule file, read again on a reload (None: the shipped rules)
+    rules_path: Path | None = None
     prefix: str = DEFAULT_PREFIX
     clock: Clock = "wall"
     lateness: float = MAX_LATENESS
@@ -169,22 +156,22 @@ class ServiceOptions:
 
 
 class Service:
-    """The live service: MQTT in, classifier, router, durable store, pages out.
+    """The live service: MQTT in, the engine, the durable store, pages out.
+
+    A thin shell around :class:`~sensorhub.engine.Engine`: it takes what has arrived (at most
+    ``MAX_BATCH`` messages), has the engine decide the round, and writes the round to the store
+    in one transaction *before* anything leaves: the pages (outbox), the router's changed
+    incidents, the routing audit, acknowledgements and the journal of what the classifier was
+    given. Only then are the pages published and the messages acknowledged to the broker. A
+    ``kill -9`` at any point therefore loses nothing: on the next start the engine resumes from
+    the classifier's last snapshot plus the journal and the router's incidents (pending
+    escalations keep their due times), unconfirmed pages are sent again, and messages that were
+    not yet written down are sent again by the broker.
 
     ``run_forever(stop)`` runs until ``stop`` is set (from a signal handler or a test's thread).
     Nothing that arrives from the broker can end it: bad input is dead-lettered, and an event
-    the classifier fails on is logged and dead-lettered too.
-
-    Each round of the loop takes what has arrived (at most ``MAX_BATCH`` messages), decides its
-    events in one ``push_batch`` of the compiled classifier (``FastClassifier``; should that
-    fail, one by one, so that only the event it fails on is dead-lettered), and writes the round
-    to the store in one transaction *before* anything leaves: the pages (outbox), the router's
-    state, the audit, acknowledgements and the journal of what the classifier was given. Only
-    then are the pages published and the messages acknowledged to the broker. A ``kill -9`` at
-    any point therefore loses nothing: on the next start the classifier is restored from its
-    last snapshot plus the journal, the router from its state (pending escalations keep their
-    due times), unconfirmed pages are sent again, and messages that were not yet written down
-    are sent again by the broker.
+    the classifier fails on is logged and dead-lettered too. ``request_reload()`` (SIGHUP, or
+    ``sensorhub reload`` through the store) has it read its rule file again between rounds.
     """
 
     def __init__(
@@ -197,14 +184,17 @@ class Service:
         store: Store | None = None,
     ) -> None:
         self.options = options or ServiceOptions()
-        self.policy = policy
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.options.store_url)
-        self.classifier = FastClassifier(policy, lateness=self.options.lateness, audit=self._audit)
-        self.silences = Silences()
-        self.router = Router(policy, silences=self.silences)
+        self.engine = Engine(
+            policy,
+            prefix=self.options.prefix,
+            lateness=self.options.lateness,
+            clock=self.options.clock,
+            audit=self.options.audit_path is not None,
+        )
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.classifier.raw_alarms)
+        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.engine.raw_alarms)
         self.inbox = Inbox()
         self.connection = MqttConnection(
             mqtt,
@@ -212,8 +202,6 @@ class Service:
             self.inbox,
             manual_ack=True,
         )
-        #: Event.seq of events pushed but not yet decided -> when their message was received
-        self._received_at: dict[int, float] = {}
         self._retained_topics: set[str] = set()
         self._pages_out: IO[str] | None = None
         self._audit_out: IO[str] | None = None
@@ -221,19 +209,8 @@ class Service:
         # outbox ids the broker has acknowledged, confirmed in the store in the next round
         self._delivered: deque[int] = deque()
         # acknowledgements from the paging systems (their threads), applied in the next round
-        self._paging_acks: queue.Queue[Ack] = queue.Queue()
-        self.channels = [
-            EspaChannel(
-                system.name,
-                system.config,
-                self.store,
-                site=system.site,
-                on_ack=self._paging_acks.put,
-            )
-            for system in policy.paging_systems().values()
-        ]
-        self._policy_digest = _digest(policy)
-        self._event_now = -math.inf  # the latest event time seen: the event clock's "now"
+        self._paging_acks: queue.Queue[AckIn] = queue.Queue()
+        self.channels = self._channels(policy)
         self._journalled = 0  # journal entries since the last snapshot
         # clock entries of rounds that had nothing to write, for the next round that has
         self._clock_entries: list[JournalEntry] = []
@@ -241,6 +218,32 @@ class Service:
         self._silences_state: dict[str, Any] | None = None
         self._silences_due = 0.0
         self._prune_due = time.monotonic() + PRUNE_INTERVAL
+        self._reload = threading.Event()
+        self._reload_request: float | None = None  # the last ``sensorhub reload`` taken up
+        self._reload_due = 0.0
+
+    @property
+    def policy(self) -> Policy:
+        return self.engine.policy
+
+    def _channels(self, policy: Policy) -> list[EspaChannel]:
+        def on_ack(name: str) -> Callable[[Ack], None]:
+            def received(ack: Ack) -> None:  # on the paging system's thread
+                topic = f"{ESPA_PREFIX}{name}"
+                self._paging_acks.put(AckIn(ack, 0, topic, b"", time.time()))
+
+            return received
+
+        return [
+            EspaChannel(
+                system.name, system.config, self.store, site=system.site, on_ack=on_ack(system.name)
+            )
+            for system in policy.paging_systems().values()
+        ]
+
+    def request_reload(self) -> None:
+        """Read the rule file again before the next round (safe from a signal handler)."""
+        self._reload.set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -268,9 +271,9 @@ class Service:
             self._compile()
             self._resume()
             self.connection.start()
+            resources.callback(self._stop_channels)
             for channel in self.channels:
                 channel.start()
-                resources.callback(channel.stop)
             resources.callback(self._stopped)
             # What is made so far (the modules of numba, pydantic, paho ..., the compiled core,
             # the rules) stays for good: out of the garbage collector's sight, a full collection
@@ -293,24 +296,22 @@ class Service:
         started = last_message = next_tick = time.monotonic()
         connect_noticed = idle_flushed = False
         while not stop.is_set():
-            messages = self._take_messages()
+            messages = self.inbox.take(MAX_BATCH, POLL_INTERVAL)
             now = time.monotonic()
-            work = _Round()
-            for message in messages:
-                self._guarded(self._handle, message, work)
-            self._guarded(self._classify, work)
-            while not self._paging_acks.empty():
-                self._guarded(self._apply_ack, self._paging_acks.get_nowait(), time.time(), work)
+            self._guarded(self._between_rounds, now)
             if messages:
                 last_message, idle_flushed = now, False
-            if opts.clock == "wall":
-                if now >= next_tick:
-                    next_tick = now + TICK_INTERVAL
-                    self._guarded(self._tick, work)
-            elif not idle_flushed and now - last_message >= opts.idle_flush:
-                idle_flushed = True
-                self._guarded(self._idle_flush, now - last_message, work)
-            self._guarded(self._finish_round, work, messages)
+            tick: float | None = None
+            if opts.clock == "wall" and now >= next_tick:
+                next_tick = now + TICK_INTERVAL
+                tick = time.time()
+            drain = False
+            if opts.clock == "event" and not idle_flushed and now - last_message >= opts.idle_flush:
+                idle_flushed = drain = True
+            acks: list[AckIn] = []
+            while not self._paging_acks.empty():
+                acks.append(self._paging_acks.get_nowait())
+            self._guarded(self._round, messages, tick, drain, acks)
             if not connect_noticed and now - started >= CONNECT_NOTICE_AFTER:
                 connect_noticed = True
                 if not self.connection.connected:
@@ -320,12 +321,22 @@ class Service:
                         CONNECT_NOTICE_AFTER,
                     )
 
-    def _take_messages(self) -> list[InboundMessage]:
-        """What has arrived, at most MAX_BATCH; waits POLL_INTERVAL for the first one."""
-        return self.inbox.take(MAX_BATCH, POLL_INTERVAL)
+    def _between_rounds(self, monotonic: float) -> None:
+        """What changed outside: silences (``sensorhub mute``), a reload asked for."""
+        self._reload_silences(monotonic)
+        if monotonic >= self._reload_due:
+            self._reload_due = monotonic + SILENCES_POLL
+            request = self.store.load_state(RELOAD_STATE)
+            asked = None if request is None else request.get("requested_at")
+            if isinstance(asked, int | float) and asked != self._reload_request:
+                self._reload_request = float(asked)
+                self._reload.set()
+        if self._reload.is_set():
+            self._reload.clear()
+            self.reload_rules()
 
     def _stopped(self) -> None:
-        buffered = self.classifier.buffered
+        buffered = self.engine.classifier.buffered
         if buffered:
             logger.info(
                 "stopping with %d event(s) not yet decided in event-time order (inside the "
@@ -336,11 +347,15 @@ class Service:
         else:
             logger.info("stopping: no events were waiting to be decided")
         try:
-            self._commit(_Round(), snapshot=True)
+            self._save_snapshot()
         except StoreError as error:
             logger.error("could not save the classifier's state on stopping: %s", error)  # noqa: TRY400
         self.connection.stop()
         self._confirm_delivered()
+
+    def _stop_channels(self) -> None:
+        for channel in self.channels:
+            channel.stop()
 
     def _guarded(self, action: Callable[..., None], *args: object) -> None:
         """Run one step of the loop; a bug in it is logged, and the service goes on."""
@@ -357,251 +372,132 @@ class Service:
         took = warm_up(self.policy)
         logger.info("the compiled classifier is ready (%.1f s)", took)
 
-    @property
-    def _audit(self) -> bool | Literal["decisive"]:
-        """The classifier's audit records: all of them for an ``--audit`` file, else those the
-        router acts on."""
-        return True if self.options.audit_path is not None else "decisive"
-
-    # -- a restart ------------------------------------------------------------------------------
+    # -- a restart and a reload -----------------------------------------------------------------
 
     def _resume(self) -> None:
         """Take up where the last run left off: classifier, router, silences, the outbox."""
         store = self.store
-        legacy = store.load_state(ROUTER_STATE)
-        if legacy is None:
-            incidents = store.incidents()
-            self.router.restore_incidents(incidents)
-            known = bool(incidents)
-        else:  # a store of an older sensorhub, with all incidents in one state: one row each
-            self.router.restore(legacy)
-            store.commit_step(
-                [], {ROUTER_STATE: None}, [], incidents=self.router.take_changes(everything=True)
-            )
-            known = True
         self._reload_silences(time.monotonic())
+        request = store.load_state(RELOAD_STATE)
+        if request is not None and isinstance(request.get("requested_at"), int | float):
+            self._reload_request = float(request["requested_at"])  # asked of an earlier run
         saved = store.load_state(CLASSIFIER_STATE)
-        if saved is not None:
-            restored = None
-            if saved.get("rules") == self._policy_digest:
-                restored = pickle.loads(base64.b64decode(saved["pickle"]))  # noqa: S301 - our own file
-            if isinstance(restored, FastClassifier):
-                self.classifier = restored
-                restored.set_audit(self._audit)  # as this run asks, whatever the last one made
-                event_now = saved.get("event_now")
-                self._event_now = -math.inf if event_now is None else float(event_now)
-            elif restored is not None:
-                logger.warning(
-                    "the saved classifier is of an older sensorhub: the classifier starts "
-                    "afresh (open incidents stay with the router, which sends no second first "
-                    "page for them)"
-                )
-            else:
-                logger.warning(
-                    "the rules changed since the last run: the classifier starts afresh (open "
-                    "incidents stay with the router, which sends no second first page for them)"
-                )
         journal = store.journal()
-        self._replay(journal)
+        incidents = store.incidents()
+        resumed = self.engine.resume(saved, journal, incidents)
+        if saved is not None and not resumed.classifier:
+            logger.warning(
+                "the saved classifier is not taken up (%s): the classifier starts afresh (open "
+                "incidents stay with the router, which sends no second first page for them)",
+                resumed.why_not,
+            )
+        self._write_reloaded(resumed.reloaded, "since the last run")
         self._journalled = len(journal)
         pending = store.pending(MQTT_CHANNEL)
         for outbox_id, page in pending:
             self._publish(outbox_id, page)
-        if known or saved is not None or journal or pending:
-            steps = self.router.pending()
+        if incidents or saved is not None or journal or pending:
+            steps = self.engine.router.pending()
             logger.info(
                 "resumed from the store %s: %d event(s) waiting to be decided, %d incident "
                 "escalation step(s) pending (next due %s), %d unconfirmed page(s) sent again",
                 store.url,
-                self.classifier.buffered,
+                self.engine.classifier.buffered,
                 len(steps),
                 when(steps[0].due) if steps else "never",
                 len(pending),
             )
 
-    def _replay(self, journal: list[JournalEntry]) -> None:
-        """Give the classifier the journalled inputs again (what it decided is in the store):
-        the messages between two clock entries in batches, as ``_classify`` gave them (a batch
-        decides as its events one by one would, in a fraction of the time)."""
-        classifier = self.classifier
-        events: list[Event] = []
-
-        def push() -> None:
-            if events:
-                self._event_now = max(self._event_now, *(event.ts for event in events))
-                classifier.push_batch(EventColumns.from_events(events, classifier.registry))
-                events.clear()
-
-        for entry in journal:
-            if entry.is_tick:
-                push()
-                if entry.payload == DRAIN:
-                    classifier.drain()
-                else:
-                    classifier.tick(entry.at)
-                continue
-            item = decode_mqtt(
-                entry.topic, entry.payload.encode("utf-8"), entry.at, self.options.prefix
+    def reload_rules(self) -> bool:
+        """Read the rule file again; keep the old rules if it has mistakes. True if reloaded."""
+        path = self.options.rules_path
+        where = str(path) if path is not None else "the shipped rules"
+        try:
+            policy = load_policy(path)
+        except RuleFileError as error:
+            logger.error(  # noqa: TRY400 - the errors are the message, not a traceback
+                "reload refused: %s has mistakes, the rules in force stay:\n%s", where, error
             )
-            if isinstance(item, Event):
-                events.append(item)
-                if len(events) >= MAX_BATCH:
-                    push()
-        push()
+            self._answer_reload(False, str(error).splitlines())
+            return False
+        reloaded = self.engine.reload(policy)
+        self._write_reloaded(reloaded, "on reload")
+        systems = {s.name: (s.site, s.config) for s in policy.paging_systems().values()}
+        if systems != {c.name: (c.site, c.config) for c in self.channels}:
+            self._stop_channels()
+            self.channels = self._channels(policy)
+            for channel in self.channels:
+                channel.start()
+        logger.info(
+            "reloaded the rules from %s (%s): %d room(s) changed, everything open kept",
+            where,
+            policy.fingerprint[:12],
+            len(reloaded),
+        )
+        self._answer_reload(True, [f"{len(reloaded)} room(s) changed"])
+        return True
 
-    # -- one message ---------------------------------------------------------------------------
+    def _answer_reload(self, ok: bool, lines: list[str]) -> None:
+        if self._reload_request is None:
+            return
+        answer = {"requested_at": self._reload_request, "done": ok, "lines": lines}
+        try:
+            self.store.commit_step([], {RELOAD_STATE: answer}, [])
+        except StoreError as error:
+            logger.warning("could not answer the reload request in the store: %s", error)
 
-    def _handle(self, message: InboundMessage, work: _Round) -> None:
-        if message.retained:
-            if message.topic not in self._retained_topics:
-                self._retained_topics.add(message.topic)
+    def _write_reloaded(self, reloaded: list[ReloadAudit], when_: str) -> None:
+        if not reloaded:
+            return
+        entries = [entry.to_json() for entry in reloaded]
+        for entry in entries:
+            logger.info(
+                "rules changed %s for %s/%s: %s",
+                when_,
+                entry["site"],
+                entry["room"],
+                entry["reason"],
+            )
+        self.store.commit_step([], {}, entries)
+        if self._audit_out is not None:
+            self._audit_out.write("".join(json.dumps(entry) + "\n" for entry in entries))
+            self._audit_out.flush()
+
+    # -- one round -----------------------------------------------------------------------------
+
+    def _round(
+        self, messages: list[InboundMessage], tick: float | None, drain: bool, acks: list[AckIn]
+    ) -> None:
+        buffered = self.engine.classifier.buffered if drain else 0
+        work = self.engine.round(messages, tick=tick, drain=drain, acks=acks)
+        if drain and (buffered or work.pages):
+            logger.info(
+                "no message for %.1f s: decided the %d buffered events (%d pages)",
+                self.options.idle_flush,
+                buffered,
+                len(work.pages),
+            )
+        for topic in work.retained:
+            if topic not in self._retained_topics:
+                self._retained_topics.add(topic)
                 logger.warning(
                     "ignoring a retained message on %s: it is the broker's stored copy, not a "
                     "new event (sensors must publish events without the retain flag)",
-                    message.topic,
+                    topic,
                 )
-            return
-        if message.topic.startswith(ACK_TOPIC + "/"):
-            self._acknowledgement(message, work)
-            return
-        item = decode_mqtt(message.topic, message.payload, message.received_at, self.options.prefix)
-        if isinstance(item, DeadLetter):
-            self._dead_letter(item)
-            return
-        work.events.append((item, message))
-
-    def _classify(self, work: _Round) -> None:
-        """Decide the round's events in one batch; if the classifier fails on it, one by one."""
-        events = work.events
-        if not events:
-            return
-        for kind, count in Counter(event.kind for event, _ in events).items():
+        for letter in work.dead_letters:
+            self._dead_letter(letter)
+        for kind, count in work.events.items():
             self.metrics.event(kind, count)
-        classifier = self.classifier
-        first = classifier.next_seq
-        try:
-            columns = EventColumns.from_events([event for event, _ in events], classifier.registry)
-            step = classifier.push_batch(columns)
-        except Exception:
-            logger.exception(
-                "the classifier failed on a batch of %d events; deciding them one by one",
-                len(events),
-            )
-        else:
-            self._decided(events, first, work)
-            work.steps.append(step)
-            return
-        for event, message in events:
-            seq = classifier.next_seq
-            try:
-                step = classifier.push(event)
-            except Exception as error:
-                logger.exception(
-                    "the classifier failed on the event on %s; it is dead-lettered", message.topic
-                )
-                self._dead_letter(
-                    dead_letter(
-                        message.topic,
-                        message.payload,
-                        f"internal error while classifying: {type(error).__name__}: {error} "
-                        "(a sensorhub bug: report it with this message)",
-                        message.received_at,
-                    )
-                )
-                continue
-            self._decided([(event, message)], seq, work)
-            work.steps.append(step)
-
-    def _decided(
-        self, events: list[tuple[Event, InboundMessage]], first: int, work: _Round
-    ) -> None:
-        """The classifier took ``events`` (numbered from ``first`` on): journal them, note when
-        they came."""
-        work.journal.extend(
-            JournalEntry(message.topic, message.payload.decode("utf-8"), message.received_at)
-            for _, message in events
-        )
-        self._event_now = max(self._event_now, *(event.ts for event, _ in events))
-        received = self._received_at
-        for seq, (_, message) in enumerate(events, start=first):
-            received[seq] = message.received_at
-        for _ in range(len(received) - MAX_TRACKED):
-            del received[next(iter(received))]
-
-    def _acknowledgement(self, message: InboundMessage, work: _Round) -> None:
-        ack = parse_ack(message.topic, message.payload)
-        if isinstance(ack, str):
-            self._dead_letter(dead_letter(message.topic, message.payload, ack, message.received_at))
-            return
-        self._apply_ack(ack, message.received_at, work)
-
-    def _apply_ack(self, ack: Ack, received_at: float, work: _Round) -> None:
-        """Staff answered (over MQTT or a paging system): stop the incident's escalation."""
-        at = ack.ts if ack.ts is not None else self._now(received_at)
-        entries = self.router.acknowledge(ack.incident, ack.by, at, site=ack.site)
-        work.audit.extend(entry.to_json() for entry in entries)
-        if any(entry.decision == "acknowledged" for entry in entries):
-            work.acks.append(AckRecord(ack.incident, ack.by, at))
+        for ack in work.acks:
             logger.info("incident %s acknowledged by %s", ack.incident, ack.by)
-
-    def _dead_letter(self, letter: DeadLetter) -> None:
-        logger.warning("dead letter from %s: %s", letter.topic, letter.error)
-        self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=1)
-        self.metrics.deadletter()
-
-    def _tick(self, work: _Round) -> None:
-        now = time.time()
-        step = self.classifier.tick(now)
-        # journalled even if it decided nothing to say: its timers fired, its clock moved on
-        # (what comes later than the lateness behind it is late), and a restart must agree
-        work.journal.append(JournalEntry("", TICK, now))
-        if step.pages or step.audit:
-            work.steps.append(step)
-
-    def _idle_flush(self, idle: float, work: _Round) -> None:
-        buffered = self.classifier.buffered
-        step = self.classifier.drain()
-        if buffered or step.pages:
-            logger.info(
-                "no message for %.1f s: decided the %d buffered events (%d pages)",
-                idle,
-                buffered,
-                len(step.pages),
-            )
-        work.journal.append(JournalEntry("", DRAIN, time.time()))  # as a tick's
-        if step.pages or step.audit:
-            work.steps.append(step)
-
-    def _now(self, wall: float) -> float:
-        """The router's clock: the wall clock, or with --clock event the latest event time."""
-        if self.options.clock == "wall" or self._event_now == -math.inf:
-            return wall
-        return self._event_now
-
-    # -- the round's outcome --------------------------------------------------------------------
-
-    def _finish_round(self, work: _Round, messages: list[InboundMessage]) -> None:
-        wall = time.time()
-        now = self._now(wall)
-        self._reload_silences(time.monotonic())
-        deciding: dict[str, Event] = {}
-        for step in work.steps:
-            for record in step.audit:
-                if record.decision == "paged" and record.event is not None and record.incident:
-                    deciding[record.incident] = record.event
-            work.pages.extend(self.router.feed(step, now))
-        work.pages.extend(self.router.tick(now))
-        routing = self.router.take_audit()
-        work.audit.extend(entry.to_json() for entry in routing)
-        work.audit.extend(entry.to_json() for entry in self.silences.take_audit())
-        outbox = self._commit(work, snapshot=False)
+        outbox = self._commit(work)
         for (page, channel), outbox_id in outbox:
             if channel != MQTT_CHANNEL:
                 self._channel(channel).send(outbox_id, page)
                 continue
             self._publish(outbox_id, page)
-            event = deciding.get(page.incident) if page.escalation == 0 else None
-            received = self._received_at.get(event.seq) if event is not None else None
+            received = work.received.get(page.incident) if page.escalation == 0 else None
             self.metrics.page(page, None if received is None else time.time() - received)
         self.connection.ack(messages)
         self._write_files(work)
@@ -609,32 +505,22 @@ class Service:
         if self._journalled >= SNAPSHOT_JOURNAL or (
             self._journalled > 0 and time.monotonic() >= self._snapshot_due
         ):
-            self._commit(_Round(), snapshot=True)
+            self._save_snapshot()
         if time.monotonic() >= self._prune_due:
             self._prune_due = time.monotonic() + PRUNE_INTERVAL
-            forgotten = self.store.prune(wall - KEEP_CONFIRMED)
+            forgotten = self.store.prune(time.time() - KEEP_CONFIRMED)
             logger.info("store: forgot %d page(s) confirmed over 7 days ago", forgotten)
 
-    def _commit(self, work: _Round, *, snapshot: bool) -> list[tuple[tuple[Page, str], int]]:
+    def _commit(self, work: Round) -> list[tuple[tuple[Page, str], int]]:
         """Write the round to the store in one transaction: ``((page, channel), outbox id)``.
 
         Every page goes out over MQTT; a page to a recipient with a call address at a paging
         system of the page's site goes there too.
         """
         delivered = self._take_delivered()
-        states: dict[str, dict[str, Any]] = {}
-        incidents = self.router.take_changes()
-        if snapshot:
-            states[CLASSIFIER_STATE] = {
-                "rules": self._policy_digest,
-                "event_now": self._event_now if self._event_now != -math.inf else None,
-                "pickle": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
-            }
-        journal = [] if snapshot else [*self._clock_entries, *work.journal]
+        journal = [*self._clock_entries, *work.journal]
         self._clock_entries = []
-        if not (work.pages or work.audit or work.acks or states or incidents or delivered) and all(
-            entry.is_tick for entry in journal
-        ):
+        if not (work.writes or delivered) and all(entry.is_tick for entry in journal):
             # The clock alone is not worth a transaction (ten a second on the wall clock):
             # it waits for the next round that writes something, a run of ticks as its
             # last (what the run fired, the last fires alike). Lost in a crash, it is as
@@ -656,20 +542,29 @@ class Service:
         ]
         ids = self.store.commit_step(
             outbox,
-            states,
-            work.audit,
-            incidents=incidents,
+            {},
+            [entry.to_json() for entry in work.routing],
+            incidents=work.incidents,
             acks=work.acks,
             journal=journal,
-            clear_journal=snapshot,
             confirmed=delivered,
         )
-        if snapshot:
-            self._journalled = 0
-            self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
-        else:
-            self._journalled += len(journal)
+        self._journalled += len(journal)
         return list(zip(outbox, ids, strict=True))
+
+    def _save_snapshot(self) -> None:
+        """The classifier's state, and the journal since the last one emptied, together."""
+        journal, self._clock_entries = self._clock_entries, []
+        self.store.commit_step(
+            [],
+            {CLASSIFIER_STATE: self.engine.snapshot()},
+            [],
+            journal=journal,
+            clear_journal=True,
+            confirmed=self._take_delivered(),
+        )
+        self._journalled = 0
+        self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
 
     def _channel(self, name: str) -> EspaChannel:
         return next(espa for espa in self.channels if espa.channel == name)
@@ -689,6 +584,11 @@ class Service:
             page.recipient,
             page.escalation,
         )
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        logger.warning("dead letter from %s: %s", letter.topic, letter.error)
+        self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=1)
+        self.metrics.deadletter()
 
     def _take_delivered(self) -> list[int]:
         delivered: list[int] = []
@@ -711,43 +611,19 @@ class Service:
         self._silences_due = monotonic + SILENCES_POLL
         state = self.store.load_state(SILENCES_STATE)
         if state is not None and state != self._silences_state:
-            self.silences.restore(state)
+            self.engine.silences.restore(state)
             self._silences_state = state
 
-    def _write_files(self, work: _Round) -> None:
-        for step in work.steps:
-            for record in step.audit:
-                if record.event is not None:
-                    # decided (a page it starts a timer for is decided by the timer, not by it)
-                    self._received_at.pop(record.event.seq, None)
-                if self._audit_out is not None:
-                    self._audit_out.write(json.dumps(record.to_json(), default=str) + "\n")
+    def _write_files(self, work: Round) -> None:
         if self._audit_out is not None:
-            for entry in work.audit:
-                self._audit_out.write(json.dumps(entry) + "\n")
-            self._audit_out.flush()
+            records = [json.dumps(record.to_json(), default=str) for record in work.audit]
+            records += [json.dumps(entry.to_json()) for entry in work.routing]
+            if records:
+                self._audit_out.write("".join(record + "\n" for record in records))
+                self._audit_out.flush()
         if self._pages_out is not None and work.pages:
-            for page in work.pages:
-                self._pages_out.write(page.model_dump_json() + "\n")
+            self._pages_out.write("".join(page.model_dump_json() + "\n" for page in work.pages))
             self._pages_out.flush()
-
-
-@dataclass(slots=True)
-class _Round:
-    """What one round of the loop decided, to be written to the store together."""
-
-    #: the round's events (and their messages), decided together (``Service._classify``)
-    events: list[tuple[Event, InboundMessage]] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    pages: list[Page] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
-    acks: list[AckRecord] = field(default_factory=list)
-    journal: list[JournalEntry] = field(default_factory=list)
-
-
-def _digest(policy: Policy) -> str:
-    """Tells whether a saved classifier was made for the same rules."""
-    return hashlib.sha256(pickle.dumps(policy)).hexdigest()
 
 
 @contextmanager
@@ -844,6 +720,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         options = ServiceOptions(
+            rules_path=args.rules,
             prefix=args.prefix,
             clock=args.clock,
             lateness=args.lateness,
@@ -897,9 +774,15 @@ def run(args: argparse.Namespace) -> int:
             logger.info("received %s: stopping", signal.Signals(signum).name)
             stop.set()
 
+        def on_hangup(signum: int, frame: FrameType | None) -> None:
+            logger.info("received SIGHUP: reading the rules again")
+            service.request_reload()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous = signal.signal(signum, on_signal)
             resources.callback(signal.signal, signum, previous)
+        previous_hup = signal.signal(signal.SIGHUP, on_hangup)
+        resources.callback(signal.signal, signal.SIGHUP, previous_hup)
         try:
             service.run_forever(stop)
         except ServiceError as error:

@@ -2,7 +2,8 @@
 
 It is the slow, obviously correct twin of the compiled core: one object per room, one method
 per kind of sensor, a timer heap for confirmation windows and grace periods. It does no I/O and
-reads no clock: events and time come in, pages and audit records go out (``Step``).
+reads no clock: events and time come in; incidents (opened, evidence, resolved) and audit records
+go out (``Step``). Routing makes the pages.
 
 Event time
 ----------
@@ -22,11 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from sensorhub.contract import MAX_LATENESS, Event, IncidentKind, Page
+from sensorhub.contract import MAX_LATENESS, Event, IncidentKind
 from sensorhub.core import reasons
-from sensorhub.core.types import AuditRecord, Decision, Step
-from sensorhub.routing.pages import make_page
-from sensorhub.rules.policy import Policy, RoomPolicy
+from sensorhub.core.types import (
+    AuditRecord,
+    Decision,
+    Evidence,
+    Opened,
+    Resolved,
+    RoomReload,
+    Step,
+)
+from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
 
 #: How long technical incidents stay open: one page per device and reason per day at most.
 TECHNICAL_REPEAT: Final = 24 * 3600.0
@@ -137,11 +145,23 @@ class EventClock:
     over the ``Step`` of what was decided. Each twin has its own ``_advance(watermark)``."""
 
     lateness: float
+    _clock: float
     _max_ts: float
     _step: Step
 
     def _advance(self, watermark: float) -> None:
         raise NotImplementedError
+
+    @property
+    def clock(self) -> float:
+        """The event clock: everything at or before it is decided (-inf before the first
+        event). It never goes back."""
+        return self._clock
+
+    @property
+    def max_ts(self) -> float:
+        """The latest event time pushed (-inf before the first event)."""
+        return self._max_ts
 
     def tick(self, now: float) -> Step:
         """The wall clock says it is ``now``: decide what a watermark of ``now - lateness``
@@ -231,6 +251,28 @@ class Classifier(EventClock):
             self._advance(self._max_ts - self.lateness)
         return self._take()
 
+    def set_policy(self, policy: Policy) -> list[RoomReload]:
+        """Decide by ``policy`` from now on (a rules reload). Rooms whose parameters did not
+        change keep everything; the others keep their pending decisions with the due times
+        they have, and are returned with them."""
+        reloaded: list[RoomReload] = []
+        due = {token: at for at, _, _, _, token in self._timers}
+        for (site, name), room in self._rooms.items():
+            new = policy.room(site, name)
+            if new == room.policy:
+                continue
+            pending = tuple(
+                (pend.kind, due[pend.token])
+                for pend in sorted(room.pending.values(), key=lambda pend: pend.token)
+                if pend.token in due
+            )
+            reloaded.append(
+                RoomReload(site, name, tuple(room_differences(room.policy, new)), pending)
+            )
+            room.policy = new
+        self.policy = policy
+        return reloaded
+
     def _count(self) -> int:
         """The next arrival and timer sequence number."""
         seq = self._next_seq
@@ -285,7 +327,6 @@ class Classifier(EventClock):
         timer: str | None = None,
         room: RoomState | None = None,
         incident: Incident | None = None,
-        page: Page | None = None,
     ) -> None:
         self._step.audit.append(
             AuditRecord(
@@ -297,7 +338,6 @@ class Classifier(EventClock):
                 site=room.policy.site if room else None,
                 room=room.policy.room if room else None,
                 incident=incident.id if incident else None,
-                page_id=page.page_id if page else None,
             )
         )
 
@@ -342,18 +382,22 @@ class Classifier(EventClock):
             return None
         return incident
 
-    def _page(self, room: RoomState, incident: Incident, t: float) -> Page:
-        page = make_page(
-            room.policy,
-            incident=incident.id,
-            kind=incident.kind,
-            ts=t,
-            events=incident.evidence,
-            device=incident.device,
-            reason=incident.reason,
+    def _open(self, room: RoomState, incident: Incident, t: float, event: Event | None) -> None:
+        """``incident`` is actionable at ``t`` (decided by ``event``, or a timer): routing
+        pages it."""
+        self._step.incidents.append(
+            Opened(
+                incident.id,
+                incident.kind,
+                room.policy.site,
+                room.policy.room,
+                t,
+                tuple(incident.evidence),
+                incident.device,
+                incident.reason,
+                None if event is None else event.seq,
+            )
         )
-        self._step.pages.append(page)
-        return page
 
     def _raise(
         self,
@@ -368,22 +412,8 @@ class Classifier(EventClock):
     ) -> None:
         """Evidence for a care incident is actionable now: page it, or say why not."""
 
-        def say(
-            decision: Decision,
-            reason: str,
-            incident: Incident | None = None,
-            page: Page | None = None,
-        ) -> None:
-            self._audit(
-                t,
-                decision,
-                reason,
-                event=event,
-                timer=timer,
-                room=room,
-                incident=incident,
-                page=page,
-            )
+        def say(decision: Decision, reason: str, incident: Incident | None = None) -> None:
+            self._audit(t, decision, reason, event=event, timer=timer, room=room, incident=incident)
 
         if kind != "call" and self._staff_present(room, t):
             say("suppressed", reasons.raise_staff(why))
@@ -392,6 +422,7 @@ class Classifier(EventClock):
         if existing is not None:
             existing.last_evidence = t
             existing.evidence.extend(e for e in evidence if e not in existing.evidence)
+            self._step.incidents.append(Evidence(existing.id, t))
             say("evidence", reasons.raise_duplicate(why, kind), existing)
             return
         if kind != "call":
@@ -404,8 +435,8 @@ class Classifier(EventClock):
                     return
         incident = Incident(self._incident_id(room, kind, t), kind, t, t, list(evidence))
         room.open[kind] = incident
-        page = self._page(room, incident, t)
-        say("paged", reasons.raise_paged(why, kind), incident, page)
+        self._open(room, incident, t, event)
+        say("paged", reasons.raise_paged(why, kind), incident)
 
     def _resolve(
         self, room: RoomState, kinds: tuple[IncidentKind, ...], t: float, why: str, event: Event
@@ -413,14 +444,9 @@ class Classifier(EventClock):
         for kind in kinds:
             incident = room.open.pop(kind, None)
             if incident is not None:
-                self._audit(
-                    t,
-                    "resolved",
-                    reasons.resolved(kind, why),
-                    event=event,
-                    room=room,
-                    incident=incident,
-                )
+                reason = reasons.resolved(kind, why)
+                self._step.incidents.append(Resolved(incident.id, t, reason))
+                self._audit(t, "resolved", reason, event=event, room=room, incident=incident)
 
     def _cancel(self, room: RoomState, name: str, t: float, why: str, event: Event) -> bool:
         pending = room.pending.pop(name, None)
@@ -774,7 +800,7 @@ class Classifier(EventClock):
             self._incident_id(room, "call", event.ts), "call", event.ts, event.ts, [event.ref]
         )
         room.fast_call = (incident, event.ref)
-        page = self._page(room, incident, event.ts)
+        self._open(room, incident, event.ts, event)
         self._audit(
             event.ts,
             "paged",
@@ -782,7 +808,6 @@ class Classifier(EventClock):
             event=event,
             room=room,
             incident=incident,
-            page=page,
         )
 
     def _on_call(self, event: Event, room: RoomState, t: float) -> None:
@@ -797,6 +822,7 @@ class Classifier(EventClock):
             if event.ref not in incident.evidence:
                 incident.evidence.append(event.ref)
             room.open["call"] = incident
+            self._step.incidents.append(Evidence(incident.id, t))
             self._audit(
                 t,
                 "evidence",
@@ -824,6 +850,7 @@ class Classifier(EventClock):
         device.silent_token = self._schedule(t + room.policy.silent_after, "silent", key)
         silent = device.faults.pop("silent", None)
         if silent is not None:
+            self._step.incidents.append(Resolved(silent.id, t, reasons.HEARD_AGAIN))
             self._audit(t, "resolved", reasons.HEARD_AGAIN, event=event, room=room, incident=silent)
         if event.kind == "optical":
             _, blind = room.optical.get(event.device, (t, False))
@@ -862,6 +889,7 @@ class Classifier(EventClock):
         existing = device.faults.get(reason)
         if existing is not None and t - existing.last_evidence <= TECHNICAL_REPEAT:
             existing.last_evidence = t
+            self._step.incidents.append(Evidence(existing.id, t))
             self._audit(
                 t,
                 "evidence",
@@ -882,7 +910,7 @@ class Classifier(EventClock):
             reason=reason,
         )
         device.faults[reason] = incident
-        page = self._page(room, incident, t)
+        self._open(room, incident, t, event)
         self._audit(
             t,
             "paged",
@@ -891,7 +919,6 @@ class Classifier(EventClock):
             timer=timer,
             room=room,
             incident=incident,
-            page=page,
         )
 
     def _obstructed(self, event: Event, room: RoomState, t: float) -> None:
@@ -920,6 +947,7 @@ class Classifier(EventClock):
             self._audit(t, "resolved", reasons.SEES_AGAIN, event=event, room=room)
         incident = device.faults.pop("obstructed", None)
         if incident is not None:
+            self._step.incidents.append(Resolved(incident.id, t, reasons.SEES_AGAIN))
             self._audit(
                 t, "resolved", reasons.SEES_AGAIN, event=event, room=room, incident=incident
             )

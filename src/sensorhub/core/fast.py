@@ -6,7 +6,7 @@ event clock (latest event time, watermark, lateness) and the reorder buffer. For
 batch of events in arrival order it works out, with whole-array operations, which events the
 reference would decide in order and which on arrival (late), and in which order and at which
 time; the kernel (``kernel.py``) then decides them against the per-room state arrays and fires
-the rooms' timers, and the driver turns the kernel's decision records into ``Page`` and
+the rooms' timers, and the driver turns the kernel's decision records into incidents and
 ``AuditRecord`` objects with the reference's texts.
 
 Resident calls are paged on arrival, as in the reference: the batch is cut before each press so
@@ -28,15 +28,22 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS, Event, Page
+from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS, Event
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
 from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds, empty_columns
 from sensorhub.core.night import NightTables
-from sensorhub.core.types import AuditRecord, Decision, Step
-from sensorhub.routing.pages import make_page
-from sensorhub.rules.policy import Policy, RoomPolicy
+from sensorhub.core.types import (
+    AuditRecord,
+    Decision,
+    Evidence,
+    Opened,
+    Resolved,
+    RoomReload,
+    Step,
+)
+from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -211,8 +218,39 @@ class FastClassifier(EventClock):
     def set_audit(self, audit: bool | Literal["decisive"]) -> None:
         """Which audit records to make from now on (as the constructor's ``audit``)."""
         self.audit = bool(audit)
-        self.decisive_only = audit == "decisive"
-        self._cnt[k.C_AUDIT] = 1 if audit else 0
+        self.full_audit = audit is True
+        # the kernel keeps every record (routing needs those of incidents even without audit)
+        self._cnt[k.C_AUDIT] = 1
+
+    def set_policy(self, policy: Policy) -> list[RoomReload]:
+        """As the reference's: rooms whose parameters changed decide by the new ones from now
+        on, their pending decisions keep their due times and are returned with them."""
+        reloaded: list[RoomReload] = []
+        for r, old in enumerate(self._policies):
+            new = policy.room(old.site, old.room)
+            if new == old:
+                continue
+            pending = sorted(
+                (
+                    int(self._ri[r, k.RI_PEND_SEQ + p]),
+                    PENDING_NAMES[p],
+                    float(self._rf[r, k.RF_PEND_DUE + p]),
+                )
+                for p in range(k.N_PEND)
+                if self._ri[r, k.RI_PEND_ON + p] == 1
+            )
+            reloaded.append(
+                RoomReload(
+                    old.site,
+                    old.room,
+                    tuple(room_differences(old, new)),
+                    tuple((name, at) for _, name, at in pending),
+                )
+            )
+            self._policies[r] = new
+            self._rp[r] = _parameters(new, self._nights.table(new))
+        self.policy = policy
+        return reloaded
 
     # -- the reference's interface --------------------------------------------------------
 
@@ -594,8 +632,9 @@ class FastClassifier(EventClock):
         policy = self._policies[r]
         ts = float(new.ts[a])
         incident = incident_id(policy, "call", ts)
-        page = make_page(policy, incident=incident, kind="call", ts=ts, events=[self._log.ref(seq)])
-        self._step.pages.append(page)
+        self._step.incidents.append(
+            Opened(incident, "call", policy.site, policy.room, ts, (self._log.ref(seq),), seq=seq)
+        )
         if self.audit:
             self._step.audit.append(
                 AuditRecord(
@@ -606,7 +645,6 @@ class FastClassifier(EventClock):
                     site=policy.site,
                     room=policy.room,
                     incident=incident,
-                    page_id=page.page_id,
                 )
             )
 
@@ -619,16 +657,17 @@ class FastClassifier(EventClock):
         lates: npt.NDArray[np.bool_] | None,
         plan_e: I64 | None,
     ) -> None:
+        """The kernel's decision records into incident changes (every record that opens,
+        resolves or adds evidence to an incident) and, as asked, audit records."""
         n = int(self._cnt[k.C_NOUT])
         if n == 0:
             return
         rows_i, rows_f = self._out_i[:n], self._out_f[:n]
-        if self.decisive_only:
+        if not self.full_audit:
             keep = (rows_i[:, k.O_PAGE] == 1) | np.isin(rows_i[:, k.O_DECISION], _DECISIVE)
             rows_i, rows_f = rows_i[keep], rows_f[keep]
         out_i = rows_i.tolist()
         out_f = rows_f.tolist()
-        ev_out = self._ev_out
         late_items: set[int] = set()
         if lates is not None and plan_e is not None and lates.any():
             late_items = set(plan_e[lates].tolist())
@@ -638,31 +677,20 @@ class FastClassifier(EventClock):
             policy = self._policies[r]
             t = frow[k.OF_TS]
             incident = None
+            text = None
             if row[k.O_KIND] >= 0:
                 incident = self._incident_of(policy, row, frow[k.OF_OPENED])
-            page: Page | None = None
-            if row[k.O_PAGE]:
-                start, length = row[k.O_EV_START], row[k.O_EV_LEN]
-                refs = [self._log.ref(s) for s in ev_out[start : start + length].tolist()]
-                kind = INCIDENT_KINDS[row[k.O_KIND]]
-                device = reason = None
-                if kind == "device_fault":
-                    device = self.registry.device_keys[row[k.O_DEVICE]][3]
-                    reason = k.FAULT_REASONS[row[k.O_FAULT]]
-                assert incident is not None  # noqa: S101 - a page always has its incident
-                page = make_page(
-                    policy,
-                    incident=incident,
-                    kind=kind,
-                    ts=t,
-                    events=refs,
-                    device=device,
-                    reason=reason,
-                )
-                step.pages.append(page)
+                if row[k.O_PAGE]:
+                    step.incidents.append(self._opened(policy, row, incident, t, both_seq))
+                elif decision == k.D_RESOLVED:
+                    text = self._reason(policy, row, frow)
+                    step.incidents.append(Resolved(incident, t, text))
+                elif decision == k.D_EVIDENCE:
+                    step.incidents.append(Evidence(incident, t))
             if not self.audit:
                 continue
-            text = self._reason(policy, row, frow, both)
+            if text is None:
+                text = self._reason(policy, row, frow)
             event = None
             if item >= 0:
                 event = self._event(both, item, int(both_seq[item]))
@@ -679,11 +707,25 @@ class FastClassifier(EventClock):
                     site=policy.site,
                     room=policy.room,
                     incident=incident,
-                    page_id=page.page_id if page is not None else None,
                 )
             )
         self._cnt[k.C_NOUT] = 0
         self._cnt[k.C_NEV] = 0
+
+    def _opened(
+        self, policy: RoomPolicy, row: list[int], incident: str, t: float, both_seq: I64
+    ) -> Opened:
+        """The incident a paging decision record opens."""
+        start, length = row[k.O_EV_START], row[k.O_EV_LEN]
+        refs = tuple(self._log.ref(s) for s in self._ev_out[start : start + length].tolist())
+        kind = INCIDENT_KINDS[row[k.O_KIND]]
+        device = fault = None
+        if kind == "device_fault":
+            device = self.registry.device_keys[row[k.O_DEVICE]][3]
+            fault = k.FAULT_REASONS[row[k.O_FAULT]]
+        item = row[k.O_ITEM]
+        seq = int(both_seq[item]) if item >= 0 else None
+        return Opened(incident, kind, policy.site, policy.room, t, refs, device, fault, seq)
 
     def _incident_of(self, policy: RoomPolicy, row: list[int], opened: float) -> str:
         kind = INCIDENT_KINDS[row[k.O_KIND]]
@@ -721,7 +763,7 @@ class FastClassifier(EventClock):
             return reasons.timer_obstructed(policy)
         return _TIMER_TEXTS[timer]
 
-    def _reason(self, p: RoomPolicy, row: list[int], frow: list[float], both: EventColumns) -> str:
+    def _reason(self, p: RoomPolicy, row: list[int], frow: list[float]) -> str:
         """The audit text of a decision record, in ``reasons``' words."""
         reason, arg = row[k.O_REASON], row[k.O_ARG]
         aux = frow[k.OF_AUX]

@@ -15,7 +15,7 @@ its retries, and sends an unconfirmed call again after a reconnect. Here:
   in outbox order (the pages left over from before a restart), then the new ones;
 - a call status that counts as an acknowledgement (``ack_statuses``) for a call address is
   mapped to the incident of the latest page delivered to that address, and reported as an
-  :class:`~sensorhub.routing.router.Ack` through ``on_ack`` (from the client's thread). ESPA has
+  :class:`~sensorhub.contract.Ack` through ``on_ack`` (from the client's thread). ESPA has
   no call reference, so the address is all there is to go on.
 
 The address -> latest page map is kept in the store as the state ``espa:<name>`` (written
@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from sensorhub.contract import Page
+from sensorhub.contract import Ack, Page
 from sensorhub.espa.protocol import CallStatus, UnknownRecipientError
 from sensorhub.io.espa import (
     RECONNECT_MAX_DELAY,
@@ -40,7 +40,6 @@ from sensorhub.io.espa import (
     EspaClient,
     client_for,
 )
-from sensorhub.routing.router import Ack
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.store import ESPA_PREFIX, Store, check_channel
 
@@ -267,7 +266,8 @@ class EspaChannel:
                 address,
             )
             return
-        ack = Ack(self.site, str(latest["incident"]), by=str(latest["recipient"]), ts=time.time())
+        # the paging system says no when: the acknowledgement is of the moment it arrives
+        ack = Ack(self.site, str(latest["incident"]), by=str(latest["recipient"]))
         self.log.info(
             "page %s acknowledged on pager %s (%s) of paging system %s",
             latest.get("page_id"),

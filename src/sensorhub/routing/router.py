@@ -1,29 +1,26 @@
 """Routing an incident's pages to staff: recipients, acknowledgement and escalation (sans-I/O).
 
-The classifier decides *that* a room needs someone, with one page per incident (``escalation``
-0, ``recipient`` = the site's ``recipients``). The :class:`Router` decides *who*, and keeps at it
-until someone answers:
+The core decides *that* a room needs someone: it emits typed incidents (``core.types``:
+:class:`Opened`, :class:`Evidence`, :class:`Resolved`). The :class:`Router` alone makes pages:
+it decides *who*, and keeps at it until someone answers.
 
-- :meth:`Router.route` turns that first page into one page per recipient, by the site's
-  ``staff.routes`` and who is on duty by ``staff.schedules`` at the page's event time;
-- :meth:`Router.tick` returns the re-notifications and escalations that have come due by the
-  rule file's ``escalation`` steps for the page's priority (``escalation`` 1, 2, ...);
-- :meth:`Router.acknowledge` (a member of staff answered) and :meth:`Router.resolve` (the
-  classifier saw staff arrive, or the call was cancelled) stop the escalation;
-- :meth:`Router.snapshot` / :meth:`Router.restore` carry open incidents, pending steps with
-  their due times and acknowledgements across a restart, as plain JSON-able data.
+- :meth:`Router.run` takes the core's incident changes of a round and the event clock
+  (``until``: everything at or before it is decided) and returns the pages. It works in event
+  time: each change is applied at its time, after the escalation steps and acknowledgements
+  due up to then, so what it pages does not depend on how the input was cut into rounds.
+  An incident's first page goes to one recipient or more, by the site's ``staff.routes`` and
+  who is on duty by ``staff.schedules`` at the incident's time; its re-notifications and
+  escalations come due at event times by the rule file's ``escalation`` steps for its
+  priority (``escalation`` 1, 2, ...).
+- :meth:`Router.acknowledge` (a member of staff answered) stops the escalation at the
+  acknowledgement's time: one in the router's future waits, with the incident, until the clock
+  reaches it, so an escalation due before it still goes out. :class:`Resolved` (the core saw
+  staff arrive, or the call was cancelled) stops it too. At a tie, the escalation goes out.
+- :meth:`Router.take_changes` / :meth:`Router.restore_incidents` carry open incidents, pending
+  steps with their due times, and acknowledgements across a restart, as JSON.
 
 Nothing here reads a clock or touches the network: time is a parameter everywhere, so ``serve``,
-``replay`` and the tests drive the same code. The composition root does, per batch::
-
-    pages = router.feed(step, now)        # the classifier's Step: first pages, resolutions
-    pages += router.tick(now)             # escalations that came due
-    audit = router.take_audit()           # what the router decided, for the audit trail
-
-and on a message on ``sensorhub/ack/<site>``::
-
-    ack = parse_ack(topic, payload)       # an Ack, or a reason for the dead-letter topic
-    audit = router.acknowledge(ack.incident, ack.by, ack.ts or now, site=ack.site)
+``replay`` and the tests drive the same code (through ``sensorhub.engine``).
 
 Guarantees: technical pages (device faults) only ever go to technical recipients (technical
 routes, ``recipients.technical``, ``same`` and ``team``), never to care staff; a page is never
@@ -33,7 +30,6 @@ routed once is never routed again (no second first page after a restart).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,23 +37,16 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sensorhub.contract import MAX_PAYLOAD, NAME_RE, TS_MAX, TS_MIN, Page
-from sensorhub.core.types import Step
-from sensorhub.routing.pages import FAULT_TEXTS, TEXTS
+from sensorhub.contract import Page
+from sensorhub.core.types import Evidence, IncidentChange, Opened, Resolved
+from sensorhub.routing.pages import FAULT_TEXTS, TEXTS, make_page
 from sensorhub.routing.silences import Silences, device_fault_of, when
 from sensorhub.rules.model import SAME, TEAM
 from sensorhub.rules.policy import Policy
 
-#: Acknowledgements arrive on ``sensorhub/ack/<site>``.
-ACK_TOPIC: Final = "sensorhub/ack"
 #: An incident is remembered this long after its first page (acknowledgements, no second first
 #: page), then forgotten. The longest escalation (12 h) ends well before.
 RETAIN: Final = 24 * 3600.0
-#: The acknowledgement payload, as shown in error messages.
-ACK_EXAMPLE: Final = (
-    '{"incident": "<incident of the page>", "by": "<pager or name>", "ts": <Unix seconds>}'
-)
-
 RoutingDecision = Literal[
     "routed",  # an incident's first page went out, to these recipients
     "escalated",  # a re-notification or escalation went out
@@ -97,13 +86,12 @@ class RoutingAudit:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
-    """An acknowledgement: ``by`` answered the pages of ``incident``. ``ts`` None: on receipt."""
+class AckRecord:
+    """``by`` acknowledged ``incident`` at ``at`` (Unix seconds)."""
 
-    site: str
     incident: str
     by: str
-    ts: float | None = None
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,65 +104,6 @@ class PendingStep:
     to: tuple[str, ...]
 
 
-# -- acknowledgements over MQTT ----------------------------------------------------------------
-
-
-def parse_ack(topic: str, payload: bytes) -> Ack | str:
-    """The acknowledgement in an MQTT message, or a sentence saying what is wrong with it.
-
-    Topic ``sensorhub/ack/<site>``; payload one JSON object (UTF-8) with ``incident`` (the
-    ``incident`` of the page answered), ``by`` (pager or person) and optionally ``ts`` (Unix
-    seconds). Unknown fields are ignored; ``site``, if given, must equal the topic's.
-    """
-    prefix = ACK_TOPIC + "/"
-    if not topic.startswith(prefix):
-        return f"topic {topic!r} is not an acknowledgement topic: publish to {prefix}<site>"
-    site = topic[len(prefix) :]
-    if not NAME_RE.fullmatch(site):
-        return (
-            f"topic {topic!r}: {site!r} is not a site name: publish to {prefix}<site>, the site "
-            "as in the sensors' topics"
-        )
-    if len(payload) > MAX_PAYLOAD:
-        return f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}: send {ACK_EXAMPLE}"
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        return f"payload is not UTF-8 text: send {ACK_EXAMPLE}"
-    except json.JSONDecodeError as error:
-        return f"payload is not JSON ({error.msg} at character {error.pos}): send {ACK_EXAMPLE}"
-    if not isinstance(data, dict):
-        return f"payload is JSON but not an object: send {ACK_EXAMPLE}"
-    incident = data.get("incident")
-    if not isinstance(incident, str) or not 1 <= len(incident) <= 256:
-        return (
-            "field 'incident' is missing or not a string of 1-256 characters: copy the "
-            f"'incident' of the page being answered; send {ACK_EXAMPLE}"
-        )
-    by = data.get("by")
-    if not isinstance(by, str) or not 1 <= len(by.strip()) <= 128 or not by.isprintable():
-        return (
-            "field 'by' is missing or not a name of 1-128 printable characters: say which "
-            f"pager or person answered; send {ACK_EXAMPLE}"
-        )
-    ts = data.get("ts")
-    if ts is not None and (
-        isinstance(ts, bool)
-        or not isinstance(ts, int | float)
-        or not math.isfinite(ts)
-        or not TS_MIN <= ts < TS_MAX
-    ):
-        return (
-            f"field 'ts' is {ts!r}: send the time of the acknowledgement as Unix seconds "
-            "(a number between 2000 and 2100), or leave it out"
-        )
-    if "site" in data and data["site"] != site:
-        return (
-            f"field 'site' is {data['site']!r}, but the topic is of site {site!r}: make them equal"
-        )
-    return Ack(site, incident, by.strip(), None if ts is None else float(ts))
-
-
 # -- the router's state, as the durable store keeps it -----------------------------------------
 
 
@@ -184,6 +113,15 @@ class _PendingState(BaseModel):
     escalation: int = Field(ge=1)
     due: float
     to: list[str] = Field(min_length=1)
+
+
+class _AckState(BaseModel):
+    """An acknowledgement received ahead of the router's clock: in effect at ``at``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: float
+    by: str
 
 
 class _IncidentState(BaseModel):
@@ -200,6 +138,7 @@ class _IncidentState(BaseModel):
     closed_at: float | None = None
     closed_by: str | None = None
     closed_reason: str | None = None
+    acks: list[_AckState] = Field(default_factory=list)  # received, not yet in effect, by time
     forget_at: float
 
 
@@ -234,35 +173,66 @@ class Router:
         # incidents changed (or forgotten) since take_changes() last said which
         self._changed: set[str] = set()
         self._audit: list[RoutingAudit] = []
-        # tick() has nothing to do before _wake unless the silences changed: it stays cheap
-        # when the composition root calls it after every batch
+        self._acked: list[AckRecord] = []  # acknowledgements that took effect
+        # the router's clock: everything due at or before it is done
+        self.clock = -math.inf
+        # advance() has nothing to do before _wake unless the silences changed: it stays cheap
+        # when the engine calls it every round
         self._wake = math.inf
         self._silences_seen = -1
 
     # -- input ---------------------------------------------------------------------------------
 
-    def feed(self, step: Step, now: float) -> list[Page]:
-        """Route the classifier's pages and apply its resolutions, in the order it decided them."""
+    def run(self, changes: Iterable[IncidentChange], until: float) -> list[Page]:
+        """Apply the core's incident changes in event-time order, each after the escalation
+        steps and acknowledgements due up to its time, then everything due up to ``until``
+        (the event clock). Returns the pages, by time."""
         pages: list[Page] = []
-        by_id = {page.page_id: page for page in step.pages}
-        for record in step.audit:
-            if record.decision == "paged" and record.page_id in by_id:
-                pages.extend(self.route(by_id.pop(record.page_id), now))
-            elif record.decision == "resolved" and record.incident is not None:
-                self._audit.extend(self.resolve(record.incident, record.ts, record.reason))
-            elif record.decision == "evidence" and record.incident is not None:
-                pages.extend(self._evidence(record.incident, record.ts, now))
-        for page in by_id.values():  # a page without its audit record: still route it
-            pages.extend(self.route(page, now))
+        # By time, stably (each room's order is kept), but never before the incident's own
+        # opening: a call paged on arrival is opened at its time, ahead of the event clock, and
+        # a late event may resolve it at the clock, before that time.
+        changes = list(changes)
+        opened = {change.incident: change.ts for change in changes if isinstance(change, Opened)}
+
+        def time_of(change: IncidentChange) -> float:
+            return max(change.ts, opened.get(change.incident, -math.inf))
+
+        for change in sorted(changes, key=time_of):
+            if change.ts <= until:
+                pages.extend(self.advance(change.ts))
+            if isinstance(change, Opened):
+                pages.extend(self.open(change))
+            elif isinstance(change, Resolved):
+                self.resolve(change.incident, change.ts, change.reason)
+            else:
+                pages.extend(self.evidence(change))
+        pages.extend(self.advance(until))
+        pages.sort(key=_page_order)
         return pages
 
-    def route(self, page: Page, now: float) -> list[Page]:
-        """The pages for the recipients of an incident's first page (``escalation`` 0).
+    def open(self, opened: Opened) -> list[Page]:
+        """An incident the core opened: its first pages (see :meth:`route`)."""
+        room = self.policy.room(opened.site, opened.room)
+        return self.route(
+            make_page(
+                room,
+                incident=opened.incident,
+                kind=opened.kind,
+                ts=opened.ts,
+                events=list(opened.events),
+                device=opened.device,
+                reason=opened.fault,
+            )
+        )
+
+    def route(self, page: Page) -> list[Page]:
+        """The pages for the recipients of an incident's first page (``escalation`` 0, made by
+        ``routing.pages.make_page``).
 
         The recipients are those of the first route that fits the page and has someone on duty
         at ``page.ts``; else the site's ``recipients``. Each page keeps the incident, has
         escalation 0 and its own ``page_id`` (``<incident>/0/<recipient>``). An incident already
-        routed gives no page at all. ``now`` is when the router decides (for the audit).
+        routed gives no page at all.
         """
         if page.escalation != 0:
             raise ValueError(
@@ -271,7 +241,7 @@ class Router:
         known = self._incidents.get(page.incident)
         if known is not None:
             self._note(
-                now,
+                page.ts,
                 "ignored",
                 f"incident already routed ({known.status}): no second first page",
                 known,
@@ -291,105 +261,150 @@ class Router:
                 if page.audience == "technical"
                 else ""
             )
-            self._note(now, "held", f"{silence.target} is muted ({silence.reason}){later}", state)
+            self._note(
+                page.ts, "held", f"{silence.target} is muted ({silence.reason}){later}", state
+            )
             return []
-        return self._first_pages(state, page.ts, now, "routed")
+        return self._first_pages(state, page.ts, "routed")
+
+    def evidence(self, evidence: Evidence) -> list[Page]:
+        """New evidence of an incident held back by a silence that has ended since: page it.
+
+        The silence kept away what happened while it held (a technician at work in the room);
+        what the sensors still see after it ended is the resident's, and is paged.
+        """
+        state = self._incidents.get(evidence.incident)
+        if state is None or state.status != "held" or state.held_until is not None:
+            return []  # not held, or a technical incident (paged when its silence ends)
+        ts = evidence.ts
+        if self.silences is not None and self.silences.applies(state.page, ts) is not None:
+            return []
+        state.status = "open"
+        state.forget_at = max(state.forget_at, ts + self.retain)
+        return self._first_pages(state, ts, "released")
 
     def acknowledge(
         self, incident: str, by: str, at: float, *, site: str | None = None
-    ) -> list[RoutingAudit]:
-        """``by`` answered the pages of ``incident`` at ``at``: escalation stops.
+    ) -> str | None:
+        """``by`` answered the pages of ``incident`` at ``at``: escalation stops from then on.
 
-        ``site`` (from the acknowledgement's topic) must be the incident's, if given. Returns
-        what the acknowledgement did (or why it did nothing), for the audit trail.
+        An acknowledgement ahead of the router's clock waits with its incident until the clock
+        gets there (an escalation due before it still goes out); one behind it takes effect
+        now. ``site`` (from the acknowledgement's topic) must be the incident's, if given.
+        Returns None, or why the acknowledgement stops nothing (an unknown incident, another
+        site's, one no longer open); that is audited too.
         """
         state = self._incidents.get(incident)
+        refused: str | None = None
         if state is None:
-            return [
-                RoutingAudit(
-                    at,
-                    "ignored",
-                    f"acknowledgement by {by} of an incident the router does not know (never "
-                    f"paged, or forgotten {self.retain / 3600:g} h after it was)",
-                    incident=incident,
-                    site=site,
-                    by=by,
-                )
-            ]
+            refused = (
+                f"acknowledgement by {by} of an incident the router does not know (never "
+                f"paged, or forgotten {self.retain / 3600:g} h after it was)"
+            )
+            self._audit.append(
+                RoutingAudit(at, "ignored", refused, incident=incident, site=site, by=by)
+            )
+            return refused
         if site is not None and site != state.page.site:
-            return [
-                self._entry(
-                    at,
-                    "ignored",
-                    f"acknowledgement by {by} on the topic of site {site}, but the incident is "
-                    f"of site {state.page.site}",
-                    state,
-                    by=by,
-                )
-            ]
-        return [self._close(state, "acknowledged", at, by, f"acknowledged by {by}")]
+            refused = (
+                f"acknowledgement by {by} on the topic of site {site}, but the incident is of "
+                f"site {state.page.site}"
+            )
+        elif state.status in ("acknowledged", "resolved"):
+            refused = (
+                f"acknowledgement by {by}, but the incident was already {state.status} at "
+                f"{when(state.closed_at or at)}"
+                + (f" by {state.closed_by}" if state.closed_by else "")
+            )
+        if refused is not None:
+            self._audit.append(self._entry(at, "ignored", refused, state, by=by))
+            return refused
+        if at <= self.clock:
+            self._acknowledged(state, at, by)
+            return None
+        state.acks.append(_AckState(at=at, by=by))
+        state.acks.sort(key=lambda ack: ack.at)
+        self._changed.add(incident)
+        self._wake = min(self._wake, at)
+        return None
 
-    def resolve(self, incident: str, at: float, reason: str) -> list[RoutingAudit]:
+    def resolve(self, incident: str, at: float, reason: str) -> None:
         """The incident is over (staff arrived, call cancelled, ...): escalation stops."""
         state = self._incidents.get(incident)
         if state is None:
-            return [
+            self._audit.append(
                 RoutingAudit(
                     at,
                     "ignored",
                     f"resolution of an incident the router does not know: {reason}",
                     incident=incident,
                 )
-            ]
-        return [self._close(state, "resolved", at, None, reason)]
+            )
+            return
+        self._audit.append(self._close(state, "resolved", at, None, reason))
 
     # -- time ----------------------------------------------------------------------------------
 
-    def tick(self, now: float) -> list[Page]:
-        """The re-notifications and escalations due by ``now``, each with ``ts`` = its due time.
+    def advance(self, until: float) -> list[Page]:
+        """The router's clock moves to ``until``: the re-notifications and escalations due by
+        then (each with ``ts`` = its due time), in time order with the acknowledgements that
+        come into effect (one at the very time of a step does not stop it).
 
         Also releases technical pages whose silence ended, and forgets incidents ``retain``
         after their first page. Steps overdue after a restart all go out at once, in order.
         """
+        self.clock = max(self.clock, until)
         revision = 0
         if self.silences is not None:
-            self.silences.expire(now)
+            self.silences.expire(until)
             revision = self.silences.revision
-        if now < self._wake and revision == self._silences_seen:
+        if until < self._wake and revision == self._silences_seen:
             return []
         self._silences_seen = revision
         pages: list[Page] = []
         for state in list(self._incidents.values()):
             if state.status == "held" and state.held_until is not None:
-                pages.extend(self._release(state, now))
-            while state.status == "open" and state.steps and state.steps[0].due <= now:
-                pages.extend(self._escalate(state, state.steps.pop(0)))
-            if state.forget_at <= now and not state.steps and state.held_until is None:
+                pages.extend(self._release(state, until))
+            while True:
+                due = state.steps[0].due if state.status == "open" and state.steps else math.inf
+                ack = state.acks[0].at if state.acks else math.inf
+                if min(due, ack) > until:
+                    break
+                if due <= ack:
+                    pages.extend(self._escalate(state, state.steps.pop(0)))
+                else:
+                    taken = state.acks.pop(0)
+                    self._acknowledged(state, taken.at, taken.by)
+            if (
+                state.forget_at <= until
+                and not state.steps
+                and not state.acks
+                and state.held_until is None
+            ):
                 del self._incidents[state.page.incident]
                 self._changed.add(state.page.incident)
                 self._note(
-                    now,
+                    until,
                     "forgotten",
                     f"{self.retain / 3600:g} h after its first page ({state.status})",
                     state,
                 )
-        pages.sort(key=lambda p: (p.ts, p.incident, p.escalation, p.recipient))
-        self._wake = min(
-            (self._wake_of(state) for state in self._incidents.values()), default=math.inf
-        )
+        pages.sort(key=_page_order)
+        self._wake = min(map(self._wake_of, self._incidents.values()), default=math.inf)
         return pages
 
     @staticmethod
     def _wake_of(state: _IncidentState) -> float:
-        """When a tick next has something to do for this incident."""
+        """When :meth:`advance` next has something to do for this incident."""
+        wake = state.acks[0].at if state.acks else math.inf
         if state.status == "open" and state.steps:
-            return state.steps[0].due
+            return min(wake, state.steps[0].due)
         if state.status == "held" and state.held_until is not None:
-            return state.held_until
-        return state.forget_at
+            return min(wake, state.held_until)
+        return min(wake, state.forget_at)
 
     def next_due(self) -> float | None:
-        """When :meth:`tick` next has something to do (a step, a release), or None."""
+        """When :meth:`advance` next has something to do (a step, a release), or None."""
         times = [
             state.steps[0].due
             for state in self._incidents.values()
@@ -420,9 +435,14 @@ class Router:
         return None if state is None else state.status
 
     def take_audit(self) -> list[RoutingAudit]:
-        """The decisions of :meth:`feed`, :meth:`route` and :meth:`tick` since the last call."""
+        """What the router decided since the last call."""
         entries, self._audit = self._audit, []
         return entries
+
+    def take_acks(self) -> list[AckRecord]:
+        """The acknowledgements that took effect since the last call."""
+        acked, self._acked = self._acked, []
+        return acked
 
     def snapshot(self) -> dict[str, Any]:
         """Open, held and recently closed incidents with their pending steps, as plain JSON."""
@@ -447,7 +467,7 @@ class Router:
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the state with a :meth:`snapshot`'s; ValueError if it is not one.
 
-        Pending steps keep their due times: a :meth:`tick` after the restart sends those that
+        Pending steps keep their due times: :meth:`advance` after the restart sends those that
         came due while the service was down, and the rest when they come due.
         """
         try:
@@ -456,6 +476,7 @@ class Router:
             raise ValueError(f"not a router snapshot: {error}") from None
         for incident in state.incidents:
             incident.steps.sort(key=lambda s: (s.due, s.escalation))
+            incident.acks.sort(key=lambda a: a.at)
         self._incidents = {incident.page.incident: incident for incident in state.incidents}
         self._changed = set()
         self._wake = min(map(self._wake_of, self._incidents.values()), default=math.inf)
@@ -468,7 +489,7 @@ class Router:
     # -- the work ------------------------------------------------------------------------------
 
     def _first_pages(
-        self, state: _IncidentState, ts: float, now: float, decision: RoutingDecision
+        self, state: _IncidentState, ts: float, decision: RoutingDecision
     ) -> list[Page]:
         page = state.page
         recipients, why = self._recipients(page, ts)
@@ -488,7 +509,7 @@ class Router:
             if state.steps
             else ", no escalation"
         )
-        self._note(now, decision, f"{why}{plan}", state, pages)
+        self._note(ts, decision, f"{why}{plan}", state, pages)
         return pages
 
     def _recipients(self, page: Page, ts: float) -> tuple[tuple[str, ...], str]:
@@ -558,21 +579,6 @@ class Router:
             notes.append(f"; nobody else left, so the site's recipients.{page.audience}")
         return list(dict.fromkeys(targets)), notes
 
-    def _evidence(self, incident: str, ts: float, now: float) -> list[Page]:
-        """New evidence of an incident held back by a silence that has ended since: page it.
-
-        The silence kept away what happened while it held (a technician at work in the room);
-        what the sensors still see after it ended is the resident's, and is paged.
-        """
-        state = self._incidents.get(incident)
-        if state is None or state.status != "held" or state.held_until is not None:
-            return []  # not held, or a technical incident (paged when its silence ends)
-        if self.silences is not None and self.silences.applies(state.page, ts) is not None:
-            return []
-        state.status = "open"
-        state.forget_at = max(state.forget_at, ts + self.retain)
-        return self._first_pages(state, ts, now, "released")
-
     def _release(self, state: _IncidentState, now: float) -> list[Page]:
         """A held technical incident: page it once no silence holds it any more."""
         held_until = state.held_until if state.held_until is not None else now
@@ -586,7 +592,11 @@ class Router:
         state.status = "open"
         state.held_until = None
         state.forget_at = max(state.forget_at, ts + self.retain)
-        return self._first_pages(state, ts, now, "released")
+        return self._first_pages(state, ts, "released")
+
+    def _acknowledged(self, state: _IncidentState, at: float, by: str) -> None:
+        self._audit.append(self._close(state, "acknowledged", at, by, f"acknowledged by {by}"))
+        self._acked.append(AckRecord(state.page.incident, by, at))
 
     def _close(
         self,
@@ -610,6 +620,7 @@ class Router:
         was_held = state.status == "held"
         state.status = status
         state.steps = []
+        state.acks = []  # others' acknowledgements still to come change nothing now
         state.held_until = None
         state.closed_at, state.closed_by, state.closed_reason = at, by, reason
         if was_held:
@@ -689,3 +700,7 @@ def _for_technicians(
     """Whether a technical page may go to ``name``: a technical recipient itself, or a pager or
     group whose pagers (``members``) are all technicians' (``technicians``)."""
     return name in technical or (bool(members) and technicians.issuperset(members))
+
+
+def _page_order(page: Page) -> tuple[float, str, int, str]:
+    return (page.ts, page.incident, page.escalation, page.recipient)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -86,6 +88,17 @@ class RoomPolicy:
     def is_night(self, ts: float) -> bool:
         """Whether event time ``ts`` falls in the night window, in the site's local time."""
         return _in_window(_local_minute(ts, self.timezone), self.night_start, self.night_end)
+
+
+def room_differences(old: RoomPolicy, new: RoomPolicy) -> list[str]:
+    """What differs between two policies of a room, one ``name old -> new`` each."""
+    return [
+        f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
+        if name != "escalation"
+        else "escalation"
+        for name in RoomPolicy.__dataclass_fields__
+        if getattr(old, name) != getattr(new, name)
+    ]
 
 
 @lru_cache(maxsize=64)
@@ -362,6 +375,7 @@ class Policy:
 
     def __init__(self, rules: RuleFile, base: RuleFile | None = None) -> None:
         self.rules = rules
+        self.base = base
         self._layers_default = _merge_layers(
             [base.defaults if base is not None else None, rules.defaults]
         )
@@ -385,6 +399,18 @@ class Policy:
             for site_name, site in rules.sites.items()
             for name, config in site.paging.items()
         }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the rules (the shipped defaults and the file) as canonical JSON: equal
+        for equal rules in every process, whatever its hash seed (``serve`` compares it with
+        the one its saved state was made under)."""
+        return canonical_digest(
+            {
+                "base": None if self.base is None else self.base.model_dump(),
+                "rules": self.rules.model_dump(),
+            }
+        )
 
     def paging_systems(self) -> dict[str, PagingSystem]:
         """The ESPA 4.4.4 paging systems of every site, by name (unique in the rule file)."""
@@ -454,3 +480,23 @@ def _merge_layers(layers: list[Parameters | None]) -> dict[str, Any]:
             if value is not None:
                 values[name] = value
     return values
+
+
+def canonical_digest(value: Any) -> str:
+    """SHA-256 of ``value`` as canonical JSON (keys sorted, sets sorted): the same in every
+    process, whatever its hash seed, unlike ``pickle`` or ``hash()``."""
+    text = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(
+            (_canonical(item) for item in value),
+            key=lambda item: json.dumps(item, sort_keys=True, default=str),
+        )
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return value

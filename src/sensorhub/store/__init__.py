@@ -15,17 +15,21 @@ import os
 from pathlib import Path
 from typing import Final
 
+from sensorhub.core.types import JournalEntry
+from sensorhub.routing.router import AckRecord
 from sensorhub.store.base import (
     ESPA_PREFIX,
     MQTT_CHANNEL,
     SCHEMA_VERSION,
-    AckRecord,
-    JournalEntry,
     Store,
     StoreError,
     check_channel,
 )
 
+#: Names of the states ``serve`` keeps: the classifier's snapshot (``Engine.snapshot``), and
+#: the last ``sensorhub reload`` asked for (and ``serve``'s answer).
+CLASSIFIER_STATE: Final = "classifier"
+RELOAD_STATE: Final = "reload"
 #: Where the store is when no URL is given.
 DEFAULT_PATH: Final = "sensorhub.db"
 #: The store of the commands (serve, mute, unmute, silences) when neither --store nor
@@ -75,10 +79,12 @@ def open_store(url: str | None, *, default_path: str | Path = DEFAULT_PATH) -> S
 
 
 __all__ = [
+    "CLASSIFIER_STATE",
     "DEFAULT_PATH",
     "DEFAULT_STORE_URL",
     "ESPA_PREFIX",
     "MQTT_CHANNEL",
+    "RELOAD_STATE",
     "SCHEMA_VERSION",
     "STORE_ENV",
     "AckRecord",

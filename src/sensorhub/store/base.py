@@ -21,18 +21,22 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, NamedTuple, Protocol, Self
+from typing import Any, Final, Protocol, Self
 
 import msgspec
 
 from sensorhub.contract import Page
+from sensorhub.core.types import JournalEntry
+from sensorhub.routing.router import AckRecord
 
 logger = logging.getLogger(__name__)
 
 #: The schema this code writes; a store opened by it is migrated up to this version.
 SCHEMA_VERSION: Final = 3
+#: The schema of the first release: a new store is made at it, and a store of an earlier
+#: version (made by a development version before that release) is refused.
+FIRST_RELEASE: Final = 3
 
 #: Outbox channels: the broker, or one ESPA 4.4.4 paging system by name.
 MQTT_CHANNEL: Final = "mqtt"
@@ -43,36 +47,6 @@ ID_QUERY: Final = 500
 
 class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message says what to do."""
-
-
-class JournalEntry(NamedTuple):
-    """What the classifier was given since its last snapshot: a message, or a clock tick.
-
-    ``topic`` and ``payload`` are the message as it came from the broker (the payload as text:
-    only messages that decoded are journalled), ``at`` when it was received. For the clock
-    (``is_tick``) the topic is empty, the payload says ``tick`` (``at`` is the wall time it was
-    ticked with) or ``drain`` (everything buffered was decided).
-
-    A tuple, made for every message ``serve`` takes: a third of the cost of a frozen
-    dataclass, and written as the JSON array ``[topic, payload, at]`` as it is.
-    """
-
-    topic: str
-    payload: str
-    at: float
-
-    @property
-    def is_tick(self) -> bool:
-        return not self.topic
-
-
-@dataclass(frozen=True, slots=True)
-class AckRecord:
-    """``by`` acknowledged ``incident`` at ``at`` (Unix seconds)."""
-
-    incident: str
-    by: str
-    at: float
 
 
 def check_channel(channel: str) -> str:
@@ -232,63 +206,60 @@ class Tx(Protocol):
     def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
 
-def _migrations(id_column: str) -> list[list[str]]:
-    """The schema, as migrations from version 0; ``id_column`` is the dialect's generated id."""
+def _schema(id_column: str) -> list[str]:
+    """The schema of the first release (``FIRST_RELEASE``); ``id_column`` is the dialect's
+    generated id."""
     return [
-        # version 1
-        [
-            f"""CREATE TABLE outbox (
-                outbox_id {id_column},
-                page_id TEXT NOT NULL,
-                channel TEXT NOT NULL,
-                incident TEXT NOT NULL,
-                escalation INTEGER NOT NULL,
-                page TEXT NOT NULL,
-                enqueued_at DOUBLE PRECISION NOT NULL,
-                confirmed_at DOUBLE PRECISION,
-                UNIQUE (page_id, channel)
-            )""",
-            "CREATE INDEX outbox_pending ON outbox (channel, outbox_id) WHERE confirmed_at IS NULL",
-            """CREATE TABLE first_pages (
-                incident TEXT PRIMARY KEY,
-                page_id TEXT NOT NULL,
-                ts DOUBLE PRECISION NOT NULL
-            )""",
-            """CREATE TABLE state (
-                name TEXT PRIMARY KEY,
-                state TEXT NOT NULL,
-                saved_at DOUBLE PRECISION NOT NULL
-            )""",
-            f"""CREATE TABLE audit (
-                audit_id {id_column},
-                ts DOUBLE PRECISION NOT NULL,
-                entry TEXT NOT NULL
-            )""",
-            "CREATE INDEX audit_ts ON audit (ts)",
-            """CREATE TABLE acks (
-                incident TEXT NOT NULL,
-                by_whom TEXT NOT NULL,
-                at DOUBLE PRECISION NOT NULL,
-                PRIMARY KEY (incident, by_whom, at)
-            )""",
-        ],
-        # version 2: what the classifier was given since its last snapshot
-        [
-            f"""CREATE TABLE journal (
-                journal_id {id_column},
-                entries TEXT NOT NULL
-            )""",
-        ],
-        # version 3: the router's incidents one row each, so that a round writes only those it
-        # changed (the state "router" held them all, and was written whole every round)
-        [
-            """CREATE TABLE incidents (
-                incident TEXT PRIMARY KEY,
-                state TEXT NOT NULL,
-                saved_at DOUBLE PRECISION NOT NULL
-            )""",
-        ],
+        f"""CREATE TABLE outbox (
+            outbox_id {id_column},
+            page_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            incident TEXT NOT NULL,
+            escalation INTEGER NOT NULL,
+            page TEXT NOT NULL,
+            enqueued_at DOUBLE PRECISION NOT NULL,
+            confirmed_at DOUBLE PRECISION,
+            UNIQUE (page_id, channel)
+        )""",
+        "CREATE INDEX outbox_pending ON outbox (channel, outbox_id) WHERE confirmed_at IS NULL",
+        """CREATE TABLE first_pages (
+            incident TEXT PRIMARY KEY,
+            page_id TEXT NOT NULL,
+            ts DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE state (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            saved_at DOUBLE PRECISION NOT NULL
+        )""",
+        f"""CREATE TABLE audit (
+            audit_id {id_column},
+            ts DOUBLE PRECISION NOT NULL,
+            entry TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_ts ON audit (ts)",
+        """CREATE TABLE acks (
+            incident TEXT NOT NULL,
+            by_whom TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (incident, by_whom, at)
+        )""",
+        # what the classifier was given since its last snapshot
+        f"""CREATE TABLE journal (
+            journal_id {id_column},
+            entries TEXT NOT NULL
+        )""",
+        # the router's incidents, one row each: a round writes only those it changed
+        """CREATE TABLE incidents (
+            incident TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            saved_at DOUBLE PRECISION NOT NULL
+        )""",
     ]
+
+
+#: Migrations after the first release: the statements of version FIRST_RELEASE + 1, + 2, ...
+MIGRATIONS: Final[list[list[str]]] = []
 
 
 def _json(value: Mapping[str, Any], what: str) -> str:
@@ -358,7 +329,6 @@ class SqlStore(ABC):
             return self._version(tx)
 
     def _migrate(self) -> None:
-        migrations = _migrations(self.ID_COLUMN)
         with self._tx(write=True) as tx:
             self._lock_schema(tx)
             tx.execute(
@@ -366,14 +336,28 @@ class SqlStore(ABC):
                 "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
             )
             found = self._version(tx)
-            if found > len(migrations):
+            if found > SCHEMA_VERSION:
                 raise StoreError(
                     f"the store at {self.url} has schema version {found}, newer than this "
-                    f"sensorhub knows ({len(migrations)}): upgrade sensorhub, or point it at "
+                    f"sensorhub knows ({SCHEMA_VERSION}): upgrade sensorhub, or point it at "
                     "another store"
                 )
-            for version in range(found + 1, len(migrations) + 1):
-                for statement in migrations[version - 1]:
+            if 0 < found < FIRST_RELEASE:
+                raise StoreError(
+                    f"the store at {self.url} was made by a development version of sensorhub "
+                    f"before its first release (schema version {found}): move it away and "
+                    "start again with a new store"
+                )
+            if found == 0:
+                for statement in _schema(self.ID_COLUMN):
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (FIRST_RELEASE, time.time()),
+                )
+                found = FIRST_RELEASE
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - FIRST_RELEASE - 1]:
                     tx.execute(statement)
                 tx.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",

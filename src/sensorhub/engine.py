@@ -1,0 +1,523 @@
+"""One engine that ``serve``, ``replay`` and the tests all drive: input and the clock in, what
+to do out. No I/O: nothing here reads a clock, a file, a socket or a metric.
+
+A round takes what came in and returns a :class:`Round`:
+
+- **in**: MQTT messages (:meth:`Engine.round`: topic, payload and when each was received,
+  events and acknowledgements mixed as they came) or a recording's decoded batch
+  (:meth:`Engine.feed`: events as columns, acknowledgements at their place among them), and
+  the clock (a wall-clock tick, or the end of input);
+- **out**: the pages for the outbox, the journal of what the classifier took (a restart gives it
+  back, :meth:`Engine.resume`), the audit records of the classifier and of routing, the
+  acknowledgements that took effect, the router's changed incidents, and dead letters.
+
+Inside, the classifier (``core``) decides incidents in event time and the router (``routing``)
+makes their pages, on the same clock: the classifier's event clock (the watermark). The router
+applies each incident change, acknowledgement and escalation step at its own event time, so
+the pages, escalations included, do not depend on how the input was cut into rounds: a
+recording replayed and the same recording published to ``serve --clock event`` give the same
+pages. An acknowledgement is placed where it came in the stream: the events before it are
+decided first, and it takes effect at its time (``ts``, or with none the latest event time on
+the event clock, the time of receipt on the wall clock), never before the event clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import pickle
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
+
+import numpy as np
+
+from sensorhub import __version__
+from sensorhub.codec.acks import AckIn, parse_ack
+from sensorhub.codec.payload import dead_letter, decode_mqtt
+from sensorhub.contract import (
+    ACK_TOPIC,
+    DEFAULT_PREFIX,
+    MAX_LATENESS,
+    Ack,
+    DeadLetter,
+    Event,
+    Page,
+)
+from sensorhub.core.classifier import Classifier
+from sensorhub.core.columns import EventColumns
+from sensorhub.core.fast import FastClassifier, Redeliveries
+from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
+from sensorhub.routing.router import AckRecord, Router, RoutingAudit
+from sensorhub.routing.silences import SilenceAudit, Silences, when
+from sensorhub.rules.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+Clock = Literal["wall", "event"]
+ClassifierName = Literal["fast", "reference"]
+CLASSIFIERS: Final = ("fast", "reference")
+
+#: Journal payloads of the clock: a tick, and the end of input (everything buffered decided).
+TICK: Final = "tick"
+DRAIN: Final = "drain"
+#: Events a batch of the journal gives the classifier at most, when a restart gives it back.
+RESUME_BATCH: Final = 2000
+#: When the events that opened incidents were received, kept for this many events at most
+#: (for the latency of their first pages; an older one is dropped, only the metric suffers).
+MAX_TRACKED: Final = 100_000
+#: The format of :meth:`Engine.snapshot`; a snapshot of another format is not taken up.
+SNAPSHOT_FORMAT: Final = 2
+
+
+class Inbound(Protocol):
+    """An MQTT message as ``serve`` received it."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    retained: bool
+
+
+@dataclass(slots=True)
+class Round:
+    """What one round decided, to be written to the store together, then sent."""
+
+    #: the routed pages, in time order
+    pages: list[Page] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    #: what the classifier took, for a restart (events as they came, and the clock)
+    journal: list[JournalEntry] = field(default_factory=list)
+    #: the classifier's audit records (all of them with ``audit=True``, else none)
+    audit: list[AuditRecord] = field(default_factory=list)
+    #: what routing and the silences decided
+    routing: list[RoutingAudit | SilenceAudit] = field(default_factory=list)
+    acks: list[AckRecord] = field(default_factory=list)
+    #: the router's incidents changed by the round (JSON text, None: forgotten)
+    incidents: dict[str, str | None] = field(default_factory=dict)
+    #: events taken, by kind
+    events: Counter[str] = field(default_factory=Counter)
+    #: incident -> when the event that opened it was received (its first pages' latency)
+    received: dict[str, float] = field(default_factory=dict)
+    #: topics of retained messages, not taken (a retained message is no new event)
+    retained: list[str] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        """Whether the round has anything for the store beyond its journal."""
+        return bool(self.pages or self.routing or self.acks or self.incidents)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadAudit:
+    """New rules changed a room's parameters: what became of its pending decisions."""
+
+    ts: float
+    reload: RoomReload
+
+    def to_json(self) -> dict[str, Any]:
+        reload = self.reload
+        pending = (
+            ", ".join(f"{name} (due {when(due)})" for name, due in reload.pending)
+            + (" keeps its due time" if len(reload.pending) == 1 else " keep their due times")
+            + " from the old rules"
+            if reload.pending
+            else "no decision was pending"
+        )
+        return {
+            "ts": self.ts,
+            "decision": "reloaded",
+            "reason": f"the rules changed for this room ({'; '.join(reload.changed)}): "
+            f"{pending}; what it decides from now on follows the new rules",
+            "site": reload.site,
+            "room": reload.room,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What :meth:`Engine.resume` took up."""
+
+    classifier: bool  # the classifier's state (else it starts afresh)
+    why_not: str | None  # why it was not taken up
+    journal: int  # journal entries given back
+    #: rooms whose parameters differ from those the snapshot was made under
+    reloaded: list[ReloadAudit] = field(default_factory=list)
+
+
+class Engine:
+    """The classifier, the router and the silences, driven one round at a time.
+
+    ``clock``: ``event`` decides on the events' own time only (replay, and ``serve --clock
+    event``); ``wall`` also moves the event clock with the wall time of :meth:`round`'s
+    ``tick`` (minus the lateness). ``audit``: whether the classifier makes an audit record of
+    every decision (``--audit``). ``classifier``: ``fast`` (the compiled core) or
+    ``reference`` (its pure-Python twin).
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        lateness: float = MAX_LATENESS,
+        clock: Clock = "event",
+        audit: bool = False,
+        classifier: ClassifierName = "fast",
+        silences: Silences | None = None,
+    ) -> None:
+        if clock not in ("wall", "event"):
+            raise ValueError(f"clock must be wall or event, not {clock!r}")
+        if classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {classifier!r}")
+        self.policy = policy
+        self.prefix = prefix
+        self.clock_kind: Clock = clock
+        self.audit = audit
+        self.classifier: FastClassifier | Classifier = (
+            FastClassifier(policy, lateness=lateness, audit=audit)
+            if classifier == "fast"
+            else Classifier(policy, lateness=lateness)
+        )
+        self.silences = silences if silences is not None else Silences()
+        self.router = Router(policy, silences=self.silences)
+        self._received: dict[int, float] = {}
+
+    @property
+    def lateness(self) -> float:
+        return self.classifier.lateness
+
+    @property
+    def raw_alarms(self) -> int:
+        """How many alarms a conventional system would have sounded so far."""
+        return self.classifier.raw_alarms
+
+    # -- serve: a round of MQTT messages -------------------------------------------------------
+
+    def round(
+        self,
+        messages: Sequence[Inbound],
+        *,
+        tick: float | None = None,
+        drain: bool = False,
+        acks: Sequence[AckIn] = (),
+    ) -> Round:
+        """Decide ``messages`` (in the order they came), then the acknowledgements of the
+        paging systems (``acks``, after the messages whatever their ``position``), then the
+        clock: a wall-clock ``tick`` (its time), or the end of input (``drain``: everything
+        buffered decided, time running on 30 s)."""
+        out = Round()
+        events: list[Event] = []
+        taken: list[Inbound] = []
+        ack_in: list[AckIn] = []
+        for message in messages:
+            if message.retained:
+                out.retained.append(message.topic)
+            elif message.topic.startswith(ACK_TOPIC + "/"):
+                parsed = parse_ack(message.topic, message.payload)
+                if isinstance(parsed, str):
+                    out.dead_letters.append(
+                        dead_letter(message.topic, message.payload, parsed, message.received_at)
+                    )
+                else:
+                    ack_in.append(
+                        AckIn(
+                            parsed,
+                            len(events),
+                            message.topic,
+                            message.payload,
+                            message.received_at,
+                        )
+                    )
+            else:
+                item = decode_mqtt(message.topic, message.payload, message.received_at, self.prefix)
+                if isinstance(item, DeadLetter):
+                    out.dead_letters.append(item)
+                else:
+                    events.append(item)
+                    taken.append(message)
+        self._events(events, taken, ack_in, out)
+        for ack in acks:
+            self._acknowledge(ack, out)
+        if tick is not None:
+            self._step(self.classifier.tick(tick), out)
+            out.journal.append(JournalEntry("", TICK, tick))
+        if drain:
+            self._step(self.classifier.drain(), out)
+            out.journal.append(JournalEntry("", DRAIN, 0.0))
+        self._route([], out)
+        return self._finish(out)
+
+    def _events(
+        self, events: list[Event], taken: list[Inbound], acks: list[AckIn], out: Round
+    ) -> None:
+        """The round's events in batches cut at its acknowledgements, each acknowledgement
+        after the events before it."""
+        start = 0
+        for ack in [*acks, None]:
+            stop = len(events) if ack is None else ack.position
+            if stop > start:
+                self._decide(events[start:stop], taken[start:stop], out)
+            start = stop
+            if ack is not None:
+                self._acknowledge(ack, out)
+
+    def _decide(self, events: list[Event], taken: list[Inbound], out: Round) -> None:
+        """Decide a batch of events; if the classifier fails on it, one by one, so that only
+        the event it fails on is dead-lettered."""
+        out.events.update(event.kind for event in events)
+        try:
+            self._note_received(events, taken)
+            self._step(self._push(events), out)
+        except Exception:
+            logger.exception(
+                "the classifier failed on a batch of %d events; deciding them one by one",
+                len(events),
+            )
+        else:
+            out.journal.extend(_journalled(taken))
+            return
+        for event, message in zip(events, taken, strict=True):
+            try:
+                self._note_received([event], [message])
+                step = self._push([event])
+            except Exception as error:
+                logger.exception(
+                    "the classifier failed on the event on %s; it is dead-lettered", message.topic
+                )
+                out.dead_letters.append(
+                    dead_letter(
+                        message.topic,
+                        message.payload,
+                        f"internal error while classifying: {type(error).__name__}: {error} "
+                        "(a sensorhub bug: report it with this message)",
+                        message.received_at,
+                    )
+                )
+                continue
+            out.journal.extend(_journalled([message]))
+            self._step(step, out)
+
+    def _push(self, events: list[Event]) -> Step:
+        classifier = self.classifier
+        if isinstance(classifier, FastClassifier):
+            return classifier.push_batch(EventColumns.from_events(events, classifier.registry))
+        step = Step()
+        for event in events:
+            step.extend(classifier.push(event))
+        return step
+
+    def _note_received(self, events: list[Event], taken: list[Inbound]) -> None:
+        if not isinstance(self.classifier, FastClassifier):
+            return  # the reference numbers its timers too: no latency figures for it
+        received = self._received
+        first = self.classifier.next_seq
+        for seq, message in enumerate(taken, start=first):
+            received[seq] = message.received_at
+        for _ in range(len(received) - MAX_TRACKED):
+            del received[next(iter(received))]
+
+    # -- replay: a recording's batches ---------------------------------------------------------
+
+    def feed(
+        self,
+        columns: EventColumns,
+        new: Redeliveries = None,
+        acks: Sequence[AckIn] = (),
+    ) -> Round:
+        """A decoded batch of a recording, for the compiled classifier: ``columns`` in arrival
+        order (against its registry), ``new`` as its ``check_redeliveries`` found them, the
+        acknowledgements among them at their ``position``."""
+        classifier = self.classifier
+        if not isinstance(classifier, FastClassifier):
+            raise TypeError("feed() takes columns: the reference classifier takes feed_events()")
+        out = Round()
+        start = 0
+        for ack in [*acks, None]:
+            stop = len(columns) if ack is None else ack.position
+            if stop > start:
+                if start == 0 and stop == len(columns):
+                    part, part_new = columns, new
+                else:
+                    index = np.arange(start, stop, dtype=np.int64)
+                    part = columns.take(index)
+                    part_new = None if new is None else new[start:stop]
+                self._step(classifier.push_checked(part, part_new), out)
+            start = stop
+            if ack is not None:
+                self._acknowledge(ack, out)
+        self._route([], out)
+        return self._finish(out)
+
+    def feed_events(self, events: list[Event], acks: Sequence[AckIn] = ()) -> Round:
+        """A decoded batch of a recording as events (either classifier)."""
+        out = Round()
+        start = 0
+        for ack in [*acks, None]:
+            stop = len(events) if ack is None else ack.position
+            if stop > start:
+                self._step(self._push(events[start:stop]), out)
+            start = stop
+            if ack is not None:
+                self._acknowledge(ack, out)
+        self._route([], out)
+        return self._finish(out)
+
+    def end(self) -> Round:
+        """The end of the input: everything buffered decided, time running on 30 s past the
+        latest event (confirmation windows close; grace periods do not run out)."""
+        out = Round()
+        self._step(self.classifier.drain(), out)
+        return self._finish(out)
+
+    # -- the work ------------------------------------------------------------------------------
+
+    def _step(self, step: Step, out: Round) -> None:
+        """The classifier's step: its audit, and its incidents routed on its clock."""
+        out.audit.extend(step.audit)
+        self._route(step.incidents, out)
+        received = self._received
+        if received:
+            for opened in step.opened:
+                if opened.seq is not None and opened.seq in received:
+                    out.received[opened.incident] = received.pop(opened.seq)
+
+    def _route(self, changes: Sequence[IncidentChange], out: Round) -> None:
+        out.pages.extend(self.router.run(changes, self.classifier.clock))
+
+    def _acknowledge(self, ack_in: AckIn, out: Round) -> None:
+        ack = ack_in.ack
+        at = self._ack_time(ack, ack_in.received_at)
+        refused = self.router.acknowledge(ack.incident, ack.by, at, site=ack.site)
+        if refused is not None:
+            extra = {} if ack_in.source is None else {"source": ack_in.source}
+            out.dead_letters.append(
+                dead_letter(ack_in.topic, ack_in.payload, refused, ack_in.received_at, **extra)
+            )
+
+    def _ack_time(self, ack: Ack, received_at: float) -> float:
+        """When an acknowledgement takes effect: its ``ts``; with none, the latest event time
+        (event clock) or when it was received (wall clock). On the wall clock, never later
+        than it was received."""
+        if self.clock_kind == "wall":
+            return received_at if ack.ts is None else min(ack.ts, received_at)
+        if ack.ts is not None:
+            return ack.ts
+        latest = self.classifier.max_ts
+        return latest if math.isfinite(latest) else self.classifier.clock
+
+    def _finish(self, out: Round) -> Round:
+        out.routing.extend(self.router.take_audit())
+        out.routing.extend(self.silences.take_audit())
+        out.acks.extend(self.router.take_acks())
+        out.incidents.update(self.router.take_changes())
+        return out
+
+    # -- state that outlives a process ---------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The classifier's state, for :meth:`resume` in another process: versioned, with the
+        rules' fingerprint, the classifier pickled (it is never compared, only loaded again by
+        the same sensorhub: see docs/store.md)."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "sensorhub": __version__,
+            "rules": self.policy.fingerprint,
+            "classifier": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
+        }
+
+    def resume(
+        self,
+        snapshot: Mapping[str, Any] | None,
+        journal: Sequence[JournalEntry],
+        incidents: Sequence[Mapping[str, Any]],
+    ) -> Resumed:
+        """Take up where the last process left off: the router's incidents, the classifier
+        from its snapshot (if it is of this sensorhub), then the journal given back to it (what
+        it decided then is in the store already, so its output is dropped). A snapshot made
+        under other rules is taken up too: the rooms whose parameters changed decide from now
+        on by the new ones (:meth:`reload` says what became of their pending decisions)."""
+        self.router.restore_incidents(incidents)
+        why_not: str | None = None
+        reloaded: list[ReloadAudit] = []
+        if snapshot is not None:
+            restored = _unpickled(snapshot)
+            if isinstance(restored, str):
+                why_not = restored
+            elif type(restored) is not type(self.classifier):
+                why_not = "it was made by the other classifier"
+            else:
+                if isinstance(restored, FastClassifier):
+                    restored.set_audit(self.audit)  # as this run asks, whatever the last made
+                self.classifier = restored
+                if snapshot.get("rules") != self.policy.fingerprint:
+                    reloaded = self._reloaded(restored.set_policy(self.policy))
+        self._give_back(journal)
+        # what the last process decided is in the store: nothing of this is said again
+        self.router.advance(self.classifier.clock)
+        self._finish(Round())
+        taken = snapshot is not None and why_not is None
+        return Resumed(taken, why_not, len(journal), reloaded)
+
+    def reload(self, policy: Policy) -> list[ReloadAudit]:
+        """Decide by ``policy`` from now on, keeping everything: open incidents, pending
+        escalations, acknowledgements, silences, and the pending decisions of every room
+        (those of a room whose parameters changed keep their due times, as the audit says)."""
+        reloaded = self._reloaded(self.classifier.set_policy(policy))
+        self.policy = policy
+        self.router.policy = policy
+        return reloaded
+
+    def _reloaded(self, rooms: list[RoomReload]) -> list[ReloadAudit]:
+        at = self.classifier.clock
+        return [ReloadAudit(at if math.isfinite(at) else 0.0, room) for room in rooms]
+
+    def _give_back(self, journal: Sequence[JournalEntry]) -> None:
+        """The journalled inputs to the classifier again: the messages between two clock
+        entries in batches (a batch decides as its events one by one would)."""
+        classifier = self.classifier
+        events: list[Event] = []
+
+        def push() -> None:
+            if events:
+                self._push(events)
+                events.clear()
+
+        for entry in journal:
+            if entry.is_tick:
+                push()
+                if entry.payload == DRAIN:
+                    classifier.drain()
+                else:
+                    classifier.tick(entry.at)
+                continue
+            item = decode_mqtt(entry.topic, entry.payload.encode("utf-8"), entry.at, self.prefix)
+            if isinstance(item, Event):
+                events.append(item)
+                if len(events) >= RESUME_BATCH:
+                    push()
+        push()
+
+
+def _journalled(taken: Sequence[Inbound]) -> list[JournalEntry]:
+    return [
+        JournalEntry(message.topic, message.payload.decode("utf-8"), message.received_at)
+        for message in taken
+    ]
+
+
+def _unpickled(snapshot: Mapping[str, Any]) -> FastClassifier | Classifier | str:
+    """The classifier of a snapshot, or why it is not taken up."""
+    if snapshot.get("format") != SNAPSHOT_FORMAT:
+        return "it was saved by an older sensorhub"
+    if snapshot.get("sensorhub") != __version__:
+        return f"it was saved by sensorhub {snapshot.get('sensorhub')}, this is {__version__}"
+    try:
+        restored = pickle.loads(base64.b64decode(snapshot["classifier"]))  # noqa: S301 - our own
+    except Exception as error:  # noqa: BLE001 - any damage: start afresh, and say why
+        return f"it could not be read ({type(error).__name__}: {error})"
+    if not isinstance(restored, FastClassifier | Classifier):
+        return "it holds no classifier"
+    return restored
