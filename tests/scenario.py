@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sensorhub.commands.replay import ReplaySummary, replay
 from sensorhub.contract import Page
+from sensorhub.engine import ClassifierName
 from sensorhub.rules import load_policy
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -83,9 +84,12 @@ def run(
     *,
     jitter: float = 0.0,
     seed: int = 0,
+    classifier: ClassifierName = "fast",
 ) -> Result:
     """Write ``events`` as a recording (sorted by ts, then delayed by up to ``jitter`` s of
-    arrival time to make them late and out of order), replay it, return pages and audit."""
+    arrival time to make them late and out of order), replay it with ``classifier``
+    (``"fast"``: the numba core, ``"reference"``: the pure-Python twin), return pages and
+    audit."""
     dicts = [e for e in events if isinstance(e, dict)]
     ordered: list[dict[str, Any] | str] = sorted(dicts, key=lambda e: e["ts"])
     if jitter:
@@ -101,7 +105,13 @@ def run(
     rules_path.write_text(rules)
     pages_path = tmp_path / "pages.jsonl"
     audit_path = tmp_path / "audit.jsonl"
-    summary = replay(recording, load_policy(rules_path), pages_path, audit_path=audit_path)
+    summary = replay(
+        recording,
+        load_policy(rules_path),
+        pages_path,
+        audit_path=audit_path,
+        classifier=classifier,
+    )
     pages = [Page.model_validate_json(line) for line in pages_path.read_text().splitlines()]
     audit = [json.loads(line) for line in audit_path.read_text().splitlines()]
     return Result(pages, summary, audit)
