@@ -1,7 +1,7 @@
 """A paging system that speaks ESPA 4.4.4, for tests and demos: takes calls, acknowledges some.
 
 It listens on a TCP port (loopback by default) and plays the paging system's end of the link
-(``Receiver`` in ``sensorhub.espa.protocol``): it answers selections, checks every block
+(``Receiver`` in ``simulators.espa_receiver``): it answers selections, checks every block
 (BCC, structure, record ids, the call's records) and answers a bad one with NAK, records each
 call it accepts, and when polled hands out call-status blocks. A call is acknowledged after
 ``ack_delay`` seconds (call status ``4``, answered) or ignored, by address or at random with a
@@ -45,19 +45,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Protocol, Self
 
-from sensorhub.espa.protocol import (
-    Block,
-    Call,
+from sensorhub.espa.framing import Block, describe
+from sensorhub.espa.link import Send
+from sensorhub.espa.records import Call, CallStatusCode, status_block
+from simulators.espa_receiver import (
     CallReceived,
-    CallStatusCode,
     Receiver,
     ReceiverEvent,
     ReceiverFaults,
     Rejected,
-    Send,
     StatusDelivered,
-    describe,
-    status_block,
 )
 
 HOST: Final = "127.0.0.1"

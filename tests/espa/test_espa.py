@@ -19,41 +19,41 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from simulators.espa_pager import PagerSimulator
-
-from sensorhub.contract import Page, Priority
-from sensorhub.espa.protocol import (
-    ACK,
-    EOT,
-    NAK,
-    Acked,
-    BadFrame,
-    Block,
-    BlockReceived,
-    Call,
-    CallCodes,
-    CallProfile,
+from simulators.espa_receiver import (
     CallReceived,
-    CallStatus,
-    Failed,
-    FrameError,
-    Framer,
-    Header,
-    Link,
-    LinkSettings,
-    Nakked,
     Receiver,
     ReceiverFaults,
     ReceiverState,
     Rejected,
-    Retransmit,
-    Send,
-    UnknownRecipientError,
+)
+
+from sensorhub.contract import Page, Priority
+from sensorhub.espa.framing import (
+    ACK,
+    EOT,
+    NAK,
+    BadFrame,
+    Block,
+    BlockReceived,
+    FrameError,
+    Framer,
+    Header,
     bcc,
     decode_block,
-    display_text,
-    outgoing,
-    status_block,
 )
+from sensorhub.espa.link import (
+    Acked,
+    CallStatus,
+    Failed,
+    Link,
+    LinkSettings,
+    Nakked,
+    Retransmit,
+    Send,
+    outgoing,
+)
+from sensorhub.espa.profiles import CallCodes, CallProfile, UnknownRecipientError, display_text
+from sensorhub.espa.records import Call, status_block
 from sensorhub.io.espa import (
     EspaClient,
     EspaConfig,

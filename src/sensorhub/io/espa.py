@@ -1,7 +1,7 @@
 """The ESPA 4.4.4 adapter: the only module that talks to a paging system, over TCP or a serial port.
 
 ``EspaTcpClient`` and ``EspaSerialClient`` each run one thread that owns the connection and
-drives the sans-I/O ``Link`` of ``sensorhub.espa.protocol``: it writes what the link
+drives the sans-I/O ``Link`` of ``sensorhub.espa.link``: it writes what the link
 asks for, feeds it what arrives, and calls ``Link.timeout()`` when the paging system has been
 silent for ``response_timeout`` seconds. Everything else (framing, BCC, retries, which call
 status is an acknowledgement) is the link's business.
@@ -44,10 +44,9 @@ from types import TracebackType
 from typing import Final, Literal, Protocol, Self, TypedDict, Unpack
 
 from sensorhub.contract import Page
-from sensorhub.espa.protocol import (
+from sensorhub.espa.framing import describe
+from sensorhub.espa.link import (
     Acked,
-    Call,
-    CallProfile,
     CallStatus,
     Failed,
     Link,
@@ -58,8 +57,9 @@ from sensorhub.espa.protocol import (
     Retransmit,
     Send,
     SystemStatus,
-    describe,
 )
+from sensorhub.espa.profiles import CallProfile
+from sensorhub.espa.records import Call
 from sensorhub.rules.paging import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RESPONSE_TIMEOUT,

@@ -32,7 +32,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from sensorhub.contract import Ack, Page
-from sensorhub.espa.protocol import CallStatus, UnknownRecipientError
+from sensorhub.espa.link import CallStatus
+from sensorhub.espa.profiles import UnknownRecipientError
 from sensorhub.io.espa import (
     RECONNECT_MAX_DELAY,
     RECONNECT_MIN_DELAY,

@@ -10,7 +10,8 @@ A site names its paging systems under ``paging:``; each is an :class:`EspaConfig
 This is configuration only (pydantic, no I/O): ``sensorhub.io.espa.client_for(config)`` builds
 the client that speaks to the paging system, and ``sensorhub.io.paging.EspaChannel`` makes one
 paging system an outbox channel of the service. The link settings and the page-to-call profile
-come from the sans-I/O protocol (``sensorhub.espa.protocol``). See docs/espa.md.
+come from the sans-I/O protocol (``sensorhub.espa.link``, ``sensorhub.espa.profiles``). See
+docs/espa.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sensorhub.contract import Priority
-from sensorhub.espa.protocol import DEFAULT_CODES, CallCodes, CallProfile, LinkSettings
+from sensorhub.espa.link import LinkSettings
+from sensorhub.espa.profiles import DEFAULT_CODES, CallCodes, CallProfile
+from sensorhub.espa.records import MAX_ADDRESS, is_call_address
 
 #: How long the paging system may take to answer before the link sends again.
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
@@ -105,9 +108,9 @@ class EspaConfig(BaseModel):
         if self.control_address == self.paging_address:
             raise ValueError("control_address and paging_address must differ")
         for recipient, address in self.pagers.items():
-            if not (address.isascii() and address.isdigit() and 1 <= len(address) <= 16):
+            if not is_call_address(address):
                 raise ValueError(
-                    f"pager address {address!r} of {recipient!r} must be 1 to 16 digits"
+                    f"pager address {address!r} of {recipient!r} must be 1 to {MAX_ADDRESS} digits"
                 )
         return self
 
