@@ -67,7 +67,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sensorhub.commands.demo import scrape
-from sensorhub.evaluation.evaluate import percentile_of
+from sensorhub.evaluation.scoring import percentile_of
 
 TARGET_RATE = 20_000.0
 TARGET_P99 = 0.050

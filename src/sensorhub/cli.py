@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sensorhub.commands.demo", "stream a simulated ward night through a private broker"),
     "convert": ("sensorhub.commands.convert", "convert a recording between JSONL and Parquet"),
     "evaluate": (
-        "sensorhub.evaluation.evaluate",
+        "sensorhub.commands.evaluate",
         "measure pages against a site's ground truth and census",
     ),
     "mute": (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +13,7 @@ import pytest
 
 from sensorhub.cli import main
 from sensorhub.contract import Audience, IncidentKind, Page
-from sensorhub.evaluation.evaluate import Evaluation, evaluate, night_of, percentile_of
+from sensorhub.evaluation.scoring import Evaluation, evaluate, night_of, percentile_of
 from sensorhub.evaluation.truth import (
     DEADLINES,
     ConventionalAlarm,
@@ -514,6 +516,18 @@ def test_png_report_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000
     assert f"wrote {png}" in capsys.readouterr().out
+
+
+def test_matplotlib_is_imported_only_to_draw_a_png() -> None:
+    """Scoring, the table and the command load without matplotlib (a slow import)."""
+    code = (
+        "import sys, sensorhub.commands.evaluate, sensorhub.evaluation.plot; "
+        "print('matplotlib' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_a_capture_of_a_live_serve_is_read_too(tmp_path: Path) -> None:
