@@ -36,7 +36,7 @@ times, in the same run:
   objects (made beforehand, not timed), then ``drain``: the floor.
 
 Before timing, every path is run once on ``WARM_UP`` events and how long the first call took is
-printed apart: numba compiles the kernel there (or loads its cache, which ``kernel.py`` asks
+printed apart: numba compiles the kernel there (or loads its cache, which the kernel asks
 for, when an earlier run left one).
 
 Prints the machine and its load, the figures, the pages of each run (which must agree), and
@@ -391,12 +391,13 @@ def run_reference(policy: Policy, events: list[Event]) -> Run:
 
 
 def kernel_cached() -> bool:
-    """Whether numba's cache holds compiled kernel functions from an earlier run (next to
-    ``kernel.py``, or under ``NUMBA_CACHE_DIR`` when that is set)."""
+    """Whether numba's cache holds compiled kernel functions from an earlier run (in the
+    ``__pycache__`` of the package ``sensorhub/core/kernel/``, or, when ``NUMBA_CACHE_DIR`` is
+    set, in its folder ``kernel_<hash of the package's path>``)."""
     folder = os.environ.get("NUMBA_CACHE_DIR")
     if folder:
-        return any(Path(folder).rglob("kernel.*.nbi"))
-    return any((Path(kernel.__file__).parent / "__pycache__").glob("kernel.*.nbi"))
+        return any(Path(folder).glob("kernel_*/*.nbi"))
+    return any((Path(kernel.__file__).parent / "__pycache__").glob("*.nbi"))
 
 
 def verdict(ok: bool, missed_by: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sensorhub.replay import ClassifierName
+from sensorhub.engine import ClassifierName
 
 
 @pytest.fixture(params=["fast", "reference"])

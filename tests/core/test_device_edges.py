@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorhub.replay import ClassifierName
+from sensorhub.engine import ClassifierName
 from tests.core.edges import EDGE, RULES, TICK, at, in_bed, mat_in_bed, reactions, rules, technical
 from tests.scenario import ev, run
 

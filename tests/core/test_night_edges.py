@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sensorhub.replay import ClassifierName
+from sensorhub.engine import ClassifierName
 from tests.core.edges import RULES, TICK, in_bed, mat_in_bed, reactions, rules
 from tests.scenario import AMS, ev, run
 

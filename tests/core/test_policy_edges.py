@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sensorhub.replay import ClassifierName
+from sensorhub.engine import ClassifierName
 from sensorhub.rules import RuleFileError, load_policy
 from tests.core.edges import EDGE, RULES, TICK, at, in_bed, mat_in_bed, reactions, rules
 from tests.scenario import ev, run

@@ -69,7 +69,8 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry, jit
+from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.core.jit import jit
 
 __all__ = [
     "FAST_BATCH_SIZE",

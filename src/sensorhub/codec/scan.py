@@ -52,7 +52,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
-from sensorhub.core.columns import jit, mix32, resized
+from sensorhub.core.columns import mix32, resized
+from sensorhub.core.jit import jit
 
 __all__ = ["BLANK", "FIELDS", "REST", "TAKEN", "NameTable", "Scan"]
 

@@ -11,15 +11,15 @@ kernel never sees them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import EVENT_CODES, Event
+from sensorhub.core.jit import hot, jit
 
 
 class Registry:
@@ -286,21 +286,6 @@ def empty_columns() -> EventColumns:
 
 # -- redelivery check -------------------------------------------------------------------------
 
-# numba's flags as in ``kernel.py`` (cached, exact floats: no fastmath, the numbers round as
-# Python's; no GIL); set here because ``kernel`` imports this module (and the readers of
-# columns and ``sensorhub.codec.scan``, which need not import the kernel, use it)
-_jit = numba.njit(cache=True, fastmath=False, nogil=True)
-#: ``_jit``, compiled into every caller (numba IR inlining): a call that takes an array counts
-#: a reference to it, which on every event costs more than the helper's work
-_hot = numba.njit(cache=True, fastmath=False, nogil=True, inline="always")
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def jit(fn: _F) -> _F:
-    """Compile ``fn`` with the project's numba flags (as ``kernel.jit``)."""
-    return cast(_F, _jit(fn))
-
-
 # the hash: two 32-bit FNV-1a-like halves, each finished with murmur3's mixer, all of it in
 # uint64 without overflowing (the same under NUMBA_DISABLE_JIT, where numpy would warn)
 _M32: Final = np.uint64(0xFFFFFFFF)
@@ -458,7 +443,7 @@ def resized(array: Any, rows: int) -> Any:
     return out
 
 
-@_hot
+@hot
 def mix32(h: Any) -> Any:
     """murmur3's finishing mix of a 32-bit hash (held in a uint64); compiled into the caller."""
     h ^= h >> _S16
@@ -469,7 +454,7 @@ def mix32(h: Any) -> Any:
     return h
 
 
-@_hot
+@hot
 def _step(a: Any, w: Any) -> Any:
     """One word (up to 32 bits) into the 32-bit state: xor, multiply, fold the high bits
     down (all in uint64 without overflowing)."""
@@ -477,7 +462,7 @@ def _step(a: Any, w: Any) -> Any:
     return a ^ (a >> _S15)
 
 
-@_hot
+@hot
 def _word(raw: Any, j: int) -> Any:
     """The four bytes ``raw[j:j + 4]`` as one little-endian 32-bit word."""
     return (
@@ -488,12 +473,12 @@ def _word(raw: Any, j: int) -> Any:
     )
 
 
-@_hot
+@hot
 def _finish(a: Any, length: int) -> Any:
     return (mix32(a) << _S32) | mix32(a ^ (np.uint64(length) & _M32))
 
 
-@_hot
+@hot
 def _hash(device: Any, raw: Any, start: int, length: int) -> Any:
     """64 bits of ``(device, raw[start:start + length])``: a 32-bit state (from the device)
     taking the bytes four at a time, finished twice with murmur3's mixer (once with the
@@ -511,7 +496,7 @@ def _hash(device: Any, raw: Any, start: int, length: int) -> Any:
     return _finish(a, length)
 
 
-@_hot
+@hot
 def _hash_copy(  # noqa: PLR0917 - numba takes its arguments positionally
     device: Any, raw: Any, start: int, length: int, store: Any, at: int
 ) -> Any:
@@ -537,7 +522,7 @@ def _hash_copy(  # noqa: PLR0917 - numba takes its arguments positionally
     return _finish(a, length)
 
 
-@_jit
+@jit
 def _rehash_entries(hashes: Any, entries: Any, store: Any, n: int) -> None:
     """The hashes of entries ``0..n-1`` computed again from their device and bytes."""
     for e in range(n):
@@ -546,7 +531,7 @@ def _rehash_entries(hashes: Any, entries: Any, store: Any, n: int) -> None:
         )
 
 
-@_jit
+@jit
 def _rehash(slots: Any, hashes: Any, entries: Any, n: int, clear: bool) -> None:
     """Entries ``0..n-1`` into the table (``clear``: empty it first)."""
     mask = np.uint64(slots.shape[0] - 1)
@@ -560,7 +545,7 @@ def _rehash(slots: Any, hashes: Any, entries: Any, n: int, clear: bool) -> None:
         entries[e, _E_SLOT] = slot
 
 
-@_jit
+@jit
 def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
     slots: Any,
     hashes: Any,

@@ -5,7 +5,7 @@ for redelivery checks (``columns.SeenIds``: a whole batch checked in one compile
 event clock (latest event time, watermark, lateness) and the reorder buffer. For a
 batch of events in arrival order it works out, with whole-array operations, which events the
 reference would decide in order and which on arrival (late), and in which order and at which
-time; the kernel (``kernel.py``) then decides them against the per-room state arrays and fires
+time; the kernel (``kernel/``) then decides them against the per-room state arrays and fires
 the rooms' timers, and the driver turns the kernel's decision records into incidents and
 ``AuditRecord`` objects with the reference's texts.
 
@@ -24,7 +24,6 @@ import math
 from collections.abc import Callable
 from typing import Any, Final, Literal, NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -33,6 +32,7 @@ from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
 from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds, empty_columns
+from sensorhub.core.jit import DISABLED, jit
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import (
     AuditRecord,
@@ -52,8 +52,6 @@ Redeliveries = npt.NDArray[np.bool_] | None
 
 E_STAFF_OUT: Final = EVENT_CODES[("presence", "staff_out")]
 E_MULTIPLE_PERSONS: Final = EVENT_CODES[("optical", "multiple_persons")]
-#: numba runs the kernels as Python (``NUMBA_DISABLE_JIT``: the coverage run)
-_NO_JIT: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
 PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
 #: The event log is pruned once it holds this many batches or this many events (and then again
 #: at twice what pruning left): few batches when they are large (replay's), few events' worth
@@ -622,7 +620,7 @@ class FastClassifier(EventClock):
         self._collect(both, both_seq, None, None)
         seq = int(new_seq[a])
         args = (state, r, len(both) - len(new) + a, a, seq, clock, *waiting)
-        if _NO_JIT:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
+        if DISABLED:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
             with np.errstate(invalid="ignore"):
                 paged = _page_on_arrival(*args, both.ts, both.code, both_seq)
         else:
@@ -897,7 +895,7 @@ class _Waiting(NamedTuple):
     late: npt.NDArray[np.bool_]
 
 
-@k.jit
+@jit
 def _page_on_arrival(  # noqa: PLR0917 - numba takes its arguments positionally
     s: k.State,
     r: int,
@@ -972,7 +970,7 @@ def _page_on_arrival(  # noqa: PLR0917 - numba takes its arguments positionally
     return True
 
 
-@k.jit
+@jit
 def _group_by_room(room: npt.NDArray[np.int32], n_rooms: int) -> tuple[I64, I64]:
     """The positions of the events grouped by room (each room's in ascending order) and where
     each room's begin (``start[r]:start[r + 1]``): a counting sort."""
