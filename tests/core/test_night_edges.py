@@ -231,11 +231,6 @@ def test_a_door_opened_before_the_night_starts_is_not_wandering(
     assert reactions(r) == (expected if is_night("start", offset) else [])
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="src judges the door's night at the end of the door window (07:00:10), not when the "
-    "resident left (06:59:50), unlike the door at the night's start and the bed-mat exit",
-)
 def test_a_door_opened_just_before_the_night_ends_is_wandering(
     tmp_path: Path, classifier: ClassifierName
 ) -> None:

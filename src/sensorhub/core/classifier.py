@@ -694,16 +694,23 @@ class Classifier(EventClock):
         room: RoomState,
         t: float,
         evidence: list[str] | None = None,
+        *,
         timer: str | None = None,
+        left: float | None = None,
     ) -> None:
+        """The resident left the room at ``left`` (default ``t``), or when the door opened if
+        it was open: paged if that was at night."""
         p = room.policy
         door = room.pending.pop("door", None)
+        left = t if left is None else left
+        if door is not None:
+            left = min(left, door.since)
         refs = (door.evidence if door else []) + (evidence or [])
         if event is not None:
             refs.append(event.ref)
         if not p.wanders:
             return
-        if not p.is_night(t):
+        if not p.is_night(left):
             self._audit(
                 t,
                 "suppressed",
@@ -1022,7 +1029,7 @@ class Classifier(EventClock):
                 room=room,
             )
             return
-        self._wandering_evidence(None, room, t, pending.evidence, timer=timer)
+        self._wandering_evidence(None, room, t, pending.evidence, timer=timer, left=pending.since)
 
 
 #: pending name -> the incident its timer raises, the timer's name and why

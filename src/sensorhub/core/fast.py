@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -130,10 +130,9 @@ class FastClassifier(EventClock):
 
     Beyond ``push``/``tick``/``drain``, ``push_batch(columns)`` takes a whole batch of events in
     arrival order as ``EventColumns`` built against ``self.registry``. With ``audit=False`` no
-    audit records are made (``replay`` without ``--audit``), which saves a Python object per
-    event; with ``audit="decisive"`` only the records that page, resolve or add evidence to an
-    incident are made (what a router acts on: ``serve`` without ``--audit``), and the records
-    of redeliveries.
+    audit records are made (``replay`` and ``serve`` without ``--audit``), which saves a Python
+    object per event: the kernel keeps only the records of incidents, which become the
+    ``Step``'s incidents either way.
 
     Live use: ``push`` of one event costs tens of microseconds of Python around the kernel
     (numpy on one row, the calls into numba); a service should hand over what has arrived as
@@ -149,7 +148,7 @@ class FastClassifier(EventClock):
         policy: Policy,
         *,
         lateness: float = MAX_LATENESS,
-        audit: bool | Literal["decisive"] = True,
+        audit: bool = True,
     ) -> None:
         if lateness < 0:
             raise ValueError("lateness must not be negative")
@@ -213,12 +212,11 @@ class FastClassifier(EventClock):
             if isinstance(shape, tuple):
                 setattr(self, name, np.zeros(shape, dtype=dtype))
 
-    def set_audit(self, audit: bool | Literal["decisive"]) -> None:
-        """Which audit records to make from now on (as the constructor's ``audit``)."""
-        self.audit = bool(audit)
-        self.full_audit = audit is True
-        # the kernel keeps every record (routing needs those of incidents even without audit)
-        self._cnt[k.C_AUDIT] = 1
+    def set_audit(self, audit: bool) -> None:
+        """Whether to make audit records from now on (as the constructor's ``audit``)."""
+        self.audit = audit
+        # without an audit trail, the kernel keeps only the records of incidents
+        self._cnt[k.C_AUDIT] = 1 if audit else 0
 
     def set_policy(self, policy: Policy) -> list[RoomReload]:
         """As the reference's: rooms whose parameters changed decide by the new ones from now
@@ -660,12 +658,8 @@ class FastClassifier(EventClock):
         n = int(self._cnt[k.C_NOUT])
         if n == 0:
             return
-        rows_i, rows_f = self._out_i[:n], self._out_f[:n]
-        if not self.full_audit:
-            keep = (rows_i[:, k.O_PAGE] == 1) | np.isin(rows_i[:, k.O_DECISION], _DECISIVE)
-            rows_i, rows_f = rows_i[keep], rows_f[keep]
-        out_i = rows_i.tolist()
-        out_f = rows_f.tolist()
+        out_i = self._out_i[:n].tolist()
+        out_f = self._out_f[:n].tolist()
         late_items: set[int] = set()
         if lates is not None and plan_e is not None and lates.any():
             late_items = set(plan_e[lates].tolist())
@@ -797,8 +791,6 @@ class FastClassifier(EventClock):
         return _POLICY_REASONS[reason](p, event, aux)
 
 
-#: The decisions ``audit="decisive"`` keeps records of (besides every one that pages).
-_DECISIVE: Final = np.array([k.D_PAGED, k.D_EVIDENCE, k.D_RESOLVED], dtype=np.int64)
 _DECISION: Final[tuple[Decision, ...]] = (
     "paged",
     "pending",

@@ -14,20 +14,24 @@ Every compiled function of the project (the kernel, ``core/fast.py``, ``core/col
 ``hot`` adds IR inlining and ``parallel_jit`` numba's parallel loops, each for a reason of its
 own (see them); the flags above are the same for all three.
 
-numba's cache checks a function against its own source file only: a cached function does not
+numba's cache checks a function against its own source file only: a cached function would not
 notice that a compiled function it calls, or a constant it reads, changed in *another* file
-(numba issue #1833). The callee's code is compiled into the caller, so after an edit of, say,
-``kernel/events.py``, ``kernel/drivers.py``'s ``_run`` still runs the old ``_decide`` from
-its cache. After editing compiled code, delete the cache (``find src -name '*.nb[ic]'
--delete``, or the folder ``NUMBA_CACHE_DIR`` points at) before testing or timing it.
+(numba issue #1833; the callee's code is compiled into the caller). So the project's compiled
+functions are cached against all the sources compiled code can reach (``COMPILED_SOURCES``): a
+change to any of them compiles everything again, once, as a change to one file did when the
+kernel was one file. ``_ProjectLocator`` does it, through numba's list of cache locators.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
 import numba
+from numba.core import caching
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -36,6 +40,61 @@ FLAGS: Final[dict[str, Any]] = {"cache": True, "fastmath": False, "nogil": True}
 
 #: numba runs the compiled functions as Python (``NUMBA_DISABLE_JIT``: the coverage run).
 DISABLED: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
+
+
+#: The sources whose code or constants compiled code reaches: the core (the kernel, its driver
+#: and the columns), the codec's compiled tiers, and the contract's vocabulary codes.
+_PACKAGE: Final = Path(__file__).resolve().parents[1]
+COMPILED_SOURCES: Final = ("core", "codec", "contract.py")
+
+
+def sources_stamp(package: Path) -> str:
+    """A digest of every file of ``COMPILED_SOURCES`` in ``package``."""
+    digest = hashlib.sha256()
+    for name in COMPILED_SOURCES:
+        top = package / name
+        for path in sorted(top.rglob("*.py")) if top.is_dir() else [top]:
+            digest.update(path.relative_to(package).as_posix().encode("utf-8"))
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@cache
+def project_stamp() -> str:
+    """numba's source stamp of each of the project's compiled functions: the digest of this
+    sensorhub's compiled sources, read once a process."""
+    return sources_stamp(_PACKAGE)
+
+
+def _project_locators() -> None:
+    """Put, before each of numba's cache locators, one that does the same for the project's
+    own files but stamps them with :func:`project_stamp` as well (see the module docstring).
+    numba's locators are its internals: where they are not as this numba has them, the cache
+    is numba's own (and an edit across files needs the cache deleted by hand)."""
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    originals = list(getattr(impl, "_locator_classes", ()))
+    if impl is None or not originals or getattr(impl, "_sensorhub", False):
+        return
+
+    def wrapped(base: type) -> type:
+        class Locator(base):  # type: ignore[misc]
+            def get_source_stamp(self) -> Any:
+                return (super().get_source_stamp(), project_stamp())
+
+            @classmethod
+            def from_function(cls, py_func: Any, py_file: str) -> Any:
+                if not Path(py_file).resolve().is_relative_to(_PACKAGE):
+                    return None
+                return super().from_function(py_func, py_file)
+
+        Locator.__name__ = Locator.__qualname__ = f"Project{base.__name__}"
+        return Locator
+
+    impl._locator_classes = [*map(wrapped, originals), *originals]
+    impl._sensorhub = True
+
+
+_project_locators()
 
 
 def jit(fn: _F) -> _F:

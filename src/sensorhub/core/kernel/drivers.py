@@ -86,7 +86,7 @@ from sensorhub.core.kernel.layout import (
     RP_SILENT_AFTER,
     RP_WANDERS,
 )
-from sensorhub.core.kernel.records import _emit, _keep_pages_only
+from sensorhub.core.kernel.records import _emit, _keep_incident_records
 from sensorhub.core.kernel.rooms import _optical_working_in
 from sensorhub.core.kernel.state import State
 from sensorhub.core.kernel.timers import _fire_room
@@ -233,7 +233,7 @@ def _run(
         if simple == S_NONE:
             n0 = cnt[C_NOUT]
             _decide(s, int(r), int(d), code, ts, value, t, int(ev_seq[e]), int(e))
-            _keep_pages_only(s, n0)
+            _keep_incident_records(s, n0)
             i += 1
             continue
 

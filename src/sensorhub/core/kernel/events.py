@@ -121,6 +121,7 @@ from sensorhub.core.kernel.layout import (
     RF_INC_OPENED,
     RF_LAST_MOTION,
     RF_NEXT_DUE,
+    RF_PEND_SINCE,
     RF_STAFF_SEEN,
     RI_AC_LIST,
     RI_FAST,
@@ -277,6 +278,7 @@ def _wandering_evidence(
     s: State,
     r: int,
     t: float,
+    left: float,
     lists: I64,
     row: int,
     col: int,
@@ -284,10 +286,12 @@ def _wandering_evidence(
     item: int,
     timer: int,
 ) -> None:
-    """The resident left the room: the door's evidence, then ``lists``, then event ``seq``."""
+    """The resident left the room (at ``left``, or when the door opened if it was open): the
+    door's evidence, then ``lists``, then event ``seq``. Paged if that was at night."""
     ri, rp, scratch = s.ri, s.rp, s.scratch
     _lclear(s, scratch, 1, 0)
     if ri[r, RI_PEND_ON + P_DOOR] == 1:
+        left = min(left, s.rf[r, RF_PEND_SINCE + P_DOOR])
         _lextend(s, scratch, 1, 0, ri, r, RI_PEND_LIST + 3 * P_DOOR)
         _drop_pending(s, r, P_DOOR)
     if row >= 0:
@@ -296,7 +300,7 @@ def _wandering_evidence(
         _lpush(s, scratch, 1, 0, seq)
     if rp[r, RP_WANDERS] == 0.0:
         return
-    if not _is_night(s, r, t):
+    if not _is_night(s, r, left):
         _emit(s, item, timer, r, t, D_SUPPRESSED, R_LEFT_DAY, NONE)
         return
     _raise(s, r, I_WANDERING, t, scratch, 1, 0, item, timer, W_WANDER, math.nan)
@@ -353,7 +357,7 @@ def _on_optical(s: State, r: int, d: int, code: int, t: float, seq: int, item: i
     if (upright or code in (E_ENTERED, E_FALL, E_FLOOR)) and code != E_LEFT:
         _resolve(s, r, I_WANDERING, t, RW_SEEN_ROOM, item, code)
     if code == E_LEFT or (code == E_NO_PERSON and ri[r, RI_PEND_ON + P_DOOR] == 1):
-        _wandering_evidence(s, r, t, scratch, -1, 0, seq, item, NONE)
+        _wandering_evidence(s, r, t, t, scratch, -1, 0, seq, item, NONE)
     if code in (E_IN_BED, E_SITTING):
         was = ri[r, RI_OPT_IN_BED]
         ri[r, RI_OPT_IN_BED] = 1

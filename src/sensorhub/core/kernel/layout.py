@@ -283,7 +283,7 @@ C_NEV = 2
 C_FREE_HEAD = 3
 C_FREE_N = 4
 C_SEQ = 5
-C_AUDIT = 6  # 1: keep every decision record; 0: only those that page
+C_AUDIT = 6  # 1: keep every decision record; 0: only those of incidents (open, resolve, evidence)
 N_CNT: Final = 8
 
 #: free output rows and evidence slots the kernel wants before it starts an item

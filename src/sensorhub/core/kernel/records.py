@@ -17,6 +17,8 @@ from sensorhub.core.kernel.layout import (
     C_NEV,
     C_NOUT,
     C_SEQ,
+    D_EVIDENCE,
+    D_RESOLVED,
     I64,
     NONE,
     O_ARG,
@@ -162,14 +164,18 @@ def _drop_pending(s: State, r: int, slot: int) -> None:
 
 
 @hot
-def _keep_pages_only(s: State, n0: int) -> None:
-    """Without an audit trail, drop the records from ``n0`` on that decided no page."""
+def _keep_incident_records(s: State, n0: int) -> None:
+    """Without an audit trail, drop the records from ``n0`` on that say nothing of an incident:
+    keep those that open one (page), resolve one or add evidence to one (routing needs them)."""
     out_i, out_f, cnt = s.out_i, s.out_f, s.cnt
     if cnt[C_AUDIT] == 1:
         return
     w = n0
     for j in range(n0, cnt[C_NOUT]):
-        if out_i[j, O_PAGE] == 1:
+        decision = out_i[j, O_DECISION]
+        if out_i[j, O_PAGE] == 1 or (
+            out_i[j, O_KIND] >= 0 and decision in (D_RESOLVED, D_EVIDENCE)
+        ):
             if w != j:
                 out_i[w, :] = out_i[j, :]
                 out_f[w, :] = out_f[j, :]

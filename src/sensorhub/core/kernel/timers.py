@@ -51,7 +51,7 @@ from sensorhub.core.kernel.layout import (
     W_ABSENT,
     W_FALL,
 )
-from sensorhub.core.kernel.records import _emit, _keep_pages_only, _lclear
+from sensorhub.core.kernel.records import _emit, _keep_incident_records, _lclear
 from sensorhub.core.kernel.rooms import _optical_working
 from sensorhub.core.kernel.state import State
 
@@ -119,7 +119,7 @@ def _fire(s: State, r: int, code: int, d: int, t: float) -> None:
         elif ri[r, RI_HAS_MOTION] == 1 and rf[r, RF_LAST_MOTION] > since + 1:
             _emit(s, NONE, code, r, t, D_RESOLVED, R_DOOR_MOTION, NONE)
         else:
-            _wandering_evidence(s, r, t, ri, r, col, -1, NONE, code)
+            _wandering_evidence(s, r, t, since, ri, r, col, -1, NONE, code)
     # the slot's evidence list was consumed (unless the slot was started again meanwhile)
     if ri[r, RI_PEND_ON + code] == 0:
         _lclear(s, ri, r, col)
@@ -140,4 +140,4 @@ def _fire_room(s: State, r: int, limit: float, inclusive: bool) -> None:
         rf[r, RF_CLOCK] = t
         n0 = s.cnt[C_NOUT]
         _fire(s, r, code, d, t)
-        _keep_pages_only(s, n0)
+        _keep_incident_records(s, n0)
