@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "unmute": ("sensorhub.commands.mute:unmute", "lift a silence before it ends"),
     "silences": ("sensorhub.commands.mute:silences", "list the silences in force"),
+    "reload": ("sensorhub.commands.reload", "have a running serve read its rule file again"),
 }
 
 

@@ -7,16 +7,13 @@ The service runs against a real Mosquitto and a real SQLite store file; the rest
 from __future__ import annotations
 
 import json
-import os
 import queue
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +28,7 @@ from sensorhub.rules import load_policy
 from sensorhub.store import open_store
 from sensorhub.testing.broker import PrivateBroker
 from tests.conftest import WAIT, Names, Received, RunningService, TestClient
+from tests.integration.conftest import ServeProcess
 
 from .test_equivalence import RULES as EQUIVALENCE_RULES
 from .test_equivalence import _recording
@@ -165,93 +163,7 @@ def test_a_bad_acknowledgement_is_dead_lettered_with_what_is_wrong(
     assert "incident" in letter.json()["error"]
 
 
-# -- restarts: sensorhub serve as a process, killed with SIGKILL -------------------------------
-
-
-class ServeProcess:
-    """``sensorhub serve`` in a process of its own, on the test's broker, store and rules."""
-
-    def __init__(
-        self,
-        broker: PrivateBroker,
-        names: Names,
-        rules: Path,
-        folder: Path,
-        *,
-        clock: str,
-        store_url: str,
-    ) -> None:
-        self.command = [
-            sys.executable,
-            "-m",
-            "sensorhub",
-            "serve",
-            "--broker",
-            broker.url,
-            "--client-id",
-            names.client_id,
-            "--prefix",
-            names.prefix,
-            "--rules",
-            str(rules),
-            "--store",
-            store_url,
-            "--clock",
-            clock,
-            "--lateness",
-            "1",
-            "--idle-flush",
-            "1",
-        ]
-        self.store_url = store_url
-        self.log = folder / "serve.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
-            )
-        deadline = time.monotonic() + 60
-        while "listening on" not in self.log.read_text(encoding="utf-8", errors="replace"):
-            assert self.process.poll() is None, self.log.read_text(encoding="utf-8")
-            assert time.monotonic() < deadline, "serve did not start within 60 s"
-            time.sleep(0.05)
-        time.sleep(0.3)  # subscribed a moment after it logs that it listens
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(WAIT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(WAIT)
-
-
-@pytest.fixture
-def serve_process(
-    mosquitto: PrivateBroker, names: Names, tmp_path: Path
-) -> Iterator[Callable[..., ServeProcess]]:
-    made: list[ServeProcess] = []
-
-    def make(
-        rules: Path,
-        clock: str = "event",
-        broker: PrivateBroker | None = None,
-        store_url: str | None = None,
-    ) -> ServeProcess:
-        store_url = store_url or f"sqlite:///{tmp_path / 'sensorhub.db'}"
-        process = ServeProcess(
-            broker or mosquitto, names, rules, tmp_path, clock=clock, store_url=store_url
-        )
-        made.append(process)
-        return process
-
-    yield make
-    for process in made:
-        process.stop()
+# -- restarts: sensorhub serve as a process (tests/integration/conftest.py), killed ---------
 
 
 @pytest.mark.mqtt

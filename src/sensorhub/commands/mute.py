@@ -37,7 +37,7 @@ from sensorhub.routing.silences import (
     Silences,
 )
 from sensorhub.rules.loader import RuleFileError, format_duration, load_rule_file
-from sensorhub.store import STORE_ENV, Store, StoreError, open_store, store_url_default
+from sensorhub.store import STORE_ENV, Store, StoreError, open_existing_store
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
 KEEP_ENDED: Final = 7 * 24 * 3600.0
@@ -46,7 +46,6 @@ OK, REFUSED = 0, 1
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-_SQLITE: Final = "sqlite:///"
 
 
 class MuteError(Exception):
@@ -356,20 +355,8 @@ def _unknown(what: str, name: str, known: list[str], where: str) -> str:
 
 
 def _open(url: str | None) -> Store:
-    """The store at ``url`` (default: ``store_url_default()``), which must exist already.
-
-    A mistyped path must not quietly create a new, empty store that the service never reads.
-    """
-    url = url or store_url_default()
-    if url.startswith(_SQLITE):
-        path = Path(url[len(_SQLITE) :])
-        if url[len(_SQLITE) :] and not path.is_file():
-            raise MuteError(
-                f"there is no store at {path}: give the --store of sensorhub serve (or set "
-                f"${STORE_ENV}); the service creates its store when it first starts"
-            )
     try:
-        return open_store(url)
+        return open_existing_store(url)
     except StoreError as error:
         raise MuteError(str(error)) from None
 

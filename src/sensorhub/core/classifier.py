@@ -259,17 +259,16 @@ class Classifier(EventClock):
         due = {token: at for at, _, _, _, token in self._timers}
         for (site, name), room in self._rooms.items():
             new = policy.room(site, name)
-            if new == room.policy:
+            changed = room_differences(room.policy, new)
+            room.policy = new
+            if not changed:
                 continue
             pending = tuple(
                 (pend.kind, due[pend.token])
                 for pend in sorted(room.pending.values(), key=lambda pend: pend.token)
                 if pend.token in due
             )
-            reloaded.append(
-                RoomReload(site, name, tuple(room_differences(room.policy, new)), pending)
-            )
-            room.policy = new
+            reloaded.append(RoomReload(site, name, tuple(changed), pending))
         self.policy = policy
         return reloaded
 

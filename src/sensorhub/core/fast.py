@@ -224,7 +224,10 @@ class FastClassifier(EventClock):
         reloaded: list[RoomReload] = []
         for r, old in enumerate(self._policies):
             new = policy.room(old.site, old.room)
-            if new == old:
+            changed = room_differences(old, new)
+            self._policies[r] = new
+            self._rp[r] = _parameters(new, self._nights.table(new))
+            if not changed:
                 continue
             pending = sorted(
                 (
@@ -237,14 +240,9 @@ class FastClassifier(EventClock):
             )
             reloaded.append(
                 RoomReload(
-                    old.site,
-                    old.room,
-                    tuple(room_differences(old, new)),
-                    tuple((name, at) for _, name, at in pending),
+                    old.site, old.room, tuple(changed), tuple((name, at) for _, name, at in pending)
                 )
             )
-            self._policies[r] = new
-            self._rp[r] = _parameters(new, self._nights.table(new))
         self.policy = policy
         return reloaded
 

@@ -90,14 +90,17 @@ class RoomPolicy:
         return _in_window(_local_minute(ts, self.timezone), self.night_start, self.night_end)
 
 
+#: What a room's pages say and who gets them: routing's, not the classifier's.
+ROUTING_FIELDS = frozenset({"language", "care_recipient", "technical_recipient", "escalation"})
+
+
 def room_differences(old: RoomPolicy, new: RoomPolicy) -> list[str]:
-    """What differs between two policies of a room, one ``name old -> new`` each."""
+    """What differs between two policies of a room in what the classifier decides by, one
+    ``name old -> new`` each."""
     return [
         f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
-        if name != "escalation"
-        else "escalation"
         for name in RoomPolicy.__dataclass_fields__
-        if getattr(old, name) != getattr(new, name)
+        if name not in ROUTING_FIELDS and getattr(old, name) != getattr(new, name)
     ]
 
 

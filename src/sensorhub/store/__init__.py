@@ -78,6 +78,21 @@ def open_store(url: str | None, *, default_path: str | Path = DEFAULT_PATH) -> S
     )
 
 
+def open_existing_store(url: str | None) -> Store:
+    """The store at ``url`` (default: ``store_url_default()``), which must exist already: what
+    the commands beside ``serve`` use (``mute``, ``reload`` ...), so that a mistyped path does
+    not quietly create a new, empty store that the service never reads."""
+    url = url or store_url_default()
+    if url.startswith(_SQLITE):
+        path = Path(url[len(_SQLITE) :])
+        if url[len(_SQLITE) :] and not path.is_file():
+            raise StoreError(
+                f"there is no store at {path}: give the --store of sensorhub serve (or set "
+                f"${STORE_ENV}); the service creates its store when it first starts"
+            )
+    return open_store(url)
+
+
 __all__ = [
     "CLASSIFIER_STATE",
     "DEFAULT_PATH",
@@ -92,6 +107,7 @@ __all__ = [
     "Store",
     "StoreError",
     "check_channel",
+    "open_existing_store",
     "open_store",
     "store_url_default",
 ]

@@ -1,0 +1,127 @@
+"""The engine: one round at a time, the same pages whatever the batching, and rules reloaded
+without losing anything."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sensorhub.engine import Engine, Round
+from sensorhub.rules import Policy, load_policy
+from tests.scenario import NIGHT, SITE, ev
+
+RULES = """
+version: 1
+sites:
+  zon:
+    rooms:
+      stays: {resident: {bathroom_grace: 2m}}
+      changes: {resident: {bathroom_grace: 2m}}
+"""
+#: the same, but room "changes" gets a longer grace, and the site another care recipient
+CHANGED = RULES.replace(
+    "changes: {resident: {bathroom_grace: 2m}}", "changes: {resident: {bathroom_grace: 5m}}"
+).replace("zon:\n", "zon:\n    recipients: {care: day-team, technical: technicians}\n")
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    received_at: float
+    retained: bool = False
+
+
+def messages(*events: dict[str, object]) -> list[Message]:
+    out = []
+    for event in events:
+        body = {k: v for k, v in event.items() if k not in ("site", "room", "kind", "device")}
+        topic = f"care/{event['site']}/{event['room']}/{event['kind']}/{event['device']}"
+        out.append(Message(topic, json.dumps(body).encode(), 0.0))
+    return out
+
+
+def policy(tmp_path: Path, text: str, name: str = "rules.yaml") -> Policy:
+    path = tmp_path / name
+    path.write_text(text)
+    return load_policy(path)
+
+
+def pages(rounds: Sequence[Round]) -> list[tuple[str, str, int, float, str]]:
+    return [
+        (p.room, p.kind, p.escalation, p.ts, p.recipient) for work in rounds for p in work.pages
+    ]
+
+
+def test_rounds_cut_anywhere_give_the_same_pages_escalations_included(tmp_path: Path) -> None:
+    stream = []
+    for n in range(40):
+        t = n * 30.0
+        stream += messages(
+            ev(t, "stays", "call", "pressed"),
+            ev(t + 1, "stays", "optical", "out_of_bed" if n % 3 else "in_bed"),
+        )
+        if n % 5 == 0:
+            stream += messages(ev(t + 2, "stays", "presence", "staff_in"))
+    stream += messages(ev(3000, "stays", "motion", "heartbeat"))
+    results = []
+    for cut in (1, 7, len(stream)):
+        engine = Engine(policy(tmp_path, RULES))
+        rounds = [engine.round(stream[i : i + cut]) for i in range(0, len(stream), cut)]
+        rounds.append(engine.round([], drain=True))
+        results.append(sorted(pages(rounds)))
+    assert results[0] == results[1] == results[2]
+    assert any(escalation > 0 for _, _, escalation, _, _ in results[0])
+
+
+def test_a_reload_keeps_open_incidents_escalations_and_unchanged_rooms_timers(
+    tmp_path: Path,
+) -> None:
+    engine = Engine(policy(tmp_path, RULES))
+    first = engine.round(
+        messages(
+            ev(0, "stays", "call", "pressed"),
+            ev(1, "stays", "optical", "out_of_bed"),
+            ev(2, "changes", "optical", "out_of_bed"),
+            ev(20, "other", "motion", "heartbeat"),
+        )
+    )
+    (call,) = first.pages
+    reloaded = engine.reload(policy(tmp_path, CHANGED, "changed.yaml"))
+    assert [(r.reload.room, r.reload.pending) for r in reloaded] == [
+        ("changes", (("absent", NIGHT + 2 + 120),))
+    ]
+    (entry,) = [r.to_json() for r in reloaded]
+    assert entry["decision"] == "reloaded"
+    assert "bathroom_grace 120.0 -> 300.0" in entry["reason"]
+    assert "keeps its due time" in entry["reason"]
+    later = engine.round(messages(ev(200, "other", "motion", "heartbeat")))
+    assert pages([later]) == [
+        ("stays", "call", 1, NIGHT + 120, "night-team"),  # the call's escalation, as planned
+        ("stays", "absent_too_long", 0, NIGHT + 1 + 120, "day-team"),  # the timer kept
+        ("changes", "absent_too_long", 0, NIGHT + 2 + 120, "day-team"),  # its old due time
+    ]
+    assert call.recipient == "night-team"
+
+
+def test_a_reload_with_the_same_rules_changes_no_room(tmp_path: Path) -> None:
+    engine = Engine(policy(tmp_path, RULES))
+    engine.round(messages(ev(1, "stays", "optical", "out_of_bed")))
+    assert engine.reload(policy(tmp_path, RULES, "again.yaml")) == []
+
+
+@pytest.mark.parametrize("classifier", ["fast", "reference"])
+def test_a_recording_acknowledgement_stops_what_follows_it_in_event_time(
+    tmp_path: Path, classifier: str
+) -> None:
+    engine = Engine(policy(tmp_path, RULES), classifier=classifier)  # type: ignore[arg-type]
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    body = {"incident": call.incident, "by": "night-team", "ts": NIGHT + 100}
+    ack = Message(f"sensorhub/ack/{SITE}", json.dumps(body).encode(), 0.0)
+    work = engine.round([ack, *messages(ev(400, "other", "motion", "heartbeat"))])
+    assert [a.by for a in work.acks] == ["night-team"]
+    assert work.pages == []  # the escalation due at +120 comes after it: not sent
