@@ -252,11 +252,35 @@ def test_grace_takes_seconds_or_a_duration() -> None:
         assert args.grace == seconds
 
 
-@pytest.mark.parametrize("argv", [[], ["--broker", "mqtt://b", "--grace", "soon"]])
+@pytest.mark.parametrize(
+    ("one", "other"), [("1d", "24h"), ("1h30m", "90m"), ("1h 30m", "5400"), ("0", "0s")]
+)
+def test_grace_takes_every_spelling_of_a_duration_alike(one: str, other: str) -> None:
+    """--grace reads the one duration grammar (rules/README.md, Durations), days included."""
+    parser = cli.build_parser()
+    one_grace, other_grace = (
+        parser.parse_args(["fallback", "--broker", "mqtt://b", "--grace", text]).grace
+        for text in (one, other)
+    )
+    assert one_grace == other_grace
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--broker", "mqtt://b", "--grace", "soon"],
+        ["--broker", "mqtt://b", "--grace", "inf"],
+        ["--broker", "mqtt://b", "--grace=-5"],
+    ],
+)
 def test_the_command_line_is_checked(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["fallback", *argv])
-    assert "sensorhub fallback" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "sensorhub fallback" in error
+    if "--grace" in " ".join(argv):
+        assert "is not a duration: write e.g. 90s, 15m, 2h, 1d or 1h30m" in error
 
 
 # -- the relay on a broker -------------------------------------------------------------------

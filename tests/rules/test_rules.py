@@ -147,6 +147,55 @@ def test_durations_are_seconds_or_h_m_s_strings(
     assert rules.defaults.bathroom_grace == seconds
 
 
+ESCALATION = "escalation: {{normal: [{{after: {}, to: same}}]}}"
+PAGING = "paging: {{dect-1: {{host: h, port: 1, poll_interval: {}, pagers: {{night: '1'}}}}}}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "one", "other"),
+    [
+        ("silent_after: {}", "1d", "24h"),
+        ("silent_after: {}", "1h30m", "90m"),
+        ("silent_after: {}", "1d", "86400"),
+        ("silent_after: {}", "1h 30m", "5400"),
+        ("silent_after: {}", "2H", "2h"),
+        (ESCALATION, "0.5d", "12h"),
+        (ESCALATION, "1h30m", "5400"),
+        (PAGING, "1m30s", "90"),
+    ],
+)
+def test_a_rule_file_takes_every_spelling_of_a_duration_alike(
+    tmp_path: Path, setting: str, one: str, other: str
+) -> None:
+    """Rule files read the one duration grammar (rules/README.md, Durations): in parameters,
+    escalation steps and paging systems."""
+
+    def read(written: str) -> dict[str, object]:
+        line = setting.format(written)
+        path = write(tmp_path, f"sites:\n  zon:\n    {line}\n")
+        return load_rule_file(path).model_dump()
+
+    assert read(one) == read(other)
+
+
+@pytest.mark.parametrize(
+    ("written", "complaint"),
+    [
+        ("2d", "silent_after must be between 1m and 1d, not '2d'"),
+        ("-5", "-5 is not a duration: write e.g. 90s, 15m, 2h, 1d or 1h30m"),
+        ("30m1h", "'30m1h' is not a duration: write e.g. 90s, 15m, 2h, 1d or 1h30m"),
+        ("yes", "true is not a duration: write e.g. 90s"),
+        ("[10m]", "silent_after is a duration, e.g. 90s, 15m, 2h, 1d or 1h30m, not a list"),
+    ],
+)
+def test_a_duration_a_rule_file_cannot_take_is_a_mistake_at_its_line(
+    tmp_path: Path, written: str, complaint: str
+) -> None:
+    error = only_error(write(tmp_path, f"version: 1\ndefaults:\n  silent_after: {written}\n"))
+    assert (error.line, error.key) == (3, "defaults.silent_after")
+    assert complaint in error.message
+
+
 def test_duration_in_words_is_a_mistake_that_shows_how_to_write_it(tmp_path: Path) -> None:
     error = only_error(write(tmp_path, "version: 1\ndefaults:\n  bathroom_grace: 15 minutes\n"))
     assert (error.line, error.key) == (3, "defaults.bathroom_grace")

@@ -64,7 +64,12 @@ from sensorhub.io.mqtt import (
 from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.routing.pages import PRIORITY
 from sensorhub.rules import RuleFileError, load_policy
-from sensorhub.rules.model import parse_duration
+from sensorhub.rules.durations import (
+    DURATION_EXAMPLES,
+    DURATION_GUIDE,
+    duration_argument,
+    format_duration,
+)
 from sensorhub.rules.policy import Policy, RoomPolicy
 
 logger = logging.getLogger(__name__)
@@ -490,20 +495,6 @@ class Relay:
 # -- the command ---------------------------------------------------------------------------------
 
 
-def _seconds(text: str) -> float:
-    """--grace: seconds as a number (``0.5``) or a duration (``30s``, ``2m``)."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            seconds = float(parse_duration(text))
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a duration of 0 s or more, e.g. 30s")
-    return seconds
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_broker_arguments(
         parser,
@@ -529,11 +520,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     relay.add_argument(
         "--grace",
-        type=_seconds,
+        type=duration_argument,  # never negative: 0 pages at once
         default=DEFAULT_GRACE,
         metavar="DURATION",
         help="page only once sensorhub has been down this long, so that a restart of serve "
-        f"does not page staff: seconds or e.g. 30s, 2m (default {DEFAULT_GRACE:g}s)",
+        f"does not page staff: a duration, e.g. {DURATION_EXAMPLES} (see {DURATION_GUIDE}; "
+        f"default {format_duration(DEFAULT_GRACE)})",
     )
 
 

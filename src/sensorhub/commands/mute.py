@@ -19,7 +19,6 @@ import argparse
 import difflib
 import getpass
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +35,14 @@ from sensorhub.routing.silences import (
     Silence,
     Silences,
 )
-from sensorhub.rules.loader import RuleFileError, format_duration, load_rule_file
+from sensorhub.rules.durations import (
+    DURATION_EXAMPLES,
+    DURATION_GUIDE,
+    DurationError,
+    format_duration,
+    parse_duration,
+)
+from sensorhub.rules.loader import RuleFileError, load_rule_file
 from sensorhub.store import STORE_ENV, Store, StoreError, open_existing_store
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
@@ -44,30 +50,9 @@ KEEP_ENDED: Final = 7 * 24 * 3600.0
 
 OK, REFUSED = 0, 1
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT_SECONDS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
 
 class MuteError(Exception):
     """The command cannot do what was asked; the message says why and what to do."""
-
-
-def parse_duration(text: str) -> float:
-    """``90s``, ``15m``, ``2h``, ``1d``, or combined (``1h30m``) -> seconds; ValueError if not."""
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION_PART.findall(compact)
-    units = [unit for _, unit in parts]
-    if (
-        not parts
-        or "".join(number + unit for number, unit in parts) != compact
-        or len(set(units)) != len(units)
-        or units != sorted(units, key="dhms".index)
-    ):
-        raise ValueError(f"--for {text!r} is not a duration: write e.g. 90s, 15m, 2h, 1d or 1h30m")
-    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds <= 0:
-        raise ValueError(f"--for {text!r} is no time at all: give how long, e.g. 2h")
-    return seconds
 
 
 def local_time(ts: float) -> str:
@@ -80,10 +65,7 @@ def _span(seconds: float) -> str:
     whole = round(max(seconds, 0.0))
     if whole >= 3600:
         whole = round(whole / 60) * 60
-    days, rest = divmod(whole, 86400)
-    if not days:
-        return format_duration(rest)
-    return f"{days}d" + (format_duration(rest) if rest else "")
+    return format_duration(whole)
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -116,7 +98,8 @@ def add_mute_arguments(parser: argparse.ArgumentParser) -> None:
         dest="duration",
         required=True,
         metavar="DURATION",
-        help="how long: 90s, 15m, 2h, 1d (a room at most 24h, a device at most 7d)",
+        help=f"how long: a duration, e.g. {DURATION_EXAMPLES} (see {DURATION_GUIDE}); a room "
+        f"at most {_span(MAX_ROOM_SILENCE)}, a device at most {_span(MAX_DEVICE_SILENCE)}",
     )
     parser.add_argument("--reason", required=True, help="why, for the audit trail")
     parser.add_argument("--by", help="who mutes it (default: your user name)")
@@ -175,8 +158,10 @@ def _mute(args: argparse.Namespace) -> int:
         )
     try:
         seconds = parse_duration(args.duration)
-    except ValueError as error:
-        raise MuteError(str(error)) from None
+    except DurationError as error:
+        raise MuteError(f"--for {error}") from None
+    if seconds <= 0:
+        raise MuteError(f"--for {args.duration!r} is no time at all: give how long, e.g. 2h")
     device = args.device is not None
     limit = MAX_DEVICE_SILENCE if device else MAX_ROOM_SILENCE
     if seconds > limit:
@@ -382,9 +367,9 @@ mute = Subcommand(
   sensorhub mute --site zonnebloem --device cam-101 --for 2h --reason "camera replaced"
 
 A muted room's care pages are held back; a muted device's fault pages are held back. A resident
-call is never held back. The silence ends by itself after --for (a room at most 24h, a device at
-most 7d), and is written to the store with who set it and why (the audit trail). It prints the
-silence's id, for `sensorhub unmute`.
+call is never held back. The silence ends by itself after --for (a duration: a room at most 1d,
+a device at most 7d), and is written to the store with who set it and why (the audit trail). It
+prints the silence's id, for `sensorhub unmute`.
 
 exit status: 0 muted, 1 refused (the message says why)
 """,

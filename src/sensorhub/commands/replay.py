@@ -60,6 +60,7 @@ from sensorhub.engine import CLASSIFIERS, ClassifierName, Engine, Round
 from sensorhub.routing.router import RoutingAudit
 from sensorhub.routing.silences import SilenceAudit
 from sensorhub.rules import RuleFileError, load_policy
+from sensorhub.rules.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.rules.policy import Policy
 
 logger = logging.getLogger(__name__)
@@ -592,10 +593,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lateness",
-        type=float,
+        type=duration_argument,
         default=MAX_LATENESS,
-        help=f"how late (s) an event may arrive and still be decided in order "
-        f"(default {MAX_LATENESS:g})",
+        metavar="DURATION",
+        help=f"how late an event may arrive and still be decided in order: a duration, seconds "
+        f"or e.g. 2s, 1m (see {DURATION_GUIDE}; default {format_duration(MAX_LATENESS)})",
     )
     parser.add_argument(
         "--classifier",

@@ -29,13 +29,13 @@ import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
+from sensorhub.rules.durations import format_duration
 from sensorhub.rules.loader import (
     KeyPath,
     ParsedRuleFile,
     RuleError,
     RuleFileError,
     default_rules_path,
-    format_duration,
     load_rule_file,
     parse_rule_file,
 )

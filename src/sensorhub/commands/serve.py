@@ -83,6 +83,7 @@ from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.routing.silences import SILENCES_STATE, when
 from sensorhub.rules import RuleFileError, load_policy
+from sensorhub.rules.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.rules.policy import Policy
 from sensorhub.store import (
     CLASSIFIER_STATE,
@@ -664,19 +665,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     classify.add_argument(
         "--lateness",
-        type=float,
+        type=duration_argument,
         default=MAX_LATENESS,
-        metavar="SECONDS",
+        metavar="DURATION",
         help=f"how late an event may arrive and still be decided in order; pages decided by "
-        f"a timer lag by this much (default {MAX_LATENESS:g})",
+        f"a timer lag by this much: a duration, seconds or e.g. 2s, 1m (see {DURATION_GUIDE}; "
+        f"default {format_duration(MAX_LATENESS)})",
     )
     classify.add_argument(
         "--idle-flush",
-        type=float,
+        type=duration_argument,
         default=IDLE_FLUSH,
-        metavar="SECONDS",
+        metavar="DURATION",
         help=f"event clock only: when no message arrives for this long, decide everything "
-        f"buffered, as replay does at the end of a file (default {IDLE_FLUSH:g})",
+        f"buffered, as replay does at the end of a file (a duration; default "
+        f"{format_duration(IDLE_FLUSH)})",
     )
     keep = parser.add_argument_group("durable state")
     keep.add_argument(

@@ -24,13 +24,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sensorhub.contract import NAME_RE
-from sensorhub.rules.model import (
-    ResidentRules,
-    RoomRules,
-    RuleFile,
-    SiteRules,
-    parse_duration,
-)
+from sensorhub.rules.common import bad_name, duration_value
+from sensorhub.rules.durations import DURATION_EXAMPLES, format_duration
+from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
 
 __all__ = [
@@ -152,17 +148,6 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
             [RuleError(file, line, "", "this line is not UTF-8 text: save the file as UTF-8")]
         ) from None
     return _parse_text(file, text)
-
-
-def format_duration(seconds: float) -> str:
-    """``5400`` -> ``1h30m``, ``90`` -> ``1m30s``: durations as a technician writes them."""
-    if seconds != int(seconds) or seconds < 0:
-        return f"{seconds:g}s"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return text + (f"{secs}s" if secs or not text else "")
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -410,11 +395,7 @@ def _is_names(path: KeyPath) -> bool:
 
 
 def _bad_name(path: KeyPath, name: str) -> str:
-    what = "site" if path[-1] == "sites" else "room"
-    return (
-        f"{what} name {name!r} cannot be part of an MQTT topic: "
-        "use 1-64 letters, digits, '_', '.', '-'"
-    )
+    return bad_name(name, "site" if path[-1] == "sites" else "room")
 
 
 def _message(item: Any, loc: KeyPath) -> str:
@@ -439,6 +420,8 @@ def _message(item: Any, loc: KeyPath) -> str:
     if kind in ("bool_type", "bool_parsing"):
         return f"{name} is true or false, not {_show(value)}"
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "finite_number"):
+        if _is_duration(field):
+            return f"{name} is a duration, e.g. {DURATION_EXAMPLES}, not {_show(value)}"
         unit = _unit(name, field)
         return f"{name} is a number{f' ({unit})' if unit else ''}, not {_show(value)}"
     if kind in ("string_type", "str_type"):
@@ -563,12 +546,10 @@ def _is_duration(field: FieldInfo | None) -> bool:
         return False
     for annotation in _unwrap(field.annotation):
         for meta in getattr(annotation, "__metadata__", ()):
-            if getattr(meta, "func", None) is parse_duration:
+            if getattr(meta, "func", None) is duration_value:
                 return True
     return False
 
 
 def _unit(name: str, field: FieldInfo | None) -> str:
-    if _is_duration(field):
-        return "seconds, or e.g. 90s, 15m, 1h30m"
-    return _UNITS.get(name, "")
+    return "" if _is_duration(field) else _UNITS.get(name, "")

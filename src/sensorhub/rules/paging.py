@@ -25,6 +25,7 @@ from sensorhub.contract import Priority
 from sensorhub.espa.link import LinkSettings
 from sensorhub.espa.profiles import DEFAULT_CODES, CallCodes, CallProfile
 from sensorhub.espa.records import MAX_ADDRESS, is_call_address
+from sensorhub.rules.common import Duration
 
 #: How long the paging system may take to answer before the link sends again.
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
@@ -72,11 +73,11 @@ class EspaConfig(BaseModel):
     display_width: int = Field(80, ge=1, le=512, description="Characters the pagers display.")
     seven_bit: bool = Field(False, description="Send 7-bit ASCII only (no ISO 8859-1 letters).")
     max_retries: int = Field(3, ge=0, le=10, description="Retries after NAK or silence.")
-    response_timeout: float = Field(
-        DEFAULT_RESPONSE_TIMEOUT, gt=0, le=60, description="Seconds to wait for an answer."
+    response_timeout: Duration = Field(
+        DEFAULT_RESPONSE_TIMEOUT, gt=0, le=60, description="How long to wait for an answer."
     )
-    poll_interval: float = Field(
-        DEFAULT_POLL_INTERVAL, gt=0, le=300, description="Seconds between status polls."
+    poll_interval: Duration = Field(
+        DEFAULT_POLL_INTERVAL, gt=0, le=300, description="How long between status polls."
     )
     ack_statuses: frozenset[str] = Field(
         frozenset({"4"}),

@@ -1,0 +1,194 @@
+"""Rule-file models of a site (care home) and of the whole file, and the names they must define.
+
+A site has rooms (each with a resident), may describe its ``staff`` (see
+:mod:`sensorhub.rules.staff`) and may name its ESPA 4.4.4 paging systems under ``paging``
+(:class:`~sensorhub.rules.paging.EspaConfig` each, see docs/espa.md). Every recipient a paging
+system gives a call address must be a pager or group of the site's staff (or, for a site
+without ``staff``, one of its recipients: checked in ``sensorhub.rules.policy.reference_errors``,
+which sees the shipped defaults too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sensorhub.contract import NAME_RE
+from sensorhub.rules.common import PRIORITIES, Problems, Strict, bad_name, topic_names
+from sensorhub.rules.paging import EspaConfig
+from sensorhub.rules.parameters import Parameters, RoomRules
+from sensorhub.rules.staff import RESERVED_TARGETS, Staff, unknown_name
+
+
+class SiteRules(Parameters):
+    """One site (care home)."""
+
+    rooms: dict[str, RoomRules] = Field(default_factory=dict, description="Rooms by name.")
+    staff: Staff | None = Field(
+        None,
+        description="The site's pagers, groups, wings, shifts and routes. Once given, every "
+        "pager or group the site names (recipients, escalation) must be defined in it.",
+    )
+    paging: dict[str, EspaConfig] = Field(
+        default_factory=dict,
+        description="ESPA 4.4.4 paging systems by name (unique in the file): where each is "
+        "(host and port, or device) and the call address of each pager or group it reaches.",
+    )
+
+    @field_validator("rooms")
+    @classmethod
+    def _room_names(cls, rooms: dict[str, RoomRules]) -> dict[str, RoomRules]:
+        return topic_names(rooms, "room")
+
+    def levels(self) -> Iterator[tuple[tuple[str, ...], Parameters]]:
+        """The site, each room and each resident, with their place under the site."""
+        yield (), self
+        for name, room in self.rooms.items():
+            yield ("rooms", name), room
+            if room.resident is not None:
+                yield ("rooms", name, "resident"), room.resident
+
+    @model_validator(mode="after")
+    def _paging_references(self) -> SiteRules:
+        problems = Problems()
+        for name, system in self.paging.items():
+            if not NAME_RE.fullmatch(name):
+                problems.add(
+                    ("paging", name),
+                    bad_name(name, "paging system", "an outbox channel"),
+                    name,
+                )
+            if self.staff is None:
+                continue  # checked against the recipients, shipped defaults included (policy)
+            for recipient in system.pagers:
+                if recipient not in self.staff.names:
+                    problems.add(
+                        ("paging", name, "pagers", recipient),
+                        unknown_name(recipient, self.staff),
+                        recipient,
+                    )
+        problems.raise_if_any("SiteRules")
+        return self
+
+    @model_validator(mode="after")
+    def _staff_references(self) -> SiteRules:
+        staff = self.staff
+        if staff is None:
+            return self
+        problems = Problems()
+        for path, level in self.levels():
+            for loc, name, reserved in named_targets(level):
+                if name not in staff.names and not (reserved and name in RESERVED_TARGETS):
+                    problems.add((*path, *loc), unknown_name(name, staff, reserved=reserved), name)
+        # technical pages never go to care staff: no pager may be reached both ways
+        care: dict[str, str] = {}  # pager -> the care name that reaches it
+        technical: list[tuple[tuple[str | int, ...], str]] = []
+        for route_name, route in staff.routes.items():
+            for index, name in enumerate(route.to):
+                if route.audience == "care":
+                    care.update(dict.fromkeys(staff.members(name), name))
+                else:
+                    technical.append((("staff", "routes", route_name, "to", index), name))
+        for path, level in self.levels():
+            if level.recipients is not None:
+                care.update(
+                    dict.fromkeys(staff.members(level.recipients.care), level.recipients.care)
+                )
+                technical.append(((*path, "recipients", "technical"), level.recipients.technical))
+        for loc, name in technical:
+            shared = [pager for pager in staff.members(name) if pager in care]
+            if shared:
+                problems.add(
+                    loc,
+                    f"{name!r} gets technical pages, but pager {shared[0]!r} in it also gets care "
+                    f"pages (through {care[shared[0]]!r}): technical pages never go to care "
+                    "staff, so keep technicians and care staff in separate groups",
+                    name,
+                )
+        problems.raise_if_any("SiteRules")
+        return self
+
+
+class RuleFile(Strict):
+    """A whole rule file."""
+
+    version: Literal[1] = Field(1, description="Rule-file format version.")
+    defaults: Parameters = Field(default_factory=Parameters, description="Defaults for all sites.")
+    sites: dict[str, SiteRules] = Field(default_factory=dict, description="Sites by name.")
+
+    @field_validator("sites")
+    @classmethod
+    def _site_names(cls, sites: dict[str, SiteRules]) -> dict[str, SiteRules]:
+        return topic_names(sites, "site")
+
+    @model_validator(mode="after")
+    def _paging_names(self) -> RuleFile:
+        """A paging system's name is its outbox channel ``espa:<name>``: unique in the file."""
+        problems = Problems()
+        first: dict[str, str] = {}
+        for site_name, site in self.sites.items():
+            for name in site.paging:
+                if name in first:
+                    problems.add(
+                        ("sites", site_name, "paging", name),
+                        f"paging system {name!r} is also defined under sites.{first[name]}.paging: "
+                        "give each paging system its own name (it names its queue of pages)",
+                        name,
+                    )
+                else:
+                    first[name] = site_name
+        problems.raise_if_any("RuleFile")
+        return self
+
+    @model_validator(mode="after")
+    def _inherited_references(self) -> RuleFile:
+        """Names in ``defaults`` that a site with staff inherits must be defined in its staff."""
+        problems = Problems()
+        for site_name, site in self.sites.items():
+            if site.staff is None:
+                continue
+            for loc, name, reserved in inherited_targets(self.defaults, site):
+                if name not in site.staff.names and not (reserved and name in RESERVED_TARGETS):
+                    problems.add(
+                        ("defaults", *loc),
+                        f"site {site_name!r} inherits this, but "
+                        + unknown_name(name, site.staff, reserved=reserved)
+                        + f" (under sites.{site_name}.staff)",
+                        name,
+                    )
+        problems.raise_if_any("RuleFile")
+        return self
+
+
+def named_targets(level: Parameters) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """Every pager or group name a level writes: (place, name, whether same/team may stand)."""
+    if level.recipients is not None:
+        yield ("recipients", "care"), level.recipients.care, False
+        yield ("recipients", "technical"), level.recipients.technical, False
+    if level.escalation is not None:
+        for priority in PRIORITIES:
+            for index, step in enumerate(level.escalation.steps(priority) or ()):
+                for position, name in enumerate(step.to):
+                    yield ("escalation", priority, index, "to", position), name, True
+
+
+def inherited_targets(
+    defaults: Parameters, *levels: Parameters
+) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """The names ``defaults`` writes that stay in force under ``levels`` (which do not set
+    ``recipients``, or the escalation of that priority, themselves)."""
+    recipients = any(level.recipients is not None for level in levels)
+    overridden = {
+        priority
+        for level in levels
+        for priority in PRIORITIES
+        if level.escalation is not None and level.escalation.steps(priority) is not None
+    }
+    for loc, name, reserved in named_targets(defaults):
+        if loc[0] == "recipients" and recipients:
+            continue
+        if loc[0] == "escalation" and loc[1] in overridden:
+            continue
+        yield loc, name, reserved
