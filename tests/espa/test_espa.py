@@ -51,8 +51,15 @@ from sensorhub.espa.link import (
     Retransmit,
     Send,
     outgoing,
+    settings_of,
 )
-from sensorhub.espa.profiles import CallCodes, CallProfile, UnknownRecipientError, display_text
+from sensorhub.espa.profiles import (
+    CallCodes,
+    CallProfile,
+    UnknownRecipientError,
+    display_text,
+    profile_of,
+)
 from sensorhub.espa.records import Call, status_block
 from sensorhub.io.espa import (
     EspaClient,
@@ -418,10 +425,10 @@ def test_configuration_names_what_is_wrong() -> None:
     config = EspaConfig(
         host="pager", port=2023, pagers={"night": "1001"}, priorities={"low": {"beep": 9}}
     )
-    profile = config.call_profile()
+    profile = profile_of(config)
     assert profile.call_for(page(priority="low")).beep == 9
     assert profile.call_for(page(priority="critical")).beep == 1
-    assert config.link_settings().ack_statuses == frozenset({"4"})
+    assert settings_of(config).ack_statuses == frozenset({"4"})
 
 
 # -- end to end over TCP -------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from sensorhub.espa.framing import (
     token_name,
 )
 from sensorhub.espa.records import CALL_STATUS_MEANING, Call, CallStatusCode
+from sensorhub.rules.paging import EspaConfig
 
 # -- events ------------------------------------------------------------------------------------
 
@@ -341,3 +342,13 @@ class Link:
         if not events:
             events.append(ProtocolError("status block with neither call nor system status"))
         return events
+
+
+def settings_of(config: EspaConfig) -> LinkSettings:
+    """The link settings of a paging system of the rule file."""
+    return LinkSettings(
+        own_address=config.control_address,
+        paging_address=config.paging_address,
+        max_retries=config.max_retries,
+        ack_statuses=config.ack_statuses,
+    )

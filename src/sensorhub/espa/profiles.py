@@ -16,7 +16,8 @@ from typing import Final
 
 from sensorhub.contract import Page, Priority
 from sensorhub.espa.framing import MAX_BLOCK, printable
-from sensorhub.espa.records import MAX_ADDRESS, Call, check_codes, is_call_address
+from sensorhub.espa.records import Call, check_codes
+from sensorhub.rules.paging import MAX_ADDRESS, EspaConfig, is_call_address
 
 #: Characters that NFKD does not take apart but that have a fair ASCII spelling.
 _SPELLED: Final = {
@@ -148,3 +149,16 @@ class CallProfile:
             transmissions=codes.transmissions,
             priority=codes.priority,
         )
+
+
+def profile_of(config: EspaConfig) -> CallProfile:
+    """The page-to-call profile of a paging system of the rule file."""
+    codes = dict(DEFAULT_CODES)
+    for priority, configured in config.priorities.items():
+        codes[priority] = CallCodes(**configured.model_dump())
+    return CallProfile(
+        addresses=config.pagers,
+        display_width=config.display_width,
+        seven_bit=config.seven_bit,
+        codes=codes,
+    )

@@ -14,16 +14,10 @@ from types import MappingProxyType
 from typing import Final
 
 from sensorhub.espa.framing import Block, FrameError, Header, RecordId, check_value
+from sensorhub.rules.paging import MAX_ADDRESS
+
 
 #: Longest call address (record 1): digits only.
-MAX_ADDRESS: Final = 16
-
-
-def is_call_address(address: str) -> bool:
-    """Whether ``address`` can be a call address: 1 to ``MAX_ADDRESS`` ASCII digits."""
-    return address.isascii() and address.isdigit() and len(address) <= MAX_ADDRESS
-
-
 class CallStatusCode(StrEnum):
     """Values of record 7 (call status) as sensorhub reads them.
 

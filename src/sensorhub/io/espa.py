@@ -57,8 +57,9 @@ from sensorhub.espa.link import (
     Retransmit,
     Send,
     SystemStatus,
+    settings_of,
 )
-from sensorhub.espa.profiles import CallProfile
+from sensorhub.espa.profiles import CallProfile, profile_of
 from sensorhub.espa.records import Call
 from sensorhub.rules.paging import (
     DEFAULT_POLL_INTERVAL,
@@ -666,8 +667,8 @@ def client_for(
         transport = TcpTransport(config.host, config.port)
     return EspaClient(
         transport,
-        settings=config.link_settings(),
-        profile=config.call_profile(),
+        settings=settings_of(config),
+        profile=profile_of(config),
         on_status=on_status,
         on_delivery=on_delivery,
         response_timeout=config.response_timeout,

@@ -9,9 +9,9 @@ A site names its paging systems under ``paging:``; each is an :class:`EspaConfig
 
 This is configuration only (pydantic, no I/O): ``sensorhub.io.espa.client_for(config)`` builds
 the client that speaks to the paging system, and ``sensorhub.io.paging.EspaChannel`` makes one
-paging system an outbox channel of the service. The link settings and the page-to-call profile
-come from the sans-I/O protocol (``sensorhub.espa.link``, ``sensorhub.espa.profiles``). See
-docs/espa.md.
+paging system an outbox channel of the service; the sans-I/O protocol makes its link settings
+and page-to-call profile of it (``sensorhub.espa.link.settings_of``,
+``sensorhub.espa.profiles.profile_of``). See docs/espa.md.
 """
 
 from __future__ import annotations
@@ -22,10 +22,17 @@ from typing import Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sensorhub.contract import Priority
-from sensorhub.espa.link import LinkSettings
-from sensorhub.espa.profiles import DEFAULT_CODES, CallCodes, CallProfile
-from sensorhub.espa.records import MAX_ADDRESS, is_call_address
 from sensorhub.rules.common import Duration
+
+#: The longest ESPA 4.4.4 call address (digits).
+MAX_ADDRESS: Final = 16
+
+
+def is_call_address(address: str) -> bool:
+    """Whether ``address`` can be an ESPA 4.4.4 call address: 1 to ``MAX_ADDRESS`` ASCII
+    digits."""
+    return address.isascii() and address.isdigit() and len(address) <= MAX_ADDRESS
+
 
 #: How long the paging system may take to answer before the link sends again.
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
@@ -126,25 +133,6 @@ class EspaConfig(BaseModel):
         if self.device is not None:
             return self.device
         return f"tcp://{self.host}:{self.port}"
-
-    def link_settings(self) -> LinkSettings:
-        return LinkSettings(
-            own_address=self.control_address,
-            paging_address=self.paging_address,
-            max_retries=self.max_retries,
-            ack_statuses=self.ack_statuses,
-        )
-
-    def call_profile(self) -> CallProfile:
-        codes = dict(DEFAULT_CODES)
-        for priority, configured in self.priorities.items():
-            codes[priority] = CallCodes(**configured.model_dump())
-        return CallProfile(
-            addresses=self.pagers,
-            display_width=self.display_width,
-            seven_bit=self.seven_bit,
-            codes=codes,
-        )
 
 
 @dataclass(frozen=True, slots=True)
