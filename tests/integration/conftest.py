@@ -55,17 +55,28 @@ class ServeProcess:
         self.log = folder / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, seed: int | None = None, idle_flush: float = 1.0) -> None:
+        """Start it (``PYTHONHASHSEED`` ``seed``, if given) and wait until *this* start listens
+        and is connected (the log is shared by all starts)."""
+        command = list(self.command)
+        command[command.index("--idle-flush") + 1] = f"{idle_flush:g}"
+        listening, connected = self._count("listening on"), self._count("connected to MQTT")
+        env = {**os.environ} if seed is None else {**os.environ, "PYTHONHASHSEED": str(seed)}
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
-            )
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
-        while "listening on" not in self.log.read_text(encoding="utf-8", errors="replace"):
-            assert self.process.poll() is None, self.log.read_text(encoding="utf-8")
+        while (
+            self._count("listening on") <= listening
+            or self._count("connected to MQTT") <= connected
+        ):
+            assert self.process.poll() is None, self.text()
             assert time.monotonic() < deadline, "serve did not start within 60 s"
             time.sleep(0.05)
-        time.sleep(0.3)  # subscribed a moment after it logs that it listens
+        time.sleep(0.3)  # it subscribes right after it connects
+
+    @property
+    def rules(self) -> Path:
+        return Path(self.command[self.command.index("--rules") + 1])
 
     def kill(self) -> None:
         assert self.process is not None
@@ -76,6 +87,21 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(WAIT)
+
+    def stop_by(self, how: str) -> None:
+        """Stop it with SIGTERM (it must exit cleanly) or SIGKILL (``kill-9``)."""
+        assert self.process is not None
+        if how == "kill-9":
+            self.kill()
+            return
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(WAIT) == 0, self.text()
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def _count(self, line: str) -> int:
+        return self.text().count(line) if self.log.exists() else 0
 
 
 @pytest.fixture
@@ -100,3 +126,4 @@ def serve_process(
     yield make
     for process in made:
         process.stop()
+        print(f"--- {process.log}:\n{process.text()}")  # shown if the test failed

@@ -23,12 +23,9 @@ checked too.
 from __future__ import annotations
 
 import base64
-import os
 import pickle
-import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +35,9 @@ import pytest
 from sensorhub.contract import ACK_TOPIC
 from sensorhub.rules import load_policy
 from sensorhub.store import CLASSIFIER_STATE, open_store
-from sensorhub.testing.broker import PrivateBroker
-from tests.conftest import WAIT, Names, Received, TestClient, wait_until
+from tests.conftest import Names, Received, TestClient, wait_until
 
-from .test_durable import ServeProcess
+from .conftest import ServeProcess
 from .test_serve import NIGHT, event
 
 MakeClient = Callable[..., TestClient]
@@ -81,73 +77,12 @@ def rules_file(folder: Path, site: str) -> Path:
 # -- serve in a process with a hash seed of its own ------------------------------------------
 
 
-class SeededServe(ServeProcess):
-    """:class:`ServeProcess` started with a ``PYTHONHASHSEED`` and an idle flush of the test's
-    choice; ``start`` waits until *this* start listens (the log is shared by all starts)."""
-
-    def start(self, seed: int = SEED_BEFORE, idle_flush: float = 1.0) -> None:
-        command = list(self.command)
-        command[command.index("--idle-flush") + 1] = f"{idle_flush:g}"
-        listening, connected = self._count("listening on"), self._count("connected to MQTT")
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONHASHSEED": str(seed)},
-            )
-        deadline = time.monotonic() + 60
-        while (
-            self._count("listening on") <= listening
-            or self._count("connected to MQTT") <= connected
-        ):
-            assert self.process.poll() is None, self.text()
-            assert time.monotonic() < deadline, "serve did not start within 60 s"
-            time.sleep(0.05)
-        time.sleep(0.3)  # it subscribes right after it connects
-
-    @property
-    def rules(self) -> Path:
-        return Path(self.command[self.command.index("--rules") + 1])
-
-    def stop_by(self, how: str) -> None:
-        """Stop it with SIGTERM (it must exit cleanly) or SIGKILL."""
-        assert self.process is not None
-        if how == "kill-9":
-            self.kill()
-            return
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(WAIT) == 0, self.text()
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def _count(self, line: str) -> int:
-        return self.text().count(line) if self.log.exists() else 0
-
-
 @pytest.fixture
-def serve_seeded(
-    mosquitto: PrivateBroker, names: Names, tmp_path: Path
-) -> Iterator[Callable[[], SeededServe]]:
-    made: list[SeededServe] = []
-
-    def make() -> SeededServe:
-        service = SeededServe(
-            mosquitto,
-            names,
-            rules_file(tmp_path, names.site),
-            tmp_path,
-            clock="event",
-            store_url=f"sqlite:///{tmp_path / 'sensorhub.db'}",
-        )
-        made.append(service)
-        return service
-
-    yield make
-    for service in made:
-        service.stop()
-        print(f"--- {service.log}:\n{service.text()}")  # shown if the test failed
+def serve_site(
+    serve_process: Callable[..., ServeProcess], names: Names, tmp_path: Path
+) -> Callable[[], ServeProcess]:
+    """``serve`` as a process on this module's site (rules_file)."""
+    return lambda: serve_process(rules_file(tmp_path, names.site))
 
 
 # -- the store, read from the test ------------------------------------------------------------
@@ -166,11 +101,11 @@ def events_kept(store_url: str) -> int:
     return taken + sum(1 for entry in journal if not entry.is_tick)
 
 
-def wait_until_kept(service: SeededServe, count: int) -> None:
+def wait_until_kept(service: ServeProcess, count: int) -> None:
     wait_until(lambda: events_kept(service.store_url) >= count, f"{count} events in the store")
 
 
-def check_stopped(service: SeededServe, how: str, count: int) -> None:
+def check_stopped(service: ServeProcess, how: str, count: int) -> None:
     """What the next process resumes from: a snapshot alone (SIGTERM) or the journal alone."""
     with open_store(service.store_url) as store:
         snapshot = store.load_state(CLASSIFIER_STATE)
@@ -210,7 +145,7 @@ def advance(client: TestClient, names: Names, t: float) -> None:
     At(t, CLOCK_ROOM, "motion", "heartbeat").publish(client, names)
 
 
-def settle(client: TestClient, names: Names, service: SeededServe, t: float) -> None:
+def settle(client: TestClient, names: Names, service: ServeProcess, t: float) -> None:
     """Everything up to event time ``t`` decided and paged, and the idle flush after it done.
 
     A resident call at ``t`` is paged on arrival, after everything the events before it
@@ -359,14 +294,14 @@ TIMERS = {
 @pytest.mark.parametrize("how", STOPS)
 @pytest.mark.parametrize("timer", list(TIMERS.values()), ids=list(TIMERS))
 def test_a_pending_timer_fires_once_at_its_due_time_in_a_new_process_with_another_hash_seed(
-    serve_seeded: Callable[[], SeededServe],
+    serve_site: Callable[[], ServeProcess],
     mqtt_client: MakeClient,
     names: Names,
     timer: Timer,
     how: str,
 ) -> None:
     client = mqtt_client([names.pages])
-    service = serve_seeded()
+    service = serve_site()
     service.start(SEED_BEFORE, idle_flush=NO_IDLE_FLUSH)
     for item in timer.before:
         item.publish(client, names)
@@ -404,13 +339,16 @@ def call_paged(client: TestClient, names: Names) -> dict[str, Any]:
 @pytest.mark.mqtt
 @pytest.mark.parametrize("how", STOPS)
 def test_a_pending_escalation_step_is_sent_once_at_its_due_time_in_a_new_process(
-    serve_seeded: Callable[[], SeededServe], mqtt_client: MakeClient, names: Names, how: str
+    serve_site: Callable[[], ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    how: str,
 ) -> None:
     """A call paged at 0 s (escalation 0) by the first process; the re-send to the same
     recipients (escalation 1, due at 2 min) is sent by the new one at exactly 120 s, once, and
     the first page is not sent again as a new one (a re-send after a kill has its page_id)."""
     client = mqtt_client([names.pages])
-    service = serve_seeded()
+    service = serve_site()
     service.start(SEED_BEFORE, idle_flush=NO_IDLE_FLUSH)
     first = call_paged(client, names)  # in the store before it is published
     service.stop_by(how)
@@ -442,7 +380,7 @@ def acknowledged(store_url: str, incident: str) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("how", STOPS)
 @pytest.mark.parametrize("ack", ["held", "in_effect"])
 def test_an_acknowledgement_given_before_a_restart_still_stops_the_escalation(
-    serve_seeded: Callable[[], SeededServe],
+    serve_site: Callable[[], ServeProcess],
     mqtt_client: MakeClient,
     names: Names,
     ack: str,
@@ -453,7 +391,7 @@ def test_an_acknowledgement_given_before_a_restart_still_stops_the_escalation(
     row and it takes effect in the new process; ``in_effect``, event time moved on first.
     Either way neither the re-send (2 min) nor the escalation to the team (5 min) is sent."""
     client = mqtt_client([names.pages])
-    service = serve_seeded()
+    service = serve_site()
     service.start(SEED_BEFORE, idle_flush=NO_IDLE_FLUSH)
     first = call_paged(client, names)
     incident = first["incident"]
@@ -485,7 +423,7 @@ LONG_TIMERS = ["bathroom_grace_camera", "obstructed_camera", "silent_device"]
 @pytest.mark.parametrize("how", STOPS)
 @pytest.mark.parametrize("name", LONG_TIMERS)
 def test_a_timer_still_pending_after_an_idle_flush_fires_once_after_a_restart(
-    serve_seeded: Callable[[], SeededServe],
+    serve_site: Callable[[], ServeProcess],
     mqtt_client: MakeClient,
     names: Names,
     name: str,
@@ -496,7 +434,7 @@ def test_a_timer_still_pending_after_an_idle_flush_fires_once_after_a_restart(
     as it wrote nothing), and the timer still fires at its due time, once."""
     timer = TIMERS[name]
     client = mqtt_client([names.pages])
-    service = serve_seeded()
+    service = serve_site()
     service.start(SEED_BEFORE)
     for item in timer.before:
         item.publish(client, names)
