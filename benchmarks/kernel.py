@@ -253,10 +253,10 @@ def run_fast(
         pages = records = 0
         for columns in batches:
             step = classifier.push_batch(columns)
-            pages += len(step.pages)
+            pages += len(step.opened)
             records += len(step.audit)
         step = classifier.drain()
-        return n, pages + len(step.pages), records + len(step.audit)
+        return n, pages + len(step.opened), records + len(step.audit)
 
     wall, cpu, (events, pages, records) = timed(feed)
     return Run(wall, cpu, events, pages, records)
@@ -267,8 +267,8 @@ def run_push(policy: Policy, events: list[Event]) -> Run:
     classifier = FastClassifier(policy, audit=False)
 
     def feed() -> tuple[int, int, int]:
-        pages = sum(len(classifier.push(event).pages) for event in events)
-        return len(events), pages + len(classifier.drain().pages), 0
+        pages = sum(len(classifier.push(event).opened) for event in events)
+        return len(events), pages + len(classifier.drain().opened), 0
 
     wall, cpu, (n, pages, _) = timed(feed)
     return Run(wall, cpu, n, pages)
@@ -298,10 +298,11 @@ class KernelStates:
         return tuple(c._state() for c in self.classifiers)
 
     def pages(self) -> int:
-        """Count and clear the decision records (audit off: only those that page)."""
+        """Count the records that page, and clear the records (audit off: those of
+        incidents)."""
         n = 0
         for c in self.classifiers:
-            n += int(c._cnt[kernel.C_NOUT])
+            n += int(np.count_nonzero(c._out_i[: c._cnt[kernel.C_NOUT], kernel.O_PAGE]))
             c._cnt[kernel.C_NOUT] = 0
             c._cnt[kernel.C_NEV] = 0
             c._make_room()
@@ -381,10 +382,10 @@ def run_reference(policy: Policy, events: list[Event]) -> Run:
         pages = records = 0
         for event in events:
             step = classifier.push(event)
-            pages += len(step.pages)
+            pages += len(step.opened)
             records += len(step.audit)
         step = classifier.drain()
-        return len(events), pages + len(step.pages), records + len(step.audit)
+        return len(events), pages + len(step.opened), records + len(step.audit)
 
     wall, cpu, (n, pages, records) = timed(feed)
     return Run(wall, cpu, n, pages, records)
