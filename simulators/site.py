@@ -56,7 +56,6 @@ from sensorhub.core.classifier import (
     CONVENTIONAL_WANDERERS_ONLY,
 )
 from sensorhub.evaluation.truth import (
-    DEADLINES,
     ConventionalAlarm,
     Episode,
     GroundTruth,
@@ -68,7 +67,6 @@ from sensorhub.evaluation.truth import (
 from sensorhub.rules import Policy, load_policy
 from simulators import ward as w
 from simulators.ward import (
-    SILENT_AFTER,
     TYPICAL_ROOMS,
     WING,
     Event,
@@ -77,6 +75,7 @@ from simulators.ward import (
     RoomProfile,
     Ward,
 )
+from simulators.ward.cli import add_delivery_options, check_delivery_options
 
 #: The residents and sensors of a wing of twelve rooms, repeated for every wing: the eight of a
 #: typical ward (``simulators.ward.TYPICAL_ROOMS``; its low-risk resident has a longer bathroom
@@ -140,7 +139,7 @@ class SiteRun:
     @property
     def events(self) -> list[Event]:
         """The valid events, in delivery order."""
-        return [entry for entry in self.recording if isinstance(entry, dict)]
+        return w.valid_events(self.recording)
 
     @property
     def care_incidents(self) -> list[TruthIncident]:
@@ -165,9 +164,7 @@ class SiteRun:
 
 def site_rule_file(ward: Ward) -> str:
     """The rule file of a site whose rooms are ``ward``'s, with every resident's profile."""
-    return w.demo_rule_file(ward).replace(
-        "(written by simulators.ward)", "(written by simulators.site)"
-    )
+    return w.demo_rule_file(ward, written_by="simulators.site")
 
 
 def site_policy(ward: Ward) -> Policy:
@@ -196,8 +193,7 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
     9 s late; after about ``malformed_fraction`` of them comes a malformed line."""
     if nights < 1:
         raise ValueError("a site is simulated for at least one night")
-    if not 0 <= late_fraction <= 1 or not 0 <= malformed_fraction <= 1:
-        raise ValueError("late_fraction and malformed_fraction are shares between 0 and 1")
+    w.check_shares(late_fraction, malformed_fraction)
     rates = rates or SITE_RATES
     profiles = site_rooms(rooms)
     wards = [Ward(site, profiles, start + timedelta(days=index)) for index in range(nights)]
@@ -266,21 +262,10 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
             events.extend(beats)
             tags.extend([None] * len(beats))
             if reports:
-                index = lows[device][0]
-                fault = _expected_fault(reports[0], device)
-                battery = w.Episode(
-                    profile.name,
-                    "device battery low",
-                    reports[0],
-                    reports[-1],
-                    (fault.kind,),
-                    (fault,),
-                )
-                episodes.append((index, battery))
+                battery = w.battery_low_episode(profile.name, device, reports)
+                episodes.append((lows[device][0], battery))
 
-    order = sorted(range(len(events)), key=lambda i: events[i]["ts"])
-    events = [events[i] for i in order]
-    tags = [tags[i] for i in order]
+    events, tags = w.in_event_time(events, tags)
 
     # silent devices: nothing from them until they are repaired
     room_of = {p.device(kind): p.name for p in profiles for kind in p.kinds()}
@@ -296,15 +281,8 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
             heard = heard_at[device]
             last = bisect.bisect_left(heard, since) - 1  # the last event before the silence
             if last >= 0:
-                fault = _expected_fault(heard[last] + SILENT_AFTER, device)
-                silent = w.Episode(
-                    room_of[device],
-                    "device goes silent",
-                    since,
-                    min(until, run_end),
-                    (fault.kind,),
-                    (fault,),
-                )
+                end = min(until, run_end)
+                silent = w.silent_episode(room_of[device], device, since, end, heard[last])
                 episodes.append((index, silent))
     if silent_windows:
         kept = [
@@ -333,11 +311,6 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
     return SiteRun(
         site, seed, profiles, wards, recording, truth, census, late=late, malformed=malformed
     )
-
-
-def _expected_fault(start: float, device: str) -> w.Expected:
-    start = round(start, 3)
-    return w.Expected("device_fault", start, round(start + DEADLINES["device_fault"], 3), device)
 
 
 def _ground_truth(
@@ -558,12 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--site", default="zonnehof", help="site name (default zonnehof)")
-    parser.add_argument(
-        "--late", type=float, default=0.0, help="share of events delivered up to 9 s late"
-    )
-    parser.add_argument(
-        "--malformed", type=float, default=0.0, help="share of events followed by a bad line"
-    )
+    add_delivery_options(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -574,8 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rooms < 1 or args.nights < 1:
         parser.error("--rooms and --nights must be at least 1")
-    if not 0 <= args.late <= 1 or not 0 <= args.malformed <= 1:
-        parser.error("--late and --malformed are shares between 0 and 1")
+    check_delivery_options(parser, args)
     began = time.perf_counter()
     run = simulate_site(
         args.rooms,

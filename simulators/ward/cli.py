@@ -1,0 +1,109 @@
+"""The command line of the ward simulator: ``python -m simulators.ward``.
+
+Command line::
+
+    python -m simulators.ward --rooms 8 --seed 1 --date 2026-11-20 --out night.jsonl \\
+        [--late 0.02] [--malformed 0.001] [--rules rules.yaml]
+
+It writes the night's recording and, with ``--rules``, the rule file of the ward's residents,
+and prints what the night holds. ``simulators.site`` takes its delivery options from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from simulators.ward.model import Ward, demo_rule_file
+from simulators.ward.night import Night, simulate_night
+from simulators.ward.recording import write_recording
+
+
+def add_delivery_options(parser: argparse.ArgumentParser) -> None:
+    """``--late`` and ``--malformed``: how the broker delivers the events."""
+    parser.add_argument(
+        "--late", type=float, default=0.0, help="share of events delivered up to 9 s late"
+    )
+    parser.add_argument(
+        "--malformed", type=float, default=0.0, help="share of events followed by a bad line"
+    )
+
+
+def check_delivery_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits (``parser.error``) unless ``--late`` and ``--malformed`` are shares."""
+    if not 0 <= args.late <= 1 or not 0 <= args.malformed <= 1:
+        parser.error("--late and --malformed are shares between 0 and 1")
+
+
+def summary_lines(night: Night) -> list[str]:
+    ward = night.ward
+    start, end = ward.recording_bounds()
+    events = night.events
+    kinds = Counter(e["kind"] for e in events if e["event"] != "heartbeat")
+    heartbeats = sum(1 for e in events if e["event"] == "heartbeat")
+    whats = Counter(_episode_group(e.what) for e in night.episodes)
+    actionable = Counter(kind for e in night.episodes for kind in e.expect)
+    first = datetime.fromtimestamp(start, ward.zone)
+    last = datetime.fromtimestamp(end, ward.zone)
+    return [
+        f"ward {ward.site}: {len(ward.rooms)} rooms, seed {night.seed}, "
+        f"{first:%Y-%m-%d %H:%M} - {last:%Y-%m-%d %H:%M} {ward.timezone}",
+        f"events {len(events)} ({heartbeats} heartbeats; "
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        + f"), {night.late} late, {night.malformed} malformed lines",
+        "episodes " + ", ".join(f"{k} {n}" for k, n in whats.most_common()),
+        "the reference policy should page: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(actionable.items())) or "nothing"),
+    ]
+
+
+def _episode_group(what: str) -> str:
+    for prefix in ("round", "wandering", "call", "toilet visit"):
+        if what.startswith(prefix):
+            return prefix
+    if what.startswith("device") or what == "camera obstructed":
+        return "device trouble"
+    return what.split(" (", maxsplit=1)[0]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.ward",
+        description="Simulate one ward night and write it as a recording (JSONL, or .jsonl.gz).",
+    )
+    parser.add_argument("--rooms", type=int, default=8, help="number of rooms (default 8)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=date(2026, 11, 20),
+        help="local date the night starts, YYYY-MM-DD (default 2026-11-20)",
+    )
+    parser.add_argument("--site", default="zonnehof", help="site name (default zonnehof)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="recording to write (.jsonl or .jsonl.gz)"
+    )
+    add_delivery_options(parser)
+    parser.add_argument(
+        "--rules", type=Path, help="also write the rule file with the residents' profiles here"
+    )
+    args = parser.parse_args(argv)
+    if args.rooms < 1:
+        parser.error("--rooms must be at least 1")
+    check_delivery_options(parser, args)
+    ward = Ward.typical(args.rooms, site=args.site, day=args.date)
+    night = simulate_night(
+        ward, args.seed, late_fraction=args.late, malformed_fraction=args.malformed
+    )
+    lines = write_recording(night.recording, args.out)
+    for text in summary_lines(night):
+        print(text)
+    print(f"wrote {lines} lines to {args.out}")
+    if args.rules is not None:
+        args.rules.parent.mkdir(parents=True, exist_ok=True)
+        args.rules.write_text(demo_rule_file(ward), encoding="utf-8")
+        print(f"wrote the rule file {args.rules}")
+    return 0
