@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Final
 
 from sensorhub.contract import reduction
-from sensorhub.core.classifier import (
+from sensorhub.core.care import (
     CONVENTIONAL_ALARMS,
     CONVENTIONAL_LOUD_ONLY,
     CONVENTIONAL_REARM,

@@ -28,8 +28,9 @@ from sensorhub.codec.columnar import ParquetRecording, arrow_ids, event_columns
 from sensorhub.commands.replay import read_ahead
 from sensorhub.core import columns as core_columns
 from sensorhub.core import fast as fast_module
+from sensorhub.core.arrival import group_by_room
 from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds
-from sensorhub.core.fast import FastClassifier, _group_by_room
+from sensorhub.core.fast import FastClassifier
 from tests.core.test_event_time import _policy
 from tests.core.test_kernel import _arrival, _batches, _copy, _page_key, _stream
 
@@ -309,7 +310,7 @@ def test_a_snapshot_hashed_the_old_way_is_hashed_again() -> None:
 def test_grouping_by_room_is_a_stable_sort() -> None:
     rng = np.random.default_rng(2)
     room = rng.integers(0, 7, size=500).astype(np.int32)
-    order, start = _group_by_room(room, 9)
+    order, start = group_by_room(room, 9)
     assert order.tolist() == np.argsort(room, kind="stable").tolist()
     assert start.tolist() == [int(np.count_nonzero(room < r)) for r in range(10)]
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from sensorhub.contract import Event
 from sensorhub.core import columns
-from sensorhub.core.classifier import DEDUP_WINDOW, Classifier
+from sensorhub.core.classifier import Classifier
+from sensorhub.core.clock import DEDUP_WINDOW
 from sensorhub.core.columns import SLACK, EventColumns, IdColumn, SeenIds
 from sensorhub.core.fast import FastClassifier
 from tests.core.test_event_time import _policy

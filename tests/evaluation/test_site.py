@@ -24,7 +24,7 @@ from sensorhub.codec.payload import decode_line
 from sensorhub.commands.evaluate import load_census
 from sensorhub.commands.replay import replay
 from sensorhub.contract import DeadLetter
-from sensorhub.core.classifier import CONVENTIONAL_REARM
+from sensorhub.core.care import CONVENTIONAL_REARM
 from sensorhub.evaluation.truth import DEADLINES, GroundTruth
 from sensorhub.rules import load_policy
 

@@ -35,7 +35,7 @@ from sensorhub.commands.fallback import (
     Relay,
 )
 from sensorhub.contract import Event, Page
-from sensorhub.core.classifier import CONVENTIONAL_ALARMS
+from sensorhub.core.care import CONVENTIONAL_ALARMS
 from sensorhub.io.mqtt import STATUS_TOPIC, MqttSettings
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy

@@ -48,7 +48,7 @@ from typing import Final, Literal
 
 from sensorhub.codec.payload import decode_mqtt
 from sensorhub.contract import DEFAULT_PREFIX, Event, IncidentKind, Page, check_prefix
-from sensorhub.core.classifier import (
+from sensorhub.core.care import (
     CONVENTIONAL_ALARMS,
     CONVENTIONAL_LOUD_ONLY,
     CONVENTIONAL_WANDERERS_ONLY,

@@ -14,46 +14,37 @@ later. Timers fire when the watermark passes them too, so a late contradiction s
 Resident calls are never filtered, so they are paged the moment they arrive; the in-order pass
 later only files them under their incident. An event later than the watermark cannot be placed
 any more; it is decided on arrival, at the watermark, and the audit says so.
+
+Layout
+------
+``Classifier`` here has the event clock's buffer, the care policy (one handler per kind of
+sensor) and its timers. What it builds on is in modules of their own, each class the base of
+the next: ``clock.EventClock`` (``tick``, ``drain``, the ``Step`` handed over, as in the
+compiled twin), ``bookkeeping.Bookkeeping`` (rooms, timers, the audit trail, the life of an
+incident) and ``devices.DeviceHealth`` (silent, faulted and obstructed devices). The state it
+keeps is in ``state.py`` (its classes imported here by name: snapshots made when they lived
+here still load), the constants both twins share in ``care.py``.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Final
 
 from sensorhub.contract import MAX_LATENESS, Event, IncidentKind
 from sensorhub.core import reasons
-from sensorhub.core.types import (
-    AuditRecord,
-    Decision,
-    Evidence,
-    Opened,
-    Resolved,
-    RoomReload,
-    Step,
+from sensorhub.core.care import (
+    CONVENTIONAL_ALARMS,
+    CONVENTIONAL_LOUD_ONLY,
+    CONVENTIONAL_REARM,
+    CONVENTIONAL_WANDERERS_ONLY,
 )
+from sensorhub.core.clock import DEDUP_WINDOW
+from sensorhub.core.devices import DeviceHealth
+from sensorhub.core.state import DeviceState, Incident, Pending, RoomState
+from sensorhub.core.types import Evidence, RoomReload, Step
 from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
-
-#: How long technical incidents stay open: one page per device and reason per day at most.
-TECHNICAL_REPEAT: Final = 24 * 3600.0
-#: How long a redelivered ``(device, id)`` is remembered, in event time.
-DEDUP_WINDOW: Final = 3600.0
-#: At the end of input, time runs on this long with nothing more heard: long enough to decide
-#: every confirmation window (fall, bed mat, door), not the long grace and silence timers.
-END_OF_INPUT_RUN_ON: Final = 30.0
-#: A conventional system re-arms an alarm per device after this long.
-CONVENTIONAL_REARM: Final = 60.0
-
-#: Care incidents by severity; a more severe incident in a room with an open one is new.
-SEVERITY: Final[dict[IncidentKind, int]] = {
-    "acoustic": 1,
-    "absent_too_long": 2,
-    "bed_exit": 3,
-    "wandering": 4,
-    "fall": 5,
-}
 
 #: Events that mean staff are in the room.
 STAFF_ARRIVAL_EVENTS: Final = frozenset(
@@ -67,119 +58,9 @@ UPRIGHT_POSTURES: Final = frozenset(
 IN_ROOM_POSTURES: Final = frozenset(
     {"in_bed", "sitting_on_edge", "out_of_bed", "in_bathroom", "entered_room", "fall", "on_floor"}
 )
-#: Events a conventional system sounds an alarm for (per kind; acoustic: loud sound only;
-#: door and motion only where the resident wanders).
-CONVENTIONAL_ALARMS: Final[dict[str, frozenset[str]]] = {
-    "optical": frozenset({"sitting_on_edge", "out_of_bed", "left_room", "fall", "on_floor"}),
-    "bed": frozenset({"vacated"}),
-    "call": frozenset({"pressed"}),
-    "acoustic": frozenset({"sound"}),
-    "door": frozenset({"open"}),
-    "motion": frozenset({"motion"}),
-}
-#: Kinds whose conventional alarms sound only where the resident wanders.
-CONVENTIONAL_WANDERERS_ONLY: Final = frozenset({"door", "motion"})
-#: Kinds whose conventional alarms sound only at or above the room's ``acoustic_threshold``.
-CONVENTIONAL_LOUD_ONLY: Final = frozenset({"acoustic"})
 
 
-def incident_id(policy: RoomPolicy, kind: str, t: float, suffix: str = "") -> str:
-    """The id of an incident of ``kind`` opened at ``t`` in ``policy``'s room."""
-    return f"{policy.site}/{policy.room}/{kind}{suffix}/{round(t * 1000)}"
-
-
-@dataclass(slots=True)
-class Incident:
-    """One reason to go to one room (or, for technical incidents, to one device)."""
-
-    id: str
-    kind: IncidentKind
-    opened: float
-    last_evidence: float
-    evidence: list[str]
-    device: str | None = None
-    reason: str | None = None
-
-
-@dataclass(slots=True)
-class Pending:
-    """Evidence waiting for its confirmation window or grace period to run out."""
-
-    kind: str
-    since: float
-    evidence: list[str]
-    token: int
-
-
-@dataclass(slots=True)
-class DeviceState:
-    last_seen: float
-    silent_token: int = 0
-    obstructed: Pending | None = None
-    faults: dict[str, Incident] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class RoomState:
-    policy: RoomPolicy
-    #: optical device -> (last seen, cannot see: obstructed or faulted)
-    optical: dict[str, tuple[float, bool]] = field(default_factory=dict)
-    optical_in_bed: bool | None = None
-    mat_in_bed: bool | None = None
-    #: presence device -> time of its open staff_in
-    staff_in: dict[str, float] = field(default_factory=dict)
-    staff_seen: float = float("-inf")
-    last_motion: float = float("-inf")
-    has_motion_sensor: bool = False
-    open: dict[IncidentKind, Incident] = field(default_factory=dict)
-    pending: dict[str, Pending] = field(default_factory=dict)
-    acoustic_start: float | None = None
-    acoustic_last: float = float("-inf")
-    acoustic_evidence: list[str] = field(default_factory=list)
-    #: a call paged on arrival, not yet reached by the in-order pass: (incident, event ref)
-    fast_call: tuple[Incident, str] | None = None
-
-
-class EventClock:
-    """What both twins do alike around their event clock: ``tick``, ``drain`` and handing
-    over the ``Step`` of what was decided. Each twin has its own ``_advance(watermark)``."""
-
-    lateness: float
-    _clock: float
-    _max_ts: float
-    _step: Step
-
-    def _advance(self, watermark: float) -> None:
-        raise NotImplementedError
-
-    @property
-    def clock(self) -> float:
-        """The event clock: everything at or before it is decided (-inf before the first
-        event). It never goes back."""
-        return self._clock
-
-    @property
-    def max_ts(self) -> float:
-        """The latest event time pushed (-inf before the first event)."""
-        return self._max_ts
-
-    def tick(self, now: float) -> Step:
-        """The wall clock says it is ``now``: decide what a watermark of ``now - lateness``
-        (or of the latest event time seen, if later) allows."""
-        self._advance(max(now, self._max_ts) - self.lateness)
-        return self._take()
-
-    def drain(self) -> Step:
-        """End of input: decide everything, time running on ``END_OF_INPUT_RUN_ON`` seconds."""
-        self._advance(self._max_ts + END_OF_INPUT_RUN_ON)
-        return self._take()
-
-    def _take(self) -> Step:
-        step, self._step = self._step, Step()
-        return step
-
-
-class Classifier(EventClock):
+class Classifier(DeviceHealth):
     """Feeds events in arrival order, decides in event-time order.
 
     - ``push(event)``: an event arrives. Returns what the event clock now allows to decide
@@ -197,13 +78,9 @@ class Classifier(EventClock):
     """
 
     def __init__(self, policy: Policy, *, lateness: float = MAX_LATENESS) -> None:
-        if lateness < 0:
-            raise ValueError("lateness must not be negative")
+        super().__init__(lateness)
         self.policy = policy
-        self.lateness = lateness
         self.raw_alarms = 0
-        self.late_events = 0
-        self.duplicates = 0
         self._rooms: dict[tuple[str, str], RoomState] = {}
         self._devices: dict[tuple[str, str, str, str], DeviceState] = {}
         self._buffer: list[tuple[float, int, Event]] = []
@@ -211,12 +88,9 @@ class Classifier(EventClock):
         # counters as plain ints (not itertools.count): the classifier pickles as it is
         self._next_seq = 0
         self._next_token = 1
-        self._clock = float("-inf")  # event time of the last decision: never goes back
-        self._max_ts = float("-inf")
         self._seen_ids: dict[tuple[str, str, str, str, str], float] = {}
         self._seen_prune_at = float("-inf")
         self._last_alarm: dict[tuple[str, str, str, str], float] = {}
-        self._step = Step()
 
     @property
     def buffered(self) -> int:
@@ -272,12 +146,6 @@ class Classifier(EventClock):
         self.policy = policy
         return reloaded
 
-    def _count(self) -> int:
-        """The next arrival and timer sequence number."""
-        seq = self._next_seq
-        self._next_seq += 1
-        return seq
-
     def _advance(self, watermark: float) -> None:
         buffer, timers = self._buffer, self._timers
         while True:
@@ -302,158 +170,6 @@ class Classifier(EventClock):
         horizon = ts - DEDUP_WINDOW
         self._seen_ids = {k: t for k, t in self._seen_ids.items() if t >= horizon}
 
-    def _schedule(self, due: float, name: str, key: tuple[str, ...]) -> int:
-        token = self._next_token
-        self._next_token += 1
-        heapq.heappush(self._timers, (due, self._count(), name, key, token))
-        return token
-
-    # -- bookkeeping -------------------------------------------------------------------------
-
-    def _room(self, site: str, room: str) -> RoomState:
-        state = self._rooms.get((site, room))
-        if state is None:
-            state = self._rooms[(site, room)] = RoomState(self.policy.room(site, room))
-        return state
-
-    def _audit(
-        self,
-        ts: float,
-        decision: Decision,
-        reason: str,
-        *,
-        event: Event | None = None,
-        timer: str | None = None,
-        room: RoomState | None = None,
-        incident: Incident | None = None,
-    ) -> None:
-        self._step.audit.append(
-            AuditRecord(
-                ts=ts,
-                decision=decision,
-                reason=reason,
-                event=event,
-                timer=timer,
-                site=room.policy.site if room else None,
-                room=room.policy.room if room else None,
-                incident=incident.id if incident else None,
-            )
-        )
-
-    def _staff_present(self, room: RoomState, t: float) -> bool:
-        p = room.policy
-        if t - room.staff_seen <= p.staff_recent:
-            return True
-        return any(t - since <= p.staff_timeout for since in room.staff_in.values())
-
-    def _optical_working(self, room: RoomState, t: float) -> bool:
-        silent_after = room.policy.silent_after
-        return any(not blind and t - seen <= silent_after for seen, blind in room.optical.values())
-
-    def _count_conventional(self, event: Event, room: RoomState) -> None:
-        alarms = CONVENTIONAL_ALARMS.get(event.kind)
-        if alarms is None or event.event not in alarms:
-            return
-        if event.kind in CONVENTIONAL_WANDERERS_ONLY and not room.policy.wanders:
-            return
-        if event.kind in CONVENTIONAL_LOUD_ONLY and (
-            event.value is None or event.value < room.policy.acoustic_threshold
-        ):
-            return
-        key = (event.site, event.room, event.kind, event.device)
-        last = self._last_alarm.get(key)
-        if last is not None and abs(event.ts - last) < CONVENTIONAL_REARM:
-            return
-        self._last_alarm[key] = event.ts
-        self.raw_alarms += 1
-
-    # -- incidents ----------------------------------------------------------------------------
-
-    def _incident_id(self, room: RoomState, kind: str, t: float, suffix: str = "") -> str:
-        return incident_id(room.policy, kind, t, suffix)
-
-    def _is_open(self, room: RoomState, kind: IncidentKind, t: float) -> Incident | None:
-        incident = room.open.get(kind)
-        if incident is None:
-            return None
-        if t - incident.last_evidence > room.policy.incident_idle_close:
-            del room.open[kind]
-            return None
-        return incident
-
-    def _open(self, room: RoomState, incident: Incident, t: float, event: Event | None) -> None:
-        """``incident`` is actionable at ``t`` (decided by ``event``, or a timer): routing
-        pages it."""
-        self._step.incidents.append(
-            Opened(
-                incident.id,
-                incident.kind,
-                room.policy.site,
-                room.policy.room,
-                t,
-                tuple(incident.evidence),
-                incident.device,
-                incident.reason,
-                None if event is None else event.seq,
-            )
-        )
-
-    def _raise(
-        self,
-        room: RoomState,
-        kind: IncidentKind,
-        t: float,
-        evidence: list[str],
-        *,
-        event: Event | None = None,
-        timer: str | None = None,
-        why: str,
-    ) -> None:
-        """Evidence for a care incident is actionable now: page it, or say why not."""
-
-        def say(decision: Decision, reason: str, incident: Incident | None = None) -> None:
-            self._audit(t, decision, reason, event=event, timer=timer, room=room, incident=incident)
-
-        if kind != "call" and self._staff_present(room, t):
-            say("suppressed", reasons.raise_staff(why))
-            return
-        existing = self._is_open(room, kind, t)
-        if existing is not None:
-            existing.last_evidence = t
-            existing.evidence.extend(e for e in evidence if e not in existing.evidence)
-            self._step.incidents.append(Evidence(existing.id, t))
-            say("evidence", reasons.raise_duplicate(why, kind), existing)
-            return
-        if kind != "call":
-            for other_kind, other in list(room.open.items()):
-                if other_kind == "call" or self._is_open(room, other_kind, t) is None:
-                    continue
-                if SEVERITY[other_kind] >= SEVERITY[kind]:
-                    other.last_evidence = t
-                    say("suppressed", reasons.raise_covered(why, other_kind), other)
-                    return
-        incident = Incident(self._incident_id(room, kind, t), kind, t, t, list(evidence))
-        room.open[kind] = incident
-        self._open(room, incident, t, event)
-        say("paged", reasons.raise_paged(why, kind), incident)
-
-    def _resolve(
-        self, room: RoomState, kinds: tuple[IncidentKind, ...], t: float, why: str, event: Event
-    ) -> None:
-        for kind in kinds:
-            incident = room.open.pop(kind, None)
-            if incident is not None:
-                reason = reasons.resolved(kind, why)
-                self._step.incidents.append(Resolved(incident.id, t, reason))
-                self._audit(t, "resolved", reason, event=event, room=room, incident=incident)
-
-    def _cancel(self, room: RoomState, name: str, t: float, why: str, event: Event) -> bool:
-        pending = room.pending.pop(name, None)
-        if pending is None:
-            return False
-        self._audit(t, "resolved", reasons.cancelled(name, why), event=event, room=room)
-        return True
-
     # -- deciding one event ----------------------------------------------------------------
 
     def _decide(self, event: Event, t: float, *, late: bool) -> None:
@@ -471,6 +187,23 @@ class Classifier(EventClock):
         if late:
             record = self._step.audit[n_audit]
             record.reason = reasons.late(record.reason, self.lateness)
+
+    def _count_conventional(self, event: Event, room: RoomState) -> None:
+        alarms = CONVENTIONAL_ALARMS.get(event.kind)
+        if alarms is None or event.event not in alarms:
+            return
+        if event.kind in CONVENTIONAL_WANDERERS_ONLY and not room.policy.wanders:
+            return
+        if event.kind in CONVENTIONAL_LOUD_ONLY and (
+            event.value is None or event.value < room.policy.acoustic_threshold
+        ):
+            return
+        key = (event.site, event.room, event.kind, event.device)
+        last = self._last_alarm.get(key)
+        if last is not None and abs(event.ts - last) < CONVENTIONAL_REARM:
+            return
+        self._last_alarm[key] = event.ts
+        self.raw_alarms += 1
 
     # staff ------------------------------------------------------------------------------
 
@@ -842,154 +575,11 @@ class Classifier(EventClock):
             room.fast_call = None  # it was paged on arrival but turned out a repeat
         self._raise(room, "call", t, [event.ref], event=event, why=reasons.WHY_CALL)
 
-    # devices -----------------------------------------------------------------------------
-
-    def _device(self, event: Event) -> tuple[tuple[str, str, str, str], DeviceState | None]:
-        key = (event.site, event.room, event.kind, event.device)
-        return key, self._devices.get(key)
-
-    def _device_seen(self, event: Event, room: RoomState, t: float) -> None:
-        key, device = self._device(event)
-        if device is None:
-            device = self._devices[key] = DeviceState(t)
-        device.last_seen = t
-        device.silent_token = self._schedule(t + room.policy.silent_after, "silent", key)
-        silent = device.faults.pop("silent", None)
-        if silent is not None:
-            self._step.incidents.append(Resolved(silent.id, t, reasons.HEARD_AGAIN))
-            self._audit(t, "resolved", reasons.HEARD_AGAIN, event=event, room=room, incident=silent)
-        if event.kind == "optical":
-            _, blind = room.optical.get(event.device, (t, False))
-            room.optical[event.device] = (t, blind)
-
-    def _device_health(self, event: Event, room: RoomState, t: float) -> None:
-        if event.event == "heartbeat":
-            self._audit(t, "state", reasons.HEARTBEAT, event=event, room=room)
-            return
-        if event.kind == "optical":
-            room.optical[event.device] = (
-                t,
-                event.event == "fault" or room.optical[event.device][1],
-            )
-        self._device_fault(
-            room,
-            event.event,
-            t,
-            (event.site, event.room, event.kind, event.device),
-            [event.ref],
-            event=event,
-        )
-
-    def _device_fault(
-        self,
-        room: RoomState,
-        reason: str,
-        t: float,
-        key: tuple[str, str, str, str],
-        evidence: list[str],
-        *,
-        event: Event | None = None,
-        timer: str | None = None,
-    ) -> None:
-        device = self._devices[key]
-        existing = device.faults.get(reason)
-        if existing is not None and t - existing.last_evidence <= TECHNICAL_REPEAT:
-            existing.last_evidence = t
-            self._step.incidents.append(Evidence(existing.id, t))
-            self._audit(
-                t,
-                "evidence",
-                reasons.fault_duplicate(key[3], reason),
-                event=event,
-                timer=timer,
-                room=room,
-                incident=existing,
-            )
-            return
-        incident = Incident(
-            self._incident_id(room, "device_fault", t, f"/{key[3]}/{reason}"),
-            "device_fault",
-            t,
-            t,
-            evidence,
-            device=key[3],
-            reason=reason,
-        )
-        device.faults[reason] = incident
-        self._open(room, incident, t, event)
-        self._audit(
-            t,
-            "paged",
-            reasons.fault_paged(key[3], reason),
-            event=event,
-            timer=timer,
-            room=room,
-            incident=incident,
-        )
-
-    def _obstructed(self, event: Event, room: RoomState, t: float) -> None:
-        key, _ = self._device(event)
-        device = self._devices[key]  # _device_seen made it
-        if device.obstructed is not None:
-            device.obstructed.evidence.append(event.ref)
-            return
-        after = room.policy.obstructed_after
-        token = self._schedule(t + after, "obstructed", key)
-        device.obstructed = Pending("obstructed", t, [event.ref], token)
-        self._audit(
-            t,
-            "pending",
-            reasons.obstructed_pending(room.policy),
-            event=event,
-            room=room,
-        )
-
-    def _unobstructed(self, event: Event, room: RoomState, t: float) -> None:
-        _, device = self._device(event)
-        if device is None:
-            return
-        if device.obstructed is not None:
-            device.obstructed = None
-            self._audit(t, "resolved", reasons.SEES_AGAIN, event=event, room=room)
-        incident = device.faults.pop("obstructed", None)
-        if incident is not None:
-            self._step.incidents.append(Resolved(incident.id, t, reasons.SEES_AGAIN))
-            self._audit(
-                t, "resolved", reasons.SEES_AGAIN, event=event, room=room, incident=incident
-            )
-
     # -- timers --------------------------------------------------------------------------
 
     def _fire(self, name: str, key: tuple[str, ...], token: int, t: float) -> None:
         if name in ("silent", "obstructed"):
-            device_key = (key[0], key[1], key[2], key[3])
-            device = self._devices[device_key]
-            room = self._room(key[0], key[1])
-            if name == "silent" and token == device.silent_token:
-                self._device_fault(
-                    room,
-                    "silent",
-                    t,
-                    device_key,
-                    [],
-                    timer=reasons.timer_silent(room.policy),
-                )
-                if key[2] == "optical":
-                    room.optical.pop(key[3], None)
-            elif (
-                name == "obstructed"
-                and device.obstructed is not None
-                and (device.obstructed.token == token)
-            ):
-                evidence, device.obstructed = device.obstructed.evidence, None
-                self._device_fault(
-                    room,
-                    "obstructed",
-                    t,
-                    device_key,
-                    evidence,
-                    timer=reasons.timer_obstructed(room.policy),
-                )
+            self._fire_device(name, key, token, t)
             return
         room = self._room(key[0], key[1])
         pending = room.pending.get(name)

@@ -270,6 +270,32 @@ class EventColumns:
             taken.ids = taken.ids.compact()
         return taken
 
+    def joined(self, other: EventColumns) -> EventColumns:
+        """These events, then ``other``'s (``other`` itself when these are none): the reorder
+        buffer and a new batch, for instance. Ids and payloads are kept where either has them."""
+        if len(self) == 0:
+            return other
+        ids = None
+        if self.ids is not None or other.ids is not None:
+            ids = IdColumn.joined(
+                [IdColumn.none(len(c)) if c.ids is None else c.ids for c in (self, other)]
+            )
+        raw = None
+        if self.raw is not None or other.raw is not None:
+            raw = (self.raw or [{} for _ in range(len(self))]) + (
+                other.raw or [{} for _ in range(len(other))]
+            )
+        return EventColumns(
+            np.concatenate([self.ts, other.ts]),
+            np.concatenate([self.room, other.room]),
+            np.concatenate([self.device, other.device]),
+            np.concatenate([self.code, other.code]),
+            np.concatenate([self.value, other.value]),
+            np.concatenate([self.confidence, other.confidence]),
+            ids=ids,
+            raw=raw,
+        )
+
 
 def empty_columns() -> EventColumns:
     return EventColumns(

@@ -15,28 +15,33 @@ that the on-arrival check sees the in-order state the reference would see at tha
 What differs from the reference, on purpose: pages and audit records of different rooms may
 come in another order within one ``Step`` (each room's own order is the reference's), and the
 audit records of redeliveries come first in a ``Step``.
+
+Beside this module: ``clock.EventClock`` (``tick``, ``drain``, the ``Step`` handed over, as in
+the reference), ``arrival.py`` (the compiled check of a press paged on arrival), ``records.py``
+(the kernel's decision records read back: incident ids, events, the audit texts) and
+``eventlog.py`` (the refs of the events that may still be named as evidence).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS, Event
+from sensorhub.contract import INCIDENT_KINDS, KINDS, MAX_LATENESS, Event
 from sensorhub.core import kernel as k
-from sensorhub.core import reasons
-from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
-from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds, empty_columns
-from sensorhub.core.jit import DISABLED, jit
+from sensorhub.core import reasons, records
+from sensorhub.core.arrival import Waiting, group_by_room, page_on_arrival
+from sensorhub.core.care import incident_id
+from sensorhub.core.clock import DEDUP_WINDOW, EventClock
+from sensorhub.core.columns import EventColumns, Registry, SeenIds, empty_columns
+from sensorhub.core.eventlog import EventLog
+from sensorhub.core.jit import DISABLED
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import (
     AuditRecord,
-    Decision,
     Evidence,
     Opened,
     Resolved,
@@ -50,9 +55,6 @@ F64 = npt.NDArray[np.float64]
 #: Which events of a batch are new, not redeliveries (None: every one)
 Redeliveries = npt.NDArray[np.bool_] | None
 
-E_STAFF_OUT: Final = EVENT_CODES[("presence", "staff_out")]
-E_MULTIPLE_PERSONS: Final = EVENT_CODES[("optical", "multiple_persons")]
-PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
 #: The event log is pruned once it holds this many batches or this many events (and then again
 #: at twice what pruning left): few batches when they are large (replay's), few events' worth
 #: of batch lists when they are small (live micro-batches).
@@ -63,6 +65,8 @@ PLAN_SCRATCH_MIN: Final = 1 << 12
 #: The kernel's outputs (and their dtypes): written by a call and read and emptied after it, so
 #: between calls a snapshot keeps only their shapes.
 _OUTPUTS: Final = {"_out_i": np.int64, "_out_f": np.float64, "_ev_out": np.int64}
+#: The event log's name in snapshots made when it lived here: they still load.
+_EventLog = EventLog
 
 
 def _grow(array: Any, rows: int, fill: float | int) -> Any:
@@ -73,56 +77,6 @@ def _grow(array: Any, rows: int, fill: float | int) -> Any:
     grown = np.full((size, *array.shape[1:]), fill, dtype=array.dtype)
     grown[: array.shape[0]] = array
     return grown
-
-
-class _EventLog:
-    """Enough of every event that may still be evidence to name it in a page (its ``ref``).
-
-    Recent events are kept as the batches they came in (the batch's own arrays and id list, not
-    copies); when the batches pile up, the refs of the few older events still held as evidence
-    are kept by themselves and the batches go. A ref is made only when asked for (a page, or
-    pinning at a pruning).
-    """
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-        self._starts: list[int] = []
-        self._chunks: list[tuple[int, F64, npt.NDArray[np.int32], IdColumn | None]] = []
-        self._pinned: dict[int, str] = {}
-        self.events = 0  # events in the batches held
-
-    def __len__(self) -> int:
-        return len(self._chunks)
-
-    def add(self, seq0: int, columns: EventColumns) -> None:
-        if len(columns):
-            self._starts.append(seq0)
-            self._chunks.append((seq0, columns.ts, columns.device, columns.ids))
-            self.events += len(columns)
-
-    def ref(self, seq: int) -> str:
-        pinned = self._pinned.get(seq)
-        if pinned is not None:
-            return pinned
-        start, ts, device, ids = self._chunks[bisect.bisect_right(self._starts, seq) - 1]
-        i = seq - start
-        event_id = ids[i] if ids is not None else None
-        if event_id is not None:
-            return event_id
-        site, room, kind, name = self._registry.device_keys[int(device[i])]
-        return f"{site}/{room}/{kind}/{name}@{float(ts[i]):.3f}"
-
-    def prune(self, live: I64, keep_from: int) -> None:
-        """Keep the batches from sequence number ``keep_from`` on, and the refs of ``live``."""
-        pinned = {}
-        for seq in live.tolist():
-            if seq < keep_from:
-                pinned[seq] = self.ref(seq)
-        self._pinned = pinned
-        while len(self._chunks) > 1 and self._starts[1] <= keep_from:
-            self.events -= self._starts[1] - self._starts[0]
-            del self._starts[0]
-            del self._chunks[0]
 
 
 class FastClassifier(EventClock):
@@ -150,13 +104,9 @@ class FastClassifier(EventClock):
         lateness: float = MAX_LATENESS,
         audit: bool = True,
     ) -> None:
-        if lateness < 0:
-            raise ValueError("lateness must not be negative")
+        super().__init__(lateness)
         self.policy = policy
-        self.lateness = lateness
         self.registry = Registry()
-        self.late_events = 0
-        self.duplicates = 0
         self._policies: list[RoomPolicy] = []
         self._nights = NightTables()
         self._n_devices = 0
@@ -178,12 +128,9 @@ class FastClassifier(EventClock):
         self._buf = empty_columns()
         self._buf_seq = np.zeros(0, dtype=np.int64)
         self._seq = 0
-        self._clock = -math.inf
-        self._max_ts = -math.inf
         self._seen_ids = SeenIds(DEDUP_WINDOW)
-        self._log = _EventLog(self.registry)
+        self._log = EventLog(self.registry)
         self._prune_at = (LOG_BATCHES, LOG_EVENTS)  # batches, events
-        self._step = Step()
         self._state_ids: tuple[int, ...] = ()
         self._state_made: k.State | None = None
         self._plan_work: tuple[I64, F64, npt.NDArray[np.bool_]] | None = None
@@ -232,7 +179,7 @@ class FastClassifier(EventClock):
             pending = sorted(
                 (
                     int(self._ri[r, k.RI_PEND_SEQ + p]),
-                    PENDING_NAMES[p],
+                    k.PENDING_NAMES[p],
                     float(self._rf[r, k.RF_PEND_DUE + p]),
                 )
                 for p in range(k.N_PEND)
@@ -318,7 +265,7 @@ class FastClassifier(EventClock):
                         ts=float(columns.ts[i]),
                         decision="ignored",
                         reason=reasons.redelivery(event_id),
-                        event=self._event(columns, i),
+                        event=records.event_of(columns, i, self.registry),
                     )
                 )
         return keep
@@ -347,7 +294,7 @@ class FastClassifier(EventClock):
         if not self.audit:  # ids and payloads serve the audit records only (refs: the log)
             new = EventColumns(new.ts, new.room, new.device, new.code, new.value, new.confidence)
         # everything undecided: the buffer (in time order) first, then the batch
-        both = _concat(self._buf, new)
+        both = self._buf.joined(new)
         both_seq = np.concatenate([self._buf_seq, new_seq]) if len(self._buf) else new_seq
         nb = len(self._buf)
         order, plan_t, plan_late, plan_round, released_at, decided = self._plan(
@@ -365,8 +312,8 @@ class FastClassifier(EventClock):
         if n_late and len(presses):
             presses = presses[~late[presses]]
         if len(presses):  # each room's events, by position: one pass, not one per press
-            by_room, room_start = _group_by_room(both.room, len(self._policies))
-            waiting = _Waiting(by_room, room_start, released_at, late)
+            by_room, room_start = group_by_room(both.room, len(self._policies))
+            waiting = Waiting(by_room, room_start, released_at, late)
         cuts = np.searchsorted(plan_round[:decided], presses, side="left").tolist()
         for a, cut in zip(presses.tolist(), cuts, strict=True):
             self._run(
@@ -606,7 +553,7 @@ class FastClassifier(EventClock):
         clock: float,
         both: EventColumns,
         both_seq: I64,
-        waiting: _Waiting,
+        waiting: Waiting,
     ) -> None:
         r = int(new.room[a])
         # the reference fired the room's timers up to the last watermark before this press
@@ -618,9 +565,9 @@ class FastClassifier(EventClock):
         args = (state, r, len(both) - len(new) + a, a, seq, clock, *waiting)
         if DISABLED:  # numpy warns of the -inf clock before any watermark; compiled, nothing does
             with np.errstate(invalid="ignore"):
-                paged = _page_on_arrival(*args, both.ts, both.code, both_seq)
+                paged = page_on_arrival(*args, both.ts, both.code, both_seq)
         else:
-            paged = _page_on_arrival(*args, both.ts, both.code, both_seq)
+            paged = page_on_arrival(*args, both.ts, both.code, both_seq)
         if not paged:
             return
         policy = self._policies[r]
@@ -635,7 +582,7 @@ class FastClassifier(EventClock):
                     ts=ts,
                     decision="paged",
                     reason=reasons.CALL_PAGED_ON_ARRIVAL,
-                    event=self._event(new, a, seq),
+                    event=records.event_of(new, a, self.registry, seq),
                     site=policy.site,
                     room=policy.room,
                     incident=incident,
@@ -669,31 +616,31 @@ class FastClassifier(EventClock):
             incident = None
             text = None
             if row[k.O_KIND] >= 0:
-                incident = self._incident_of(policy, row, frow[k.OF_OPENED])
+                incident = records.incident_of(policy, row, frow[k.OF_OPENED], self.registry)
                 if row[k.O_PAGE]:
                     step.incidents.append(self._opened(policy, row, incident, t, both_seq))
                 elif decision == k.D_RESOLVED:
-                    text = self._reason(policy, row, frow)
+                    text = records.reason_text(policy, row, frow, self.registry)
                     step.incidents.append(Resolved(incident, t, text))
                 elif decision == k.D_EVIDENCE:
                     step.incidents.append(Evidence(incident, t))
             if not self.audit:
                 continue
             if text is None:
-                text = self._reason(policy, row, frow)
+                text = records.reason_text(policy, row, frow, self.registry)
             event = None
             if item >= 0:
-                event = self._event(both, item, int(both_seq[item]))
+                event = records.event_of(both, item, self.registry, int(both_seq[item]))
                 if item in late_items:
                     late_items.discard(item)
                     text = reasons.late(text, self.lateness)
             step.audit.append(
                 AuditRecord(
                     ts=t,
-                    decision=_DECISION[decision],
+                    decision=records.DECISIONS[decision],
                     reason=text,
                     event=event,
-                    timer=self._timer_text(policy, row[k.O_TIMER]),
+                    timer=records.timer_text(policy, row[k.O_TIMER]),
                     site=policy.site,
                     room=policy.room,
                     incident=incident,
@@ -711,156 +658,10 @@ class FastClassifier(EventClock):
         kind = INCIDENT_KINDS[row[k.O_KIND]]
         device = fault = None
         if kind == "device_fault":
-            device = self.registry.device_keys[row[k.O_DEVICE]][3]
-            fault = k.FAULT_REASONS[row[k.O_FAULT]]
+            device, fault = records.device_fault(row, self.registry)
         item = row[k.O_ITEM]
         seq = int(both_seq[item]) if item >= 0 else None
         return Opened(incident, kind, policy.site, policy.room, t, refs, device, fault, seq)
-
-    def _incident_of(self, policy: RoomPolicy, row: list[int], opened: float) -> str:
-        kind = INCIDENT_KINDS[row[k.O_KIND]]
-        if kind == "device_fault":
-            device = self.registry.device_keys[row[k.O_DEVICE]][3]
-            reason = k.FAULT_REASONS[row[k.O_FAULT]]
-            return incident_id(policy, kind, opened, f"/{device}/{reason}")
-        return incident_id(policy, kind, opened)
-
-    def _event(self, columns: EventColumns, i: int, seq: int | None = None) -> Event:
-        code = int(columns.code[i])
-        site, room, kind, device = self.registry.device_keys[int(columns.device[i])]
-        value = float(columns.value[i])
-        return Event(
-            ts=float(columns.ts[i]),
-            site=site,
-            room=room,
-            kind=kind,
-            device=device,
-            event=k.CODE_EVENT_NAME[code],
-            id=columns.ids[i] if columns.ids is not None else None,
-            confidence=float(columns.confidence[i]),
-            value=None if math.isnan(value) else value,
-            raw=columns.raw[i] if columns.raw is not None else {},
-            seq=seq if seq is not None else 0,
-        )
-
-    @staticmethod
-    def _timer_text(policy: RoomPolicy, timer: int) -> str | None:
-        if timer < 0:
-            return None
-        if timer == k.T_SILENT:
-            return reasons.timer_silent(policy)
-        if timer == k.T_OBSTRUCTED:
-            return reasons.timer_obstructed(policy)
-        return _TIMER_TEXTS[timer]
-
-    def _reason(self, p: RoomPolicy, row: list[int], frow: list[float]) -> str:
-        """The audit text of a decision record, in ``reasons``' words."""
-        reason, arg = row[k.O_REASON], row[k.O_ARG]
-        aux = frow[k.OF_AUX]
-        fixed = _FIXED_REASONS.get(reason)
-        if fixed is not None:
-            return fixed
-        event = k.CODE_EVENT_NAME[arg] if arg >= 0 else ""
-        if reason == k.R_STATE:
-            return reasons.state(k.CODE_KIND_NAME[arg], event)
-        if reason in (k.R_RAISE_STAFF, k.R_RAISE_DUP, k.R_RAISE_COVERED, k.R_RAISE_PAGED):
-            why = _why(p, row[k.O_WHY], aux)
-            kind = INCIDENT_KINDS[arg]
-            if reason == k.R_RAISE_STAFF:
-                return reasons.raise_staff(why)
-            if reason == k.R_RAISE_DUP:
-                return reasons.raise_duplicate(why, kind)
-            if reason == k.R_RAISE_COVERED:
-                return reasons.raise_covered(why, kind)
-            return reasons.raise_paged(why, kind)
-        if reason in (k.R_RESOLVE, k.R_CANCEL):
-            closing = (reason, row[k.O_WHY])
-            fixed_why = _CLOSED_WHY.get(closing)
-            why = fixed_why if fixed_why is not None else _CLOSED_BY_EVENT[closing](event)
-            if reason == k.R_RESOLVE:
-                return reasons.resolved(INCIDENT_KINDS[row[k.O_KIND]], why)
-            return reasons.cancelled(PENDING_NAMES[row[k.O_FAULT]], why)
-        if reason in (k.R_FAULT_DUP, k.R_FAULT_PAGED):
-            device = self.registry.device_keys[row[k.O_DEVICE]][3]
-            fault = k.FAULT_REASONS[row[k.O_FAULT]]
-            if reason == k.R_FAULT_DUP:
-                return reasons.fault_duplicate(device, fault)
-            return reasons.fault_paged(device, fault)
-        return _POLICY_REASONS[reason](p, event, aux)
-
-
-_DECISION: Final[tuple[Decision, ...]] = (
-    "paged",
-    "pending",
-    "evidence",
-    "suppressed",
-    "resolved",
-    "state",
-    "ignored",
-)
-_TIMER_TEXTS: Final = (
-    reasons.TIMER_FALL,
-    reasons.TIMER_ABSENT,
-    reasons.TIMER_BED_MAT,
-    reasons.TIMER_DOOR,
-)
-_FIXED_REASONS: Final = {
-    k.R_HEARTBEAT: reasons.HEARTBEAT,
-    k.R_SIT_EDGE: reasons.SITTING_ON_EDGE,
-    k.R_HEARD_AGAIN: reasons.HEARD_AGAIN,
-    k.R_SEES_AGAIN: reasons.SEES_AGAIN,
-    k.R_DOOR_DAY: reasons.DOOR_OUTSIDE_NIGHT,
-    k.R_DOOR_STAFF: reasons.DOOR_STAFF,
-    k.R_LEFT_DAY: reasons.LEFT_ROOM_OUTSIDE_NIGHT,
-    k.R_CALL_FAST: reasons.CALL_ALREADY_PAGED,
-    k.R_FALL_MORE: reasons.FALL_MORE_EVIDENCE,
-    k.R_BED_IGNORED: reasons.BED_MAT_IGNORED,
-    k.R_EXIT_DAY: reasons.EXIT_OUTSIDE_NIGHT,
-    k.R_EXIT_AGAIN: reasons.EXIT_AGAIN,
-    k.R_EXIT_STAFF: reasons.EXIT_STAFF,
-    k.R_DOOR_SEEN: reasons.DOOR_SEEN,
-    k.R_DOOR_IN_BED: reasons.DOOR_IN_BED,
-    k.R_DOOR_MOTION: reasons.DOOR_MOTION,
-}
-#: texts with the room's parameters: (policy, the record's event name, its aux value) -> text
-_POLICY_REASONS: Final[dict[int, Callable[[RoomPolicy, str, float], str]]] = {
-    k.R_FALL_STAFF: lambda p, event, aux: reasons.fall_staff(event),
-    k.R_FALL_PENDING: lambda p, event, aux: reasons.fall_pending(event, p),
-    k.R_AC_PENDING: lambda p, event, aux: reasons.loud_pending(aux, p),
-    k.R_DOOR_PENDING: lambda p, event, aux: reasons.door_pending(p),
-    k.R_OBST_PENDING: lambda p, event, aux: reasons.obstructed_pending(p),
-    k.R_BED_PENDING: lambda p, event, aux: reasons.bed_pending(p),
-    k.R_EXIT_PENDING: lambda p, event, aux: reasons.exit_pending(p),
-}
-#: why an incident was resolved (R_RESOLVE, RW_*) or a pending one cancelled (R_CANCEL, CW_*)
-_CLOSED_WHY: Final = {
-    (k.R_RESOLVE, k.RW_STAFF): reasons.STAFF_ARRIVED,
-    (k.R_RESOLVE, k.RW_BACK): reasons.BACK_IN_BED,
-    (k.R_RESOLVE, k.RW_SEEN_BACK): reasons.SEEN_BACK_IN_BED,
-    (k.R_RESOLVE, k.RW_CALL_CANCELLED): reasons.CALL_CANCELLED,
-    (k.R_CANCEL, k.CW_STAFF): reasons.STAFF_ARRIVED,
-    (k.R_CANCEL, k.CW_BACK): reasons.BACK_WITHIN_GRACE,
-    (k.R_CANCEL, k.CW_TURNING): reasons.TURNING_OVER,
-}
-#: the same where the event that closed it is named
-_CLOSED_BY_EVENT: Final[dict[tuple[int, int], Callable[[str], str]]] = {
-    (k.R_RESOLVE, k.RW_SEEN_ROOM): reasons.seen_in_room,
-    (k.R_CANCEL, k.CW_CONTRADICTED): reasons.contradicted,
-}
-
-
-def _why(p: RoomPolicy, why: int, aux: float) -> str:
-    if why == k.W_FALL:
-        return reasons.why_fall(p)
-    if why == k.W_ABSENT:
-        return reasons.why_absent(p)
-    if why == k.W_BED_EXIT:
-        return reasons.WHY_BED_EXIT
-    if why == k.W_WANDER:
-        return reasons.WHY_WANDER
-    if why == k.W_ACOUSTIC:
-        return reasons.why_acoustic(aux, p)
-    return reasons.WHY_CALL
 
 
 def _parameters(p: RoomPolicy, night: int) -> F64:
@@ -870,130 +671,3 @@ def _parameters(p: RoomPolicy, night: int) -> F64:
     row[k.RP_HIGH_RISK] = 1.0 if p.fall_risk == "high" else 0.0
     row[k.RP_NIGHT] = night
     return row
-
-
-class _Waiting(NamedTuple):
-    """What picks, for a press at batch position ``a`` in room ``r``, the room's events still
-    waiting in the buffer when it arrives (``_page_on_arrival``): those that arrived before it
-    (``by_room[room_start[r]:room_start[r + 1]]``, the room's positions in the undecided
-    columns, ascending), are not released by then (``released_at``: the plan's round of each,
-    at least ``a``) and did not come beyond the lateness bound (``late``, the batch's)."""
-
-    by_room: I64
-    room_start: I64
-    released_at: I64
-    late: npt.NDArray[np.bool_]
-
-
-@jit
-def _page_on_arrival(  # noqa: PLR0917 - numba takes its arguments positionally
-    s: k.State,
-    r: int,
-    p: int,
-    a: int,
-    seq: int,
-    clock: float,
-    by_room: I64,
-    room_start: I64,
-    released_at: I64,
-    late: npt.NDArray[np.bool_],
-    both_ts: F64,
-    both_code: npt.NDArray[np.int16],
-    both_seq: I64,
-) -> bool:
-    """Whether room ``r``'s resident call pressed at position ``p`` of the undecided columns
-    (batch position ``a``, sequence number ``seq``) is paged on arrival, as the reference's
-    ``push`` decides it: not while the room's last call paged on arrival is not yet reached in
-    order, nor if the room's call incident is open when it arrives; if it is paged, the room's
-    state records it. One compiled call per press: the waiting events are picked here (see
-    ``_Waiting``), not with numpy on the room's whole batch.
-
-    Open when it arrives: as the state has it at ``clock`` (the watermark before the press;
-    staff present or not), then after the room's waiting events at or before the press, in
-    (time, arrival) order."""
-    if s.ri[r, k.RI_FAST] == 1:
-        return False
-    ts = both_ts[p]
-    idle = s.rp[r, k.RP_IDLE_CLOSE]
-    is_open = s.ri[r, k.RI_INC_OPEN + k.I_CALL] == 1
-    last = s.rf[r, k.RF_INC_LAST + k.I_CALL] if is_open else -math.inf
-    present = k._staff_present(s, r, clock)
-    n_buf = p - a
-    before = np.empty(room_start[r + 1] - room_start[r], dtype=np.int64)
-    m = 0
-    for w in by_room[room_start[r] : room_start[r + 1]]:
-        if w >= p:
-            break
-        if released_at[w] < a or (w >= n_buf and late[w - n_buf]) or both_ts[w] > ts:
-            continue
-        # insertion by (time, sequence number): a few events, nearly in order
-        q = m
-        while q > 0 and (
-            both_ts[before[q - 1]] > both_ts[w]
-            or (both_ts[before[q - 1]] == both_ts[w] and both_seq[before[q - 1]] > both_seq[w])
-        ):
-            before[q] = before[q - 1]
-            q -= 1
-        before[q] = w
-        m += 1
-    for i in range(m):
-        other_ts = both_ts[before[i]]
-        code = both_code[before[i]]
-        if is_open and other_ts - last > idle:
-            is_open = False
-        if code == k.E_CALL_CANCELLED:
-            is_open = False
-        elif code == k.E_CALL_PRESSED:
-            is_open = True
-            last = other_ts
-        elif code == E_STAFF_OUT:
-            present = False
-        elif code in (k.E_STAFF_IN, k.E_STAFF_PRESENT, E_MULTIPLE_PERSONS):
-            if not present:
-                is_open = False
-            present = True
-    if is_open and ts - last <= idle:
-        return False
-    s.ri[r, k.RI_FAST] = 1
-    s.ri[r, k.RI_FAST_SEQ] = seq
-    s.rf[r, k.RF_FAST_OPENED] = ts
-    return True
-
-
-@jit
-def _group_by_room(room: npt.NDArray[np.int32], n_rooms: int) -> tuple[I64, I64]:
-    """The positions of the events grouped by room (each room's in ascending order) and where
-    each room's begin (``start[r]:start[r + 1]``): a counting sort."""
-    start = np.zeros(n_rooms + 1, dtype=np.int64)
-    for i in range(room.shape[0]):
-        start[room[i] + 1] += 1
-    for r in range(n_rooms):
-        start[r + 1] += start[r]
-    fill = start[:-1].copy()
-    out = np.empty(room.shape[0], dtype=np.int64)
-    for i in range(room.shape[0]):
-        r = room[i]
-        out[fill[r]] = i
-        fill[r] += 1
-    return out, start
-
-
-def _concat(a: EventColumns, b: EventColumns) -> EventColumns:
-    if len(a) == 0:
-        return b
-    ids = None
-    if a.ids is not None or b.ids is not None:
-        ids = IdColumn.joined([IdColumn.none(len(c)) if c.ids is None else c.ids for c in (a, b)])
-    raw = None
-    if a.raw is not None or b.raw is not None:
-        raw = (a.raw or [{} for _ in range(len(a))]) + (b.raw or [{} for _ in range(len(b))])
-    return EventColumns(
-        np.concatenate([a.ts, b.ts]),
-        np.concatenate([a.room, b.room]),
-        np.concatenate([a.device, b.device]),
-        np.concatenate([a.code, b.code]),
-        np.concatenate([a.value, b.value]),
-        np.concatenate([a.confidence, b.confidence]),
-        ids=ids,
-        raw=raw,
-    )

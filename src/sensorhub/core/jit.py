@@ -1,6 +1,6 @@
 """numba's flags, and the decorators that apply them: the one place they are set.
 
-Every compiled function of the project (the kernel, ``core/fast.py``, ``core/columns.py``,
+Every compiled function of the project (the kernel, ``core/arrival.py``, ``core/columns.py``,
 ``codec/scan.py``, ``codec/columnar.py``) is decorated with one of these, never with
 ``numba.njit`` itself. They all share the same flags:
 

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.core.classifier import CONVENTIONAL_REARM
+from sensorhub.core.care import CONVENTIONAL_REARM
 from sensorhub.core.jit import hot, jit, parallel_jit
 from sensorhub.core.kernel.events import _decide
 from sensorhub.core.kernel.layout import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from sensorhub.core.classifier import CONVENTIONAL_REARM
+from sensorhub.core.care import CONVENTIONAL_REARM
 from sensorhub.core.jit import hot, jit
 from sensorhub.core.kernel.incidents import _cancel, _device_fault, _raise, _resolve
 from sensorhub.core.kernel.layout import (

@@ -5,7 +5,7 @@ cancelled."""
 
 from __future__ import annotations
 
-from sensorhub.core.classifier import TECHNICAL_REPEAT
+from sensorhub.core.care import TECHNICAL_REPEAT
 from sensorhub.core.jit import jit
 from sensorhub.core.kernel.layout import (
     D_EVIDENCE,

@@ -14,12 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import EVENT_CODES, HEALTH_EVENTS, INCIDENT_KINDS, KINDS
-from sensorhub.core.classifier import (
+from sensorhub.core.care import (
     CONVENTIONAL_ALARMS,
     CONVENTIONAL_LOUD_ONLY,
     CONVENTIONAL_WANDERERS_ONLY,
 )
-from sensorhub.core.classifier import (
+from sensorhub.core.care import (
     SEVERITY as CARE_SEVERITY,
 )
 
@@ -71,9 +71,10 @@ E_MOTION: Final = _code("motion", "motion")
 E_CALL_PRESSED: Final = _code("call", "pressed")
 E_CALL_CANCELLED: Final = _code("call", "cancelled")
 E_STAFF_IN: Final = _code("presence", "staff_in")
+E_STAFF_OUT: Final = _code("presence", "staff_out")
 E_SOUND: Final = _code("acoustic", "sound")
 
-#: conventional alarm per event code, from the classifier's ``CONVENTIONAL_ALARMS``: 0 none,
+#: conventional alarm per event code, from ``care.CONVENTIONAL_ALARMS``: 0 none,
 #: 1 always, 2 only where the resident wanders, 3 only when loud (the room's threshold)
 A_NONE, A_ALWAYS, A_WANDERS, A_LOUD = range(4)
 
@@ -103,7 +104,7 @@ I_WANDERING: Final = INCIDENT_KINDS.index("wandering")
 I_ACOUSTIC: Final = INCIDENT_KINDS.index("acoustic")
 I_DEVICE: Final = INCIDENT_KINDS.index("device_fault")
 N_INC: Final = I_DEVICE  # care incidents kept per room (device faults are per device, last)
-#: severity per incident kind, from the classifier's ``SEVERITY`` (calls: 0, never compared)
+#: severity per incident kind, from ``care.SEVERITY`` (calls: 0, never compared)
 SEVERITY: Final = np.array(
     [CARE_SEVERITY.get(kind, 0) for kind in INCIDENT_KINDS[:N_INC]], dtype=np.int64
 )
@@ -111,6 +112,8 @@ SEVERITY: Final = np.array(
 # pending slots per room, and the timer codes (the slots' index, then the device timers)
 P_FALL, P_ABSENT, P_BED_MAT, P_DOOR = range(4)
 N_PEND: Final = 4
+#: the reference's name of each pending slot (``RoomState.pending``)
+PENDING_NAMES: Final = ("fall", "absent", "bed_mat", "door")
 T_SILENT: Final = 4
 T_OBSTRUCTED: Final = 5
 
