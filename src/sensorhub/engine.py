@@ -49,6 +49,7 @@ from sensorhub.contract import (
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier, Redeliveries
+from sensorhub.core.jit import project_stamp
 from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
 from sensorhub.routing.router import AckRecord, Router, RoutingAudit
 from sensorhub.routing.silences import SilenceAudit, Silences, when
@@ -420,10 +421,12 @@ class Engine:
     def snapshot(self) -> dict[str, Any]:
         """The classifier's state, for :meth:`resume` in another process: versioned, with the
         rules' fingerprint, the classifier pickled (it is never compared, only loaded again by
-        the same sensorhub: see docs/store.md)."""
+        the same build of sensorhub, ``code`` the digest of its classifier's sources: see
+        docs/store.md)."""
         return {
             "format": SNAPSHOT_FORMAT,
             "sensorhub": __version__,
+            "code": project_stamp(),
             "rules": self.policy.fingerprint,
             "classifier": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
         }
@@ -514,6 +517,8 @@ def _unpickled(snapshot: Mapping[str, Any]) -> FastClassifier | Classifier | str
         return "it was saved by an older sensorhub"
     if snapshot.get("sensorhub") != __version__:
         return f"it was saved by sensorhub {snapshot.get('sensorhub')}, this is {__version__}"
+    if snapshot.get("code") != project_stamp():
+        return "it was saved by another build of this sensorhub version (its classifier changed)"
     try:
         restored = pickle.loads(base64.b64decode(snapshot["classifier"]))  # noqa: S301 - our own
     except Exception as error:  # noqa: BLE001 - any damage: start afresh, and say why

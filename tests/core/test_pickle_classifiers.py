@@ -140,36 +140,3 @@ def test_a_pickle_keeps_of_the_kernels_outputs_only_their_shapes() -> None:
         assert classifier.__getstate__()[name] == getattr(classifier, name).shape
         assert getattr(restored, name).shape == getattr(classifier, name).shape
         assert getattr(restored, name).dtype == getattr(classifier, name).dtype
-
-
-#: Classes a snapshot holds, and where they were defined before the core was split by concern
-#: (a snapshot names each class by its module then): (module, name) now -> then.
-_FORMER_HOMES = {
-    ("sensorhub.core.state", "RoomState"): ("sensorhub.core.classifier", "RoomState"),
-    ("sensorhub.core.state", "DeviceState"): ("sensorhub.core.classifier", "DeviceState"),
-    ("sensorhub.core.state", "Pending"): ("sensorhub.core.classifier", "Pending"),
-    ("sensorhub.core.state", "Incident"): ("sensorhub.core.classifier", "Incident"),
-    ("sensorhub.core.eventlog", "EventLog"): ("sensorhub.core.fast", "_EventLog"),
-}
-
-
-@pytest.mark.parametrize("cls", [Classifier, FastClassifier])
-def test_a_snapshot_made_before_the_core_was_split_still_loads(cls: type[Classifiers]) -> None:
-    """A snapshot that names its classes where they were defined before (``serve`` takes up a
-    snapshot of the same version after an upgrade) loads and decides on as the original."""
-    arrivals = _arrival(_stream(5, 1500), 5)
-    cut = _cut(arrivals)
-    original = _make(cls, audit=True)
-    _push(original, arrivals[:cut], 1)
-    snapshot = pickle.dumps(original, protocol=2)  # classes named as text: "c<module>\n<name>\n"
-    for (module, name), (old_module, old_name) in _FORMER_HOMES.items():
-        now, then = f"c{module}\n{name}\n", f"c{old_module}\n{old_name}\n"
-        snapshot = snapshot.replace(now.encode(), then.encode())
-    assert b"sensorhub.core.state" not in snapshot
-    assert b"sensorhub.core.eventlog" not in snapshot
-    former = b"classifier\nRoomState\n" if cls is Classifier else b"fast\n_EventLog\n"
-    assert former in snapshot
-    restored = pickle.loads(snapshot)  # noqa: S301 - our own snapshot
-    expected = _outcome([*_push(original, arrivals[cut:], 1), original.drain()])
-    assert _outcome([*_push(restored, arrivals[cut:], 1), restored.drain()]) == expected
-    assert expected[0]

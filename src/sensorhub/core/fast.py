@@ -65,8 +65,6 @@ PLAN_SCRATCH_MIN: Final = 1 << 12
 #: The kernel's outputs (and their dtypes): written by a call and read and emptied after it, so
 #: between calls a snapshot keeps only their shapes.
 _OUTPUTS: Final = {"_out_i": np.int64, "_out_f": np.float64, "_ev_out": np.int64}
-#: The event log's name in snapshots made when it lived here: they still load.
-_EventLog = EventLog
 
 
 def _grow(array: Any, rows: int, fill: float | int) -> Any:
@@ -153,7 +151,6 @@ class FastClassifier(EventClock):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("_plan_work", None)  # a snapshot of an older version
         for name, dtype in _OUTPUTS.items():
             shape = state[name]
             if isinstance(shape, tuple):
