@@ -34,7 +34,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import signal
 import socket
 import sys
 import threading
@@ -43,10 +42,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Final, Literal
 
 from sensorhub.codec.payload import decode_mqtt
+from sensorhub.commands.signals import stopped_by_signals
 from sensorhub.contract import DEFAULT_PREFIX, Event, IncidentKind, Page, check_prefix
 from sensorhub.core.care import (
     CONVENTIONAL_ALARMS,
@@ -544,15 +543,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:  # paho reads the TLS files when the client is made
         print(f"sensorhub fallback: cannot set up TLS: {error}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        logger.info("received %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
     with ExitStack() as resources:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous = signal.signal(signum, on_signal)
-            resources.callback(signal.signal, signum, previous)
+        stop = stopped_by_signals(resources)
         relay.run_forever(stop)
     return 0

@@ -52,12 +52,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, Final
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sensorhub.codec.acks import AckIn
+from sensorhub.commands.signals import handle, stopped_by_signals
 from sensorhub.contract import (
     ACK_TOPIC,
     DEADLETTER_TOPIC,
@@ -771,21 +771,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:  # paho reads the TLS files when the client is made
             print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
             return 2
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            logger.info("received %s: stopping", signal.Signals(signum).name)
-            stop.set()
-
-        def on_hangup(signum: int, frame: FrameType | None) -> None:
-            logger.info("received SIGHUP: reading the rules again")
-            service.request_reload()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous = signal.signal(signum, on_signal)
-            resources.callback(signal.signal, signum, previous)
-        previous_hup = signal.signal(signal.SIGHUP, on_hangup)
-        resources.callback(signal.signal, signal.SIGHUP, previous_hup)
+        stop = stopped_by_signals(resources)
+        handle(resources, signal.SIGHUP, service.request_reload)  # read the rules again
         try:
             service.run_forever(stop)
         except ServiceError as error:
