@@ -26,6 +26,7 @@ from tests.pg import PostgresMissingError, PrivatePostgres
 
 if TYPE_CHECKING:
     from sensorhub.commands.serve import Service
+    from sensorhub.store import Store
 
 #: How long a test waits for something that should happen within a second or two.
 WAIT = 15.0
@@ -195,7 +196,8 @@ class RunningService:
 def serve(
     mosquitto: PrivateBroker, names: Names, tmp_path: Path
 ) -> Iterator[Callable[..., RunningService]]:
-    """``serve(broker=mosquitto, rules=None, **ServiceOptions)``: a Service in a thread, connected.
+    """``serve(broker=mosquitto, rules=None, store=None, **ServiceOptions)``: a Service in a
+    thread, connected (on ``store`` if given, which the test then closes).
 
     Defaults to the test's unique prefix and client id, the event clock, and a store file of
     the test's own (the same for every service the test starts, as after a restart).
@@ -211,6 +213,7 @@ def serve(
         *,
         client_id: str | None = None,
         rules: Path | None = None,
+        store: Store | None = None,
         **options: Any,
     ) -> RunningService:
         settings = MqttSettings.from_url(
@@ -219,7 +222,7 @@ def serve(
         options.setdefault("prefix", names.prefix)
         options.setdefault("clock", "event")
         options.setdefault("store_url", f"sqlite:///{tmp_path / 'sensorhub.db'}")
-        service = Service(load_policy(rules), settings, ServiceOptions(**options))
+        service = Service(load_policy(rules), settings, ServiceOptions(**options), store=store)
         stop_event = threading.Event()
         thread = threading.Thread(
             target=service.run_forever, args=(stop_event,), name="sensorhub-serve", daemon=True
