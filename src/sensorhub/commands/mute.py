@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from sensorhub.durations import format_duration
 from sensorhub.routing.silences import (
     MAX_DEVICE_SILENCE,
     MAX_ROOM_SILENCE,
@@ -36,7 +37,6 @@ from sensorhub.routing.silences import (
     Silence,
     Silences,
 )
-from sensorhub.rules.loader import RuleFileError, format_duration, load_rule_file
 from sensorhub.store import STORE_ENV, Store, StoreError, open_store, store_url_default
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
@@ -335,6 +335,9 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def _check_rules(path: Path, site: str, room: str | None) -> None:
+    # the rule files' models and YAML, only for --rules: the commands start without them
+    from sensorhub.rules.loader import RuleFileError, load_rule_file  # noqa: PLC0415
+
     try:
         rules = load_rule_file(path)
     except RuleFileError as error:

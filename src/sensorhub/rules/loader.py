@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sensorhub.contract import NAME_RE
+from sensorhub.durations import format_duration
 from sensorhub.rules.model import (
     ResidentRules,
     RoomRules,
@@ -152,17 +153,6 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
             [RuleError(file, line, "", "this line is not UTF-8 text: save the file as UTF-8")]
         ) from None
     return _parse_text(file, text)
-
-
-def format_duration(seconds: float) -> str:
-    """``5400`` -> ``1h30m``, ``90`` -> ``1m30s``: durations as a technician writes them."""
-    if seconds != int(seconds) or seconds < 0:
-        return f"{seconds:g}s"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return text + (f"{secs}s" if secs or not text else "")
 
 
 # -- parsing --------------------------------------------------------------------------------
