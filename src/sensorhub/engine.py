@@ -51,7 +51,8 @@ from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier, Redeliveries
 from sensorhub.core.jit import project_stamp
 from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
-from sensorhub.routing.router import AckRecord, Router, RoutingAudit
+from sensorhub.routing.acks import AckRecord
+from sensorhub.routing.router import Router, RoutingAudit
 from sensorhub.routing.silences import SilenceAudit, Silences, when
 from sensorhub.rules.policy import Policy
 

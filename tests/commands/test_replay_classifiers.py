@@ -151,7 +151,8 @@ def test_parquet_of_another_tool_in_small_batches_replays_as_the_twin(
     table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
     other = tmp_path / "other.parquet"
     pq.write_table(table, other, row_group_size=1000)
-    monkeypatch.setattr("sensorhub.commands.replay.FAST_BATCH_SIZE", 777)
+    # replay reads the batch size from codec.columnar, which it imports for Parquet only
+    monkeypatch.setattr("sensorhub.codec.columnar.FAST_BATCH_SIZE", 777)
     fast, fast_out = _run(other, rules, tmp_path / "fast", "fast")
     ref, ref_out = _run(other, rules, tmp_path / "reference", "reference")
     assert (fast_out / "pages.jsonl").read_text() == (ref_out / "pages.jsonl").read_text()

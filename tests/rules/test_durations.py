@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sensorhub.rules.durations import (
+from sensorhub.durations import (
     DurationError,
     duration_argument,
     format_duration,
@@ -148,7 +148,7 @@ def test_the_formatter_writes_what_the_parser_reads_back(seconds: float, text: s
 
 def test_the_grammar_imports_without_numba_or_pyarrow() -> None:
     code = (
-        "import sys, sensorhub.rules.durations as d; "
+        "import sys, sensorhub.durations as d; "
         "assert d.parse_duration('1d') == 86400; "
         "print(sorted(m for m in ('numba', 'pyarrow') if m in sys.modules))"
     )

@@ -57,6 +57,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic_core import from_json
 
+from sensorhub.codec.formats import RecordingError, is_parquet
 from sensorhub.codec.payload import dead_letter, decode_line
 from sensorhub.contract import (
     DEFAULT_PREFIX,
@@ -138,15 +139,6 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.intp]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 Column: TypeAlias = "pa.Array[Any]"
-
-
-class RecordingError(Exception):
-    """The file is not a sensorhub Parquet recording; the message says what to do."""
-
-
-def is_parquet(path: Path) -> bool:
-    """Whether ``path`` names a Parquet recording (by its suffix)."""
-    return path.suffix.lower() in (".parquet", ".parq", ".pq")
 
 
 # --- shortest decimals of float32 ---------------------------------------------------------------

@@ -52,6 +52,12 @@ from sensorhub.core.care import (
     CONVENTIONAL_LOUD_ONLY,
     CONVENTIONAL_WANDERERS_ONLY,
 )
+from sensorhub.durations import (
+    DURATION_EXAMPLES,
+    DURATION_GUIDE,
+    duration_argument,
+    format_duration,
+)
 from sensorhub.io.mqtt import (
     STATUS_TOPIC,
     InboundMessage,
@@ -63,12 +69,6 @@ from sensorhub.io.mqtt import (
 from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.routing.pages import PRIORITY
 from sensorhub.rules import RuleFileError, load_policy
-from sensorhub.rules.durations import (
-    DURATION_EXAMPLES,
-    DURATION_GUIDE,
-    duration_argument,
-    format_duration,
-)
 from sensorhub.rules.policy import Policy, RoomPolicy
 
 logger = logging.getLogger(__name__)

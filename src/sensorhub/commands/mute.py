@@ -28,6 +28,13 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from sensorhub.durations import (
+    DURATION_EXAMPLES,
+    DURATION_GUIDE,
+    DurationError,
+    format_duration,
+    parse_duration,
+)
 from sensorhub.routing.silences import (
     MAX_DEVICE_SILENCE,
     MAX_ROOM_SILENCE,
@@ -35,14 +42,6 @@ from sensorhub.routing.silences import (
     Silence,
     Silences,
 )
-from sensorhub.rules.durations import (
-    DURATION_EXAMPLES,
-    DURATION_GUIDE,
-    DurationError,
-    format_duration,
-    parse_duration,
-)
-from sensorhub.rules.loader import RuleFileError, load_rule_file
 from sensorhub.store import STORE_ENV, Store, StoreError, open_existing_store
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
@@ -319,6 +318,9 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def _check_rules(path: Path, site: str, room: str | None) -> None:
+    # the rule files' models and YAML, only for --rules: the commands start without them
+    from sensorhub.rules.loader import RuleFileError, load_rule_file  # noqa: PLC0415
+
     try:
         rules = load_rule_file(path)
     except RuleFileError as error:

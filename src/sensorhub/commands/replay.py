@@ -38,30 +38,27 @@ from itertools import accumulate, islice
 from pathlib import Path
 from queue import Full, Queue
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Protocol, Self, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, Self, TypeVar, cast
 
 import numpy as np
 
 from sensorhub.codec.acks import AckIn
 from sensorhub.codec.batch import ColumnDecoder, decode_events, read_chunks
-from sensorhub.codec.columnar import (
-    FAST_BATCH_SIZE,
-    ParquetRecording,
-    RecordingError,
-    is_parquet,
-    unplaced_columns,
-)
+from sensorhub.codec.formats import RecordingError, is_parquet
 from sensorhub.codec.payload import decode_line
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
 from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier, Redeliveries
 from sensorhub.core.types import AuditRecord
+from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.engine import CLASSIFIERS, ClassifierName, Engine, Round
 from sensorhub.routing.router import RoutingAudit
 from sensorhub.routing.silences import SilenceAudit
 from sensorhub.rules import RuleFileError, load_policy
-from sensorhub.rules.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.rules.policy import Policy
+
+if TYPE_CHECKING:
+    from sensorhub.codec.columnar import ParquetRecording
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -402,9 +399,12 @@ def replay(
     anything is written)."""
     if classifier not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {classifier!r}")
-    parquet = (
-        ParquetRecording(recording, batch_size=FAST_BATCH_SIZE) if is_parquet(recording) else None
-    )
+    parquet: ParquetRecording | None = None
+    if is_parquet(recording):
+        # pyarrow (a tenth of a second to import) only for Parquet
+        from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording  # noqa: PLC0415
+
+        parquet = ParquetRecording(recording, batch_size=FAST_BATCH_SIZE)
     audit = audit_path is not None
     engine = Engine(policy, lateness=lateness, clock="event", audit=audit, classifier=classifier)
     summary = ReplaySummary()
@@ -446,6 +446,8 @@ def replay(
         if isinstance(fast, FastClassifier):
             batches: Iterator[_Batch]
             if parquet is not None:
+                from sensorhub.codec.columnar import unplaced_columns  # noqa: PLC0415
+
                 # the next batches are read, checked and made into columns on a thread of
                 # their own while this one is classified (pyarrow and the compiled core let go
                 # of the GIL); the columns are placed here, so that only this thread adds to

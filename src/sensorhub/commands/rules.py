@@ -29,7 +29,7 @@ import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
-from sensorhub.rules.durations import format_duration
+from sensorhub.durations import format_duration
 from sensorhub.rules.loader import (
     KeyPath,
     ParsedRuleFile,

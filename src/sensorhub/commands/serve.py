@@ -70,6 +70,7 @@ from sensorhub.contract import (
 )
 from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
+from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
 from sensorhub.io.mqtt import (
@@ -83,7 +84,6 @@ from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.routing.silences import SILENCES_STATE, when
 from sensorhub.rules import RuleFileError, load_policy
-from sensorhub.rules.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.rules.policy import Policy
 from sensorhub.store import (
     CLASSIFIER_STATE,

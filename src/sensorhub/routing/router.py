@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, IncidentChange, Opened, Resolved
+from sensorhub.routing.acks import AckRecord
 from sensorhub.routing.pages import FAULT_TEXTS, TEXTS, make_page
 from sensorhub.routing.silences import Silences, device_fault_of, when
 from sensorhub.rules.model import SAME, TEAM
@@ -83,15 +84,6 @@ class RoutingAudit:
         if self.page_ids:
             record["page_ids"] = list(self.page_ids)
         return record
-
-
-@dataclass(frozen=True, slots=True)
-class AckRecord:
-    """``by`` acknowledged ``incident`` at ``at`` (Unix seconds)."""
-
-    incident: str
-    by: str
-    at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sensorhub.contract import INCIDENT_KINDS, NAME_RE, IncidentKind, Priority
-from sensorhub.rules.durations import parse_duration
+from sensorhub.durations import parse_duration
 
 #: The page priorities, most urgent first, and the incident kinds.
 PRIORITIES: Final[tuple[Priority, ...]] = ("critical", "high", "normal", "low")
@@ -49,7 +49,7 @@ def duration_value(value: Any) -> Any:
     return value
 
 
-#: A duration in a rule file: seconds, written as sensorhub.rules.durations reads them.
+#: A duration in a rule file: seconds, written as sensorhub.durations reads them.
 Duration = Annotated[float, BeforeValidator(duration_value)]
 
 

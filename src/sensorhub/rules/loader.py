@@ -24,8 +24,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sensorhub.contract import NAME_RE
+from sensorhub.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.common import bad_name, duration_value
-from sensorhub.rules.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
 

@@ -20,7 +20,7 @@ The models live by concern; this module gathers them, for ``from sensorhub.rules
 - :mod:`sensorhub.rules.sites`: a site and the whole file, and the pager and group names they
   must define;
 - :mod:`sensorhub.rules.common`: what they share (durations, times of day, name lists);
-- :mod:`sensorhub.rules.durations`: the one grammar of durations (also for the commands).
+- :mod:`sensorhub.durations`: the one grammar of durations (also for the commands).
 """
 
 from __future__ import annotations

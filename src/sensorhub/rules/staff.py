@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sensorhub.contract import NAME_RE, IncidentKind, Priority
+from sensorhub.durations import format_duration
 from sensorhub.rules.common import (
     KINDS,
     PRIORITIES,
@@ -27,7 +28,6 @@ from sensorhub.rules.common import (
     duration_value,
     one_or_many,
 )
-from sensorhub.rules.durations import format_duration
 
 #: Escalation targets that are not pager or group names: the recipients of the incident's
 #: first page, and the site's whole team for the page's audience (``recipients``).

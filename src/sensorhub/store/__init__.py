@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from sensorhub.core.types import JournalEntry
-from sensorhub.routing.router import AckRecord
+from sensorhub.routing.acks import AckRecord
 from sensorhub.store.base import (
     ESPA_PREFIX,
     MQTT_CHANNEL,

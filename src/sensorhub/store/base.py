@@ -28,7 +28,7 @@ import msgspec
 
 from sensorhub.contract import Page
 from sensorhub.core.types import JournalEntry
-from sensorhub.routing.router import AckRecord
+from sensorhub.routing.acks import AckRecord
 
 logger = logging.getLogger(__name__)
 

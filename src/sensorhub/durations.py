@@ -17,8 +17,8 @@ order or twice (``30m1h``, ``1h1h``), a bare number after a unit (``1h30``), sig
 ``.5`` or ``5.``, ``inf``, ``nan``, and a yes/no.
 
 The bounds are not the grammar's: each use checks its own (a rule parameter's range, mute's
-maxima), after parsing. This module needs the standard library only; importing it (and so the
-``sensorhub.rules`` package) never loads numba or pyarrow.
+maxima), after parsing. This module needs the standard library only: the light commands
+(``mute``, ``silences``) use it without loading the rule files' models, numba or pyarrow.
 """
 
 from __future__ import annotations
