@@ -133,28 +133,28 @@ def column_chunks(path: Path) -> tuple[Registry, list[EventColumns]]:
 
 
 def fast_alone(policy: Policy, registry: Registry, chunks: list[EventColumns]) -> tuple[int, int]:
-    """(events, pages) of a new FastClassifier (audit off, as replay without --audit) taking
-    ``chunks`` by ``push_batch`` and draining."""
+    """(events, first pages: the incidents opened) of a new FastClassifier (audit off, as
+    replay without --audit) taking ``chunks`` by ``push_batch`` and draining."""
     fast = FastClassifier(policy, lateness=MAX_LATENESS, audit=False)
     for key in registry.device_keys:  # the same indices, in the same order, as in the chunks
         fast.registry.device(*key)
     pages = 0
     events = 0
     for columns in chunks:
-        pages += len(fast.push_batch(columns).pages)
+        pages += len(fast.push_batch(columns).opened)
         events += len(columns)
-    pages += len(fast.drain().pages)
+    pages += len(fast.drain().opened)
     return events, pages
 
 
 def reference_alone(events: list[Event], policy: Policy) -> tuple[int, int]:
-    """(events, pages) of feeding decoded ``events`` to a new reference classifier, one ``push``
-    each, and draining it."""
+    """(events, first pages: the incidents opened) of feeding decoded ``events`` to a new
+    reference classifier, one ``push`` each, and draining it."""
     classifier = Reference(policy, lateness=MAX_LATENESS)
     pages = 0
     for event in events:
-        pages += len(classifier.push(event).pages)
-    pages += len(classifier.drain().pages)
+        pages += len(classifier.push(event).opened)
+    pages += len(classifier.drain().opened)
     return len(events), pages
 
 
