@@ -23,7 +23,7 @@ times on exactly those lines, in the same run, best of ``--repeat`` passes each:
   the topic made from the line's place beforehand);
 - the compiled scanner alone (``sensorhub.codec.scan``, the batch decoder's first tier): every
   chunk's bytes to columns in one compiled pass, a new table of names per pass;
-- the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the scanner, then
+- the batch decoder end to end: ``LineDecoder.decode`` on every chunk, placed (the scanner, then
   msgspec's typed struct for the lines it leaves, every line neither vouches for through
   ``decode_line``): what ``replay`` runs, and the ceiling of replay from JSONL.
 
@@ -49,7 +49,7 @@ import numpy as np
 import pydantic_core
 
 from recordings import ensure_recording, machine
-from sensorhub.codec.batch import ColumnDecoder, _block, _Line, read_chunks
+from sensorhub.codec.batch import LineDecoder, _block, _Line, read_chunks
 from sensorhub.codec.payload import decode_line, decode_mqtt
 from sensorhub.codec.scan import NameTable
 from sensorhub.contract import Event
@@ -154,8 +154,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         return left
 
     def run_batch(_: list[bytes]) -> int:
-        decoder = ColumnDecoder(Registry())  # a new one, as each replay starts with
-        return sum(len(decoder.decode(chunk, received).dead_letters) for chunk in chunks)
+        decoder = LineDecoder()  # a new one, as each replay starts with
+        registry = Registry()
+        return sum(
+            len(decoder.decode(chunk, received).placed(registry).dead_letters) for chunk in chunks
+        )
 
     runs += [
         ("codec decode_line (Event or dead letter)", run_decode_line),

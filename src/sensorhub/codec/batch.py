@@ -1,10 +1,11 @@
 """JSONL recordings to ``EventColumns``: the batch decoder of ``replay``.
 
 ``read_chunks`` reads a recording (``.jsonl`` or ``.jsonl.gz``) in blocks of whole lines (one
-buffer per block; the lines are split from it only if someone asks for ``LineChunk.lines``);
-``ColumnDecoder.decode`` turns a block into the columns the compiled core takes
-(:class:`~sensorhub.core.columns.EventColumns`, indices of the classifier's registry) and the
-dead letters of its bad lines. Three tiers, each deciding what the one before left:
+buffer per block; the lines are split from it only if someone asks for ``LineChunk.lines``):
+the *read* stage of :mod:`sensorhub.codec.stages`. ``LineDecoder.decode`` turns a block into a
+``DecodedBatch``: the columns the compiled core takes (but for the registry's places, which
+``DecodedBatch.placed`` adds) and the dead letters of its bad lines. Three tiers, each deciding
+what the one before left:
 
 1. The compiled scanner (:mod:`sensorhub.codec.scan`): the block's bytes straight to columns, with
    no Python object per line, for the lines in the ordinary shape (one flat object of the
@@ -39,9 +40,11 @@ import gzip
 import io
 import math
 import re
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
@@ -55,6 +58,7 @@ from pydantic_core import from_json
 from sensorhub.codec.acks import AckIn, is_ack_line, recorded_ack
 from sensorhub.codec.payload import decode_line
 from sensorhub.codec.scan import BLANK, REST, NameTable
+from sensorhub.codec.stages import DecodedBatch, DecodedEvents, Place, Places
 from sensorhub.contract import (
     EVENT_CODES,
     HEALTH_EVENTS,
@@ -67,16 +71,16 @@ from sensorhub.contract import (
     DeadLetter,
     Event,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry, nones
+from sensorhub.core.columns import IdColumn, nones
 
 __all__ = [
     "BLOCK_BYTES",
-    "ColumnBatch",
-    "ColumnDecoder",
     "LineChunk",
-    "PlacedBatch",
+    "LineDecoder",
     "decode_events",
     "read_chunks",
+    "read_events",
+    "read_recording",
 ]
 
 #: Bytes of a recording read per block (whole lines; a line longer than this is read whole):
@@ -237,18 +241,36 @@ def read_chunks(path: Path, *, block_bytes: int | None = None) -> Generator[Line
             yield LineChunk(name, number, text=carry + b"\n", limit=len(carry))
 
 
+def read_recording(path: Path) -> Generator[tuple[int, bytes], None, None]:
+    """(line number, line) for every non-blank line of a recording, one line at a time."""
+    with open_recording(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield number, line.rstrip(b"\r\n")
+
+
 def _blank(line: bytes) -> bool:
     return not line.strip()
 
 
-def decode_events(
-    chunk: LineChunk, received_at: float
-) -> tuple[int, list[Event], list[DeadLetter], list[AckIn]]:
-    """(rows, events, dead letters, acknowledgements) of a chunk with the codec alone, line by
-    line: what the reference classifier takes. Blank lines are no rows."""
+def read_events(
+    path: Path, *, block_bytes: int | None = None, acks: bool = False
+) -> Generator[DecodedEvents, None, None]:
+    """The lines of a JSONL recording decoded with the codec alone, a block of ``block_bytes``
+    (``read_chunks``) at a time, one clock reading per block for the dead letters'
+    ``received_at`` (``decode_events``)."""
+    with closing(read_chunks(path, block_bytes=block_bytes)) as chunks:
+        for chunk in chunks:
+            yield decode_events(chunk, time.time(), acks=acks)
+
+
+def decode_events(chunk: LineChunk, received_at: float, *, acks: bool = True) -> DecodedEvents:
+    """The chunk decoded with the codec alone, line by line, as ``Event`` objects: what the
+    reference classifier takes. Blank lines are no rows. ``acks``: acknowledgement lines are
+    taken as such (else they are lines like any other, and dead letters)."""
     events: list[Event] = []
     dead: list[DeadLetter] = []
-    acks: list[AckIn] = []
+    taken: list[AckIn] = []
     rows = 0
     for n, text in enumerate(chunk.lines, start=chunk.first):
         if _blank(text):
@@ -257,48 +279,17 @@ def decode_events(
         line = text.rstrip(b"\r")
         source = f"{chunk.name}:{n}"
         item: Event | DeadLetter | AckIn
-        if is_ack_line(line):
+        if acks and is_ack_line(line):
             item = recorded_ack(line, len(events), received_at, source)
         else:
             item = decode_line(line, received_at, source)
         if isinstance(item, DeadLetter):
             dead.append(item)
         elif isinstance(item, AckIn):
-            acks.append(item)
+            taken.append(item)
         else:
             events.append(item)
-    return rows, events, dead, acks
-
-
-@dataclass(slots=True)
-class ColumnBatch:
-    """A decoded chunk: ``rows`` lines that were not blank, ``columns`` the valid events among
-    them in file order, ``dead_letters`` the rest."""
-
-    rows: int
-    columns: EventColumns
-    dead_letters: list[DeadLetter]
-    #: the acknowledgement lines among them, each at its place among the events
-    acks: list[AckIn] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class PlacedBatch:
-    """A decoded chunk before its places are registered (``ColumnDecoder.decode_places``): as
-    a :class:`ColumnBatch`, but each event names its place by the decoder's own number
-    (``place``), not yet by the registry's device; ``ColumnDecoder.register`` makes the
-    ``ColumnBatch``."""
-
-    rows: int
-    ts: npt.NDArray[np.float64]
-    place: npt.NDArray[np.int32]
-    code: npt.NDArray[np.int16]
-    value: npt.NDArray[np.float64]
-    confidence: npt.NDArray[np.float32]
-    ids: IdColumn
-    raw: list[dict[str, Any]] | None
-    dead_letters: list[DeadLetter]
-    acks: list[AckIn] = field(default_factory=list)
+    return DecodedEvents(rows, dead, taken, events)
 
 
 class _Segments:
@@ -511,31 +502,20 @@ class _Later:
     acks: list[tuple[int, bytes]]
 
 
-class ColumnDecoder:
-    """Decodes chunks of a JSONL recording into ``EventColumns`` against ``registry`` (the
-    classifier's). With ``keep_raw`` each event carries its payload object (for the audit
-    trail), parsed as the codec parses it.
+class LineDecoder:
+    """Decodes chunks of a JSONL recording (``LineChunk``) into ``DecodedBatch`` es: the events
+    as columns, their places numbered in ``places``. With ``keep_raw`` each event carries its
+    payload object (for the audit trail), parsed as the codec parses it.
 
-    Places are registered in the order their first valid event comes, as ``EventColumns
-    .from_events`` does: the classifier knows a room or device once an event of it came.
+    ``decode`` reads and writes only the decoder's own tables, never a registry: it may run on
+    a thread of its own (``replay`` decodes ahead while the classifier decides), one chunk at a
+    time, while the batches it made are placed (``DecodedBatch.placed``) on another, in the
+    order they were decoded (see ``Places``)."""
 
-    ``decode`` is ``decode_places`` then ``register``, and the two may run on different
-    threads (``replay`` decodes ahead on one while the classifier decides on the other):
-    ``decode_places`` reads and writes only the decoder's own tables, never the registry, and
-    ``register`` only the registry, ``_device`` and the entries of ``_place_keys`` the batch
-    names (numbered by ``decode_places`` before it handed the batch over; the list only
-    grows, and an entry never changes). Each of the two must run on one thread at a time, and
-    batches must be registered in the order they were decoded, so that devices are numbered
-    as ``decode`` numbers them."""
-
-    def __init__(self, registry: Registry, *, keep_raw: bool = False) -> None:
-        self.registry = registry
+    def __init__(self, *, keep_raw: bool = False) -> None:
         self.keep_raw = keep_raw
-        #: valid (site, room, kind, device) -> its number here
-        self._places: dict[tuple[str, str, str, str], int] = {}
-        self._place_keys: list[tuple[str, str, str, str]] = []
-        #: number here -> the registry's device index (-1: not registered yet)
-        self._device = np.zeros(0, dtype=np.int32)
+        #: the valid (site, room, kind, device) met, numbered
+        self.places = Places()
         #: (site, room, kind, device, event) -> a row of the tables below; a bounded cache
         self._combos: dict[tuple[str, str, str, str, str], int] = {}
         self._combo_place: list[int] = []  # the place's number, -1 if a name is not valid
@@ -550,19 +530,14 @@ class ColumnDecoder:
         self._known: _DecodeLines | None = None
         self._known_places = 0
 
-    def _place_number(self, key: tuple[str, str, str, str]) -> int:
-        number = self._places.get(key)
-        if number is None:
-            site, room, _, device = key
-            if not (
-                NAME_RE.fullmatch(site) and NAME_RE.fullmatch(room) and NAME_RE.fullmatch(device)
-            ):
-                return -1
-            number = self._places[key] = len(self._place_keys)
-            self._place_keys.append(key)
-        return number
+    def _place_number(self, key: Place) -> int:
+        """The number of the place ``key``, -1 if a name of it is not valid."""
+        site, room, _, device = key
+        if not (NAME_RE.fullmatch(site) and NAME_RE.fullmatch(room) and NAME_RE.fullmatch(device)):
+            return -1
+        return self.places.number(key)
 
-    def _place_numbers(self, keys: list[tuple[str, str, str, str]]) -> npt.NDArray[np.int32]:
+    def _place_numbers(self, keys: list[Place]) -> npt.NDArray[np.int32]:
         return np.array([self._place_number(key) for key in keys], dtype=np.int32)
 
     def _combo_row(self, key: tuple[str, str, str, str, str]) -> int:
@@ -607,56 +582,17 @@ class ColumnDecoder:
 
     def _known_lines(self) -> _DecodeLines | None:
         """The decoder of runs of the names known (made again when places were added)."""
-        if self._known_places != len(self._place_keys):
-            keys = self._place_keys
+        if self._known_places != len(self.places):
+            keys = self.places.keys
             self._known_places = len(keys)
             self._known = _known_lines(
                 {k[0] for k in keys}, {k[1] for k in keys}, {k[3] for k in keys}
             )
         return self._known
 
-    def _devices(self, place: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-        """The registry's device index of each place number, registering new ones in order of
-        their first event."""
-        # ``_place_keys`` may grow meanwhile (``decode_places`` on another thread): its length
-        # is still at least every number of ``place``
-        if self._device.shape[0] < len(self._place_keys):
-            grown = np.full(2 * len(self._place_keys), -1, dtype=np.int32)
-            grown[: self._device.shape[0]] = self._device
-            self._device = grown
-        device = self._device[place]
-        new = device < 0
-        if new.any():
-            numbers, first = np.unique(place[new], return_index=True)
-            for number in numbers[np.argsort(first, kind="stable")].tolist():
-                self._device[number] = self.registry.device(*self._place_keys[number])
-            device = self._device[place]
-        return device
-
-    def decode(self, chunk: LineChunk, received_at: float) -> ColumnBatch:
-        """The chunk's events as columns, and the dead letters of its bad lines."""
-        return self.register(self.decode_places(chunk, received_at))
-
-    def register(self, batch: PlacedBatch) -> ColumnBatch:
-        """``batch`` as columns of the registry, registering its new places in order of their
-        first event."""
-        device = self._devices(batch.place)
-        room = np.asarray(self.registry.device_room, dtype=np.int32)[device]
-        columns = EventColumns(
-            batch.ts,
-            room,
-            device,
-            batch.code,
-            batch.value,
-            batch.confidence,
-            ids=batch.ids,
-            raw=batch.raw,
-        )
-        return ColumnBatch(batch.rows, columns, batch.dead_letters, batch.acks)
-
-    def decode_places(self, chunk: LineChunk, received_at: float) -> PlacedBatch:
-        """The chunk's events with the decoder's place numbers (no registry touched), and the
-        dead letters of its bad lines."""
+    def decode(self, chunk: LineChunk, received_at: float) -> DecodedBatch:
+        """The chunk's events, their places numbered in ``places`` (no registry touched), and
+        the dead letters of its bad lines."""
         if len(self._combos) >= _PLACES_MAX:  # a flood of distinct places: start again
             self._combos.clear()
             self._combo_place.clear()
@@ -664,16 +600,18 @@ class ColumnDecoder:
             self._names.clear()
         block = _block(chunk)
         if block is None:
-            return PlacedBatch(
+            return DecodedBatch(
                 0,
+                [],
+                [],
                 ts=np.zeros(0, dtype=np.float64),
-                place=np.zeros(0, dtype=np.int32),
                 code=np.zeros(0, dtype=np.int16),
                 value=np.zeros(0, dtype=np.float64),
                 confidence=np.zeros(0, dtype=np.float32),
                 ids=IdColumn.none(0),
                 raw=[] if self.keep_raw else None,
-                dead_letters=[],
+                place=np.zeros(0, dtype=np.int32),
+                places=self.places,
             )
         text, limit = block
         chars = np.frombuffer(text, dtype=np.uint8)
@@ -755,17 +693,18 @@ class ColumnDecoder:
                 if raw is not None and later.raw is not None:
                     both = raw + later.raw
                     raw = [both[j] for j in order.tolist()]
-        return PlacedBatch(
+        return DecodedBatch(
             rows,
+            dead,
+            acks,
             ts=ts,
-            place=place,
             code=code,
             value=value,
             confidence=confidence,
             ids=ids,
             raw=raw,
-            dead_letters=dead,
-            acks=acks,
+            place=place,
+            places=self.places,
         )
 
     def _later(

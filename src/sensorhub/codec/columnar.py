@@ -58,6 +58,7 @@ import pyarrow.parquet as pq
 from pydantic_core import from_json
 
 from sensorhub.codec.payload import dead_letter, decode_line
+from sensorhub.codec.stages import DecodedBatch, DecodedEvents, Places
 from sensorhub.contract import (
     DEFAULT_PREFIX,
     EVENT_CODES,
@@ -69,7 +70,7 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.core.columns import IdColumn
 from sensorhub.core.jit import jit
 
 __all__ = [
@@ -77,15 +78,12 @@ __all__ = [
     "READ_BATCH_SIZE",
     "RECORDING_SCHEMA",
     "ROW_GROUP_SIZE",
-    "EventBatch",
     "ParquetRecording",
     "ParquetRecordingWriter",
     "RecordingError",
-    "UnplacedColumns",
-    "event_columns",
+    "RowBatch",
     "is_parquet",
     "payload_line",
-    "unplaced_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,8 +266,9 @@ class ParquetRecordingWriter:
 
 
 @dataclass(slots=True)
-class EventBatch:
-    """One batch of a Parquet recording, checked.
+class RowBatch:
+    """One batch of a Parquet recording, read and its rows judged (the *read* stage of
+    :mod:`sensorhub.codec.stages`; ``decoded`` and ``decoded_events`` make the next).
 
     ``rows`` rows were read, starting at row ``first_row`` (counting from 0) of the file.
     ``valid`` holds the positions (in the batch) of the rows that are valid events, in file
@@ -330,107 +329,68 @@ class EventBatch:
                     events[n] = made
         return events
 
+    def decoded_events(self) -> DecodedEvents:
+        """The batch decoded as ``Event`` objects (``events()``)."""
+        return DecodedEvents(self.rows, self.dead_letters, [], self.events())
 
-def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = False) -> EventColumns:
-    """The valid rows of ``batch`` as ``EventColumns`` against ``registry``, without a Python
-    object per row: ``unplaced_columns(batch, keep_raw=keep_raw).placed(registry)``."""
-    return unplaced_columns(batch, keep_raw=keep_raw).placed(registry)
-
-
-@dataclass(slots=True)
-class UnplacedColumns:
-    """A batch's event columns but for the places (room and device numbers), which only the
-    registry gives: made by ``unplaced_columns`` on any thread, then ``placed`` on the one
-    thread that adds to the registry (a replay reads and makes these ahead, on a thread of its
-    own, and only places them on the classifier's).
-
-    ``names`` are the batch's dictionaries of site, room, kind and device; ``places`` the
-    distinct (site, room, kind, device) of its rows as four rows of dictionary indices, in
-    order of their first row, and ``inverse`` each row's column of ``places``; ``by_codec``
-    the rows the codec made (batch position among the valid rows, event)."""
-
-    names: list[list[Any]]
-    places: npt.NDArray[np.int64]
-    inverse: Any
-    ts: FloatArray
-    code: npt.NDArray[np.int16]
-    value: FloatArray
-    confidence: npt.NDArray[np.float32]
-    ids: IdColumn
-    raw: list[dict[str, Any]] | None
-    by_codec: list[tuple[int, Event]]
-
-    def placed(self, registry: Registry) -> EventColumns:
-        """The columns, the places looked up once each in ``registry`` (and registered in
-        order of their first row)."""
-        names = self.names
-        device_of = np.empty(self.places.shape[1], dtype=np.int32)
-        room_of = np.empty(self.places.shape[1], dtype=np.int32)
-        device_room = registry.device_room
-        for p, place in enumerate(self.places.T.tolist()):
-            d = registry.device(
-                str(names[0][place[0]]),
-                str(names[1][place[1]]),
-                str(names[2][place[2]]),
-                str(names[3][place[3]]),
-            )
-            device_of[p] = d
-            room_of[p] = device_room[d]
-        device = device_of[self.inverse]
-        room = room_of[self.inverse]
-        for n_row, made in self.by_codec:
-            device[n_row] = d = registry.device(made.site, made.room, made.kind, made.device)
-            room[n_row] = registry.device_room[d]
-        return EventColumns(
-            self.ts,
-            room,
-            device,
-            self.code,
-            self.value,
-            self.confidence,
-            ids=self.ids,
-            raw=self.raw,
+    def decoded(self, *, keep_raw: bool = False) -> DecodedBatch:
+        """The valid rows as columns, without a Python object per row: places are found once
+        per distinct (site, room, kind, device) of the batch's dictionaries, numbered in the
+        order of their first row; the ids are read from the Arrow buffers (``arrow_ids``).
+        Only the rows the codec made (``by_codec``) are patched one by one. ``keep_raw`` adds
+        each event's payload object (for the audit trail; slow)."""
+        columns = self.columns
+        n = columns.num_rows
+        codes = [_dictionary(columns.column(name)) for name in _LOCATION]
+        names = [array.dictionary.to_pylist() for array in codes]
+        sizes = [max(1, len(values)) for values in names]
+        index = [
+            array.indices.to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype=np.int32)
+            for array in codes
+        ]
+        distinct, place = _places(index, sizes)
+        site, room, kind, device = names
+        places = Places(
+            [
+                (str(site[s]), str(room[r]), str(kind[k]), str(device[d]))
+                for s, r, k, d in distinct.T.tolist()
+            ],
+            in_order=True,
         )
-
-
-def unplaced_columns(batch: EventBatch, *, keep_raw: bool = False) -> UnplacedColumns:
-    """The valid rows of ``batch`` as columns, without a Python object per row: places are
-    found once per distinct (site, room, kind, device) of the batch's dictionaries; the ids
-    are read from the Arrow buffers (``arrow_ids``). Only the rows the codec made
-    (``by_codec``) are patched one by one. ``keep_raw`` adds each event's payload object (for
-    the audit trail; slow)."""
-    columns = batch.columns
-    n = columns.num_rows
-    codes = [_dictionary(columns.column(name)) for name in _LOCATION]
-    names = [array.dictionary.to_pylist() for array in codes]
-    sizes = [max(1, len(values)) for values in names]
-    index = [
-        array.indices.to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype=np.int32)
-        for array in codes
-    ]
-    places, inverse = _places(index, sizes)
-    ts = np.array(batch.ts, dtype=np.float64)  # copies: writable, the kernel's own
-    code = np.array(batch.event_code, dtype=np.int16)
-    value_column = columns.column("value")
-    if value_column.null_count == n:
-        value = np.full(n, math.nan, dtype=np.float64)
-    else:
-        # the kernel's own copy, NaN where null, in one step (fresh memory costs here)
-        value = value_column.to_numpy(zero_copy_only=False, writable=True)
-    confidence = batch.confidence.astype(np.float32)
-    ids = batch.ids if batch.ids is not None else arrow_ids(columns.column("id"))
-    by_codec: list[tuple[int, Event]] = []
-    if batch.by_codec:  # rows the codec made: its event, field by field
-        rows = np.searchsorted(batch.valid, list(batch.by_codec)).tolist()
-        by_codec = list(zip(rows, batch.by_codec.values(), strict=True))
-        for n_row, made in by_codec:
-            ts[n_row] = made.ts
-            code[n_row] = EVENT_CODES[(made.kind, made.event)]
-            value[n_row] = math.nan if made.value is None else made.value
-            confidence[n_row] = made.confidence
-        ids = ids.replaced(rows, [made.id for made in batch.by_codec.values()])
-    raw = [event.raw for event in batch.events()] if keep_raw else None
-    return UnplacedColumns(names, places, inverse, ts, code, value, confidence, ids, raw, by_codec)
+        ts = np.array(self.ts, dtype=np.float64)  # copies: writable, the kernel's own
+        code = np.array(self.event_code, dtype=np.int16)
+        value_column = columns.column("value")
+        if value_column.null_count == n:
+            value = np.full(n, math.nan, dtype=np.float64)
+        else:
+            # the kernel's own copy, NaN where null, in one step (fresh memory costs here)
+            value = value_column.to_numpy(zero_copy_only=False, writable=True)
+        confidence = self.confidence.astype(np.float32)
+        ids = self.ids if self.ids is not None else arrow_ids(columns.column("id"))
+        if self.by_codec:  # rows the codec made: its event, field by field
+            rows = np.searchsorted(self.valid, list(self.by_codec)).tolist()
+            made_events = list(self.by_codec.values())
+            for n_row, made in zip(rows, made_events, strict=True):
+                ts[n_row] = made.ts
+                code[n_row] = EVENT_CODES[(made.kind, made.event)]
+                value[n_row] = math.nan if made.value is None else made.value
+                confidence[n_row] = made.confidence
+                place[n_row] = places.number((made.site, made.room, made.kind, made.device))
+            ids = ids.replaced(rows, [made.id for made in made_events])
+        raw = [event.raw for event in self.events()] if keep_raw else None
+        return DecodedBatch(
+            self.rows,
+            self.dead_letters,
+            [],
+            ts=ts,
+            code=code,
+            value=value,
+            confidence=confidence,
+            ids=ids,
+            raw=raw,
+            place=place,
+            places=places,
+        )
 
 
 def _readonly(array: Any, dtype: Any) -> Any:
@@ -574,7 +534,7 @@ def arrow_ids(array: Column | pa.ChunkedArray[Any]) -> IdColumn:
 class ParquetRecording:
     """A Parquet recording opened for reading; the schema is checked on opening.
 
-    ``batches()`` yields :class:`EventBatch` es of at most ``batch_size`` rows, holding only one
+    ``batches()`` yields :class:`RowBatch` es of at most ``batch_size`` rows, holding only one
     batch in memory at a time. Raises :class:`RecordingError` if the file is not a recording.
     """
 
@@ -672,7 +632,7 @@ class ParquetRecording:
 
     # -- the rows ----------------------------------------------------------------------------
 
-    def batches(self) -> Iterator[EventBatch]:
+    def batches(self) -> Iterator[RowBatch]:
         """The file's rows, batch by batch, checked."""
         first = 0
         # on this thread alone: replay reads beside the classifier and the id checks, and
@@ -732,7 +692,7 @@ class ParquetRecording:
         result[-1] = False  # null
         return result
 
-    def _check(self, batch: pa.RecordBatch, first: int, received_at: float) -> EventBatch:
+    def _check(self, batch: pa.RecordBatch, first: int, received_at: float) -> RowBatch:
         columns = self._normalised(batch)
         n = batch.num_rows
 
@@ -841,7 +801,7 @@ class ParquetRecording:
             valid_ts, valid_code, valid_confidence = ts[valid], code[valid], confidence[valid]
             if id_column is not None:
                 id_column = id_column.take(valid)
-        return EventBatch(
+        return RowBatch(
             first_row=first,
             rows=n,
             valid=valid,

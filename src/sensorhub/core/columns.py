@@ -286,6 +286,9 @@ def empty_columns() -> EventColumns:
 
 # -- redelivery check -------------------------------------------------------------------------
 
+#: Which events of a batch are new, not redeliveries (None: every one): ``SeenIds.check``'s
+Redeliveries = npt.NDArray[np.bool_] | None
+
 # the hash: two 32-bit FNV-1a-like halves, each finished with murmur3's mixer, all of it in
 # uint64 without overflowing (the same under NUMBA_DISABLE_JIT, where numpy would warn)
 _M32: Final = np.uint64(0xFFFFFFFF)
@@ -367,7 +370,7 @@ class SeenIds:
 
     def check(
         self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], ids: IdColumn
-    ) -> npt.NDArray[np.bool_] | None:
+    ) -> Redeliveries:
         """Which events of a batch (arrival order) are new (None: all of them, or no ids at
         all); remembers the new ones' ids as the reference's ``push`` of each would."""
         with_id = int(np.count_nonzero(ids.has))

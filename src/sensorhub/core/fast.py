@@ -31,7 +31,14 @@ from sensorhub.contract import EVENT_CODES, INCIDENT_KINDS, KINDS, MAX_LATENESS,
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.classifier import DEDUP_WINDOW, EventClock, incident_id
-from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds, empty_columns
+from sensorhub.core.columns import (
+    EventColumns,
+    IdColumn,
+    Redeliveries,
+    Registry,
+    SeenIds,
+    empty_columns,
+)
 from sensorhub.core.jit import DISABLED, jit
 from sensorhub.core.night import NightTables
 from sensorhub.core.types import (
@@ -47,8 +54,6 @@ from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-#: Which events of a batch are new, not redeliveries (None: every one)
-Redeliveries = npt.NDArray[np.bool_] | None
 
 E_STAFF_OUT: Final = EVENT_CODES[("presence", "staff_out")]
 E_MULTIPLE_PERSONS: Final = EVENT_CODES[("optical", "multiple_persons")]
