@@ -47,8 +47,9 @@ from pathlib import Path
 import numpy as np
 
 from recordings import Recording, ensure_recording, machine
-from sensorhub.codec.batch import LineDecoder, read_chunks, read_recording
+from sensorhub.codec.batch import LineDecoder
 from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording
+from sensorhub.codec.lines import read_chunks, read_recording
 from sensorhub.codec.payload import decode_line
 from sensorhub.commands.replay import replay
 from sensorhub.contract import MAX_LATENESS, Event

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensorhub.codec import batch
-from sensorhub.codec.batch import LineChunk, LineDecoder, decode_events, read_chunks
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.lines import LineChunk, decode_events, read_chunks
 from sensorhub.codec.stages import PlacedBatch
 from sensorhub.contract import EVENT_CODES, VOCABULARY, allowed_events
 from sensorhub.core.columns import EventColumns, Registry
@@ -340,7 +341,7 @@ def test_the_scanner_takes_the_ordinary_lines(monkeypatch: pytest.MonkeyPatch) -
     def not_called(*args: object, **kwargs: object) -> None:
         raise AssertionError("a line was left to the tiers behind the scanner")
 
-    monkeypatch.setattr(batch, "_Segments", not_called)
+    monkeypatch.setattr(batch, "Segments", not_called)
     monkeypatch.setattr(batch, "decode_line", not_called)
     got = _placed(LineDecoder(), LineChunk("t.jsonl", 1, lines))
     assert got.rows == len(got.columns) == 500

@@ -1,6 +1,6 @@
 """Parquet rows to ``EventColumns`` without a Python object per row.
 
-The ids come straight from the Arrow string buffers (``columnar.arrow_ids``), the places from
+The ids come straight from the Arrow string buffers (``rows.arrow_ids``), the places from
 one pass over the dictionary indices, the row checks from one compiled pass; these tests hold
 each to what the slow way makes of the same rows (``to_pylist()``, ``EventColumns.from_events``
 of the batch's ``Event`` objects), on the edges the fast way has: slices, chunks, nulls,
@@ -23,8 +23,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensorhub.codec import columnar
-from sensorhub.codec.columnar import ParquetRecording, RowBatch, arrow_ids
+from sensorhub.codec import rows
+from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.rows import RowBatch, arrow_ids
 from sensorhub.commands.replay import read_ahead
 from sensorhub.core import columns as core_columns
 from sensorhub.core import fast as fast_module
@@ -233,7 +234,7 @@ def test_places_without_the_table_are_the_same(tmp_path: Path) -> None:
         batches = list(recording.batches())
     table = [_columns(batch, Registry()) for batch in batches]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columnar, "_PLACE_TABLE_MAX", 0)
+        patch.setattr(rows, "_PLACE_TABLE_MAX", 0)
         unique = [_columns(batch, Registry()) for batch in batches]
     for got, want in zip(unique, table, strict=True):
         _same_columns(got, want)

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from simulators.site import simulate_site
 
-from sensorhub.codec.batch import LineChunk, LineDecoder, read_chunks
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.lines import LineChunk, read_chunks
 from sensorhub.codec.stages import DecodedBatch, PlacedBatch
 from sensorhub.commands import replay as replay_module
 from sensorhub.commands.convert import convert
@@ -114,7 +115,7 @@ def test_progress_is_reported_on_a_long_run(
 ) -> None:
     jsonl, _, rules = week
     monkeypatch.setattr("sensorhub.commands.replay.PROGRESS_EVERY", 0.0)
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 4096)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 4096)
     seen: list[int] = []
     replay(
         jsonl,
@@ -173,7 +174,7 @@ def test_jsonl_decoded_ahead_writes_what_it_writes_decoded_in_line(
     """Small blocks (many chunks decoded ahead, new places in later ones), bad lines and
     redeliveries: the same files, byte for byte, as decoding each chunk when it is needed."""
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
     ahead, ahead_out = _run(jsonl, rules, tmp_path / "ahead", "fast")
     with monkeypatch.context() as patch:
         patch.setattr(replay_module, "read_ahead", _in_line)
@@ -227,7 +228,7 @@ def test_an_error_decoding_ahead_is_raised_and_leaves_no_thread(
     week: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
     decode = LineDecoder.decode
     calls = 0
 
@@ -251,7 +252,7 @@ def test_stopping_a_jsonl_replay_early_leaves_no_thread(
     """The caller stops after the second batch (here: its progress callback raises) while
     the decoding thread is ahead of it: the thread is stopped and joined."""
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
     monkeypatch.setattr("sensorhub.commands.replay.PROGRESS_EVERY", 0.0)
     seen: list[int] = []
 

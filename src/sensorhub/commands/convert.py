@@ -29,16 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, cast
 
-from sensorhub.codec.batch import read_events
-from sensorhub.codec.columnar import (
+from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.lines import read_events
+from sensorhub.codec.parquet import (
     ROW_GROUP_SIZE,
-    ParquetRecording,
     ParquetRecordingWriter,
     RecordingError,
-    RowBatch,
     is_parquet,
     payload_line,
 )
+from sensorhub.codec.rows import RowBatch
 from sensorhub.commands.replay import DeadLetterFile
 
 logger = logging.getLogger(__name__)

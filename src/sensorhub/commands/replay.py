@@ -42,8 +42,10 @@ from typing import IO, Any, Self, TypeVar
 
 import numpy as np
 
-from sensorhub.codec.batch import LineDecoder, read_chunks, read_events
-from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording, RecordingError, is_parquet
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording
+from sensorhub.codec.lines import read_chunks, read_events
+from sensorhub.codec.parquet import RecordingError, is_parquet
 from sensorhub.codec.stages import CheckedBatch, DecodedBatch, DecodedEvents, PlacedBatch
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
 from sensorhub.core.columns import EventColumns, Redeliveries
