@@ -9,7 +9,6 @@ of the batch's ``Event`` objects), on the edges the fast way has: slices, chunks
 
 from __future__ import annotations
 
-import math
 import pickle
 import threading
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from sensorhub.codec import rows
 from sensorhub.codec.columnar import ParquetRecording
 from sensorhub.codec.rows import RowBatch, arrow_ids
 from sensorhub.commands.replay import read_ahead
-from sensorhub.core import columns as core_columns
 from sensorhub.core import fast as fast_module
 from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds
 from sensorhub.core.fast import FastClassifier, _group_by_room
@@ -318,20 +316,6 @@ def test_grouping_by_room_is_a_stable_sort() -> None:
     order, start = _group_by_room(room, 9)
     assert order.tolist() == np.argsort(room, kind="stable").tolist()
     assert start.tolist() == [int(np.count_nonzero(room < r)) for r in range(10)]
-
-
-def test_the_id_hash_copies_what_it_hashes() -> None:
-    raw = np.frombuffer("zonnehof-é-\U0001f6cf-12345".encode(), dtype=np.uint8)
-    store = np.zeros(64, dtype=np.uint8)
-    for length in range(raw.shape[0] + 1):
-        store[:] = 0
-        h = core_columns._hash_copy(3, raw, 0, length, store, 5)
-        assert h == core_columns._hash(3, raw, 0, length)
-        assert store[5 : 5 + length].tobytes() == raw[:length].tobytes()
-        assert not store[:5].any()
-        assert not store[5 + length :].any()
-    assert core_columns._hash(1, raw, 0, 8) != core_columns._hash(2, raw, 0, 8)
-    assert not math.isnan(float(core_columns._hash(0, raw, 0, 0)))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -19,9 +19,9 @@ what the one before left:
    ``confidence`` a number in [0, 1], no unknown field, every place field given. Rather than one
    call per line, runs of lines are decoded a few hundred at a time in one call, as a JSON array
    made of them (``Segments``: why that decodes each line exactly as decoding it alone would is
-   explained there); a run holding a line msgspec refuses is decoded again around that line. What is left is checked a
-   column at a time: ``ts`` in range, and, once per distinct (site, room, kind, device, event),
-   the names and the event of its kind.
+   explained there); a run holding a line msgspec refuses is decoded again around that line.
+   What is left is checked a column at a time: ``ts`` in range, and, once per distinct (site,
+   room, kind, device, event), the names and the event of its kind.
 3. A line neither vouches for, for whatever reason (bad input, but also what they do not take
    although the contract allows it: an RFC 3339 ``ts``, ``null`` for an optional field, unknown
    fields, a byte order mark), goes to :func:`sensorhub.codec.payload.decode_line`, the one
