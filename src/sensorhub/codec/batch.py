@@ -35,7 +35,6 @@ both against each other on random lines, and on lines one rule away from the sca
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
@@ -53,7 +52,7 @@ from sensorhub.codec.scan import BLANK, REST, NameTable
 from sensorhub.codec.segments import DecodeLines, Line, Segments, known_lines
 from sensorhub.codec.stages import DecodedBatch, Place, Places
 from sensorhub.contract import EVENT_CODES, NAME_RE, TS_MAX, TS_MIN, DeadLetter, Event
-from sensorhub.core.columns import IdColumn, nones
+from sensorhub.core.columns import IdColumn, event_values, nones
 
 __all__ = ["LineDecoder"]
 
@@ -352,25 +351,15 @@ class LineDecoder:
                 made.append(item)
                 made_at.append(i)
         if made:
+            made_ts, made_code, made_value, made_confidence = event_values(made)
             fast_at = np.concatenate([fast_at, np.array(made_at, dtype=np.int64)])
-            ts = np.concatenate([ts, np.array([e.ts for e in made], dtype=np.float64)])
+            ts = np.concatenate([ts, made_ts])
             place = np.concatenate(
                 [place, self._place_numbers([(e.site, e.room, e.kind, e.device) for e in made])]
             )
-            code = np.concatenate(
-                [code, np.array([EVENT_CODES[(e.kind, e.event)] for e in made], dtype=np.int16)]
-            )
-            value = np.concatenate(
-                [
-                    value,
-                    np.array(
-                        [math.nan if e.value is None else e.value for e in made], dtype=np.float64
-                    ),
-                ]
-            )
-            confidence = np.concatenate(
-                [confidence, np.array([e.confidence for e in made], dtype=np.float32)]
-            )
+            code = np.concatenate([code, made_code])
+            value = np.concatenate([value, made_value])
+            confidence = np.concatenate([confidence, made_confidence])
             ids += [e.id for e in made]
             if raw is not None:
                 raw += [e.raw for e in made]

@@ -25,8 +25,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self, cast
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +45,7 @@ from sensorhub.codec.parquet import (
     BoolArray,
     Column,
     RecordingError,
+    RecordingFile,
     dictionary_array,
     shortest_float64,
 )
@@ -77,7 +77,7 @@ FAST_BATCH_SIZE: Final = 65_536
 _NAME_CACHE_MAX: Final = 65_536
 
 
-class ParquetRecording:
+class ParquetRecording(RecordingFile):
     """A Parquet recording opened for reading; the schema is checked on opening.
 
     ``batches()`` yields :class:`RowBatch` es of at most ``batch_size`` rows, holding only one
@@ -110,17 +110,6 @@ class ParquetRecording:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- the schema --------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ __all__ = [
     "ROW_GROUP_SIZE",
     "ParquetRecordingWriter",
     "RecordingError",
+    "RecordingFile",
     "dictionary_array",
     "is_parquet",
     "payload_line",
@@ -127,7 +128,32 @@ def shortest_float64(values: npt.NDArray[np.float32]) -> FloatArray:
     return result
 
 
-class ParquetRecordingWriter:
+class RecordingFile:
+    """A recording open for reading or writing, as a context manager: closed on the way out of
+    the ``with`` block, or ``abort`` ed if it raised (by default: closed all the same)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ParquetRecordingWriter(RecordingFile):
     """Writes validated events to a Parquet recording, one row group per ``row_group_size``.
 
     Only ``row_group_size`` events are held in memory. ``confidences_rounded`` counts confidences
@@ -209,19 +235,9 @@ class ParquetRecordingWriter:
         self.flush()
         self._writer.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self._writer.close()
+    def abort(self) -> None:
+        """Close without writing the events held (the ``with`` block raised)."""
+        self._writer.close()
 
 
 def payload_line(event: Event) -> str:

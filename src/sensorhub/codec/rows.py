@@ -24,8 +24,8 @@ from sensorhub.codec.parquet import (
     dictionary_array,
 )
 from sensorhub.codec.stages import DecodedBatch, DecodedEvents, Places
-from sensorhub.contract import EVENT_CODES, DeadLetter, Event
-from sensorhub.core.columns import IdColumn
+from sensorhub.contract import DeadLetter, Event
+from sensorhub.core.columns import IdColumn, event_values
 from sensorhub.core.jit import jit
 
 __all__ = ["RowBatch", "arrow_ids"]
@@ -133,16 +133,12 @@ class RowBatch:
             value = value_column.to_numpy(zero_copy_only=False, writable=True)
         confidence = self.confidence.astype(np.float32)
         ids = self.ids if self.ids is not None else arrow_ids(columns.column("id"))
-        if self.by_codec:  # rows the codec made: its event, field by field
+        if self.by_codec:  # rows the codec made: its events' values instead
             rows = np.searchsorted(self.valid, list(self.by_codec)).tolist()
-            made_events = list(self.by_codec.values())
-            for n_row, made in zip(rows, made_events, strict=True):
-                ts[n_row] = made.ts
-                code[n_row] = EVENT_CODES[(made.kind, made.event)]
-                value[n_row] = math.nan if made.value is None else made.value
-                confidence[n_row] = made.confidence
-                place[n_row] = places.number((made.site, made.room, made.kind, made.device))
-            ids = ids.replaced(rows, [made.id for made in made_events])
+            made = list(self.by_codec.values())
+            ts[rows], code[rows], value[rows], confidence[rows] = event_values(made)
+            place[rows] = [places.number((e.site, e.room, e.kind, e.device)) for e in made]
+            ids = ids.replaced(rows, [e.id for e in made])
         raw = [event.raw for event in self.events()] if keep_raw else None
         return DecodedBatch(
             self.rows,

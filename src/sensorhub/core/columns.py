@@ -250,13 +250,14 @@ class EventColumns:
         for i in nones(device):  # a device not seen before: registered with its room
             device[i] = registry.device(*places[i])
         devices = np.array(device, dtype=np.int32)
+        ts, code, value, confidence = event_values(events)
         return cls(
-            np.array([e.ts for e in events], dtype=np.float64),
+            ts,
             np.array(registry.device_room, dtype=np.int32)[devices],
             devices,
-            np.array([EVENT_CODES[(e.kind, e.event)] for e in events], dtype=np.int16),
-            np.array([math.nan if e.value is None else e.value for e in events], np.float64),
-            np.array([e.confidence for e in events], dtype=np.float32),
+            code,
+            value,
+            confidence,
             ids=IdColumn.from_strings([e.id for e in events]),
             raw=[e.raw for e in events],
         )
@@ -283,6 +284,21 @@ class EventColumns:
         return taken
 
 
+def event_values(
+    events: Sequence[Event],
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int16], npt.NDArray[np.float64], npt.NDArray[np.float32]
+]:
+    """The columns of ``events`` that need no registry, one Python step per event: time, event
+    code, value (NaN where none) and confidence."""
+    return (
+        np.array([e.ts for e in events], dtype=np.float64),
+        np.array([EVENT_CODES[(e.kind, e.event)] for e in events], dtype=np.int16),
+        np.array([math.nan if e.value is None else e.value for e in events], np.float64),
+        np.array([e.confidence for e in events], dtype=np.float32),
+    )
+
+
 def empty_columns() -> EventColumns:
     return EventColumns(
         np.zeros(0, dtype=np.float64),
@@ -302,7 +318,7 @@ def empty_columns() -> EventColumns:
 Redeliveries = npt.NDArray[np.bool_] | None
 
 #: which ``hashtable.key_hash`` a ``SeenIds`` was filled with (a snapshot of another is hashed
-#: again): 3, the table's polynomial; 2 was FNV-like words, 1 before that
+#: again): 3, the table's polynomial; before it, other hashes
 HASHING: Final = 3
 #: pruned ids' bytes are left in place until they are more than the live ones and this
 SLACK: Final = 1 << 16
