@@ -63,7 +63,7 @@ _T = TypeVar("_T")
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
 #: Batches of a Parquet recording read and checked ahead of the one being classified
 READ_AHEAD = 2
-#: Chunks of a JSONL recording (``batch.BLOCK_BYTES`` each) decoded ahead of the one being
+#: Chunks of a JSONL recording (``lines.BLOCK_BYTES`` each) decoded ahead of the one being
 #: classified
 JSONL_READ_AHEAD = 1
 #: What the audit file holds: the classifier's records, routing's and the silences' entries
