@@ -16,14 +16,14 @@ times on exactly those lines, in the same run, best of ``--repeat`` passes each:
 
 - per line, parsing only or parsing into a typed value: ``json.loads`` (the baseline),
   ``pydantic_core.from_json`` (the parser ``codec.decode_line`` uses), msgspec to ``dict``,
-  orjson, and msgspec into the typed ``Struct`` of ``sensorhub.codec.batch`` (which also
+  orjson, and msgspec into the typed ``Struct`` of ``sensorhub.codec.segments`` (which also
   checks most of the contract in C);
 - the codec itself: ``decode_line`` (every line to an ``Event`` or a dead letter, what
   ``replay --classifier reference`` runs) and ``decode_mqtt`` (what ``serve`` runs on a message,
   the topic made from the line's place beforehand);
 - the compiled scanner alone (``sensorhub.codec.scan``, the batch decoder's first tier): every
   chunk's bytes to columns in one compiled pass, a new table of names per pass;
-- the batch decoder end to end: ``ColumnDecoder.decode`` on every chunk (the scanner, then
+- the batch decoder end to end: ``LineDecoder.decode`` on every chunk, placed (the scanner, then
   msgspec's typed struct for the lines it leaves, every line neither vouches for through
   ``decode_line``): what ``replay`` runs, and the ceiling of replay from JSONL.
 
@@ -49,9 +49,11 @@ import numpy as np
 import pydantic_core
 
 from recordings import ensure_recording, machine
-from sensorhub.codec.batch import ColumnDecoder, _block, _Line, read_chunks
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.lines import read_chunks
 from sensorhub.codec.payload import decode_line, decode_mqtt
 from sensorhub.codec.scan import NameTable
+from sensorhub.codec.segments import Line
 from sensorhub.contract import Event
 from sensorhub.core.columns import Registry
 
@@ -60,8 +62,8 @@ try:
 except ImportError:  # not a dependency: see the module's docstring
     orjson = None
 
-#: The per-line decoder batch.py uses (its ``_DECODE``): a typed struct, checked in C.
-STRUCT = "msgspec -> typed Struct (batch.py's)"
+#: The batch decoder's per-line decoder (segments.py's ``_DECODE``): a typed struct, checked in C.
+STRUCT = "msgspec -> typed Struct (segments.py's)"
 #: The tuple msgspec raises for bad input.
 MSGSPEC_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 
@@ -123,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     mqtt = list(zip(topics(lines), lines, strict=True))
     load_before = os.getloadavg()[0]
 
-    struct = msgspec.json.Decoder(_Line).decode
+    struct = msgspec.json.Decoder(Line).decode
     to_dict = msgspec.json.Decoder().decode
     runs: list[tuple[str, Callable[[list[bytes]], int] | None]] = [
         ("json.loads (baseline, stdlib)", per_line(json.loads, ValueError)),
@@ -143,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def run_decode_mqtt(_: list[bytes]) -> int:
         return sum(type(decode_mqtt(t, p, received)) is not Event for t, p in mqtt)
 
-    blocks = [block for block in map(_block, chunks) if block is not None]
+    blocks = [block for block in (chunk.block() for chunk in chunks) if block is not None]
 
     def run_scan(_: list[bytes]) -> int:
         table = NameTable()  # a new one, as each replay starts with
@@ -154,8 +156,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         return left
 
     def run_batch(_: list[bytes]) -> int:
-        decoder = ColumnDecoder(Registry())  # a new one, as each replay starts with
-        return sum(len(decoder.decode(chunk, received).dead_letters) for chunk in chunks)
+        decoder = LineDecoder()  # a new one, as each replay starts with
+        registry = Registry()
+        return sum(
+            len(decoder.decode(chunk, received).placed(registry).dead_letters) for chunk in chunks
+        )
 
     runs += [
         ("codec decode_line (Event or dead letter)", run_decode_line),

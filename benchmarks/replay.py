@@ -8,15 +8,15 @@ same events instead, e.g. one written by another version of ``sensorhub convert`
 Makes (once, in ``benchmarks/.data/``) a simulated recording of ``--rooms`` rooms over
 ``--nights`` nights, as JSONL and as Parquet, then times in the same run, best of ``--repeat``:
 
-- the raw decoder alone: ``batch.ColumnDecoder`` on every chunk of the JSONL file, read as
-  replay reads it (the ceiling for replay from JSONL: everything replay does but classify and
-  write pages); and the codec's ``decode_line`` on every line (what ``--classifier reference``
-  decodes with);
+- the raw decoder alone: ``batch.LineDecoder`` on every chunk of the JSONL file (decoded and
+  placed), read as replay reads it (the ceiling for replay from JSONL: everything replay does
+  but classify and write pages); and the codec's ``decode_line`` on every line (what
+  ``--classifier reference`` decodes with);
 - ``replay`` end to end from JSONL and from Parquet (``sensorhub.commands.replay.replay()``, the
   function the command runs: read, check, classify, write pages and dead letters), in events per
   second, with the classifier ``--classifier`` names (default ``fast``, as the command);
 - the Parquet reader alone: rows read and checked, then also made into columns
-  (``columnar.event_columns``, what replay hands the fast classifier);
+  (``RowBatch.decoded().placed(registry)``, what replay hands the fast classifier);
 - the classifier alone on events decoded beforehand: ``FastClassifier.push_batch`` on the very
   column chunks replay makes of the JSONL (audit off, as replay without ``--audit``), and the
   pure-Python reference, ``Classifier.push`` of one ``Event`` at a time (the floor).
@@ -47,10 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from recordings import Recording, ensure_recording, machine
-from sensorhub.codec.batch import ColumnDecoder, read_chunks
-from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording, event_columns
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording
+from sensorhub.codec.lines import read_chunks, read_recording
 from sensorhub.codec.payload import decode_line
-from sensorhub.commands.replay import read_recording, replay
+from sensorhub.commands.replay import replay
 from sensorhub.contract import MAX_LATENESS, Event
 from sensorhub.core.classifier import Classifier as Reference
 from sensorhub.core.columns import EventColumns, Registry
@@ -94,8 +95,12 @@ def decode_all(path: Path) -> int:
 
 def decode_columns(path: Path) -> int:
     """The batch decoder alone, as replay runs it: JSONL chunks to EventColumns."""
-    decoder = ColumnDecoder(Registry())
-    return sum(len(decoder.decode(chunk, time.time()).columns) for chunk in read_chunks(path))
+    registry = Registry()
+    decoder = LineDecoder()
+    return sum(
+        len(decoder.decode(chunk, time.time()).placed(registry).columns)
+        for chunk in read_chunks(path)
+    )
 
 
 def read_parquet(path: Path, *, columns: bool) -> int:
@@ -105,7 +110,7 @@ def read_parquet(path: Path, *, columns: bool) -> int:
     with ParquetRecording(path, batch_size=FAST_BATCH_SIZE) as recording:
         for batch in recording.batches():
             if columns:
-                events += len(event_columns(batch, registry))
+                events += len(batch.decoded().placed(registry).columns)
             else:
                 events += len(batch.valid)
     return events
@@ -127,34 +132,36 @@ def column_chunks(path: Path) -> tuple[Registry, list[EventColumns]]:
     """The JSONL recording decoded as replay decodes it for the fast classifier: a chunk of
     columns per block of lines, against one registry."""
     registry = Registry()
-    decoder = ColumnDecoder(registry)
-    chunks = [decoder.decode(chunk, time.time()).columns for chunk in read_chunks(path)]
+    decoder = LineDecoder()
+    chunks = [
+        decoder.decode(chunk, time.time()).placed(registry).columns for chunk in read_chunks(path)
+    ]
     return registry, chunks
 
 
 def fast_alone(policy: Policy, registry: Registry, chunks: list[EventColumns]) -> tuple[int, int]:
-    """(events, pages) of a new FastClassifier (audit off, as replay without --audit) taking
-    ``chunks`` by ``push_batch`` and draining."""
+    """(events, first pages: the incidents opened) of a new FastClassifier (audit off, as
+    replay without --audit) taking ``chunks`` by ``push_batch`` and draining."""
     fast = FastClassifier(policy, lateness=MAX_LATENESS, audit=False)
     for key in registry.device_keys:  # the same indices, in the same order, as in the chunks
         fast.registry.device(*key)
     pages = 0
     events = 0
     for columns in chunks:
-        pages += len(fast.push_batch(columns).pages)
+        pages += len(fast.push_batch(columns).opened)
         events += len(columns)
-    pages += len(fast.drain().pages)
+    pages += len(fast.drain().opened)
     return events, pages
 
 
 def reference_alone(events: list[Event], policy: Policy) -> tuple[int, int]:
-    """(events, pages) of feeding decoded ``events`` to a new reference classifier, one ``push``
-    each, and draining it."""
+    """(events, first pages: the incidents opened) of feeding decoded ``events`` to a new
+    reference classifier, one ``push`` each, and draining it."""
     classifier = Reference(policy, lateness=MAX_LATENESS)
     pages = 0
     for event in events:
-        pages += len(classifier.push(event).pages)
-    pages += len(classifier.drain().pages)
+        pages += len(classifier.push(event).opened)
+    pages += len(classifier.drain().opened)
     return len(events), pages
 
 

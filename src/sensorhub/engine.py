@@ -47,8 +47,8 @@ from sensorhub.contract import (
     Page,
 )
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns
-from sensorhub.core.fast import FastClassifier, Redeliveries
+from sensorhub.core.columns import EventColumns, Redeliveries
+from sensorhub.core.fast import FastClassifier
 from sensorhub.core.jit import project_stamp
 from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
 from sensorhub.routing.acks import AckRecord

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensorhub.codec import batch
-from sensorhub.codec.batch import ColumnDecoder, LineChunk, decode_events, read_chunks
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.lines import LineChunk, decode_events, read_chunks
+from sensorhub.codec.stages import PlacedBatch
 from sensorhub.contract import EVENT_CODES, VOCABULARY, allowed_events
 from sensorhub.core.columns import EventColumns, Registry
 
@@ -71,17 +73,23 @@ def _line(draw: st.DrawFn) -> bytes:
     return data
 
 
+def _placed(decoder: LineDecoder, chunk: LineChunk) -> PlacedBatch:
+    """``chunk`` decoded and placed in a registry of its own."""
+    return decoder.decode(chunk, 0.0).placed(Registry())
+
+
 def _compare(lines: list[bytes], *, text: bytes | None = None, passes: int = 1) -> None:
     """The batch decoder's result on ``lines`` (decoded ``passes`` times by one decoder: later
     passes know the places) is the codec's."""
     chunk = LineChunk("t.jsonl", 7, lines, text)
     fast_registry = Registry()
-    decoder = ColumnDecoder(fast_registry)
-    rows, events, dead, _ = decode_events(chunk, 5.0)
+    decoder = LineDecoder()
+    reference = decode_events(chunk, 5.0)
+    rows, events, dead = reference.rows, reference.events, reference.dead_letters
     registry = Registry()
     expected = EventColumns.from_events(events, registry)
     for done in range(passes):
-        fast = decoder.decode(chunk, 5.0)
+        fast = decoder.decode(chunk, 5.0).placed(fast_registry)
         got = fast.columns
         assert fast.rows == rows
         assert [d.model_dump() for d in fast.dead_letters] == [d.model_dump() for d in dead]
@@ -91,7 +99,7 @@ def _compare(lines: list[bytes], *, text: bytes | None = None, passes: int = 1) 
         assert fast_registry.device_keys == registry.device_keys  # same order of first events
         assert np.array_equal(got.device, expected.device), done
         assert np.array_equal(got.room, expected.room)
-    audit = ColumnDecoder(Registry(), keep_raw=True).decode(chunk, 5.0).columns
+    audit = _placed(LineDecoder(keep_raw=True), chunk).columns
     assert audit.raw == [e.raw for e in events]
     assert audit.ids == expected.ids
 
@@ -139,8 +147,8 @@ def test_the_reader_keeps_line_numbers_across_blocks(tmp_path: Path) -> None:
     assert len(chunks) > 10
     assert [line for c in chunks for line in c.lines] == [line.encode() for line in lines]
     registry = Registry()
-    decoder = ColumnDecoder(registry)
-    batches = [decoder.decode(c, 0.0) for c in chunks]
+    decoder = LineDecoder()
+    batches = [decoder.decode(c, 0.0).placed(registry) for c in chunks]
     dead = [d for b in batches for d in b.dead_letters]
     assert [d.model_dump()["source"] for d in dead] == ["r.jsonl:322"]
     assert sum(len(b.columns) for b in batches) == 499
@@ -333,9 +341,9 @@ def test_the_scanner_takes_the_ordinary_lines(monkeypatch: pytest.MonkeyPatch) -
     def not_called(*args: object, **kwargs: object) -> None:
         raise AssertionError("a line was left to the tiers behind the scanner")
 
-    monkeypatch.setattr(batch, "_Segments", not_called)
+    monkeypatch.setattr(batch, "Segments", not_called)
     monkeypatch.setattr(batch, "decode_line", not_called)
-    got = ColumnDecoder(Registry()).decode(LineChunk("t.jsonl", 1, lines), 0.0)
+    got = _placed(LineDecoder(), LineChunk("t.jsonl", 1, lines))
     assert got.rows == len(got.columns) == 500
     assert got.columns.ids is not None
     assert got.columns.ids.tolist() == [f"cam-{n}" for n in range(500)]
@@ -363,5 +371,5 @@ def test_chunks_of_text_alone_are_lines_made_when_asked_for(tmp_path: Path) -> N
     assert "x" in repr(chunk)
     with pytest.raises(TypeError):
         LineChunk("r.jsonl", 1)
-    empty = ColumnDecoder(Registry(), keep_raw=True).decode(LineChunk("e", 1, []), 0.0)
+    empty = _placed(LineDecoder(keep_raw=True), LineChunk("e", 1, []))
     assert (empty.rows, len(empty.columns), empty.columns.raw) == (0, 0, [])

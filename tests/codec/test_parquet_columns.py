@@ -1,6 +1,6 @@
 """Parquet rows to ``EventColumns`` without a Python object per row.
 
-The ids come straight from the Arrow string buffers (``columnar.arrow_ids``), the places from
+The ids come straight from the Arrow string buffers (``rows.arrow_ids``), the places from
 one pass over the dictionary indices, the row checks from one compiled pass; these tests hold
 each to what the slow way makes of the same rows (``to_pylist()``, ``EventColumns.from_events``
 of the batch's ``Event`` objects), on the edges the fast way has: slices, chunks, nulls,
@@ -9,7 +9,6 @@ of the batch's ``Event`` objects), on the edges the fast way has: slices, chunks
 
 from __future__ import annotations
 
-import math
 import pickle
 import threading
 from collections.abc import Iterator
@@ -23,10 +22,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensorhub.codec import columnar
-from sensorhub.codec.columnar import ParquetRecording, arrow_ids, event_columns
+from sensorhub.codec import rows
+from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.rows import RowBatch, arrow_ids
 from sensorhub.commands.replay import read_ahead
-from sensorhub.core import columns as core_columns
 from sensorhub.core import fast as fast_module
 from sensorhub.core.arrival import group_by_room
 from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds
@@ -168,6 +167,11 @@ def _write(path: Path, rows: list[dict[str, Any]], *, large: bool = False) -> No
     pq.write_table(table, path, row_group_size=97)
 
 
+def _columns(batch: RowBatch, registry: Registry) -> EventColumns:
+    """The valid rows of ``batch`` as columns of ``registry``: decoded, then placed."""
+    return batch.decoded().placed(registry).columns
+
+
 def _same_columns(got: EventColumns, want: EventColumns) -> None:
     assert got.ts.tolist() == want.ts.tolist()
     assert got.room.tolist() == want.room.tolist()
@@ -185,7 +189,7 @@ def _same_columns(got: EventColumns, want: EventColumns) -> None:
 
 @pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize("batch_size", [1, 40, 1000])
-def test_event_columns_are_the_columns_of_the_events(
+def test_rows_decoded_and_placed_are_the_columns_of_the_events(
     tmp_path: Path, large: bool, batch_size: int
 ) -> None:
     path = tmp_path / "night.parquet"
@@ -194,30 +198,30 @@ def test_event_columns_are_the_columns_of_the_events(
     seen = 0
     with ParquetRecording(path, batch_size=batch_size) as recording:
         for batch in recording.batches():
-            got = event_columns(batch, fast)
+            got = _columns(batch, fast)
             want = EventColumns.from_events(batch.events(), slow)
             _same_columns(got, want)
             seen += len(got)
-            with_raw = event_columns(batch, Registry(), keep_raw=True)
+            with_raw = batch.decoded(keep_raw=True).placed(Registry()).columns
             assert with_raw.raw == [event.raw for event in batch.events()]
     assert fast.device_keys == slow.device_keys
     assert fast.device_room == slow.device_room
     assert 200 < seen < 300
 
 
-def test_columns_made_ahead_and_placed_in_order_are_the_event_columns(tmp_path: Path) -> None:
-    """What replay does with a Parquet recording: every batch made into columns on another
-    thread first (codec rows and new places in later batches too), then placed one by one:
-    the same columns, and the places registered in the same order, as ``event_columns``."""
+def test_batches_decoded_ahead_and_placed_in_order_are_the_same_columns(tmp_path: Path) -> None:
+    """What replay does with a Parquet recording: every batch decoded on another thread first
+    (codec rows and new places in later batches too), then placed one by one: the same
+    columns, and the places registered in the same order, as each placed once decoded."""
     path = tmp_path / "night.parquet"
     _write(path, _rows(300, seed=5))
     with ParquetRecording(path, batch_size=40) as recording:
         batches = list(recording.batches())
     assert any(batch.by_codec for batch in batches)
-    made = list(read_ahead(columnar.unplaced_columns(batch) for batch in batches))
+    made = list(read_ahead(batch.decoded() for batch in batches))
     ahead, in_order = Registry(), Registry()
-    for unplaced, batch in zip(made, batches, strict=True):
-        _same_columns(unplaced.placed(ahead), event_columns(batch, in_order))
+    for decoded, batch in zip(made, batches, strict=True):
+        _same_columns(decoded.placed(ahead).columns, _columns(batch, in_order))
     assert ahead.device_keys == in_order.device_keys
     assert ahead.device_room == in_order.device_room
 
@@ -227,10 +231,10 @@ def test_places_without_the_table_are_the_same(tmp_path: Path) -> None:
     _write(path, _rows(200, seed=3))
     with ParquetRecording(path, batch_size=64) as recording:
         batches = list(recording.batches())
-    table = [event_columns(batch, Registry()) for batch in batches]
+    table = [_columns(batch, Registry()) for batch in batches]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columnar, "_PLACE_TABLE_MAX", 0)
-        unique = [event_columns(batch, Registry()) for batch in batches]
+        patch.setattr(rows, "_PLACE_TABLE_MAX", 0)
+        unique = [_columns(batch, Registry()) for batch in batches]
     for got, want in zip(unique, table, strict=True):
         _same_columns(got, want)
 
@@ -244,7 +248,7 @@ def test_a_batch_of_only_bad_rows_has_no_columns(tmp_path: Path) -> None:
     with ParquetRecording(path) as recording:
         (batch,) = recording.batches()
     assert len(batch.dead_letters) == 3
-    assert len(event_columns(batch, Registry())) == 0
+    assert len(_columns(batch, Registry())) == 0
 
 
 # -- reading ahead on a thread --------------------------------------------------------------
@@ -313,20 +317,6 @@ def test_grouping_by_room_is_a_stable_sort() -> None:
     order, start = group_by_room(room, 9)
     assert order.tolist() == np.argsort(room, kind="stable").tolist()
     assert start.tolist() == [int(np.count_nonzero(room < r)) for r in range(10)]
-
-
-def test_the_id_hash_copies_what_it_hashes() -> None:
-    raw = np.frombuffer("zonnehof-é-\U0001f6cf-12345".encode(), dtype=np.uint8)
-    store = np.zeros(64, dtype=np.uint8)
-    for length in range(raw.shape[0] + 1):
-        store[:] = 0
-        h = core_columns._hash_copy(3, raw, 0, length, store, 5)
-        assert h == core_columns._hash(3, raw, 0, length)
-        assert store[5 : 5 + length].tobytes() == raw[:length].tobytes()
-        assert not store[:5].any()
-        assert not store[5 + length :].any()
-    assert core_columns._hash(1, raw, 0, 8) != core_columns._hash(2, raw, 0, 8)
-    assert not math.isnan(float(core_columns._hash(0, raw, 0, 0)))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -17,12 +17,9 @@ from hypothesis import strategies as st
 from simulators.ward import Ward, generate_night, to_line
 
 from sensorhub.cli import main
-from sensorhub.codec.columnar import (
-    RECORDING_SCHEMA,
-    ParquetRecording,
-    ParquetRecordingWriter,
-    RecordingError,
-)
+from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.formats import RecordingError
+from sensorhub.codec.parquet import RECORDING_SCHEMA, ParquetRecordingWriter
 from sensorhub.codec.payload import decode_line
 from sensorhub.commands.convert import ConvertError, convert
 from sensorhub.contract import (

@@ -19,13 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from simulators.site import simulate_site
 
-from sensorhub.codec.batch import (
-    ColumnBatch,
-    ColumnDecoder,
-    LineChunk,
-    PlacedBatch,
-    read_chunks,
-)
+from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.lines import LineChunk, read_chunks
+from sensorhub.codec.stages import DecodedBatch, PlacedBatch
 from sensorhub.commands import replay as replay_module
 from sensorhub.commands.convert import convert
 from sensorhub.commands.replay import ReplaySummary, replay
@@ -119,7 +115,7 @@ def test_progress_is_reported_on_a_long_run(
 ) -> None:
     jsonl, _, rules = week
     monkeypatch.setattr("sensorhub.commands.replay.PROGRESS_EVERY", 0.0)
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 4096)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 4096)
     seen: list[int] = []
     replay(
         jsonl,
@@ -179,7 +175,7 @@ def test_jsonl_decoded_ahead_writes_what_it_writes_decoded_in_line(
     """Small blocks (many chunks decoded ahead, new places in later ones), bad lines and
     redeliveries: the same files, byte for byte, as decoding each chunk when it is needed."""
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
     ahead, ahead_out = _run(jsonl, rules, tmp_path / "ahead", "fast")
     with monkeypatch.context() as patch:
         patch.setattr(replay_module, "read_ahead", _in_line)
@@ -194,17 +190,17 @@ def test_jsonl_decoded_ahead_writes_what_it_writes_decoded_in_line(
 
 
 def test_places_decoded_ahead_are_registered_as_in_line(week: tuple[Path, Path, Path]) -> None:
-    """Every chunk decoded before any is registered, then registered in order: the same
-    columns, and the same devices in the registry in the same order, as ``decode``."""
+    """Every chunk decoded before any is placed, then placed in order: the same columns, and
+    the same devices in the registry in the same order, as each placed once decoded."""
     jsonl, _, _ = week
     chunks = list(read_chunks(jsonl, block_bytes=16_384))
     assert len(chunks) > 10
     in_line, ahead = Registry(), Registry()
-    in_line_decoder = ColumnDecoder(in_line, keep_raw=True)
-    ahead_decoder = ColumnDecoder(ahead, keep_raw=True)
-    expected = [in_line_decoder.decode(_fresh(chunk), 0.0) for chunk in chunks]
-    placed: list[PlacedBatch] = [ahead_decoder.decode_places(chunk, 0.0) for chunk in chunks]
-    got = [ahead_decoder.register(batch) for batch in placed]
+    in_line_decoder = LineDecoder(keep_raw=True)
+    ahead_decoder = LineDecoder(keep_raw=True)
+    expected = [in_line_decoder.decode(_fresh(chunk), 0.0).placed(in_line) for chunk in chunks]
+    decoded: list[DecodedBatch] = [ahead_decoder.decode(chunk, 0.0) for chunk in chunks]
+    got = [batch.placed(ahead) for batch in decoded]
     assert [_plain(batch) for batch in got] == [_plain(batch) for batch in expected]
     assert ahead.device_keys == in_line.device_keys
     assert ahead.room_keys == in_line.room_keys
@@ -215,7 +211,7 @@ def _fresh(chunk: LineChunk) -> LineChunk:
     return LineChunk(chunk.name, chunk.first, text=chunk.text, limit=chunk.limit)
 
 
-def _plain(batch: ColumnBatch) -> tuple[Any, ...]:
+def _plain(batch: PlacedBatch) -> tuple[Any, ...]:
     """A decoded batch as lists, comparable with ``==`` (NaN values as None)."""
     c = batch.columns
     ids = c.ids.tolist() if c.ids is not None else None
@@ -233,18 +229,18 @@ def test_an_error_decoding_ahead_is_raised_and_leaves_no_thread(
     week: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
-    decode_places = ColumnDecoder.decode_places
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
+    decode = LineDecoder.decode
     calls = 0
 
-    def failing(self: ColumnDecoder, chunk: LineChunk, received_at: float) -> PlacedBatch:
+    def failing(self: LineDecoder, chunk: LineChunk, received_at: float) -> DecodedBatch:
         nonlocal calls
         calls += 1
         if calls == 5:
             raise _StopError("a chunk that cannot be decoded")
-        return decode_places(self, chunk, received_at)
+        return decode(self, chunk, received_at)
 
-    monkeypatch.setattr(ColumnDecoder, "decode_places", failing)
+    monkeypatch.setattr(LineDecoder, "decode", failing)
     with pytest.raises(_StopError, match="cannot be decoded"):
         replay(jsonl, load_policy(rules), tmp_path / "pages.jsonl")
     assert calls == 5
@@ -257,7 +253,7 @@ def test_stopping_a_jsonl_replay_early_leaves_no_thread(
     """The caller stops after the second batch (here: its progress callback raises) while
     the decoding thread is ahead of it: the thread is stopped and joined."""
     jsonl, _, rules = week
-    monkeypatch.setattr("sensorhub.codec.batch.BLOCK_BYTES", 16_384)
+    monkeypatch.setattr("sensorhub.codec.lines.BLOCK_BYTES", 16_384)
     monkeypatch.setattr("sensorhub.commands.replay.PROGRESS_EVERY", 0.0)
     seen: list[int] = []
 

@@ -113,15 +113,14 @@ def test_ids_whose_hashes_collide_are_told_apart_by_their_bytes(
     """Every id hashed alike (the check run as Python, its hash replaced): still exact."""
     check = getattr(columns._check_ids, "py_func", columns._check_ids)
     monkeypatch.setattr(columns, "_check_ids", check)
-    monkeypatch.setattr(columns, "_hash", lambda device, raw, start, length: np.uint64(7))
 
-    def copy_and_collide(  # noqa: PLR0917 - the signature of _hash_copy
+    def copy_and_collide(  # noqa: PLR0917 - the signature of key_hash_copy
         device: int, raw: Any, start: int, length: int, store: Any, at: int
     ) -> Any:
         store[at : at + length] = raw[start : start + length]
         return np.uint64(7)
 
-    monkeypatch.setattr(columns, "_hash_copy", copy_and_collide)
+    monkeypatch.setattr(columns, "key_hash_copy", copy_and_collide)
     rng = random.Random(3)
     events = []
     t = 0.0

@@ -8,11 +8,11 @@ import sys
 
 # in a process of its own: in this one, other tests may have compiled them already
 CHECK = """
-from sensorhub.core import columns, kernel
+from sensorhub.core import hashtable, kernel
 from sensorhub.core.warm import warm_up
 warm_up()
 # called from Python when the redelivery table grows, and when the event log is pruned
-print(bool(columns._rehash.signatures), bool(kernel._live_seqs.signatures))
+print(bool(hashtable.rehash.signatures), bool(kernel._live_seqs.signatures))
 """
 
 

@@ -1,29 +1,10 @@
-"""Columnar recordings: Parquet in and out, checked a column at a time.
+"""Parquet recordings read, checked a column at a time: ``ParquetRecording``.
 
-Researchers keep years of sensor data in Parquet. A sensorhub Parquet recording has one row per
-event and these columns (``RECORDING_SCHEMA``):
-
-=========== ===================== ==========================================================
-column      type                  meaning
-=========== ===================== ==========================================================
-ts          float64               event time, Unix seconds (required)
-site        string, dictionary    the site (required)
-room        string, dictionary    the room (required)
-kind        string, dictionary    the sensor kind (required)
-device      string, dictionary    the device (required)
-event       string, dictionary    what was seen (required)
-id          string, nullable      the event's id
-confidence  float32, nullable     the sensor's confidence; absent means 1.0
-value       float64, nullable     a measurement (dB(A), battery %)
-extra       string, nullable      the payload's unknown fields as one JSON object
-=========== ===================== ==========================================================
-
-Files written by other tools are read too: strings may be plain or dictionary-encoded, ``ts``
-may be any integer or float type or a timestamp with a time zone, the optional columns may be
-missing. A column that is not in the table, or a required column that is missing or of the
-wrong type, makes the whole file unreadable (:class:`RecordingError`, with a sentence saying
-what to do); a row that breaks the contract is bad input like a bad JSONL line: it becomes a
-dead letter with the reason, and the rest is read.
+The format is :mod:`sensorhub.codec.parquet`'s. A column that is not in the table, or a
+required column that is missing or of the wrong type, makes the whole file unreadable
+(:class:`~sensorhub.codec.parquet.RecordingError`, with a sentence saying what to do); a row
+that breaks the contract is bad input like a bad JSONL line: it becomes a dead letter with the
+reason, and the rest is read.
 
 Reading checks the rules of the codec (contract section 1) on whole columns with numpy and
 pyarrow compute: names are matched against the name pattern once per distinct value, ``kind``
@@ -34,21 +15,17 @@ may hold anything) are rebuilt as a JSON payload and handed to
 :func:`sensorhub.codec.payload.decode_line`, so a dead letter reads exactly as it would for the
 same line of a JSONL recording, and the codec stays the one definition of what is valid.
 
-``confidence`` is stored as float32 (7 significant digits) and read back as the shortest decimal
-that float32 value stands for, so a sensor's 0.7 comes back as 0.7, not 0.699999988.
+The checked rows come batch by batch as :class:`~sensorhub.codec.rows.RowBatch` es (the *read*
+stage of :mod:`sensorhub.codec.stages`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self, TypeAlias, cast
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -57,8 +34,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic_core import from_json
 
-from sensorhub.codec.formats import RecordingError, is_parquet
+from sensorhub.codec.parquet import (
+    COLUMNS_TEXT,
+    DICTIONARY_COLUMNS,
+    ID_MAX,
+    KNOWN_FIELDS,
+    NAME_COLUMNS,
+    RECORDING_SCHEMA,
+    REQUIRED_COLUMNS,
+    BoolArray,
+    Column,
+    RecordingError,
+    RecordingFile,
+    dictionary_array,
+    shortest_float64,
+)
 from sensorhub.codec.payload import dead_letter, decode_line
+from sensorhub.codec.rows import RowBatch, arrow_ids
 from sensorhub.contract import (
     DEFAULT_PREFIX,
     EVENT_CODES,
@@ -70,503 +62,25 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.core.columns import IdColumn
 from sensorhub.core.jit import jit
 
-__all__ = [
-    "FAST_BATCH_SIZE",
-    "READ_BATCH_SIZE",
-    "RECORDING_SCHEMA",
-    "ROW_GROUP_SIZE",
-    "EventBatch",
-    "ParquetRecording",
-    "ParquetRecordingWriter",
-    "RecordingError",
-    "UnplacedColumns",
-    "event_columns",
-    "is_parquet",
-    "payload_line",
-    "unplaced_columns",
-]
+__all__ = ["FAST_BATCH_SIZE", "READ_BATCH_SIZE", "ParquetRecording"]
 
-logger = logging.getLogger(__name__)
-
-#: Rows per Parquet row group when writing.
-ROW_GROUP_SIZE: Final = 65_536
 #: Rows per batch when reading: checking columns costs little per batch, the Event objects of a
 #: batch take about 1 KB a row, so this bounds what a replay holds (measured: 16k rows check
 #: within 10% of the speed of 64k).
 READ_BATCH_SIZE: Final = 16_384
 #: Rows per batch when replay reads columns for the compiled core (no Event objects).
 FAST_BATCH_SIZE: Final = 65_536
-
-_TEXT: Final = pa.dictionary(pa.int32(), pa.string())
-RECORDING_SCHEMA: Final = pa.schema(
-    [
-        pa.field("ts", pa.float64(), nullable=False),
-        pa.field("site", _TEXT, nullable=False),
-        pa.field("room", _TEXT, nullable=False),
-        pa.field("kind", _TEXT, nullable=False),
-        pa.field("device", _TEXT, nullable=False),
-        pa.field("event", _TEXT, nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("confidence", pa.float32()),
-        pa.field("value", pa.float64()),
-        pa.field("extra", pa.string()),
-    ]
-)
-_LOCATION: Final = ("site", "room", "kind", "device")
-_NAMES: Final = ("site", "room", "device")
-_DICTIONARY_COLUMNS: Final = (*_LOCATION, "event")
-#: Columns written with Parquet dictionary encoding (the others plain)
-_DICTIONARY_WRITTEN: Final = (*_DICTIONARY_COLUMNS, "confidence", "value", "extra")
-REQUIRED_COLUMNS: Final = ("ts", *_DICTIONARY_COLUMNS)
-OPTIONAL_COLUMNS: Final = ("id", "confidence", "value", "extra")
-#: The fields of a payload that have columns of their own; every other field goes to ``extra``.
-KNOWN_FIELDS: Final = frozenset((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS[:-1]))
-#: Longest id the contract allows (characters).
-ID_MAX: Final = 128
 #: Distinct names remembered as valid or not, per reader.
 _NAME_CACHE_MAX: Final = 65_536
 
-_COLUMNS_TEXT: Final = (
-    "a sensorhub recording has the columns ts, site, room, kind, device, event (required) and "
-    "id, confidence, value, extra (optional); `sensorhub convert night.jsonl night.parquet` "
-    "writes one"
-)
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-IntArray: TypeAlias = npt.NDArray[np.intp]
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
-Column: TypeAlias = "pa.Array[Any]"
-
-
-# --- shortest decimals of float32 ---------------------------------------------------------------
-
-
-def shortest_float64(values: npt.NDArray[np.float32]) -> FloatArray:
-    """Each float32 as the float64 of its shortest decimal: 0.7f is 0.7, not 0.699999988.
-
-    Computed once per distinct value (a recording has few distinct confidences)."""
-    if values.size == 0:
-        return values.astype(np.float64)
-    distinct, inverse = np.unique(values, return_inverse=True)
-    decimal = np.array([float(str(value)) for value in distinct], dtype=np.float64)
-    result: FloatArray = decimal[inverse.reshape(values.shape)]
-    return result
-
-
-# --- writing ------------------------------------------------------------------------------------
-
-
-class ParquetRecordingWriter:
-    """Writes validated events to a Parquet recording, one row group per ``row_group_size``.
-
-    Only ``row_group_size`` events are held in memory. ``confidences_rounded`` counts confidences
-    that needed more than float32's 7 significant digits and were rounded.
-    """
-
-    def __init__(self, path: Path, *, row_group_size: int = ROW_GROUP_SIZE) -> None:
-        if row_group_size < 1:
-            raise ValueError("row_group_size must be at least 1")
-        self.path = path
-        self.row_group_size = row_group_size
-        self.rows = 0
-        self.row_groups = 0
-        self.confidences_rounded = 0
-        self._writer = pq.ParquetWriter(
-            path,
-            RECORDING_SCHEMA,
-            compression="zstd",
-            write_statistics=["ts"],
-            # dictionary pages where values repeat; ids and times rarely do (a dictionary of
-            # them overflows and falls back to plain: measured, 30% larger and a third slower
-            # to read)
-            use_dictionary=cast(bool, list(_DICTIONARY_WRITTEN)),  # a list: pyarrow-stubs say bool
-        )
-        self._columns: dict[str, list[Any]] = {name: [] for name in RECORDING_SCHEMA.names}
-
-    def write(self, event: Event) -> None:
-        """Add one event (as the codec made it: unknown fields are read from ``event.raw``)."""
-        columns = self._columns
-        raw = event.raw
-        columns["ts"].append(event.ts)
-        columns["site"].append(event.site)
-        columns["room"].append(event.room)
-        columns["kind"].append(event.kind)
-        columns["device"].append(event.device)
-        columns["event"].append(event.event)
-        columns["id"].append(event.id)
-        confidence = raw.get("confidence")
-        columns["confidence"].append(None if confidence is None else float(confidence))
-        columns["value"].append(event.value)
-        if len(raw) > len(KNOWN_FIELDS) or not KNOWN_FIELDS.issuperset(raw):
-            unknown = {name: value for name, value in raw.items() if name not in KNOWN_FIELDS}
-            columns["extra"].append(
-                json.dumps(unknown, separators=(",", ":"), ensure_ascii=False) if unknown else None
-            )
-        else:
-            columns["extra"].append(None)
-        if len(columns["ts"]) >= self.row_group_size:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the events held so far as one row group."""
-        columns = self._columns
-        count = len(columns["ts"])
-        if not count:
-            return
-        confidence = pa.array(columns["confidence"], pa.float64())
-        given = confidence.drop_null().to_numpy()
-        self.confidences_rounded += int(
-            np.count_nonzero(shortest_float64(given.astype(np.float32)) != given)
-        )
-        arrays = [
-            pa.array(columns["ts"], pa.float64()),
-            *(pa.array(columns[name], pa.string()).dictionary_encode() for name in _LOCATION),
-            pa.array(columns["event"], pa.string()).dictionary_encode(),
-            pa.array(columns["id"], pa.string()),
-            confidence.cast(pa.float32()),
-            pa.array(columns["value"], pa.float64()),
-            pa.array(columns["extra"], pa.string()),
-        ]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=RECORDING_SCHEMA)
-        self._writer.write_batch(batch, row_group_size=self.row_group_size)
-        self.rows += count
-        self.row_groups += 1
-        for values in columns.values():
-            values.clear()
-
-    def close(self) -> None:
-        self.flush()
-        self._writer.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self._writer.close()
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class EventBatch:
-    """One batch of a Parquet recording, checked.
-
-    ``rows`` rows were read, starting at row ``first_row`` (counting from 0) of the file.
-    ``valid`` holds the positions (in the batch) of the rows that are valid events, in file
-    order; ``ts``, ``event_code`` and ``confidence`` are theirs as arrays, and ``columns`` their
-    columns (normalised to ``RECORDING_SCHEMA``'s types, confidence as float64). Every other row
-    is a dead letter. ``events()`` builds the :class:`~sensorhub.contract.Event` objects.
-    """
-
-    first_row: int
-    rows: int
-    valid: IntArray
-    ts: FloatArray
-    event_code: npt.NDArray[np.int16]
-    confidence: FloatArray
-    columns: pa.RecordBatch
-    dead_letters: list[DeadLetter]
-    #: Events the codec made, for rows with unknown fields (or rows the arrays doubted), by
-    #: position in the batch.
-    by_codec: dict[int, Event] = field(default_factory=dict)
-    #: The ids of the valid rows (``columns``' id column read from its buffers; None: not read)
-    ids: IdColumn | None = None
-    _events: list[Event] | None = None
-
-    def events(self) -> list[Event]:
-        """The valid rows as events, in file order; ``raw`` is the payload they stand for."""
-        if self._events is None:
-            self._events = self._build_events()
-        return self._events
-
-    def _build_events(self) -> list[Event]:
-        columns = self.columns
-        ts = self.ts.tolist()
-        site, room, kind, device, event = (
-            _strings(columns.column(name)) for name in _DICTIONARY_COLUMNS
-        )
-        ids = columns.column("id").to_pylist()
-        absent = columns.column("confidence").is_null().to_numpy(zero_copy_only=False).tolist()
-        confidence = self.confidence.tolist()
-        value = columns.column("value").to_pylist()
-        events: list[Event] = []
-        append = events.append
-        for t, s, r, k, d, e, i, a, c, v in zip(
-            ts, site, room, kind, device, event, ids, absent, confidence, value, strict=True
-        ):
-            raw: dict[str, Any] = {"ts": t, "site": s, "room": r, "kind": k, "device": d}
-            raw["event"] = e
-            if i is not None:
-                raw["id"] = i
-            if not a:
-                raw["confidence"] = c
-            if v is not None:
-                raw["value"] = v
-            append(Event(t, s, r, k, d, e, i, c, v, raw))
-        if self.by_codec:  # rows with unknown fields: the codec's event, raw payload and all
-            for n, position in enumerate(self.valid.tolist()):
-                made = self.by_codec.get(position)
-                if made is not None:
-                    events[n] = made
-        return events
-
-
-def event_columns(batch: EventBatch, registry: Registry, *, keep_raw: bool = False) -> EventColumns:
-    """The valid rows of ``batch`` as ``EventColumns`` against ``registry``, without a Python
-    object per row: ``unplaced_columns(batch, keep_raw=keep_raw).placed(registry)``."""
-    return unplaced_columns(batch, keep_raw=keep_raw).placed(registry)
-
-
-@dataclass(slots=True)
-class UnplacedColumns:
-    """A batch's event columns but for the places (room and device numbers), which only the
-    registry gives: made by ``unplaced_columns`` on any thread, then ``placed`` on the one
-    thread that adds to the registry (a replay reads and makes these ahead, on a thread of its
-    own, and only places them on the classifier's).
-
-    ``names`` are the batch's dictionaries of site, room, kind and device; ``places`` the
-    distinct (site, room, kind, device) of its rows as four rows of dictionary indices, in
-    order of their first row, and ``inverse`` each row's column of ``places``; ``by_codec``
-    the rows the codec made (batch position among the valid rows, event)."""
-
-    names: list[list[Any]]
-    places: npt.NDArray[np.int64]
-    inverse: Any
-    ts: FloatArray
-    code: npt.NDArray[np.int16]
-    value: FloatArray
-    confidence: npt.NDArray[np.float32]
-    ids: IdColumn
-    raw: list[dict[str, Any]] | None
-    by_codec: list[tuple[int, Event]]
-
-    def placed(self, registry: Registry) -> EventColumns:
-        """The columns, the places looked up once each in ``registry`` (and registered in
-        order of their first row)."""
-        names = self.names
-        device_of = np.empty(self.places.shape[1], dtype=np.int32)
-        room_of = np.empty(self.places.shape[1], dtype=np.int32)
-        device_room = registry.device_room
-        for p, place in enumerate(self.places.T.tolist()):
-            d = registry.device(
-                str(names[0][place[0]]),
-                str(names[1][place[1]]),
-                str(names[2][place[2]]),
-                str(names[3][place[3]]),
-            )
-            device_of[p] = d
-            room_of[p] = device_room[d]
-        device = device_of[self.inverse]
-        room = room_of[self.inverse]
-        for n_row, made in self.by_codec:
-            device[n_row] = d = registry.device(made.site, made.room, made.kind, made.device)
-            room[n_row] = registry.device_room[d]
-        return EventColumns(
-            self.ts,
-            room,
-            device,
-            self.code,
-            self.value,
-            self.confidence,
-            ids=self.ids,
-            raw=self.raw,
-        )
-
-
-def unplaced_columns(batch: EventBatch, *, keep_raw: bool = False) -> UnplacedColumns:
-    """The valid rows of ``batch`` as columns, without a Python object per row: places are
-    found once per distinct (site, room, kind, device) of the batch's dictionaries; the ids
-    are read from the Arrow buffers (``arrow_ids``). Only the rows the codec made
-    (``by_codec``) are patched one by one. ``keep_raw`` adds each event's payload object (for
-    the audit trail; slow)."""
-    columns = batch.columns
-    n = columns.num_rows
-    codes = [_dictionary(columns.column(name)) for name in _LOCATION]
-    names = [array.dictionary.to_pylist() for array in codes]
-    sizes = [max(1, len(values)) for values in names]
-    index = [
-        array.indices.to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype=np.int32)
-        for array in codes
-    ]
-    places, inverse = _places(index, sizes)
-    ts = np.array(batch.ts, dtype=np.float64)  # copies: writable, the kernel's own
-    code = np.array(batch.event_code, dtype=np.int16)
-    value_column = columns.column("value")
-    if value_column.null_count == n:
-        value = np.full(n, math.nan, dtype=np.float64)
-    else:
-        # the kernel's own copy, NaN where null, in one step (fresh memory costs here)
-        value = value_column.to_numpy(zero_copy_only=False, writable=True)
-    confidence = batch.confidence.astype(np.float32)
-    ids = batch.ids if batch.ids is not None else arrow_ids(columns.column("id"))
-    by_codec: list[tuple[int, Event]] = []
-    if batch.by_codec:  # rows the codec made: its event, field by field
-        rows = np.searchsorted(batch.valid, list(batch.by_codec)).tolist()
-        by_codec = list(zip(rows, batch.by_codec.values(), strict=True))
-        for n_row, made in by_codec:
-            ts[n_row] = made.ts
-            code[n_row] = EVENT_CODES[(made.kind, made.event)]
-            value[n_row] = math.nan if made.value is None else made.value
-            confidence[n_row] = made.confidence
-        ids = ids.replaced(rows, [made.id for made in batch.by_codec.values()])
-    raw = [event.raw for event in batch.events()] if keep_raw else None
-    return UnplacedColumns(names, places, inverse, ts, code, value, confidence, ids, raw, by_codec)
-
-
-def _readonly(array: Any, dtype: Any) -> Any:
-    """``array`` as a read-only array of ``dtype`` (a view if it is one already): the compiled
-    checks take every column the same way, whether Arrow lent it or numpy made it."""
-    view = np.asarray(array, dtype=dtype).view()
-    view.flags.writeable = False
-    return view
-
-
-@jit
-def _row_checks(  # noqa: PLR0917 - numba takes its arguments positionally
-    ts: Any,
-    site: Any,
-    room: Any,
-    device: Any,
-    kind: Any,
-    event: Any,
-    site_ok: Any,
-    room_ok: Any,
-    device_ok: Any,
-    codes: Any,
-    ts_min: float,
-    ts_max: float,
-) -> tuple[Any, Any]:
-    """Per row: whether its time is in range, its names valid and its event one of its kind's
-    (``ok``), and its event code (-1: none). Names and codes are looked up by dictionary index
-    in the tables ``_names_ok`` and ``_event_codes`` made."""
-    n = ts.shape[0]
-    ok = np.empty(n, dtype=np.bool_)
-    code = np.empty(n, dtype=np.int16)
-    for i in range(n):
-        c = codes[kind[i], event[i]]
-        code[i] = c
-        t = ts[i]
-        ok[i] = (
-            c >= 0
-            and t >= ts_min
-            and t < ts_max
-            and site_ok[site[i]]
-            and room_ok[room[i]]
-            and device_ok[device[i]]
-        )
-    return ok, code
-
-
-#: Largest table of (site, room, kind, device) dictionary index combinations ``_places`` makes
-#: (beyond: numpy's unique over the rows)
-_PLACE_TABLE_MAX: Final = 1 << 22
-
-
-def _places(index: list[Any], sizes: list[int]) -> tuple[npt.NDArray[np.int64], Any]:
-    """The distinct (site, room, kind, device) dictionary indices of the rows, as four rows
-    of columns in order of their first row, and each row's column (the inverse)."""
-    n = index[0].shape[0]
-    if not n:
-        return np.zeros((4, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if math.prod(sizes) <= _PLACE_TABLE_MAX:
-        table = np.full(math.prod(sizes), -1, dtype=np.int32)
-        a, b, c, d = (np.ascontiguousarray(i, dtype=np.int32) for i in index)
-        first, inverse = _first_places(a, b, c, d, sizes[1], sizes[2], sizes[3], table)
-        return np.stack([a[first], b[first], c[first], d[first]]).astype(np.int64), inverse
-    rows = np.stack([np.asarray(i, dtype=np.int64) for i in index])
-    places, first, inverse = np.unique(rows, axis=1, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.shape[0])
-    return places[:, order], rank[inverse.reshape(-1)]
-
-
-@jit
-def _first_places(  # noqa: PLR0917 - numba takes its arguments positionally
-    a: Any, b: Any, c: Any, d: Any, nb: int, nc: int, nd: int, table: Any
-) -> tuple[Any, Any]:
-    """Rows of the first occurrence of each distinct (a, b, c, d), in row order, and each
-    row's number among them; ``table`` (-1 everywhere) has a slot per combination."""
-    n = a.shape[0]
-    inverse = np.empty(n, dtype=np.int32)
-    first = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        key = ((np.int64(a[i]) * nb + b[i]) * nc + c[i]) * nd + d[i]
-        p = table[key]
-        if p < 0:
-            p = m
-            table[key] = m
-            first[m] = i
-            m += 1
-        inverse[i] = p
-    return first[:m], inverse
-
-
-def _dictionary(array: Column) -> pa.DictionaryArray[Any, Any]:
-    """The column as the dictionary array ``_normalised`` made it."""
-    return cast("pa.DictionaryArray[Any, Any]", array)
-
-
-def _strings(array: Column) -> list[Any]:
-    """A dictionary-encoded string column as a list of str, each distinct value made once."""
-    encoded = _dictionary(array)
-    dictionary: npt.NDArray[np.object_] = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    result: list[Any] = dictionary[indices].tolist()
-    return result
-
-
-def arrow_ids(array: Column | pa.ChunkedArray[Any]) -> IdColumn:
-    """An Arrow string column (``string`` or ``large_string``, plain or dictionary-encoded,
-    sliced or not, an array or a chunked array; all null: ``null``) as an ``IdColumn``, read
-    from its buffers: no Python object per row, and for a plain array no byte copied (the
-    column points into the Arrow data buffer, which it keeps alive). The same ids as
-    ``to_pylist()``."""
-    if isinstance(array, pa.ChunkedArray):
-        return IdColumn.joined([arrow_ids(chunk) for chunk in array.chunks])
-    kind = array.type
-    if pa.types.is_dictionary(kind):
-        return arrow_ids(_dictionary(array).dictionary_decode())
-    n = len(array)
-    if n == 0 or pa.types.is_null(kind) or array.null_count == n:
-        return IdColumn.none(n)
-    if pa.types.is_string(kind) or pa.types.is_binary(kind):
-        width: np.dtype[Any] = np.dtype(np.int32)
-    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
-        width = np.dtype(np.int64)
-    else:
-        raise TypeError(f"ids must be a string column, not {kind}")
-    # the buffers of a (large) string array: validity bitmap, offsets, bytes
-    _, offsets_buffer, data_buffer = array.buffers()[:3]
-    offsets = np.frombuffer(cast("bytes", offsets_buffer), dtype=width, count=array.offset + n + 1)[
-        array.offset :
-    ]
-    data: npt.NDArray[np.uint8] = (
-        np.frombuffer(cast("bytes", data_buffer), dtype=np.uint8)
-        if data_buffer is not None and data_buffer.size
-        else np.zeros(0, dtype=np.uint8)
-    )
-    has = None if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
-    return IdColumn.from_offsets(data, offsets, has)
-
-
-class ParquetRecording:
+class ParquetRecording(RecordingFile):
     """A Parquet recording opened for reading; the schema is checked on opening.
 
-    ``batches()`` yields :class:`EventBatch` es of at most ``batch_size`` rows, holding only one
+    ``batches()`` yields :class:`RowBatch` es of at most ``batch_size`` rows, holding only one
     batch in memory at a time. Raises :class:`RecordingError` if the file is not a recording.
     """
 
@@ -581,11 +95,11 @@ class ParquetRecording:
             # without pre-buffering whole row groups (measured: 50 MB less at the peak, the
             # same speed)
             self._file = pq.ParquetFile(
-                path, read_dictionary=list(_DICTIONARY_COLUMNS), pre_buffer=False
+                path, read_dictionary=list(DICTIONARY_COLUMNS), pre_buffer=False
             )
         except (pa.ArrowException, OSError) as error:
             raise RecordingError(
-                f"{path} is not a Parquet file ({error}): {_COLUMNS_TEXT}"
+                f"{path} is not a Parquet file ({error}): {COLUMNS_TEXT}"
             ) from None
         self._name_ok: dict[str, bool] = {}
 
@@ -596,17 +110,6 @@ class ParquetRecording:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- the schema --------------------------------------------------------------------------
 
@@ -633,7 +136,7 @@ class ParquetRecording:
         if problems:
             raise RecordingError(
                 f"{self.path} is not a sensorhub recording: {'; '.join(problems)}. "
-                f"{_COLUMNS_TEXT[0].upper()}{_COLUMNS_TEXT[1:]}."
+                f"{COLUMNS_TEXT[0].upper()}{COLUMNS_TEXT[1:]}."
             )
         return [name for name in RECORDING_SCHEMA.names if name in names]
 
@@ -664,7 +167,7 @@ class ParquetRecording:
 
     # -- the rows ----------------------------------------------------------------------------
 
-    def batches(self) -> Iterator[EventBatch]:
+    def batches(self) -> Iterator[RowBatch]:
         """The file's rows, batch by batch, checked."""
         first = 0
         # on this thread alone: replay reads beside the classifier and the id checks, and
@@ -700,12 +203,12 @@ class ParquetRecording:
                     array = pc.divide(ticks, pa.scalar(self._ts_unit))
                 elif array.type != pa.float64():
                     array = array.cast(pa.float64())
-            elif name in _DICTIONARY_COLUMNS:
+            elif name in DICTIONARY_COLUMNS:
                 if not pa.types.is_dictionary(array.type):
                     array = pc.dictionary_encode(array)
             elif name in ("id", "extra"):
                 if pa.types.is_dictionary(array.type):
-                    array = _dictionary(array).dictionary_decode()
+                    array = dictionary_array(array).dictionary_decode()
             elif name == "value" and array.type != pa.float64():
                 array = array.cast(pa.float64())
             columns[name] = array
@@ -724,21 +227,22 @@ class ParquetRecording:
         result[-1] = False  # null
         return result
 
-    def _check(self, batch: pa.RecordBatch, first: int, received_at: float) -> EventBatch:
+    def _check(self, batch: pa.RecordBatch, first: int, received_at: float) -> RowBatch:
         columns = self._normalised(batch)
         n = batch.num_rows
 
         ts = columns["ts"].to_numpy(zero_copy_only=False)  # null -> NaN, which fails below
         indices: dict[str, Any] = {}
-        for name in _DICTIONARY_COLUMNS:
+        for name in DICTIONARY_COLUMNS:
             # null rows point at one past the dictionary: the "null" entry of each table
-            array = _dictionary(columns[name])
+            array = dictionary_array(columns[name])
             codes = array.indices
             if codes.null_count:
                 codes = codes.fill_null(len(array.dictionary))
             indices[name] = _readonly(codes.to_numpy(zero_copy_only=False), np.int32)
         names_ok = [
-            self._names_ok(_dictionary(columns[name]).dictionary.to_pylist()) for name in _NAMES
+            self._names_ok(dictionary_array(columns[name]).dictionary.to_pylist())
+            for name in NAME_COLUMNS
         ]
         # one pass over the rows: the time's range, the names, the event in its kind's vocabulary
         ok, code = _row_checks(
@@ -833,7 +337,7 @@ class ParquetRecording:
             valid_ts, valid_code, valid_confidence = ts[valid], code[valid], confidence[valid]
             if id_column is not None:
                 id_column = id_column.take(valid)
-        return EventBatch(
+        return RowBatch(
             first_row=first,
             rows=n,
             valid=valid,
@@ -890,12 +394,56 @@ class ParquetRecording:
         )
 
 
+def _readonly(array: Any, dtype: Any) -> Any:
+    """``array`` as a read-only array of ``dtype`` (a view if it is one already): the compiled
+    checks take every column the same way, whether Arrow lent it or numpy made it."""
+    view = np.asarray(array, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
+
+
+@jit
+def _row_checks(  # noqa: PLR0917 - numba takes its arguments positionally
+    ts: Any,
+    site: Any,
+    room: Any,
+    device: Any,
+    kind: Any,
+    event: Any,
+    site_ok: Any,
+    room_ok: Any,
+    device_ok: Any,
+    codes: Any,
+    ts_min: float,
+    ts_max: float,
+) -> tuple[Any, Any]:
+    """Per row: whether its time is in range, its names valid and its event one of its kind's
+    (``ok``), and its event code (-1: none). Names and codes are looked up by dictionary index
+    in the tables ``_names_ok`` and ``_event_codes`` made."""
+    n = ts.shape[0]
+    ok = np.empty(n, dtype=np.bool_)
+    code = np.empty(n, dtype=np.int16)
+    for i in range(n):
+        c = codes[kind[i], event[i]]
+        code[i] = c
+        t = ts[i]
+        ok[i] = (
+            c >= 0
+            and t >= ts_min
+            and t < ts_max
+            and site_ok[site[i]]
+            and room_ok[room[i]]
+            and device_ok[device[i]]
+        )
+    return ok, code
+
+
 def _event_codes(kind: Column, event: Column) -> npt.NDArray[np.int16]:
     """The table [kind index, event index] -> event code, or -1 if the kind has no such event.
 
     Indices are those of the two dictionaries; the last row and column stand for null."""
-    kinds = _dictionary(kind).dictionary.to_pylist()
-    events = _dictionary(event).dictionary.to_pylist()
+    kinds = dictionary_array(kind).dictionary.to_pylist()
+    events = dictionary_array(event).dictionary.to_pylist()
     table = np.full((len(kinds) + 1, len(events) + 1), -1, dtype=np.int16)
     where: dict[str | None, list[int]] = {}
     for e, name in enumerate(events):
@@ -911,9 +459,3 @@ def _event_codes(kind: Column, event: Column) -> npt.NDArray[np.int16]:
 
 def _dumps(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def payload_line(event: Event) -> str:
-    """The JSONL line (without its line break) of an event read from a recording: its payload,
-    unknown fields included."""
-    return json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False)

@@ -33,6 +33,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_confi
 from pydantic_core import from_json
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
+from sensorhub.codec.show import show_text, show_value, type_name
 from sensorhub.contract import (
     DEFAULT_PREFIX,
     MAX_PAYLOAD,
@@ -160,7 +161,7 @@ def _where_of_topic(topic: str, prefix: str) -> _Where | str:
 
 def _parse_topic(topic: str, prefix: str) -> _Where | str:
     form = f"{prefix}/<site>/<room>/<kind>/<device>"
-    shown = _show_text(topic)
+    shown = show_text(topic)
     if not topic.startswith(prefix + "/"):
         return f"topic {shown} does not start with '{prefix}/': publish sensor events to {form}"
     levels = topic[len(prefix) + 1 :].split("/")
@@ -172,11 +173,11 @@ def _parse_topic(topic: str, prefix: str) -> _Where | str:
     site, room, kind, device = levels
     for name, level in (("site", site), ("room", room), ("device", device)):
         if NAME_RE.fullmatch(level) is None:
-            return f"topic {shown}: {name} {_show_text(level)} is not a valid name: {_NAME_RULE}"
+            return f"topic {shown}: {name} {show_text(level)} is not a valid name: {_NAME_RULE}"
     allowed = _ALLOWED.get(kind)
     if allowed is None:
         return (
-            f"topic {shown}: kind {_show_text(kind)} is not a sensor kind "
+            f"topic {shown}: kind {show_text(kind)} is not a sensor kind "
             f"(expected one of: {_KINDS_TEXT})"
         )
     return _Where(site, room, kind, device, allowed)
@@ -195,15 +196,14 @@ def _where_of_line(site: str, room: str, kind: str, device: str) -> _Where | tup
 
 def _parse_line_location(site: str, room: str, kind: str, device: str) -> _Where | tuple[str, ...]:
     problems = [
-        f"field '{name}': {_show_text(text)} is not a valid name: {_NAME_RULE}"
+        f"field '{name}': {show_text(text)} is not a valid name: {_NAME_RULE}"
         for name, text in (("site", site), ("room", room), ("device", device))
         if NAME_RE.fullmatch(text) is None
     ]
     allowed = _ALLOWED.get(kind)
     if allowed is None:
         problems.append(
-            f"field 'kind': {_show_text(kind)} is not a sensor kind "
-            f"(expected one of: {_KINDS_TEXT})"
+            f"field 'kind': {show_text(kind)} is not a sensor kind (expected one of: {_KINDS_TEXT})"
         )
     if problems or allowed is None:
         return tuple(problems)
@@ -238,7 +238,7 @@ _DATETIME_MAX: Final = 253_402_300_800.0
 def event_time(ts: float | str, problems: list[str]) -> float | None:
     """``ts`` as Unix seconds, or None after appending what is wrong with it."""
     if type(ts) is str:
-        shown = _show_text(ts)
+        shown = show_text(ts)
         match = _RFC3339.fullmatch(ts)
         if match is None:
             if _NUMBER.fullmatch(ts):
@@ -287,7 +287,7 @@ def event_time(ts: float | str, problems: list[str]) -> float | None:
             seconds += float(fraction)
     else:
         seconds = float(ts)
-        shown = _show_value(ts)
+        shown = show_value(ts)
     if TS_MIN <= seconds < TS_MAX:
         return seconds
     when = ""
@@ -324,7 +324,7 @@ def _check(raw: dict[str, Any], where: _Where | None) -> Event | str:
     event = fields.get("event")
     if event is not None and where is not None and event not in where.allowed:
         problems.append(
-            f"field 'event': {_show_text(event)} is not an event of kind '{where.kind}' "
+            f"field 'event': {show_text(event)} is not an event of kind '{where.kind}' "
             f"(expected one of: {', '.join(allowed_events(where.kind))})"
         )
 
@@ -381,8 +381,8 @@ def _compare_with_topic(fields: dict[str, Any], where: _Where, problems: list[st
         given = fields.get(name)
         if given is not None and given != expected:
             problems.append(
-                f"field '{name}' is {_show_text(given)} but the topic says "
-                f"{_show_text(expected)}: make the sensor's payload and topic agree"
+                f"field '{name}' is {show_text(given)} but the topic says "
+                f"{show_text(expected)}: make the sensor's payload and topic agree"
             )
 
 
@@ -414,7 +414,7 @@ def _non_finite_unknown(raw: dict[str, Any]) -> list[str]:
             if type(item) is float:
                 if not math.isfinite(item):
                     problems.append(
-                        f"field {_show_text(name)} holds {_show_value(item)}, which is not a "
+                        f"field {show_text(name)} holds {show_value(item)}, which is not a "
                         "finite number: send finite numbers only"
                     )
                     break
@@ -464,7 +464,7 @@ def _describe_invalid(
 def _field_problem(name: str, types: set[str], value: object) -> str:
     if "missing" in types:
         return _MISSING.get(name, f"field '{name}' is missing")
-    shown = _show_value(value)
+    shown = show_value(value)
     if "finite_number" in types:
         return f"field '{name}': {shown} is not a finite number: send a real number"
     if "string_too_short" in types:
@@ -487,62 +487,7 @@ def _field_problem(name: str, types: set[str], value: object) -> str:
     wanted, advice = _WANTED.get(name, _WANTED_NAME)
     if value is None:
         return f"field '{name}' is null, not {wanted}: {advice}"
-    return f"field '{name}': {shown} is {_type_name(value)}, not {wanted}: {advice}"
-
-
-# --- showing values to a technician ------------------------------------------------------------
-
-_SHOW_MAX: Final = 60
-
-
-def _show_text(text: str) -> str:
-    """A string as quoted in a message, shortened if long."""
-    if len(text) > _SHOW_MAX:
-        return repr(text[:_SHOW_MAX]) + f"... ({len(text)} characters)"
-    return repr(text)
-
-
-def _show_value(value: object) -> str:
-    """A JSON value as the sender wrote it (roughly), shortened if long."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _show_text(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return repr(value)
-    if isinstance(value, int):
-        if value.bit_length() > 64:  # str() of a huge int is slow, and limited to 4300 digits
-            return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-        return str(value)
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return repr(value)
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return f"field '{name}': {shown} is {type_name(value)}, not {wanted}: {advice}"
 
 
 # --- bytes to JSON ------------------------------------------------------------------------------
@@ -594,7 +539,7 @@ def _not_an_object(parsed: object) -> str:
     elif isinstance(parsed, str):
         what = "a JSON string"
     elif isinstance(parsed, bool) or parsed is None:
-        what = f"the JSON value {_show_value(parsed)}"
+        what = f"the JSON value {show_value(parsed)}"
     else:
         what = "a JSON number"
     return (

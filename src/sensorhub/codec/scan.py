@@ -34,11 +34,12 @@ exponent) becomes a Python ``int`` in the codec and then a float: ``-0`` is ``0.
 here.
 
 Whether the names are valid and the event is one of its kind's is not the scanner's to know:
-the five strings ``site room kind device event`` of a taken line are looked up, as a whole, in
-a compiled open-addressing hash table of their bytes (a hit is confirmed byte for byte, so a
+the five strings ``site room kind device event`` of a taken line are looked up, as a whole (the
+five with a NUL byte between them, which no name of a taken line holds), in the compiled hash
+table of byte strings (:mod:`sensorhub.core.hashtable`: a hit is confirmed byte for byte, so a
 hash collision changes nothing), which gives the line's *entry*: a number per distinct
 combination, in order of first appearance. A combination not in the table yet is added to it
-by the scanner itself; the caller then judges each new entry once (``batch.ColumnDecoder``:
+by the scanner itself; the caller then judges each new entry once (``batch.LineDecoder``:
 the contract's names and vocabulary) and sends the lines of a bad one to the codec, for its
 dead letter.
 """
@@ -52,7 +53,17 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
-from sensorhub.core.columns import mix32, resized
+from sensorhub.core.hashtable import (
+    E_LENGTH,
+    E_OFFSET,
+    SEPARATOR,
+    ByteTable,
+    absorb_byte,
+    add,
+    find,
+    fold_pieces,
+    store_pieces,
+)
 from sensorhub.core.jit import jit
 
 __all__ = ["BLANK", "FIELDS", "REST", "TAKEN", "NameTable", "Scan"]
@@ -106,21 +117,14 @@ _WHITE[[_SPACE, _TAB, _CR]] = True
 _STRIPPED: Final = np.zeros(256, dtype=np.bool_)
 _STRIPPED[list(b" \t\r\x0b\x0c")] = True
 
-# the hash of a combination: 32-bit FNV-1a per string, the five combined and finished with
-# murmur3's mixer, all of it in uint64 without overflowing (the same under NUMBA_DISABLE_JIT)
-_M32: Final = np.uint64(0xFFFFFFFF)
-_FNV_OFFSET: Final = np.uint64(0x811C9DC5)
-_FNV_PRIME: Final = np.uint64(0x01000193)
-_COMBINE: Final = np.uint64(0x9E3779B1)
+_SEPARATOR_TEXT: Final = chr(SEPARATOR)
 
 # what ``_scan`` stopped for
 _DONE: Final = 0
 _LINES_FULL: Final = 1
 _TABLE_FULL: Final = 2
 # ``_scan``'s state (``NameTable._state``): where it is in the block, and what it has filled
-_S_POS, _S_LINE, _S_TAKEN, _S_ENTRIES, _S_BYTES = range(5)
-# per entry (``NameTable._entries``): where its bytes start in ``_keys``, the five lengths
-_E_OFFSET = 0
+_S_POS, _S_LINE, _S_TAKEN = range(3)
 
 
 @dataclass(slots=True)
@@ -146,45 +150,32 @@ class Scan:
     id_has: npt.NDArray[np.bool_]
 
 
-class NameTable:
+class NameTable(ByteTable):
     """The distinct (site, room, kind, device, event) byte strings of taken lines, numbered in
-    order of first appearance (the *entries*), as a compiled open-addressing hash table that
-    the scanner reads and adds to; and the scanner itself (:meth:`scan`).
+    order of first appearance (the *entries*), as a compiled hash table of byte strings
+    (:class:`~sensorhub.core.hashtable.ByteTable`) that the scanner reads and adds to; and the
+    scanner itself (:meth:`scan`).
 
     ``names(since)`` gives the five strings of the entries from ``since`` on; ``clear``
     forgets them all (a bounded cache: its owner clears it when it holds too many)."""
 
     def __init__(self, *, slots: int = 1024) -> None:
-        self._slots = np.full(slots, -1, dtype=np.int64)  # entry number, or -1: empty
-        self._hashes = np.zeros(slots // 2, dtype=np.uint64)
-        self._entries = np.zeros((slots // 2, 1 + _NAMES), dtype=np.int64)
-        self._keys = np.zeros(16 * slots, dtype=np.uint8)  # the entries' bytes, end to end
-        self._state = np.zeros(5, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self._state[_S_ENTRIES])
+        super().__init__(slots=slots, store=16 * slots)
+        self._state = np.zeros(3, dtype=np.int64)
 
     def names(self, since: int = 0) -> list[tuple[str, str, str, str, str]]:
         """The five strings (site, room, kind, device, event) of each entry from ``since`` on."""
         n = len(self)
         if since >= n:
             return []
-        first = int(self._entries[since, _E_OFFSET])
-        text = self._keys[first : self._state[_S_BYTES]].tobytes().decode("ascii")
+        first = int(self._entries[since, E_OFFSET])
+        text = self._bytes[first : self._used[1]].tobytes().decode("ascii")
         out: list[tuple[str, str, str, str, str]] = []
-        end = 0
-        for lengths in self._entries[since:n, 1:].tolist():
-            names: list[str] = []
-            for length in lengths:
-                start, end = end, end + length
-                names.append(text[start:end])
-            site, room, kind, device, event = names
+        for offset, length in self._entries[since:n, E_OFFSET : E_LENGTH + 1].tolist():
+            start = offset - first
+            site, room, kind, device, event = text[start : start + length].split(_SEPARATOR_TEXT)
             out.append((site, room, kind, device, event))
         return out
-
-    def clear(self) -> None:
-        self._slots[:] = -1
-        self._state[_S_ENTRIES] = self._state[_S_BYTES] = 0
 
     def scan(
         self,
@@ -216,15 +207,16 @@ class NameTable:
                 self._slots,
                 self._hashes,
                 self._entries,
-                self._keys,
+                self._bytes,
+                self._used,
                 *out,
             )
             if stopped == _DONE:
                 break
             if stopped == _LINES_FULL:
                 out = _grown(out, 2 * out[0].shape[0], int(state[_S_LINE]), int(state[_S_TAKEN]))
-            else:
-                self._grow(max_line)
+            else:  # room for one more entry, of up to a line's bytes (its names are shorter)
+                self._grow(1, max_line)
         status, starts, ends, line, entry, ts, value, confidence, id_start, id_length, id_has = out
         return Scan(
             int(state[_S_LINE]),
@@ -241,19 +233,6 @@ class NameTable:
             id_length,
             id_has,
         )
-
-    def _grow(self, line: int) -> None:
-        """Room for at least one more entry, of up to ``line`` bytes."""
-        n, used = int(self._state[_S_ENTRIES]), int(self._state[_S_BYTES])
-        if 2 * (n + 1) > self._slots.shape[0]:
-            self._slots = np.full(2 * self._slots.shape[0], -1, dtype=np.int64)
-            _rehash(self._slots, self._hashes, n)
-        if self._hashes.shape[0] < n + 1:
-            rows = 2 * self._hashes.shape[0]
-            self._hashes = resized(self._hashes, rows)
-            self._entries = resized(self._entries, rows)
-        if self._keys.shape[0] < used + line:  # a line's names are no longer than the line
-            self._keys = resized(self._keys, max(2 * self._keys.shape[0], used + line))
 
 
 def _outputs(capacity: int) -> tuple[Any, ...]:
@@ -284,17 +263,6 @@ def _grown(out: tuple[Any, ...], capacity: int, lines: int, taken: int) -> tuple
 
 
 @jit
-def _rehash(slots: Any, hashes: Any, n: int) -> None:
-    """Entries ``0..n-1`` into the empty table ``slots``."""
-    mask = slots.shape[0] - 1
-    for e in range(n):
-        slot = np.int64(hashes[e] & np.uint64(mask))
-        while slots[slot] >= 0:
-            slot = (slot + 1) & mask
-        slots[slot] = e
-
-
-@jit
 def _scan(  # noqa: PLR0917 - numba takes its state positionally
     chars: Any,
     limit: int,
@@ -305,7 +273,8 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
     slots: Any,
     hashes: Any,
     entries: Any,
-    keys: Any,
+    store: Any,
+    used: Any,
     status: Any,
     starts: Any,
     ends: Any,
@@ -330,15 +299,15 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
     pos = state[_S_POS]
     i = state[_S_LINE]
     k = state[_S_TAKEN]
-    n_entries = state[_S_ENTRIES]
-    n_bytes = state[_S_BYTES]
+    n_entries = used[0]
+    n_bytes = used[1]
     capacity = status.shape[0]
-    mask = slots.shape[0] - 1
     stopped = _DONE
-    # where the five names are, their lengths and hashes (site room kind device event)
+    # where the five names are, their lengths and their hash states (site room kind device
+    # event)
     name_start = np.zeros(_NAMES, dtype=np.int64)
     name_length = np.zeros(_NAMES, dtype=np.int64)
-    name_hash = np.zeros(_NAMES, dtype=np.uint64)
+    name_state = np.zeros(_NAMES, dtype=np.uint64)
     while True:
         if i >= capacity:
             stopped = _LINES_FULL
@@ -476,13 +445,14 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
                     p += 1
                     at = p
                     if key < _NAMES:
-                        h = _FNV_OFFSET
+                        # its part of the combination's hash, taken as its bytes are read
+                        piece = np.uint64(0)
                         while _PLAIN[chars[p]]:
-                            h = ((h ^ np.uint64(chars[p])) * _FNV_PRIME) & _M32
+                            piece = absorb_byte(piece, chars[p])
                             p += 1
                         name_start[key] = at
                         name_length[key] = p - at
-                        name_hash[key] = h
+                        name_state[key] = piece
                     else:
                         while _PLAIN[chars[p]]:
                             p += 1
@@ -523,58 +493,30 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
             and (id_len < 0 or 1 <= id_len <= _ID_MAX)
         )
         if taken:
-            # the combination's entry: hashed, found, confirmed byte for byte
-            h = _FNV_OFFSET
+            # the combination's entry: its key (the five names, a separator between them),
+            # hashed from the names' states and found where the names are, or kept at the end
+            # of the store as a new entry
+            h = fold_pieces(0, name_state, name_length, _NAMES)
+            size = _NAMES - 1
             for f in range(_NAMES):
-                h = ((h ^ name_hash[f]) * _COMBINE) & _M32
-            h = mix32(h)
-            slot = np.int64(h & np.uint64(mask))
-            found = -1
-            while slots[slot] >= 0:
-                e = slots[slot]
-                if hashes[e] == h:
-                    same = True
-                    at = entries[e, _E_OFFSET]
-                    for f in range(_NAMES):
-                        length = name_length[f]
-                        if entries[e, 1 + f] != length:
-                            same = False
-                            break
-                        s = name_start[f]
-                        for j in range(length):
-                            if keys[at + j] != chars[s + j]:
-                                same = False
-                                break
-                        if not same:
-                            break
-                        at += length
-                    if same:
-                        found = e
-                        break
-                slot = (slot + 1) & mask
+                size += name_length[f]
+            slot = find(
+                slots, hashes, entries, store, h, 0, chars, name_start, name_length, _NAMES, size
+            )
+            found = slots[slot]
             if found < 0:
-                size = 0
-                for f in range(_NAMES):
-                    size += name_length[f]
                 if (
                     2 * (n_entries + 1) > slots.shape[0]
                     or n_entries >= hashes.shape[0]
-                    or n_bytes + size > keys.shape[0]
+                    or n_bytes + size > store.shape[0]
                 ):
                     stopped = _TABLE_FULL
                     break
                 found = n_entries
-                slots[slot] = found
-                hashes[found] = h
-                entries[found, _E_OFFSET] = n_bytes
-                for f in range(_NAMES):
-                    length = name_length[f]
-                    entries[found, 1 + f] = length
-                    s = name_start[f]
-                    for j in range(length):
-                        keys[n_bytes + j] = chars[s + j]
-                    n_bytes += length
+                store_pieces(store, n_bytes, chars, name_start, name_length, _NAMES)
+                add(slots, hashes, entries, slot, found, h, 0, n_bytes, size)
                 n_entries += 1
+                n_bytes += size
             line[k] = i
             entry[k] = found
             ts[k] = t
@@ -600,6 +542,6 @@ def _scan(  # noqa: PLR0917 - numba takes its state positionally
     state[_S_POS] = pos
     state[_S_LINE] = i
     state[_S_TAKEN] = k
-    state[_S_ENTRIES] = n_entries
-    state[_S_BYTES] = n_bytes
+    used[0] = n_entries
+    used[1] = n_bytes
     return stopped

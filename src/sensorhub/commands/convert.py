@@ -29,19 +29,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, cast
 
-from sensorhub.codec.columnar import (
+from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.lines import read_events
+from sensorhub.codec.parquet import (
     ROW_GROUP_SIZE,
-    ParquetRecording,
     ParquetRecordingWriter,
     RecordingError,
     is_parquet,
     payload_line,
 )
-from sensorhub.commands.replay import DeadLetterFile, read_batches
+from sensorhub.codec.rows import RowBatch
+from sensorhub.commands.replay import DeadLetterFile
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY: Final = 2.0  # seconds of wall time between progress lines
+#: Bytes of a JSONL recording decoded per batch (about 4k lines: their Event objects, about
+#: 1 KB each, are what a conversion holds)
+JSONL_BLOCK_BYTES: Final = 1 << 19
 _JSONL_SUFFIXES: Final = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 
 
@@ -172,12 +177,12 @@ def _jsonl_to_parquet(
     row_group_size: int,
 ) -> None:
     with ParquetRecordingWriter(target, row_group_size=row_group_size) as writer:
-        for batch in read_batches(source):
+        for batch in read_events(source, block_bytes=JSONL_BLOCK_BYTES):
             summary.rows += batch.rows
             for letter in batch.dead_letters:
                 dead.write(letter)
             summary.dead_letters = dead.count
-            events = batch.events()
+            events = batch.events
             summary.events += len(events)
             for event in events:
                 writer.write(event)
@@ -204,12 +209,12 @@ def _parquet_to_jsonl(
             )
         else:
             stream = raw
-        for batch in recording.batches():
+        for batch in map(RowBatch.decoded_events, recording.batches()):
             summary.rows += batch.rows
             for letter in batch.dead_letters:
                 dead.write(letter)
             summary.dead_letters = dead.count
-            events = batch.events()
+            events = batch.events
             summary.events += len(events)
             text = "\n".join(payload_line(event) for event in events)
             if text:

@@ -7,7 +7,8 @@ Lines (or rows) that are not valid events go to the dead-letter file with a reas
 replay goes on.
 
 By default the events are decided by the compiled core (``FastClassifier``), a chunk of
-columns at a time: JSONL is decoded straight to columns (``sensorhub.codec.batch``), Parquet record
+columns at a time, each batch through the stages of ``sensorhub.codec.stages`` (read, decoded,
+placed, checked): JSONL is decoded straight to columns (``sensorhub.codec.batch``), Parquet record
 batches become columns without a Python object per event. ``--classifier reference`` decides
 them one by one with the pure-Python twin instead. Either way pages and audit records are
 written in event-time order (by time, then site, room and page id; a redelivery's audit
@@ -22,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import math
@@ -38,17 +38,17 @@ from itertools import accumulate, islice
 from pathlib import Path
 from queue import Full, Queue
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, Self, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 
-from sensorhub.codec.acks import AckIn
-from sensorhub.codec.batch import ColumnDecoder, decode_events, read_chunks
+from sensorhub.codec.batch import LineDecoder
 from sensorhub.codec.formats import RecordingError, is_parquet
-from sensorhub.codec.payload import decode_line
+from sensorhub.codec.lines import read_chunks, read_events
+from sensorhub.codec.stages import CheckedBatch, DecodedBatch, DecodedEvents, PlacedBatch
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
-from sensorhub.core.columns import EventColumns
-from sensorhub.core.fast import FastClassifier, Redeliveries
+from sensorhub.core.columns import EventColumns, Redeliveries
+from sensorhub.core.fast import FastClassifier
 from sensorhub.core.types import AuditRecord
 from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.engine import CLASSIFIERS, ClassifierName, Engine, Round
@@ -64,10 +64,9 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
-JSONL_BATCH_LINES = 4096  # lines of a JSONL recording decoded per batch (read_batches)
 #: Batches of a Parquet recording read and checked ahead of the one being classified
 READ_AHEAD = 2
-#: Chunks of a JSONL recording (``batch.BLOCK_BYTES`` each) decoded ahead of the one being
+#: Chunks of a JSONL recording (``lines.BLOCK_BYTES`` each) decoded ahead of the one being
 #: classified
 JSONL_READ_AHEAD = 1
 #: What the audit file holds: the classifier's records, routing's and the silences' entries
@@ -122,66 +121,6 @@ class ReplaySummary:
             f"escalations   {self.escalations} (re-sent or escalated: nobody acknowledged)",
             f"took          {self.seconds:.2f} s ({rate:,.0f} events/s)",
         ]
-
-
-def open_recording(path: Path) -> BinaryIO:
-    if path.suffix == ".gz":
-        return cast(BinaryIO, gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def read_recording(path: Path) -> Generator[tuple[int, bytes], None, None]:
-    """(line number, line) for every non-blank line of a recording."""
-    with open_recording(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            if line.strip():
-                yield number, line.rstrip(b"\r\n")
-
-
-class Batch(Protocol):
-    """A chunk of a recording, checked: ``rows`` lines (or rows) read, of which
-    ``dead_letters`` were not valid events and ``events()`` are, in file order."""
-
-    @property
-    def rows(self) -> int: ...
-
-    @property
-    def dead_letters(self) -> list[DeadLetter]: ...
-
-    def events(self) -> list[Event]: ...
-
-
-@dataclass(slots=True)
-class LineBatch:
-    """A chunk of a JSONL recording, decoded; shaped like a Parquet recording's
-    :class:`~sensorhub.codec.columnar.EventBatch`."""
-
-    rows: int
-    valid: list[Event]
-    dead_letters: list[DeadLetter]
-
-    def events(self) -> list[Event]:
-        return self.valid
-
-
-def read_batches(
-    path: Path, *, batch_size: int = JSONL_BATCH_LINES
-) -> Generator[LineBatch, None, None]:
-    """The non-blank lines of a JSONL recording, ``batch_size`` at a time, decoded as replay
-    decodes them (one clock reading per batch for the dead letters' ``received_at``)."""
-    name = path.name
-    with closing(read_recording(path)) as lines:
-        while chunk := list(islice(lines, batch_size)):
-            received_at = time.time()
-            events: list[Event] = []
-            dead: list[DeadLetter] = []
-            for number, line in chunk:
-                item = decode_line(line, received_at, f"{name}:{number}")
-                if isinstance(item, DeadLetter):
-                    dead.append(item)
-                else:
-                    events.append(item)
-            yield LineBatch(len(chunk), events, dead)
 
 
 class DeadLetterFile:
@@ -335,40 +274,26 @@ def read_ahead(items: Iterator[_T], depth: int = READ_AHEAD) -> Generator[_T, No
 
 
 def _checked_ahead(
-    batches: Iterator[_T_batch],
+    batches: Iterator[PlacedBatch],
     fast: FastClassifier,
     files: ExitStack,
-) -> Iterator[tuple[_T_batch, Redeliveries]]:
-    """``batches`` (each with its ``columns``) with the redeliveries of each
-    (``check_redeliveries``), each batch's check run on a thread of its own while the batch
-    before it is decided: the checks one at a time, in order, so they decide as ``push_batch``
-    would. The first batch comes as soon as it is checked: waiting for the second to be read
-    too would hold the classifier back by a whole batch at the start."""
+) -> Iterator[CheckedBatch]:
+    """``batches`` checked: with the redeliveries of each (``check_redeliveries``), each
+    batch's check run on a thread of its own while the batch before it is decided: the checks
+    one at a time, in order, so they decide as ``push_batch`` would. The first batch comes as
+    soon as it is checked: waiting for the second to be read too would hold the classifier
+    back by a whole batch at the start."""
     for batch in islice(batches, 1):
-        yield batch, fast.check_redeliveries(batch.columns)
+        yield batch.checked(fast.check_redeliveries(batch.columns))
     pool = files.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sensorhub-ids"))
-    held: tuple[_T_batch, Future[Redeliveries]] | None = None
+    held: tuple[PlacedBatch, Future[Redeliveries]] | None = None
     for batch in batches:
         check = pool.submit(fast.check_redeliveries, batch.columns)
         if held is not None:
-            yield held[0], held[1].result()
+            yield held[0].checked(held[1].result())
         held = (batch, check)
     if held is not None:
-        yield held[0], held[1].result()
-
-
-@dataclass(slots=True)
-class _Batch:
-    """A decoded batch of a recording: ``rows`` read, the dead letters of the bad ones, the
-    events as columns, the acknowledgements among them."""
-
-    rows: int
-    letters: list[DeadLetter]
-    columns: EventColumns
-    acks: list[AckIn]
-
-
-_T_batch = TypeVar("_T_batch", bound=_Batch)
+        yield held[0].checked(held[1].result())
 
 
 def _first(item: tuple[Any, ...]) -> Any:
@@ -444,72 +369,46 @@ def replay(
 
         fast = engine.classifier
         if isinstance(fast, FastClassifier):
-            batches: Iterator[_Batch]
+            decoding: Iterator[DecodedBatch]
             if parquet is not None:
-                from sensorhub.codec.columnar import unplaced_columns  # noqa: PLC0415
-
-                # the next batches are read, checked and made into columns on a thread of
-                # their own while this one is classified (pyarrow and the compiled core let go
-                # of the GIL); the columns are placed here, so that only this thread adds to
-                # the registry
-                checked = files.enter_context(
-                    closing(
-                        read_ahead(
-                            (b.rows, b.dead_letters, unplaced_columns(b, keep_raw=audit))
-                            for b in parquet.batches()
-                        )
-                    )
-                )
-                batches = (
-                    _Batch(rows, letters, unplaced.placed(fast.registry), [])
-                    for rows, letters, unplaced in checked
-                )
+                # the next batches are read, judged and decoded on a thread of their own while
+                # this one is classified (pyarrow and the compiled core let go of the GIL)
+                decoding = read_ahead(b.decoded(keep_raw=audit) for b in parquet.batches())
             else:
-                # the next chunks are decoded on a thread of their own while this one is
-                # classified (the scanner and the compiled core let go of the GIL); that
-                # thread never touches the registry (``decode_places``): the places are
-                # registered here, in file order, by the only thread that adds to the registry
-                # and the one the classifier reads it on, so device numbers and output do not
-                # depend on timing. The thread is stopped and joined before ``chunks`` is
-                # closed (entered after it)
-                decoder = ColumnDecoder(fast.registry, keep_raw=audit)
+                # the same for the next chunks (the scanner lets go of the GIL too); the
+                # thread is stopped and joined before ``chunks`` is closed (entered after it)
+                decoder = LineDecoder(keep_raw=audit)
                 chunks = files.enter_context(closing(read_chunks(recording)))
-                placed = files.enter_context(
-                    closing(
-                        read_ahead(
-                            (decoder.decode_places(c, time.time()) for c in chunks),
-                            JSONL_READ_AHEAD,
-                        )
-                    )
+                decoding = read_ahead(
+                    (decoder.decode(c, time.time()) for c in chunks), JSONL_READ_AHEAD
                 )
-                batches = (
-                    _Batch(b.rows, b.dead_letters, b.columns, b.acks)
-                    for b in map(decoder.register, placed)
-                )
-            for batch, new in _checked_ahead(batches, fast, files):
+            decoded = files.enter_context(closing(decoding))
+            # placed here: decoding never touches the registry, the places are registered by
+            # the only thread that adds to the registry and the one the classifier reads it
+            # on, in file order, so device numbers and output do not depend on timing
+            placed = (batch.placed(fast.registry) for batch in decoded)
+            for batch in _checked_ahead(placed, fast, files):
                 columns = batch.columns
                 duplicates, before = fast.duplicates, fast.clock
-                work = engine.feed(columns, new, batch.acks)
+                work = engine.feed(columns, batch.new, batch.acks)
                 arrived: list[float] = []
                 if audit and fast.duplicates > duplicates:
                     # only redeliveries' audit records have no room (and want the watermarks)
                     arrived = _arrival_watermarks(work.audit, columns, before, fast)
                 decided(work, arrived)
-                after_batch(batch.rows, batch.letters, len(columns))
+                after_batch(batch.rows, batch.dead_letters, len(columns))
         else:
-            events_of: Iterator[tuple[int, list[Event], list[DeadLetter], list[AckIn]]]
+            events_of: Iterator[DecodedEvents]
             if parquet is not None:
-                events_of = ((b.rows, b.events(), b.dead_letters, []) for b in parquet.batches())
+                events_of = (b.decoded_events() for b in parquet.batches())
             else:
-                events_of = (
-                    decode_events(chunk, time.time())
-                    for chunk in files.enter_context(closing(read_chunks(recording)))
-                )
-            for rows, events, letters, acks in events_of:
+                events_of = files.enter_context(closing(read_events(recording, acks=True)))
+            for decoded_events in events_of:
+                events = decoded_events.events
                 before = fast.clock
-                work = engine.feed_events(events, acks)
+                work = engine.feed_events(events, decoded_events.acks)
                 decided(work, _event_watermarks(work.audit, events, before, lateness))
-                after_batch(rows, letters, len(events))
+                after_batch(decoded_events.rows, decoded_events.dead_letters, len(events))
         decided(engine.end(), [])
         ordered.close()
     summary.raw_alarms = engine.raw_alarms

@@ -19,7 +19,19 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.contract import EVENT_CODES, Event
-from sensorhub.core.jit import hot, jit
+from sensorhub.core.hashtable import (
+    E_LENGTH,
+    ByteTable,
+    add,
+    compact_store,
+    empty_slots,
+    find,
+    key_hash_copy,
+    move_entry,
+    rehash,
+    rehash_entries,
+)
+from sensorhub.core.jit import jit
 
 
 class Registry:
@@ -238,13 +250,14 @@ class EventColumns:
         for i in nones(device):  # a device not seen before: registered with its room
             device[i] = registry.device(*places[i])
         devices = np.array(device, dtype=np.int32)
+        ts, code, value, confidence = event_values(events)
         return cls(
-            np.array([e.ts for e in events], dtype=np.float64),
+            ts,
             np.array(registry.device_room, dtype=np.int32)[devices],
             devices,
-            np.array([EVENT_CODES[(e.kind, e.event)] for e in events], dtype=np.int16),
-            np.array([math.nan if e.value is None else e.value for e in events], np.float64),
-            np.array([e.confidence for e in events], dtype=np.float32),
+            code,
+            value,
+            confidence,
             ids=IdColumn.from_strings([e.id for e in events]),
             raw=[e.raw for e in events],
         )
@@ -297,6 +310,21 @@ class EventColumns:
         )
 
 
+def event_values(
+    events: Sequence[Event],
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int16], npt.NDArray[np.float64], npt.NDArray[np.float32]
+]:
+    """The columns of ``events`` that need no registry, one Python step per event: time, event
+    code, value (NaN where none) and confidence."""
+    return (
+        np.array([e.ts for e in events], dtype=np.float64),
+        np.array([EVENT_CODES[(e.kind, e.event)] for e in events], dtype=np.int16),
+        np.array([math.nan if e.value is None else e.value for e in events], np.float64),
+        np.array([e.confidence for e in events], dtype=np.float32),
+    )
+
+
 def empty_columns() -> EventColumns:
     return EventColumns(
         np.zeros(0, dtype=np.float64),
@@ -312,88 +340,52 @@ def empty_columns() -> EventColumns:
 
 # -- redelivery check -------------------------------------------------------------------------
 
-# the hash: two 32-bit FNV-1a-like halves, each finished with murmur3's mixer, all of it in
-# uint64 without overflowing (the same under NUMBA_DISABLE_JIT, where numpy would warn)
-_M32: Final = np.uint64(0xFFFFFFFF)
-_OFFSET_A: Final = np.uint64(0x811C9DC5)
-_PRIME: Final = np.uint64(0x9E3779B1)
-_MIX_1: Final = np.uint64(0x85EBCA6B)
-_MIX_2: Final = np.uint64(0xC2B2AE35)
-_S8: Final = np.uint64(8)
-_S13: Final = np.uint64(13)
-_S15: Final = np.uint64(15)
-_S16: Final = np.uint64(16)
-_S24: Final = np.uint64(24)
-_S32: Final = np.uint64(32)
-# entry columns (``SeenIds._entries``)
-_E_DEVICE: Final = 0
-_E_OFFSET: Final = 1
-_E_LENGTH: Final = 2
-_E_SLOT: Final = 3
-#: which ``_hash`` a ``SeenIds`` was filled with (a snapshot of another is hashed again)
-HASHING: Final = 2
+#: Which events of a batch are new, not redeliveries (None: every one): ``SeenIds.check``'s
+Redeliveries = npt.NDArray[np.bool_] | None
+
+#: which ``hashtable.key_hash`` a ``SeenIds`` was filled with (a snapshot of another is hashed
+#: again): 3, the table's polynomial; before it, other hashes
+HASHING: Final = 3
 #: pruned ids' bytes are left in place until they are more than the live ones and this
 SLACK: Final = 1 << 16
 
 
-class SeenIds:
+class SeenIds(ByteTable):
     """The ``(device, id)`` pairs seen within the dedup window: the reference ``Classifier``'s
     ``_seen_ids`` as arrays, checked and updated for a whole batch in one compiled pass.
 
-    Every entry keeps its id's bytes (UTF-8, lone surrogates passed through: one byte string
-    per ``str``), its device and the time it was seen; a table of 64-bit hashes of
-    ``(device, id)`` finds the candidates and a candidate counts only if device and bytes are
-    equal, so the decisions are exactly the dict's. Pruning is the reference's: when an id'd
-    event is at least ``window`` later than the last pruning, every entry older than
-    ``window`` before it goes (the entries are compacted and the table rebuilt; the bytes are
-    compacted once the pruned ones outweigh the rest by ``slack``).
+    A :class:`~sensorhub.core.hashtable.ByteTable` of the ids' bytes (UTF-8, lone surrogates
+    passed through: one byte string per ``str``), tagged with their device, and the time each
+    was seen (``_times``): a candidate counts only if device and bytes are equal, so the
+    decisions are exactly the dict's. Pruning is the reference's: when an id'd event is at
+    least ``window`` later than the last pruning, every entry older than ``window`` before it
+    goes (the entries are compacted and the table rebuilt; the bytes are compacted once the
+    pruned ones outweigh the rest by ``slack``).
     Plain arrays: it pickles as it is and decides the same in another process.
     """
 
+    _PER_ENTRY = (*ByteTable._PER_ENTRY, "_times")
+
     def __init__(self, window: float, *, slack: int = SLACK) -> None:
+        super().__init__(slots=64, store=1024)
         self.window = window
         self.slack = slack  # bytes of pruned ids left in place (compacted beyond)
-        self._slots = np.full(64, -1, dtype=np.int64)  # open addressing: entry index or -1
-        self._hashes = np.zeros(32, dtype=np.uint64)
-        # per entry: device, offset and length of its bytes in _bytes, slot in _slots
-        self._entries = np.zeros((32, 4), dtype=np.int64)
-        self._times = np.zeros(32, dtype=np.float64)
-        self._bytes = np.zeros(1024, dtype=np.uint8)
-        self._used = np.zeros(2, dtype=np.int64)  # entries, bytes
+        self._times = np.zeros(self._hashes.shape[0], dtype=np.float64)
         self._pruned_at = np.array([-math.inf])
         self._hashing = HASHING
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The entries and their bytes, without the room left to grow, and of the hash table
-        only its size (it is built again from the entries): about half the pickle, which
-        ``serve`` writes in every snapshot of its classifier."""
-        n, used = int(self._used[0]), int(self._used[1])
-        state = dict(self.__dict__)
-        state["_hashes"] = self._hashes[:n]
-        state["_entries"] = self._entries[:n]
-        state["_times"] = self._times[:n]
-        state["_bytes"] = self._bytes[:used]
-        state["_slots"] = self._slots.shape[0]
-        return state
-
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """The hash table is built again (a snapshot of an older version holds it whole); one
-        taken with another hash function is hashed again from its entries' devices and bytes,
-        so its decisions stay the same."""
-        self.__dict__.update(state)
-        if isinstance(self._slots, int):
-            self._rehash(self._slots)
+        """As the table's; a snapshot taken with another hash function is hashed again from
+        its entries' devices and bytes, so its decisions stay the same."""
+        super().__setstate__(state)
         if state.get("_hashing") != HASHING:
-            _rehash_entries(self._hashes, self._entries, self._bytes, int(self._used[0]))
+            rehash_entries(self._hashes, self._entries, self._bytes, len(self))
             self._rehash(self._slots.shape[0])
             self._hashing = HASHING
 
-    def __len__(self) -> int:
-        return int(self._used[0])
-
     def check(
         self, device: npt.NDArray[np.int32], ts: npt.NDArray[np.float64], ids: IdColumn
-    ) -> npt.NDArray[np.bool_] | None:
+    ) -> Redeliveries:
         """Which events of a batch (arrival order) are new (None: all of them, or no ids at
         all); remembers the new ones' ids as the reference's ``push`` of each would."""
         with_id = int(np.count_nonzero(ids.has))
@@ -443,132 +435,7 @@ class SeenIds:
             )
             if i >= n:
                 return keep
-            self._rehash(2 * self._slots.shape[0])
-
-    def _reserve(self, entries: int, size: int) -> None:
-        """Room for ``entries`` more entries of ``size`` bytes in all (none pruned meanwhile)."""
-        n, used = int(self._used[0]), int(self._used[1])
-        if self._hashes.shape[0] < n + entries:
-            rows = max(n + entries, 2 * self._hashes.shape[0])
-            self._hashes = resized(self._hashes, rows)
-            self._entries = resized(self._entries, rows)
-            self._times = resized(self._times, rows)
-        if self._bytes.shape[0] < used + size:
-            self._bytes = resized(self._bytes, max(used + size, 2 * self._bytes.shape[0]))
-
-    def _rehash(self, slots: int) -> None:
-        self._slots = np.full(slots, -1, dtype=np.int64)
-        _rehash(self._slots, self._hashes, self._entries, int(self._used[0]), False)
-
-
-def resized(array: Any, rows: int) -> Any:
-    """A copy of ``array`` with ``rows`` rows: cut, or grown with zeros."""
-    out = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
-    count = min(rows, array.shape[0])
-    out[:count] = array[:count]
-    return out
-
-
-@hot
-def mix32(h: Any) -> Any:
-    """murmur3's finishing mix of a 32-bit hash (held in a uint64); compiled into the caller."""
-    h ^= h >> _S16
-    h = (h * _MIX_1) & _M32
-    h ^= h >> _S13
-    h = (h * _MIX_2) & _M32
-    h ^= h >> _S16
-    return h
-
-
-@hot
-def _step(a: Any, w: Any) -> Any:
-    """One word (up to 32 bits) into the 32-bit state: xor, multiply, fold the high bits
-    down (all in uint64 without overflowing)."""
-    a = ((a ^ w) * _PRIME) & _M32
-    return a ^ (a >> _S15)
-
-
-@hot
-def _word(raw: Any, j: int) -> Any:
-    """The four bytes ``raw[j:j + 4]`` as one little-endian 32-bit word."""
-    return (
-        np.uint64(raw[j])
-        | (np.uint64(raw[j + 1]) << _S8)
-        | (np.uint64(raw[j + 2]) << _S16)
-        | (np.uint64(raw[j + 3]) << _S24)
-    )
-
-
-@hot
-def _finish(a: Any, length: int) -> Any:
-    return (mix32(a) << _S32) | mix32(a ^ (np.uint64(length) & _M32))
-
-
-@hot
-def _hash(device: Any, raw: Any, start: int, length: int) -> Any:
-    """64 bits of ``(device, raw[start:start + length])``: a 32-bit state (from the device)
-    taking the bytes four at a time, finished twice with murmur3's mixer (once with the
-    length). Equal hashes are only candidates (the bytes decide), so 32 bits of state are
-    plenty."""
-    a = _OFFSET_A ^ (np.uint64(device) & _M32)
-    end = start + length
-    j = start
-    while j + 4 <= end:
-        a = _step(a, _word(raw, j))
-        j += 4
-    while j < end:
-        a = _step(a, np.uint64(raw[j]))
-        j += 1
-    return _finish(a, length)
-
-
-@hot
-def _hash_copy(  # noqa: PLR0917 - numba takes its arguments positionally
-    device: Any, raw: Any, start: int, length: int, store: Any, at: int
-) -> Any:
-    """``_hash`` of the id, copying its bytes to ``store[at:at + length]`` on the way (one
-    pass over them: an id that is new is kept there, one seen before is written over)."""
-    a = _OFFSET_A ^ (np.uint64(device) & _M32)
-    end = start + length
-    j = start
-    k = at
-    while j + 4 <= end:
-        store[k] = raw[j]
-        store[k + 1] = raw[j + 1]
-        store[k + 2] = raw[j + 2]
-        store[k + 3] = raw[j + 3]
-        a = _step(a, _word(raw, j))
-        j += 4
-        k += 4
-    while j < end:
-        store[k] = raw[j]
-        a = _step(a, np.uint64(raw[j]))
-        j += 1
-        k += 1
-    return _finish(a, length)
-
-
-@jit
-def _rehash_entries(hashes: Any, entries: Any, store: Any, n: int) -> None:
-    """The hashes of entries ``0..n-1`` computed again from their device and bytes."""
-    for e in range(n):
-        hashes[e] = _hash(
-            entries[e, _E_DEVICE], store, entries[e, _E_OFFSET], entries[e, _E_LENGTH]
-        )
-
-
-@jit
-def _rehash(slots: Any, hashes: Any, entries: Any, n: int, clear: bool) -> None:
-    """Entries ``0..n-1`` into the table (``clear``: empty it first)."""
-    mask = np.uint64(slots.shape[0] - 1)
-    if clear:
-        slots[:] = -1
-    for e in range(n):
-        slot = np.int64(hashes[e] & mask)
-        while slots[slot] >= 0:
-            slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
-        slots[slot] = e
-        entries[e, _E_SLOT] = slot
+            self._grow(1, 0)
 
 
 @jit
@@ -595,34 +462,31 @@ def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
     ``keep[i] = False`` for a redelivery; the new ones remembered, pruned as the reference
     prunes. Returns where it stopped: ``ts.shape[0]``, or an event it could not remember
     without filling ``slots`` more than half (grow it and call again from there). The other
-    arrays have room for every event (``SeenIds._reserve``)."""
-    mask = np.uint64(slots.shape[0] - 1)
+    arrays have room for every event (``ByteTable._reserve``)."""
     n_entries = used[0]
     n_bytes = used[1]
     last_prune = pruned_at[0]
     for i in range(first, ts.shape[0]):
-        length = lengths[i]
-        begin = starts[i]
         if not has[i]:
             continue
+        length = lengths[i]
         d = np.int64(device[i])
         # the bytes go to the end of the store as they are hashed (kept there if new)
-        h = _hash_copy(d, raw, begin, length, store, n_bytes)
-        slot = np.int64(h & mask)
-        seen = False
-        while slots[slot] >= 0:
-            e = slots[slot]
-            if hashes[e] == h and entries[e, _E_DEVICE] == d and entries[e, _E_LENGTH] == length:
-                offset = entries[e, _E_OFFSET]
-                seen = True
-                for j in range(length):
-                    if store[offset + j] != store[n_bytes + j]:
-                        seen = False
-                        break
-                if seen:
-                    break
-            slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
-        if seen:
+        h = key_hash_copy(d, raw, starts[i], length, store, n_bytes)
+        slot = find(
+            slots,
+            hashes,
+            entries,
+            store,
+            h,
+            d,
+            raw,
+            starts[i : i + 1],
+            lengths[i : i + 1],
+            1,
+            length,
+        )
+        if slots[slot] >= 0:
             keep[i] = False
             continue
         if 2 * (n_entries + 1) > slots.shape[0]:
@@ -631,41 +495,26 @@ def _check_ids(  # noqa: PLR0917 - numba takes its state positionally
             pruned_at[0] = last_prune
             return i
         t = ts[i]
-        slots[slot] = n_entries
-        hashes[n_entries] = h
-        entries[n_entries, _E_DEVICE] = d
-        entries[n_entries, _E_OFFSET] = n_bytes
-        entries[n_entries, _E_LENGTH] = length
-        entries[n_entries, _E_SLOT] = slot
+        add(slots, hashes, entries, slot, n_entries, h, d, n_bytes, length)
         times[n_entries] = t
         n_bytes += length
         n_entries += 1
         if t - last_prune >= window:
             last_prune = t
             horizon = t - window
+            empty_slots(slots, entries, n_entries)
             kept = 0
             kept_bytes = 0
             for e in range(n_entries):
-                slots[entries[e, _E_SLOT]] = -1  # every entry's slot: the table is empty after
                 if times[e] >= horizon:
-                    hashes[kept] = hashes[e]
-                    entries[kept, _E_DEVICE] = entries[e, _E_DEVICE]
-                    entries[kept, _E_OFFSET] = entries[e, _E_OFFSET]
-                    entries[kept, _E_LENGTH] = entries[e, _E_LENGTH]
+                    move_entry(hashes, entries, kept, e)
                     times[kept] = times[e]
                     kept += 1
-                    kept_bytes += entries[e, _E_LENGTH]
+                    kept_bytes += entries[e, E_LENGTH]
             n_entries = kept
             if n_bytes > 2 * kept_bytes + slack:  # the bytes of pruned ids: compacted now
-                n_bytes = 0
-                for e in range(n_entries):  # in order of offset: forward copies
-                    offset = entries[e, _E_OFFSET]
-                    size = entries[e, _E_LENGTH]
-                    for j in range(size):
-                        store[n_bytes + j] = store[offset + j]
-                    entries[e, _E_OFFSET] = n_bytes
-                    n_bytes += size
-            _rehash(slots, hashes, entries, n_entries, False)
+                n_bytes = compact_store(entries, store, n_entries)
+            rehash(slots, hashes, entries, n_entries)
     used[0] = n_entries
     used[1] = n_bytes
     pruned_at[0] = last_prune

@@ -36,7 +36,7 @@ from sensorhub.core import reasons, records
 from sensorhub.core.arrival import Waiting, group_by_room, page_on_arrival
 from sensorhub.core.care import incident_id
 from sensorhub.core.clock import DEDUP_WINDOW, EventClock
-from sensorhub.core.columns import EventColumns, Registry, SeenIds, empty_columns
+from sensorhub.core.columns import EventColumns, Redeliveries, Registry, SeenIds, empty_columns
 from sensorhub.core.eventlog import EventLog
 from sensorhub.core.jit import DISABLED
 from sensorhub.core.night import NightTables
@@ -52,8 +52,6 @@ from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-#: Which events of a batch are new, not redeliveries (None: every one)
-Redeliveries = npt.NDArray[np.bool_] | None
 
 #: The event log is pruned once it holds this many batches or this many events (and then again
 #: at twice what pruning left): few batches when they are large (replay's), few events' worth

@@ -1,8 +1,8 @@
 """numba's flags, and the decorators that apply them: the one place they are set.
 
 Every compiled function of the project (the kernel, ``core/arrival.py``, ``core/columns.py``,
-``codec/scan.py``, ``codec/columnar.py``) is decorated with one of these, never with
-``numba.njit`` itself. They all share the same flags:
+``core/hashtable.py``, ``codec/scan.py``, ``codec/columnar.py``, ``codec/rows.py``) is decorated
+with one of these, never with ``numba.njit`` itself. They all share the same flags:
 
 - ``cache=True``: the second start pays no JIT (numba's cache sits in the ``__pycache__`` next
   to each source file, or under ``NUMBA_CACHE_DIR``, one entry per function);
