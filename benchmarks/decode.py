@@ -50,12 +50,12 @@ import pydantic_core
 
 from recordings import ensure_recording, machine
 from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columns import Registry
 from sensorhub.codec.lines import read_chunks
 from sensorhub.codec.payload import decode_line, decode_mqtt
 from sensorhub.codec.scan import NameTable
 from sensorhub.codec.segments import Line
 from sensorhub.contract import Event
-from sensorhub.core.columns import Registry
 
 try:
     import orjson

@@ -62,10 +62,10 @@ import numpy as np
 import numpy.typing as npt
 
 from recordings import machine
+from sensorhub.codec.columns import EventColumns
 from sensorhub.contract import EVENT_CODES, KINDS, Event
 from sensorhub.core import kernel
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy

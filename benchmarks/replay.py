@@ -49,12 +49,12 @@ import numpy as np
 from recordings import Recording, ensure_recording, machine
 from sensorhub.codec.batch import LineDecoder
 from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording
+from sensorhub.codec.columns import EventColumns, Registry
 from sensorhub.codec.lines import read_chunks, read_recording
 from sensorhub.codec.payload import decode_line
 from sensorhub.commands.replay import replay
 from sensorhub.contract import MAX_LATENESS, Event
 from sensorhub.core.classifier import Classifier as Reference
-from sensorhub.core.columns import EventColumns, Registry
 from sensorhub.core.fast import FastClassifier
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy

@@ -36,6 +36,7 @@ import numpy as np
 
 from sensorhub import __version__
 from sensorhub.codec.acks import AckIn, parse_ack
+from sensorhub.codec.columns import EventColumns, Redeliveries
 from sensorhub.codec.payload import dead_letter, decode_mqtt
 from sensorhub.contract import (
     ACK_TOPIC,
@@ -47,10 +48,9 @@ from sensorhub.contract import (
     Page,
 )
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns, Redeliveries
 from sensorhub.core.fast import FastClassifier
-from sensorhub.core.jit import project_stamp
 from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
+from sensorhub.jit import project_stamp
 from sensorhub.routing.acks import AckRecord
 from sensorhub.routing.router import Router, RoutingAudit
 from sensorhub.routing.silences import SilenceAudit, Silences, when

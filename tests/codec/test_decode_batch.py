@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from sensorhub.codec import batch
 from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columns import EventColumns, Registry
 from sensorhub.codec.lines import LineChunk, decode_events, read_chunks
 from sensorhub.codec.stages import PlacedBatch
 from sensorhub.contract import EVENT_CODES, VOCABULARY, allowed_events
-from sensorhub.core.columns import EventColumns, Registry
 
 GOOD = {"ts": 1795212001.5, "site": "zon", "room": "101", "kind": "optical", "device": "cam-1"}
 

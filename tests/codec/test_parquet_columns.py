@@ -9,7 +9,6 @@ of the batch's ``Event`` objects), on the edges the fast way has: slices, chunks
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +23,11 @@ from hypothesis import strategies as st
 
 from sensorhub.codec import rows
 from sensorhub.codec.columnar import ParquetRecording
+from sensorhub.codec.columns import EventColumns, IdColumn, Registry
 from sensorhub.codec.rows import RowBatch, arrow_ids
 from sensorhub.commands.replay import read_ahead
 from sensorhub.core import fast as fast_module
 from sensorhub.core.arrival import group_by_room
-from sensorhub.core.columns import EventColumns, IdColumn, Registry, SeenIds
 from sensorhub.core.fast import FastClassifier
 from tests.core.test_event_time import _policy
 from tests.core.test_kernel import _arrival, _batches, _copy, _page_key, _stream
@@ -284,31 +283,6 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops() -> None:
     assert closed.is_set()
     assert len(made) <= 5
     assert not any(t.name == "sensorhub-read-ahead" for t in threading.enumerate())
-
-
-# -- the redelivery check's hash -------------------------------------------------------------
-
-
-def test_a_snapshot_hashed_the_old_way_is_hashed_again() -> None:
-    """A ``SeenIds`` pickled by a version with another hash decides the same once loaded."""
-    rng = np.random.default_rng(5)
-    ids = [f"id-{int(i)}-é" for i in rng.integers(0, 400, size=600)]
-    device = rng.integers(0, 3, size=600).astype(np.int32)
-    ts = np.arange(600, dtype=np.float64)
-    fresh = SeenIds(100.0)
-    fresh.check(device[:300], ts[:300], IdColumn.from_strings(ids[:300]))
-    state = pickle.loads(pickle.dumps(fresh.__dict__))  # noqa: S301 - our own bytes
-    state["_hashes"] ^= np.uint64(0x5A5A)  # as another hash function would have left them
-    del state["_hashing"]
-    old = SeenIds.__new__(SeenIds)
-    old.__setstate__(state)
-    later = IdColumn.from_strings(ids[300:])
-    want = fresh.check(device[300:], ts[300:], later)
-    got = old.check(device[300:], ts[300:], later)
-    assert want is not None
-    assert got is not None
-    assert got.tolist() == want.tolist()
-    assert not want.all()
 
 
 def test_grouping_by_room_is_a_stable_sort() -> None:

@@ -20,12 +20,12 @@ import pytest
 from simulators.site import simulate_site
 
 from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columns import Registry
 from sensorhub.codec.lines import LineChunk, read_chunks
 from sensorhub.codec.stages import DecodedBatch, PlacedBatch
 from sensorhub.commands import replay as replay_module
 from sensorhub.commands.convert import convert
 from sensorhub.commands.replay import ReplaySummary, replay
-from sensorhub.core.columns import Registry
 from sensorhub.rules import load_policy
 from simulators import ward
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sensorhub.codec.columns import COMPACT_SLACK, EventColumns, IdColumn
 from sensorhub.contract import Event
-from sensorhub.core.columns import COMPACT_SLACK, EventColumns, IdColumn
 from sensorhub.core.fast import FastClassifier
 from sensorhub.rules import load_policy
 

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensorhub.codec.columns import EventColumns
 from sensorhub.contract import VOCABULARY, Event
 from sensorhub.core import kernel
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier
 from sensorhub.core.night import night_flips
 from sensorhub.core.types import AuditRecord, IncidentChange, Opened, Resolved, Step

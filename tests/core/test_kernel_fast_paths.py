@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensorhub.codec.columns import EventColumns
 from sensorhub.core import kernel
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier, _parameters
 from tests.core.test_event_time import _policy
 from tests.core.test_kernel import _arrival, _batches, _copy, _page_key, _stream

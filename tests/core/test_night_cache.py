@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sensorhub.codec.columns import EventColumns
 from sensorhub.core import night
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier
 from sensorhub.core.night import DAY, NightTables, night_flips
 from tests.core.test_event_time import _policy, _stream

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sensorhub.codec.columns import EventColumns
 from sensorhub.contract import Event
 from sensorhub.core import kernel
 from sensorhub.core.classifier import Classifier
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import FastClassifier
 from tests.core.test_event_time import _policy
 from tests.core.test_kernel import _arrival, _audit_key, _copy, _page_key, _stream

@@ -3,7 +3,7 @@
 A redelivery is an event whose ``(site, room, kind, device, id)`` the reference ``Classifier``
 still remembers: it remembers an id from its first delivery until a pruning (when an event with
 an id is at least ``DEDUP_WINDOW`` later than the last pruning) finds it older than
-``DEDUP_WINDOW``. ``FastClassifier`` keeps the same memory as arrays (``columns.SeenIds``) and
+``DEDUP_WINDOW``. ``FastClassifier`` keeps the same memory as arrays (``seen.SeenIds``) and
 checks a whole batch in one compiled pass; these tests put redeliveries on both sides of batch
 boundaries and of the pruning horizon, and compare decisions, counts and audit trails.
 """
@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensorhub.codec.columns import EventColumns, IdColumn
 from sensorhub.contract import Event
-from sensorhub.core import columns
+from sensorhub.core import seen as seen_module
 from sensorhub.core.classifier import Classifier
 from sensorhub.core.clock import DEDUP_WINDOW
-from sensorhub.core.columns import SLACK, EventColumns, IdColumn, SeenIds
 from sensorhub.core.fast import FastClassifier
+from sensorhub.core.seen import SLACK, SeenIds
 from tests.core.test_event_time import _policy
 from tests.core.test_kernel import CHOICES, ROOMS, _assert_same, _batches, _copy, _feed, ev
 from tests.core.test_kernel import _in_order as in_order
@@ -111,8 +112,8 @@ def test_ids_whose_hashes_collide_are_told_apart_by_their_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every id hashed alike (the check run as Python, its hash replaced): still exact."""
-    check = getattr(columns._check_ids, "py_func", columns._check_ids)
-    monkeypatch.setattr(columns, "_check_ids", check)
+    check = getattr(seen_module._check_ids, "py_func", seen_module._check_ids)
+    monkeypatch.setattr(seen_module, "_check_ids", check)
 
     def copy_and_collide(  # noqa: PLR0917 - the signature of key_hash_copy
         device: int, raw: Any, start: int, length: int, store: Any, at: int
@@ -120,7 +121,7 @@ def test_ids_whose_hashes_collide_are_told_apart_by_their_bytes(
         store[at : at + length] = raw[start : start + length]
         return np.uint64(7)
 
-    monkeypatch.setattr(columns, "key_hash_copy", copy_and_collide)
+    monkeypatch.setattr(seen_module, "key_hash_copy", copy_and_collide)
     rng = random.Random(3)
     events = []
     t = 0.0

@@ -8,7 +8,8 @@ import sys
 
 # in a process of its own: in this one, other tests may have compiled them already
 CHECK = """
-from sensorhub.core import hashtable, kernel
+from sensorhub.codec import hashtable
+from sensorhub.core import kernel
 from sensorhub.core.warm import warm_up
 warm_up()
 # called from Python when the redelivery table grows, and when the event log is pruned

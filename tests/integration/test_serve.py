@@ -26,9 +26,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensorhub import cli
+from sensorhub.codec.columns import EventColumns
 from sensorhub.commands import serve as service
 from sensorhub.contract import DEADLETTER_TOPIC, Event, Page
-from sensorhub.core.columns import EventColumns
 from sensorhub.io.mqtt import (
     STATUS_TOPIC,
     InboundMessage,

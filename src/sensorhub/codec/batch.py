@@ -46,13 +46,13 @@ import numpy.typing as npt
 from pydantic_core import from_json
 
 from sensorhub.codec.acks import AckIn, is_ack_line, recorded_ack
+from sensorhub.codec.columns import IdColumn, event_values, nones
 from sensorhub.codec.lines import LineChunk, is_blank
 from sensorhub.codec.payload import decode_line
 from sensorhub.codec.scan import BLANK, REST, NameTable
 from sensorhub.codec.segments import DecodeLines, Line, Segments, known_lines
 from sensorhub.codec.stages import DecodedBatch, Place, Places
 from sensorhub.contract import EVENT_CODES, NAME_RE, TS_MAX, TS_MIN, DeadLetter, Event
-from sensorhub.core.columns import IdColumn, event_values, nones
 
 __all__ = ["LineDecoder"]
 

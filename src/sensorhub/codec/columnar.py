@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic_core import from_json
 
+from sensorhub.codec.columns import IdColumn
 from sensorhub.codec.parquet import (
     COLUMNS_TEXT,
     DICTIONARY_COLUMNS,
@@ -62,8 +63,7 @@ from sensorhub.contract import (
     Event,
     allowed_events,
 )
-from sensorhub.core.columns import IdColumn
-from sensorhub.core.jit import jit
+from sensorhub.jit import jit
 
 __all__ = ["FAST_BATCH_SIZE", "READ_BATCH_SIZE", "ParquetRecording"]
 

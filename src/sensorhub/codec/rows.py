@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from sensorhub.codec.columns import IdColumn, event_values
 from sensorhub.codec.parquet import (
     DICTIONARY_COLUMNS,
     PLACE_COLUMNS,
@@ -25,8 +26,7 @@ from sensorhub.codec.parquet import (
 )
 from sensorhub.codec.stages import DecodedBatch, DecodedEvents, Places
 from sensorhub.contract import DeadLetter, Event
-from sensorhub.core.columns import IdColumn, event_values
-from sensorhub.core.jit import jit
+from sensorhub.jit import jit
 
 __all__ = ["RowBatch", "arrow_ids"]
 

@@ -36,7 +36,7 @@ here.
 Whether the names are valid and the event is one of its kind's is not the scanner's to know:
 the five strings ``site room kind device event`` of a taken line are looked up, as a whole (the
 five with a NUL byte between them, which no name of a taken line holds), in the compiled hash
-table of byte strings (:mod:`sensorhub.core.hashtable`: a hit is confirmed byte for byte, so a
+table of byte strings (:mod:`sensorhub.codec.hashtable`: a hit is confirmed byte for byte, so a
 hash collision changes nothing), which gives the line's *entry*: a number per distinct
 combination, in order of first appearance. A combination not in the table yet is added to it
 by the scanner itself; the caller then judges each new entry once (``batch.LineDecoder``:
@@ -52,8 +52,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
-from sensorhub.core.hashtable import (
+from sensorhub.codec.hashtable import (
     E_LENGTH,
     E_OFFSET,
     SEPARATOR,
@@ -64,7 +63,8 @@ from sensorhub.core.hashtable import (
     fold_pieces,
     store_pieces,
 )
-from sensorhub.core.jit import jit
+from sensorhub.contract import MAX_PAYLOAD, TS_MAX, TS_MIN
+from sensorhub.jit import jit
 
 __all__ = ["BLANK", "FIELDS", "REST", "TAKEN", "NameTable", "Scan"]
 
@@ -153,7 +153,7 @@ class Scan:
 class NameTable(ByteTable):
     """The distinct (site, room, kind, device, event) byte strings of taken lines, numbered in
     order of first appearance (the *entries*), as a compiled hash table of byte strings
-    (:class:`~sensorhub.core.hashtable.ByteTable`) that the scanner reads and adds to; and the
+    (:class:`~sensorhub.codec.hashtable.ByteTable`) that the scanner reads and adds to; and the
     scanner itself (:meth:`scan`).
 
     ``names(since)`` gives the five strings of the entries from ``since`` on; ``clear``

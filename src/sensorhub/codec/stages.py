@@ -22,7 +22,7 @@ checked     ``CheckedBatch``: ``PlacedBatch.checked(new)``, ``new`` as the class
   payloads for the audit), but their places (site, room, kind, device) are numbers of the
   decoder's own (``Places``), not yet the registry's: so a batch can be decoded on any thread,
   ahead of the classifier, without touching the registry.
-- *placed*: the events as :class:`~sensorhub.core.columns.EventColumns` of the registry (room
+- *placed*: the events as :class:`~sensorhub.codec.columns.EventColumns` of the registry (room
   and device indices), new places registered in the order of their first event; this happens
   on the one thread that adds to the registry, batch after batch in file order, so device
   numbers never depend on timing.
@@ -47,8 +47,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.codec.acks import AckIn
+from sensorhub.codec.columns import EventColumns, IdColumn, Redeliveries, Registry
 from sensorhub.contract import DeadLetter, Event
-from sensorhub.core.columns import EventColumns, IdColumn, Redeliveries, Registry
 
 __all__ = [
     "Batch",

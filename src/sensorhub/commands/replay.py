@@ -43,11 +43,11 @@ from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 import numpy as np
 
 from sensorhub.codec.batch import LineDecoder
+from sensorhub.codec.columns import EventColumns, Redeliveries
 from sensorhub.codec.formats import RecordingError, is_parquet
 from sensorhub.codec.lines import read_chunks, read_events
 from sensorhub.codec.stages import CheckedBatch, DecodedBatch, DecodedEvents, PlacedBatch
 from sensorhub.contract import MAX_LATENESS, DeadLetter, Event, Page, reduction
-from sensorhub.core.columns import EventColumns, Redeliveries
 from sensorhub.core.fast import FastClassifier
 from sensorhub.core.types import AuditRecord
 from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.core import kernel as k
-from sensorhub.core.jit import jit
 from sensorhub.core.kernel.layout import F64, I64
+from sensorhub.jit import jit
 
 
 class Waiting(NamedTuple):

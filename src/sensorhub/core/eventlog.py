@@ -12,7 +12,7 @@ import bisect
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.core.columns import EventColumns, IdColumn, Registry
+from sensorhub.codec.columns import EventColumns, IdColumn, Registry
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

@@ -1,7 +1,7 @@
 """``FastClassifier``: the reference ``Classifier``'s interface and decisions, on the numba core.
 
 The driver keeps what the reference keeps outside its rooms, in Python and numpy: the ids seen
-for redelivery checks (``columns.SeenIds``: a whole batch checked in one compiled pass), the
+for redelivery checks (``seen.SeenIds``: a whole batch checked in one compiled pass), the
 event clock (latest event time, watermark, lateness) and the reorder buffer. For a
 batch of events in arrival order it works out, with whole-array operations, which events the
 reference would decide in order and which on arrival (late), and in which order and at which
@@ -30,16 +30,16 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from sensorhub.codec.columns import EventColumns, Redeliveries, Registry, empty_columns
 from sensorhub.contract import INCIDENT_KINDS, KINDS, MAX_LATENESS, Event
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons, records
 from sensorhub.core.arrival import Waiting, group_by_room, page_on_arrival
 from sensorhub.core.care import incident_id
 from sensorhub.core.clock import DEDUP_WINDOW, EventClock
-from sensorhub.core.columns import EventColumns, Redeliveries, Registry, SeenIds, empty_columns
 from sensorhub.core.eventlog import EventLog
-from sensorhub.core.jit import DISABLED
 from sensorhub.core.night import NightTables
+from sensorhub.core.seen import SeenIds
 from sensorhub.core.types import (
     AuditRecord,
     Evidence,
@@ -48,6 +48,7 @@ from sensorhub.core.types import (
     RoomReload,
     Step,
 )
+from sensorhub.jit import DISABLED
 from sensorhub.rules.policy import Policy, RoomPolicy, room_differences
 
 I64 = npt.NDArray[np.int64]

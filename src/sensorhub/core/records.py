@@ -15,11 +15,11 @@ import math
 from collections.abc import Callable
 from typing import Final
 
+from sensorhub.codec.columns import EventColumns, Registry
 from sensorhub.contract import INCIDENT_KINDS, Event
 from sensorhub.core import kernel as k
 from sensorhub.core import reasons
 from sensorhub.core.care import fault_id, incident_id
-from sensorhub.core.columns import EventColumns, Registry
 from sensorhub.core.types import Decision
 from sensorhub.rules.policy import RoomPolicy
 

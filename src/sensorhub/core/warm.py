@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
+from sensorhub.codec.columns import EventColumns
 from sensorhub.contract import Event
-from sensorhub.core.columns import EventColumns
 from sensorhub.core.fast import LOG_BATCHES, FastClassifier
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy

@@ -37,10 +37,10 @@ The modules, each calling only those above it:
 This package re-exports what its users (``fast.py``, ``arrival.py``, ``records.py``, the tests,
 the benchmarks) take from it as ``kernel.X``: every constant of ``layout``, the state, the
 checked entries, and the few compiled functions the driver calls directly. numba's flags are in
-``sensorhub.core.jit``.
+``sensorhub.jit``.
 
 numba caches every compiled function apart, and a cached function does not notice a change
-in another module that it calls or reads constants from (see ``sensorhub.core.jit``): after
+in another module that it calls or reads constants from (see ``sensorhub.jit``): after
 editing a module of the kernel, delete the cache before testing or timing the change.
 """
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.core.columns import EventColumns
+from sensorhub.codec.columns import EventColumns
 from sensorhub.core.kernel.drivers import _fire_all, _partition_plan, _run, _run_parts
 from sensorhub.core.kernel.layout import C_FREE_HEAD, F64, I64, N_CODES
 from sensorhub.core.kernel.planning import _plan

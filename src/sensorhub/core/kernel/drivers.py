@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 
 from sensorhub.core.care import CONVENTIONAL_REARM
-from sensorhub.core.jit import hot, jit, parallel_jit
 from sensorhub.core.kernel.events import _decide
 from sensorhub.core.kernel.layout import (
     A_LOUD,
@@ -90,6 +89,7 @@ from sensorhub.core.kernel.records import _emit, _keep_incident_records
 from sensorhub.core.kernel.rooms import _optical_working_in
 from sensorhub.core.kernel.state import State
 from sensorhub.core.kernel.timers import _fire_room
+from sensorhub.jit import hot, jit, parallel_jit
 
 
 @hot

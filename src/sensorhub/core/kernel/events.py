@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 from sensorhub.core.care import CONVENTIONAL_REARM
-from sensorhub.core.jit import hot, jit
 from sensorhub.core.kernel.incidents import _cancel, _device_fault, _raise, _resolve
 from sensorhub.core.kernel.layout import (
     A_LOUD,
@@ -173,6 +172,7 @@ from sensorhub.core.kernel.rooms import (
     _staff_present,
 )
 from sensorhub.core.kernel.state import State
+from sensorhub.jit import hot, jit
 
 
 @hot

@@ -6,7 +6,6 @@ cancelled."""
 from __future__ import annotations
 
 from sensorhub.core.care import TECHNICAL_REPEAT
-from sensorhub.core.jit import jit
 from sensorhub.core.kernel.layout import (
     D_EVIDENCE,
     D_PAGED,
@@ -42,6 +41,7 @@ from sensorhub.core.kernel.layout import (
 from sensorhub.core.kernel.records import _drop_pending, _emit, _next_seq, _set_incident, _set_page
 from sensorhub.core.kernel.rooms import _in_order, _is_open, _staff_present
 from sensorhub.core.kernel.state import State
+from sensorhub.jit import jit
 
 
 @jit

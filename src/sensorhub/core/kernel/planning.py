@@ -9,8 +9,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from sensorhub.core.jit import jit
 from sensorhub.core.kernel.layout import F64, I64
+from sensorhub.jit import jit
 
 #: The plan's insertion sort gives up after this many moves per event (then a merge sort).
 PLAN_MOVES: Final = 16

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 
-from sensorhub.core.jit import hot, jit
 from sensorhub.core.kernel.layout import (
     C_AUDIT,
     C_FREE_HEAD,
@@ -46,6 +45,7 @@ from sensorhub.core.kernel.layout import (
     RI_PEND_SEQ,
 )
 from sensorhub.core.kernel.state import State
+from sensorhub.jit import hot, jit
 
 
 @hot

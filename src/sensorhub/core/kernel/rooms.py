@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensorhub.core.jit import jit
 from sensorhub.core.kernel.layout import (
     DF_OPT_SEEN,
     DF_STAFF_SINCE,
@@ -28,6 +27,7 @@ from sensorhub.core.kernel.layout import (
     RP_STAFF_TIMEOUT,
 )
 from sensorhub.core.kernel.state import State
+from sensorhub.jit import jit
 
 
 @jit

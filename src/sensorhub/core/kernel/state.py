@@ -18,8 +18,8 @@ from numba.core import cgutils, types
 from numba.experimental import structref
 from numba.extending import intrinsic
 
-from sensorhub.core.jit import DISABLED, jit
 from sensorhub.core.kernel.layout import F64, I64
+from sensorhub.jit import DISABLED, jit
 
 STATE_FIELDS: Final = (
     "ri",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from sensorhub.core.jit import jit
 from sensorhub.core.kernel.events import _bed_exit, _wandering_evidence
 from sensorhub.core.kernel.incidents import _device_fault, _raise
 from sensorhub.core.kernel.layout import (
@@ -54,6 +53,7 @@ from sensorhub.core.kernel.layout import (
 from sensorhub.core.kernel.records import _emit, _keep_incident_records, _lclear
 from sensorhub.core.kernel.rooms import _optical_working
 from sensorhub.core.kernel.state import State
+from sensorhub.jit import jit
 
 
 @jit

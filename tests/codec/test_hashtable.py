@@ -1,5 +1,5 @@
-"""The compiled hash table of byte strings (``core/hashtable.py``) that the redelivery check
-(``columns.SeenIds``) and the JSONL scanner (``codec.scan.NameTable``) share: its hash, its
+"""The compiled hash table of byte strings (``codec/hashtable.py``) that the redelivery check
+(``core.seen.SeenIds``) and the JSONL scanner (``codec.scan.NameTable``) share: its hash, its
 keys of one piece or of several, and its growing."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pickle
 
 import numpy as np
 
-from sensorhub.core import hashtable
-from sensorhub.core.hashtable import ByteTable
+from sensorhub.codec import hashtable
+from sensorhub.codec.hashtable import ByteTable
 
 
 def _joined(pieces: list[bytes]) -> tuple[np.ndarray, int, int]:

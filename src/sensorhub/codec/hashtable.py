@@ -1,5 +1,5 @@
 """One compiled hash table of byte strings, for whoever looks byte strings up in compiled code:
-the redelivery check (``columns.SeenIds``: the ``(device, id)`` seen) and the JSONL scanner
+the redelivery check (``core.seen.SeenIds``: the ``(device, id)`` seen) and the JSONL scanner
 (``codec.scan.NameTable``: the combinations of names seen).
 
 A key is a byte string, or several (*pieces*: a scanned line's five names, kept with a
@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from sensorhub.core.jit import hot, jit
+from sensorhub.jit import hot, jit
 
 __all__ = [
     "ENTRY_COLUMNS",
@@ -52,7 +52,6 @@ __all__ = [
     "piece_state",
     "power",
     "rehash",
-    "rehash_entries",
     "resized",
     "store_pieces",
 ]
@@ -416,11 +415,3 @@ def rehash(slots: Any, hashes: Any, entries: Any, n: int) -> None:
             slot = np.int64((np.uint64(slot) + _ONE) & mask)
         slots[slot] = e
         entries[e, E_SLOT] = slot
-
-
-@jit
-def rehash_entries(hashes: Any, entries: Any, store: Any, n: int) -> None:
-    """The hashes of entries ``0..n-1`` made again from their tags and bytes (after a change
-    of ``key_hash``)."""
-    for e in range(n):
-        hashes[e] = key_hash(entries[e, E_TAG], store, entries[e, E_OFFSET], entries[e, E_LENGTH])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sensorhub.core import kernel
-from sensorhub.core.jit import sources_stamp
+from sensorhub.jit import sources_stamp
 
 
 def _package(root: Path) -> Path:
@@ -15,6 +15,7 @@ def _package(root: Path) -> Path:
         "core/fast.py": "B = 1\n",
         "codec/scan.py": "C = 1\n",
         "contract.py": "D = 1\n",
+        "jit.py": "F = 1\n",
         "commands/serve.py": "E = 1\n",
     }.items():
         path = root / name
@@ -27,7 +28,7 @@ def test_a_change_to_any_compiled_source_changes_every_functions_stamp(tmp_path:
     package = _package(tmp_path)
     before = sources_stamp(package)
     assert sources_stamp(package) == before
-    for name in ("core/kernel/events.py", "codec/scan.py", "contract.py"):
+    for name in ("core/kernel/events.py", "codec/scan.py", "contract.py", "jit.py"):
         (package / name).write_text((package / name).read_text() + "# edited\n")
         after = sources_stamp(package)
         assert after != before, name

@@ -1,7 +1,7 @@
 """numba's flags, and the decorators that apply them: the one place they are set.
 
-Every compiled function of the project (the kernel, ``core/arrival.py``, ``core/columns.py``,
-``core/hashtable.py``, ``codec/scan.py``, ``codec/columnar.py``, ``codec/rows.py``) is decorated
+Every compiled function of the project (the kernel, ``core/arrival.py``, ``codec/columns.py``,
+``codec/hashtable.py``, ``codec/scan.py``, ``codec/columnar.py``, ``codec/rows.py``) is decorated
 with one of these, never with ``numba.njit`` itself. They all share the same flags:
 
 - ``cache=True``: the second start pays no JIT (numba's cache sits in the ``__pycache__`` next
@@ -44,8 +44,8 @@ DISABLED: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
 
 #: The sources whose code or constants compiled code reaches: the core (the kernel, its driver
 #: and the columns), the codec's compiled tiers, and the contract's vocabulary codes.
-_PACKAGE: Final = Path(__file__).resolve().parents[1]
-COMPILED_SOURCES: Final = ("core", "codec", "contract.py")
+_PACKAGE: Final = Path(__file__).resolve().parent
+COMPILED_SOURCES: Final = ("core", "codec", "contract.py", "jit.py")
 
 
 def sources_stamp(package: Path) -> str:
