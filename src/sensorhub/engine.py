@@ -28,7 +28,7 @@ import logging
 import math
 import pickle
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
@@ -240,7 +240,9 @@ class Engine:
                 else:
                     events.append(item)
                     taken.append(message)
-        self._events(events, taken, ack_in, out)
+        self._in_order(
+            len(events), ack_in, lambda a, b: self._decide(events[a:b], taken[a:b], out), out
+        )
         for ack in acks:
             self._acknowledge(ack, out)
         if tick is not None:
@@ -252,19 +254,23 @@ class Engine:
         self._route([], out)
         return self._finish(out)
 
-    def _events(
-        self, events: list[Event], taken: list[Inbound], acks: list[AckIn], out: Round
+    def _in_order(
+        self,
+        count: int,
+        acks: Sequence[AckIn],
+        decide: Callable[[int, int], None],
+        out: Round,
     ) -> None:
-        """The round's events in batches cut at its acknowledgements, each acknowledgement
-        after the events before it."""
+        """Decide events ``0..count`` (``decide(start, stop)``) in batches cut at the
+        acknowledgements, each acknowledgement after the events before it."""
         start = 0
-        for ack in [*acks, None]:
-            stop = len(events) if ack is None else ack.position
-            if stop > start:
-                self._decide(events[start:stop], taken[start:stop], out)
-            start = stop
-            if ack is not None:
-                self._acknowledge(ack, out)
+        for ack in acks:
+            if ack.position > start:
+                decide(start, ack.position)
+                start = ack.position
+            self._acknowledge(ack, out)
+        if count > start:
+            decide(start, count)
 
     def _decide(self, events: list[Event], taken: list[Inbound], out: Round) -> None:
         """Decide a batch of events; if the classifier fails on it, one by one, so that only
@@ -272,7 +278,7 @@ class Engine:
         out.events.update(event.kind for event in events)
         try:
             self._note_received(events, taken)
-            self._step(self._push(events), out)
+            step = self._push(events)
         except Exception:
             logger.exception(
                 "the classifier failed on a batch of %d events; deciding them one by one",
@@ -280,6 +286,7 @@ class Engine:
             )
         else:
             out.journal.extend(_journalled(taken))
+            self._step(step, out)
             return
         for event, message in zip(events, taken, strict=True):
             try:
@@ -336,34 +343,24 @@ class Engine:
         if not isinstance(classifier, FastClassifier):
             raise TypeError("feed() takes columns: the reference classifier takes feed_events()")
         out = Round()
-        start = 0
-        for ack in [*acks, None]:
-            stop = len(columns) if ack is None else ack.position
-            if stop > start:
-                if start == 0 and stop == len(columns):
-                    part, part_new = columns, new
-                else:
-                    index = np.arange(start, stop, dtype=np.int64)
-                    part = columns.take(index)
-                    part_new = None if new is None else new[start:stop]
-                self._step(classifier.push_checked(part, part_new), out)
-            start = stop
-            if ack is not None:
-                self._acknowledge(ack, out)
+
+        def decide(start: int, stop: int) -> None:
+            part, part_new = columns, new
+            if stop - start < len(columns):  # cut at an acknowledgement
+                part = columns.take(np.arange(start, stop, dtype=np.int64))
+                part_new = None if new is None else new[start:stop]
+            self._step(classifier.push_checked(part, part_new), out)
+
+        self._in_order(len(columns), acks, decide, out)
         self._route([], out)
         return self._finish(out)
 
     def feed_events(self, events: list[Event], acks: Sequence[AckIn] = ()) -> Round:
         """A decoded batch of a recording as events (either classifier)."""
         out = Round()
-        start = 0
-        for ack in [*acks, None]:
-            stop = len(events) if ack is None else ack.position
-            if stop > start:
-                self._step(self._push(events[start:stop]), out)
-            start = stop
-            if ack is not None:
-                self._acknowledge(ack, out)
+        self._in_order(
+            len(events), acks, lambda a, b: self._step(self._push(events[a:b]), out), out
+        )
         self._route([], out)
         return self._finish(out)
 
