@@ -1,20 +1,30 @@
 """The reference care policy (CONTRACT.md section 4): every incident and every look-alike,
-each a small scenario run through ``replay``."""
+each a small scenario run through ``replay``, on both classifiers."""
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import scenario
 from tests.scenario import AMS, NIGHT, Result, ev, run
 
 # deadlines from CONTRACT.md section 4: page by (event time after its first evidence)
 FALL_BY, CALL_BY, BED_EXIT_BY, WANDER_BY, ACOUSTIC_BY = 15, 2, 10, 30, 45
 GRACE = 15 * 60
+
+
+@pytest.fixture(autouse=True, params=["fast", "reference"])
+def _both_classifiers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every scenario on the numba core, then on its pure-Python twin."""
+    both = functools.partial(scenario.run, classifier=request.param)
+    monkeypatch.setattr(sys.modules[__name__], "run", both)
 
 
 def in_bed(room: str, t: float = 0) -> dict[str, Any]:
