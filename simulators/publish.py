@@ -1,9 +1,10 @@
 """Publish a recording to an MQTT broker, as the sensors of a ward would.
 
 Each event goes to ``<prefix>/<site>/<room>/<kind>/<device>`` with its JSON as the payload, at
-QoS 1, in the recording's order. A malformed line is published as it is, to the topic of a valid
-room, so that it exercises the service's dead-letter path. At the end it waits until the broker
-has acknowledged every message, so nothing is lost.
+QoS 1, in the recording's order; an acknowledgement line (``{"ts", "site", "ack": {...}}``)
+goes to ``sensorhub/ack/<site>`` as staff would send it. A malformed line is published as it
+is, to the topic of a valid room, so that it exercises the service's dead-letter path. At the
+end it waits until the broker has acknowledged every message, so nothing is lost.
 
 ``--speed 60`` replays a night so that event time runs 60 times faster than the wall clock
 (without it: as fast as possible); ``--now`` shifts every event time so the first event is now,
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sensorhub.codec.payload import event_time as _codec_event_time
-from sensorhub.contract import NAME_RE
+from sensorhub.contract import ACK_TOPIC, NAME_RE
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings, MqttSettingsError
 from simulators.ward import iter_recording
 
@@ -210,6 +211,13 @@ class _Publisher:
         self.connection.publish(topic, payload, qos=self.qos)
         self.progress.sent += 1
 
+    def send_ack(self, entry: dict[str, Any], shift: float) -> None:
+        """An acknowledgement line of the recording, as staff send it: its ``ack`` with the
+        line's ``ts``, on the acknowledgement topic of its site."""
+        ts = event_time(entry.get("ts"))
+        body = {**entry["ack"], **({} if ts is None else {"ts": round(ts + shift, 3)})}
+        self.send(f"{ACK_TOPIC}/{entry.get('site')}", json.dumps(body).encode("utf-8"))
+
     def send_malformed(self, entry: Entry, topic: str) -> None:
         self.progress.malformed += 1
         if isinstance(entry, bytes):
@@ -244,6 +252,9 @@ class _Publisher:
         for entry in events:
             if stop is not None and stop.is_set():
                 break
+            if isinstance(entry, dict) and isinstance(entry.get("ack"), dict):
+                self.send_ack(entry, shift)
+                continue
             topic = topic_of(entry, self.prefix)
             ts = event_time(entry.get("ts")) if isinstance(entry, dict) else None
             if topic is None or ts is None or not isinstance(entry, dict):
