@@ -156,7 +156,10 @@ class Engine:
     event``); ``wall`` also moves the event clock with the wall time of :meth:`round`'s
     ``tick`` (minus the lateness). ``audit``: whether the classifier makes an audit record of
     every decision (``--audit``). ``classifier``: ``fast`` (the compiled core) or
-    ``reference`` (its pure-Python twin).
+    ``reference`` (its pure-Python twin). ``routing_audit``: whether routing audits what it
+    routes and escalates (``serve`` keeps it in its store; ``replay`` only with ``--audit``).
+    ``durable``: whether a round says which of the router's incidents it changed, for a store
+    (``serve``; ``replay`` keeps nothing).
     """
 
     def __init__(
@@ -169,6 +172,8 @@ class Engine:
         audit: bool = False,
         classifier: ClassifierName = "fast",
         silences: Silences | None = None,
+        routing_audit: bool = True,
+        durable: bool = True,
     ) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be wall or event, not {clock!r}")
@@ -176,6 +181,7 @@ class Engine:
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {classifier!r}")
         self.policy = policy
         self.prefix = prefix
+        self.durable = durable
         self.clock_kind: Clock = clock
         self.audit = audit
         self.classifier: FastClassifier | Classifier = (
@@ -184,7 +190,7 @@ class Engine:
             else Classifier(policy, lateness=lateness)
         )
         self.silences = silences if silences is not None else Silences()
-        self.router = Router(policy, silences=self.silences)
+        self.router = Router(policy, silences=self.silences, audit=routing_audit)
         self._received: dict[int, float] = {}
 
     @property
@@ -411,7 +417,10 @@ class Engine:
         out.routing.extend(self.router.take_audit())
         out.routing.extend(self.silences.take_audit())
         out.acks.extend(self.router.take_acks())
-        out.incidents.update(self.router.take_changes())
+        if self.durable:
+            out.incidents.update(self.router.take_changes())
+        else:
+            self.router.forget_changes()
         return out
 
     # -- state that outlives a process ---------------------------------------------------------

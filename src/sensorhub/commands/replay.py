@@ -331,7 +331,15 @@ def replay(
 
         parquet = ParquetRecording(recording, batch_size=FAST_BATCH_SIZE)
     audit = audit_path is not None
-    engine = Engine(policy, lateness=lateness, clock="event", audit=audit, classifier=classifier)
+    engine = Engine(
+        policy,
+        lateness=lateness,
+        clock="event",
+        audit=audit,
+        classifier=classifier,
+        routing_audit=audit,
+        durable=False,
+    )
     summary = ReplaySummary()
     started = last_progress = time.perf_counter()
     if deadletter_path is None:

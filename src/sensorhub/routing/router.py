@@ -30,12 +30,14 @@ routed once is never routed again (no second first page after a restart).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from pydantic import ValidationError
 
 from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, IncidentChange, Opened, Resolved
@@ -99,46 +101,56 @@ class PendingStep:
 # -- the router's state, as the durable store keeps it -----------------------------------------
 
 
-class _PendingState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# msgspec structs: made and changed on every page of a replay, where a pydantic model's
+# validation and attribute hooks cost several times the routing itself
 
-    escalation: int = Field(ge=1)
+
+class _PendingState(msgspec.Struct, forbid_unknown_fields=True):
+    escalation: Annotated[int, msgspec.Meta(ge=1)]
     due: float
-    to: list[str] = Field(min_length=1)
+    to: Annotated[list[str], msgspec.Meta(min_length=1)]
 
 
-class _AckState(BaseModel):
+class _AckState(msgspec.Struct, forbid_unknown_fields=True):
     """An acknowledgement received ahead of the router's clock: in effect at ``at``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     at: float
     by: str
 
 
-class _IncidentState(BaseModel):
+class _IncidentState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One incident the router knows: its first page as decided, and where it stands."""
-
-    model_config = ConfigDict(extra="forbid")
 
     page: Page  # the classifier's first page: the template of every page of the incident
     status: IncidentStatus = "open"
-    recipients: list[str] = Field(default_factory=list)  # who got the first page
+    recipients: list[str] = msgspec.field(default_factory=list)  # who got the first page
     paged_at: float | None = None  # ts of the first pages sent (None while held)
-    steps: list[_PendingState] = Field(default_factory=list)  # pending, by due time
+    steps: list[_PendingState] = msgspec.field(default_factory=list)  # pending, by due time
     held_until: float | None = None  # a held technical page is released when the silence ends
     closed_at: float | None = None
     closed_by: str | None = None
     closed_reason: str | None = None
-    acks: list[_AckState] = Field(default_factory=list)  # received, not yet in effect, by time
+    #: received, not yet in effect, by time
+    acks: list[_AckState] = msgspec.field(default_factory=list)
     forget_at: float
 
 
-class _Snapshot(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     version: Literal[1] = 1
-    incidents: list[_IncidentState] = Field(default_factory=list)
+    incidents: list[_IncidentState] = msgspec.field(default_factory=list)
+
+
+def _encode(value: object) -> object:
+    """msgspec's hook for the first page (a pydantic model)."""
+    if isinstance(value, Page):
+        return value.model_dump(mode="json")
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def _decode(kind: type, value: object) -> object:
+    if kind is Page:
+        return Page.model_validate(value)
+    raise NotImplementedError(f"cannot decode {kind.__name__}")
 
 
 # -- the router ---------------------------------------------------------------------------------
@@ -151,16 +163,25 @@ class Router:
     technical page held back is sent when its silence ends, if its incident is still open; a
     held care page is sent only if the classifier sees new evidence of it after the silence
     ended (what happened while it held was kept away on purpose).
+
+    ``audit`` False leaves out the audit entries of routing and escalating (a replay without
+    ``--audit``); refusals and closings are audited all the same.
     """
 
     def __init__(
-        self, policy: Policy, *, silences: Silences | None = None, retain: float = RETAIN
+        self,
+        policy: Policy,
+        *,
+        silences: Silences | None = None,
+        retain: float = RETAIN,
+        audit: bool = True,
     ) -> None:
         if retain <= 0:
             raise ValueError("retain must be positive")
         self.policy = policy
         self.silences = silences
         self.retain = retain
+        self.audit = audit
         self._incidents: dict[str, _IncidentState] = {}
         # incidents changed (or forgotten) since take_changes() last said which
         self._changed: set[str] = set()
@@ -168,9 +189,10 @@ class Router:
         self._acked: list[AckRecord] = []  # acknowledgements that took effect
         # the router's clock: everything due at or before it is done
         self.clock = -math.inf
-        # advance() has nothing to do before _wake unless the silences changed: it stays cheap
-        # when the engine calls it every round
-        self._wake = math.inf
+        # when each incident next has something to do (heap; an entry may be stale: the
+        # incident is looked at then, and pushed again with its next time): advance() looks at
+        # the incidents due only, and stays cheap however many the router remembers
+        self._due: list[tuple[float, str]] = []
         self._silences_seen = -1
 
     # -- input ---------------------------------------------------------------------------------
@@ -189,8 +211,9 @@ class Router:
         def time_of(change: IncidentChange) -> float:
             return max(change.ts, opened.get(change.incident, -math.inf))
 
+        due = self._due
         for change in sorted(changes, key=time_of):
-            if change.ts <= until:
+            if change.ts <= until and due and due[0][0] <= change.ts:
                 pages.extend(self.advance(change.ts))
             if isinstance(change, Opened):
                 pages.extend(self.open(change))
@@ -241,13 +264,12 @@ class Router:
             return []
         state = _IncidentState(page=page, forget_at=page.ts + self.retain)
         self._incidents[page.incident] = state
-        self._wake = min(self._wake, state.forget_at)
         silence = self.silences.hold(page, page.ts) if self.silences is not None else None
         if silence is not None:
             state.status = "held"
             if page.audience == "technical":
                 state.held_until = silence.until
-                self._wake = min(self._wake, silence.until)
+            self._schedule(state)
             later = (
                 f"; paged when the silence ends at {when(silence.until)} if still open"
                 if page.audience == "technical"
@@ -317,23 +339,24 @@ class Router:
         state.acks.append(_AckState(at=at, by=by))
         state.acks.sort(key=lambda ack: ack.at)
         self._changed.add(incident)
-        self._wake = min(self._wake, at)
+        self._schedule(state)
         return None
 
     def resolve(self, incident: str, at: float, reason: str) -> None:
         """The incident is over (staff arrived, call cancelled, ...): escalation stops."""
         state = self._incidents.get(incident)
         if state is None:
-            self._audit.append(
-                RoutingAudit(
-                    at,
-                    "ignored",
-                    f"resolution of an incident the router does not know: {reason}",
-                    incident=incident,
+            if self.audit:
+                self._audit.append(
+                    RoutingAudit(
+                        at,
+                        "ignored",
+                        f"resolution of an incident the router does not know: {reason}",
+                        incident=incident,
+                    )
                 )
-            )
             return
-        self._audit.append(self._close(state, "resolved", at, None, reason))
+        self._close(state, "resolved", at, None, reason)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -346,44 +369,60 @@ class Router:
         after their first page. Steps overdue after a restart all go out at once, in order.
         """
         self.clock = max(self.clock, until)
-        revision = 0
         if self.silences is not None:
             self.silences.expire(until)
-            revision = self.silences.revision
-        if until < self._wake and revision == self._silences_seen:
-            return []
-        self._silences_seen = revision
+            if self.silences.revision != self._silences_seen:  # a silence set, lifted or ended
+                self._silences_seen = self.silences.revision
+                for state in self._incidents.values():
+                    if state.status == "held" and state.held_until is not None:
+                        heapq.heappush(self._due, (-math.inf, state.page.incident))
         pages: list[Page] = []
-        for state in list(self._incidents.values()):
-            if state.status == "held" and state.held_until is not None:
-                pages.extend(self._release(state, until))
-            while True:
-                due = state.steps[0].due if state.status == "open" and state.steps else math.inf
-                ack = state.acks[0].at if state.acks else math.inf
-                if min(due, ack) > until:
-                    break
-                if due <= ack:
-                    pages.extend(self._escalate(state, state.steps.pop(0)))
-                else:
-                    taken = state.acks.pop(0)
-                    self._acknowledged(state, taken.at, taken.by)
-            if (
-                state.forget_at <= until
-                and not state.steps
-                and not state.acks
-                and state.held_until is None
-            ):
-                del self._incidents[state.page.incident]
-                self._changed.add(state.page.incident)
-                self._note(
-                    until,
-                    "forgotten",
-                    f"{self.retain / 3600:g} h after its first page ({state.status})",
-                    state,
-                )
+        due = self._due
+        while due and due[0][0] <= until:
+            _, name = heapq.heappop(due)
+            known = self._incidents.get(name)
+            if known is not None:
+                pages.extend(self._advance_incident(known, until))
         pages.sort(key=_page_order)
-        self._wake = min(map(self._wake_of, self._incidents.values()), default=math.inf)
         return pages
+
+    def _advance_incident(self, state: _IncidentState, until: float) -> list[Page]:
+        """What comes due of one incident by ``until``: a release, steps and
+        acknowledgements in time order, its forgetting; then when it is due again."""
+        pages: list[Page] = []
+        if state.status == "held" and state.held_until is not None:
+            pages.extend(self._release(state, until))
+        while True:
+            due = state.steps[0].due if state.status == "open" and state.steps else math.inf
+            ack = state.acks[0].at if state.acks else math.inf
+            if min(due, ack) > until:
+                break
+            if due <= ack:
+                pages.extend(self._escalate(state, state.steps.pop(0)))
+            else:
+                taken = state.acks.pop(0)
+                self._acknowledged(state, taken.at, taken.by)
+        if (
+            state.forget_at <= until
+            and not state.steps
+            and not state.acks
+            and state.held_until is None
+        ):
+            del self._incidents[state.page.incident]
+            self._changed.add(state.page.incident)
+            self._note(
+                until,
+                "forgotten",
+                f"{self.retain / 3600:g} h after its first page ({state.status})",
+                state,
+            )
+        else:
+            self._schedule(state)
+        return pages
+
+    def _schedule(self, state: _IncidentState) -> None:
+        """Note when ``state`` next has something to do (see ``_due``)."""
+        heapq.heappush(self._due, (self._wake_of(state), state.page.incident))
 
     @staticmethod
     def _wake_of(state: _IncidentState) -> float:
@@ -439,7 +478,10 @@ class Router:
     def snapshot(self) -> dict[str, Any]:
         """Open, held and recently closed incidents with their pending steps, as plain JSON."""
         states = sorted(self._incidents.values(), key=lambda s: (s.page.ts, s.page.incident))
-        return _Snapshot(incidents=states).model_dump(mode="json")
+        snapshot: dict[str, Any] = msgspec.to_builtins(
+            _Snapshot(incidents=states), enc_hook=_encode
+        )
+        return snapshot
 
     def take_changes(self, *, everything: bool = False) -> dict[str, str | None]:
         """The incidents changed since the last call (``everything``: all it knows), each as
@@ -453,8 +495,14 @@ class Router:
         changes: dict[str, str | None] = {}
         for name in sorted(names):
             state = self._incidents.get(name)
-            changes[name] = None if state is None else state.model_dump_json()
+            changes[name] = (
+                None if state is None else msgspec.json.encode(state, enc_hook=_encode).decode()
+            )
         return changes
+
+    def forget_changes(self) -> None:
+        """Forget which incidents changed (for a router whose state nobody keeps)."""
+        self._changed.clear()
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the state with a :meth:`snapshot`'s; ValueError if it is not one.
@@ -463,15 +511,16 @@ class Router:
         came due while the service was down, and the rest when they come due.
         """
         try:
-            state = _Snapshot.model_validate(snapshot)
-        except ValidationError as error:
+            state = msgspec.convert(snapshot, _Snapshot, dec_hook=_decode)
+        except (msgspec.ValidationError, ValidationError) as error:
             raise ValueError(f"not a router snapshot: {error}") from None
         for incident in state.incidents:
             incident.steps.sort(key=lambda s: (s.due, s.escalation))
             incident.acks.sort(key=lambda a: a.at)
         self._incidents = {incident.page.incident: incident for incident in state.incidents}
         self._changed = set()
-        self._wake = min(map(self._wake_of, self._incidents.values()), default=math.inf)
+        self._due = [(self._wake_of(s), name) for name, s in self._incidents.items()]
+        heapq.heapify(self._due)
         self._silences_seen = -1
 
     def restore_incidents(self, incidents: Iterable[Mapping[str, Any]]) -> None:
@@ -493,15 +542,16 @@ class Router:
             for index, step in enumerate(room.escalation.steps(page.priority), start=1)
         ]
         pages = [self._page(page, 0, recipient, ts) for recipient in recipients]
-        if state.steps:
-            self._wake = min(self._wake, state.steps[0].due)
-        plan = (
-            ", escalation at "
-            + ", ".join(f"+{step.due - ts:g} s to {'/'.join(step.to)}" for step in state.steps)
-            if state.steps
-            else ", no escalation"
-        )
-        self._note(ts, decision, f"{why}{plan}", state, pages)
+        self._schedule(state)
+        self._changed.add(page.incident)
+        if self.audit:
+            plan = (
+                ", escalation at "
+                + ", ".join(f"+{step.due - ts:g} s to {'/'.join(step.to)}" for step in state.steps)
+                if state.steps
+                else ", no escalation"
+            )
+            self._note(ts, decision, f"{why}{plan}", state, pages)
         return pages
 
     def _recipients(self, page: Page, ts: float) -> tuple[tuple[str, ...], str]:
@@ -523,10 +573,15 @@ class Router:
     def _escalate(self, state: _IncidentState, step: _PendingState) -> list[Page]:
         page = state.page
         targets, notes = self._targets(state, step.to, step.due)
-        template = page.model_copy(
-            update={"escalation": step.escalation, "page_id": f"{page.incident}/{step.escalation}"}
-        )
-        silence = self.silences.hold(template, step.due) if self.silences is not None else None
+        silence = None
+        if self.silences is not None and self.silences.applies(page, step.due) is not None:
+            template = page.model_copy(
+                update={
+                    "escalation": step.escalation,
+                    "page_id": f"{page.incident}/{step.escalation}",
+                }
+            )
+            silence = self.silences.hold(template, step.due)
         if silence is not None:
             self._note(
                 step.due,
@@ -536,9 +591,13 @@ class Router:
             )
             return []
         pages = [self._page(page, step.escalation, target, step.due) for target in targets]
-        kind = "re-sent" if tuple(targets) == tuple(state.recipients) else "escalated"
-        reason = f"not acknowledged: {kind} to {', '.join(targets)} (escalation {step.escalation})"
-        self._note(step.due, "escalated", reason + "".join(notes), state, pages)
+        self._changed.add(page.incident)
+        if self.audit:
+            kind = "re-sent" if tuple(targets) == tuple(state.recipients) else "escalated"
+            reason = (
+                f"not acknowledged: {kind} to {', '.join(targets)} (escalation {step.escalation})"
+            )
+            self._note(step.due, "escalated", reason + "".join(notes), state, pages)
         return pages
 
     def _targets(
@@ -587,7 +646,7 @@ class Router:
         return self._first_pages(state, ts, "released")
 
     def _acknowledged(self, state: _IncidentState, at: float, by: str) -> None:
-        self._audit.append(self._close(state, "acknowledged", at, by, f"acknowledged by {by}"))
+        self._close(state, "acknowledged", at, by, f"acknowledged by {by}")
         self._acked.append(AckRecord(state.page.incident, by, at))
 
     def _close(
@@ -597,17 +656,19 @@ class Router:
         at: float,
         by: str | None,
         reason: str,
-    ) -> RoutingAudit:
+    ) -> None:
         if state.status in ("acknowledged", "resolved"):
-            return self._entry(
-                at,
-                "ignored",
-                f"{reason}, but the incident was already {state.status} at "
-                f"{when(state.closed_at or at)}"
-                + (f" by {state.closed_by}" if state.closed_by else ""),
-                state,
-                by=by,
-            )
+            if self.audit:
+                self._note(
+                    at,
+                    "ignored",
+                    f"{reason}, but the incident was already {state.status} at "
+                    f"{when(state.closed_at or at)}"
+                    + (f" by {state.closed_by}" if state.closed_by else ""),
+                    state,
+                    by=by,
+                )
+            return
         cancelled = len(state.steps)
         was_held = state.status == "held"
         state.status = status
@@ -615,24 +676,31 @@ class Router:
         state.acks = []  # others' acknowledgements still to come change nothing now
         state.held_until = None
         state.closed_at, state.closed_by, state.closed_reason = at, by, reason
+        self._changed.add(state.page.incident)
+        if not self.audit:
+            return
         if was_held:
             effect = "it was held back by a silence and will not be paged"
         elif cancelled:
             effect = f"{cancelled} pending escalation step{'s' if cancelled != 1 else ''} cancelled"
         else:
             effect = "no escalation was pending"
-        return self._entry(at, status, f"{reason}: {effect}", state, by=by)
+        self._note(at, status, f"{reason}: {effect}", state, by=by)
 
     def _page(self, first: Page, escalation: int, recipient: str, ts: float) -> Page:
-        return first.model_copy(
-            update={
-                "page_id": f"{first.incident}/{escalation}/{recipient}",
-                "escalation": escalation,
-                "recipient": recipient,
-                "ts": ts,
-                "text": self._text(first, recipient),
-                "events": list(first.events),
-            }
+        return Page(
+            page_id=f"{first.incident}/{escalation}/{recipient}",
+            incident=first.incident,
+            site=first.site,
+            room=first.room,
+            kind=first.kind,
+            priority=first.priority,
+            audience=first.audience,
+            ts=ts,
+            escalation=escalation,
+            recipient=recipient,
+            text=self._text(first, recipient),
+            events=list(first.events),
         )
 
     def _text(self, page: Page, recipient: str) -> str:
@@ -682,8 +750,13 @@ class Router:
         reason: str,
         state: _IncidentState,
         pages: Iterable[Page] = (),
+        *,
+        by: str | None = None,
     ) -> None:
-        self._audit.append(self._entry(ts, decision, reason, state, pages))
+        if self.audit:
+            self._audit.append(self._entry(ts, decision, reason, state, pages, by=by))
+        else:
+            self._changed.add(state.page.incident)
 
 
 def _for_technicians(
