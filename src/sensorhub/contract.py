@@ -176,13 +176,23 @@ def reduction(reactions: int, raw_alarms: int) -> float:
     return 1.0 - reactions / raw_alarms if raw_alarms else 0.0
 
 
+#: A dead letter keeps at most this many bytes of its payload (section 1) ...
+DEAD_LETTER_HEAD: Final = 1024
+#: ... and is never larger than this, as JSON.
+DEAD_LETTER_MAX: Final = 4096
+
+
 class DeadLetter(BaseModel):
-    """Bad input, as published to ``sensorhub/deadletter`` (section 1)."""
+    """Bad input, as published to ``sensorhub/deadletter`` (section 1): the head of the payload
+    (``payload``, at most ``DEAD_LETTER_HEAD`` bytes), with the whole payload's ``length`` and
+    ``sha256``."""
 
     model_config = ConfigDict(extra="allow")
 
     topic: str
     payload: str
     encoding: Literal["utf-8", "base64"]
+    length: int
+    sha256: str
     error: str
     received_at: float

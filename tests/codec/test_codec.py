@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from sensorhub.codec import payload as codec
 from sensorhub.codec.payload import dead_letter, decode_line, decode_mqtt
 from sensorhub.contract import (
+    DEAD_LETTER_MAX,
     HEALTH_EVENTS,
     MAX_PAYLOAD,
     TS_MAX,
@@ -358,7 +360,64 @@ def test_payload_over_64_kib_is_rejected_before_parsing() -> None:
     body = b"x" * 70_123  # not JSON either: the size is what is reported
     letter = rejected(mqtt(body))
     assert letter.error.startswith("payload is 70123 bytes, more than the 65536 allowed")
-    assert letter.payload == body.decode()
+    assert letter.payload == "x" * 1024
+    assert (letter.length, letter.sha256) == (70_123, hashlib.sha256(body).hexdigest())
+
+
+# --- dead letters are capped (contract section 1) --------------------------------------------
+
+
+def _size(letter: DeadLetter) -> int:
+    return len(letter.model_dump_json().encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("body", "head", "encoding"),
+    [
+        (b"\x01" * (1 << 20), "\x01" * 300, "utf-8"),  # 6 bytes each as JSON: fewer kept
+        (b"\xff" * 5000, base64.b64encode(b"\xff" * 1024).decode(), "base64"),
+        ("\u00e9".encode() * 1000, "\u00e9" * 512, "utf-8"),  # 2 bytes each: 512 of them
+        (b"a" + "\u20ac".encode() * 400, "a" + "\u20ac" * 341, "utf-8"),  # the 342nd cut in two
+        (b'"' * 5000, '"' * 900, "utf-8"),
+    ],
+)
+def test_dead_letter_keeps_the_first_kib_with_the_whole_length_and_hash(
+    body: bytes, head: str, encoding: str
+) -> None:
+    letter = rejected(mqtt(body))
+    assert (letter.payload, letter.encoding) == (head, encoding)
+    assert (letter.length, letter.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+    assert _size(letter) <= DEAD_LETTER_MAX
+
+
+def test_a_megabyte_of_control_bytes_gives_a_dead_letter_under_4_kib() -> None:
+    """Found: 1 MiB of control bytes came back as a 6.29 MB dead letter."""
+    letter = dead_letter(
+        "care/" + "\x1b" * 70_000, b"\x00" * (1 << 20), "bad " * 5000, 1.0, source="f" * 9999
+    )
+    assert _size(letter) <= DEAD_LETTER_MAX
+    assert letter.topic.startswith("care/\x1b")
+    assert letter.topic.endswith("\u2026")
+    assert letter.error.endswith("\u2026")
+    assert letter.model_extra is not None
+    assert str(letter.model_extra["source"]).endswith("\u2026")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    topic=st.text(max_size=3000),
+    body=st.binary(max_size=3000) | st.text(max_size=1500).map(str.encode),
+    error=st.text(max_size=3000),
+    source=st.text(max_size=1000),
+)
+def test_no_dead_letter_is_over_4_kib(topic: str, body: bytes, error: str, source: str) -> None:
+    letter = dead_letter(topic, body, error, 1.0, source=source)
+    assert _size(letter) <= DEAD_LETTER_MAX
+    head = body[: len(body) if len(body) <= 1024 else 1024]
+    if letter.encoding == "base64":
+        assert base64.b64decode(letter.payload) == head
+    else:
+        assert head.startswith(letter.payload.encode())
 
 
 def test_payload_one_byte_over_64_kib_is_rejected() -> None:
@@ -517,6 +576,8 @@ def test_dead_letter_keeps_utf8_payload_as_text() -> None:
         "topic": "care/x",
         "payload": "é",
         "encoding": "utf-8",
+        "length": 2,
+        "sha256": hashlib.sha256("é".encode()).hexdigest(),
         "error": "why",
         "received_at": 5.0,
     }

@@ -21,12 +21,13 @@ The per-message path is kept short because it runs for every sensor event of eve
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, NotRequired
+from typing import Annotated, Any, Final, Literal, NotRequired
 
 import msgspec
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
@@ -35,6 +36,7 @@ from typing_extensions import TypedDict  # pydantic needs this one on Python < 3
 
 from sensorhub.codec.show import show_text, show_value, type_name
 from sensorhub.contract import (
+    DEAD_LETTER_HEAD,
     DEFAULT_PREFIX,
     MAX_PAYLOAD,
     NAME_RE,
@@ -601,23 +603,71 @@ def _decode(payload: bytes, where: _Where | None) -> tuple[Event | str, object]:
 def dead_letter(
     topic: str, payload: bytes, error: str, received_at: float, **extra: object
 ) -> DeadLetter:
-    """Bad input as published to ``sensorhub/deadletter``.
+    """Bad input as published to ``sensorhub/deadletter``: at most the first
+    ``DEAD_LETTER_HEAD`` bytes of the payload, with the whole payload's length and SHA-256, so
+    that no dead letter is larger than ``DEAD_LETTER_MAX`` (contract section 1).
 
-    The payload is kept as text if it is UTF-8, else as base64 (``encoding`` says which), so the
-    exact bytes can always be recovered. ``extra`` fields (e.g. ``source``) are added as given.
+    The head is kept as text if it is UTF-8 (a character cut in two at its end left out), else
+    as base64 (``encoding`` says which). The texts around it (the topic, the reason, ``extra``
+    fields such as ``source``, added as given) are shortened where they are long, with "…".
     """
-    try:
-        text, encoding = payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+    text, encoding = _head_text(payload[:DEAD_LETTER_HEAD], cut=len(payload) > DEAD_LETTER_HEAD)
     return DeadLetter(
-        topic=topic,
+        topic=_clip(topic, _TOPIC_MAX, "…"),
         payload=text,
         encoding=encoding,
-        error=error,
+        length=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        error=_clip(error, _ERROR_MAX, "…"),
         received_at=received_at,
-        **extra,
+        **{
+            name: _clip(value, _EXTRA_MAX, "…") if isinstance(value, str) else value
+            for name, value in extra.items()
+        },
     )
+
+
+# what each text of a dead letter may take of its DEAD_LETTER_MAX bytes, as JSON: with the
+# field names, the length, the hash and the time (under 200 bytes) they stay under 3,700
+_PAYLOAD_MAX: Final = 1800  # a head of 1,024 bytes: 1,024 as it is, 1,368 as base64
+_TOPIC_MAX: Final = 400
+_ERROR_MAX: Final = 1000
+_EXTRA_MAX: Final = 200  # per field; the codec adds one (``source``)
+# the bytes a character takes in a JSON string where that is not its UTF-8: JSON escapes the
+# control characters (as \uXXXX, or \n and the like), the quote and the backslash
+_ESCAPED: Final = dict.fromkeys(map(chr, range(0x20)), 6) | dict.fromkeys('"\\\b\f\n\r\t', 2)
+
+
+def _head_text(head: bytes, *, cut: bool) -> tuple[str, Literal["utf-8", "base64"]]:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # the head ends inside a character the payload goes on with: leave that one out
+        if not (cut and exc.reason == "unexpected end of data" and exc.start >= len(head) - 3):
+            return base64.b64encode(head).decode("ascii"), "base64"
+        text = head[: exc.start].decode("utf-8")
+    return _clip(text, _PAYLOAD_MAX, ""), "utf-8"
+
+
+def _clip(text: str, limit: int, mark: str) -> str:
+    """``text``, or its longest beginning that takes at most ``limit`` bytes as a JSON string
+    (quotes aside) with ``mark`` after it. Looks at ``limit + 1`` characters at most."""
+    if len(text) * 6 <= limit:  # the usual case: short enough, however it is escaped
+        return text
+    room = limit - sum(_size(char) for char in mark)
+    size = 0
+    cut = 0
+    for i, char in enumerate(text[: limit + 1]):
+        size += _size(char)
+        if size <= room:
+            cut = i + 1
+        elif size > limit:
+            return text[:cut] + mark
+    return text
+
+
+def _size(char: str) -> int:
+    return _ESCAPED.get(char) or len(char.encode("utf-8", "surrogatepass"))
 
 
 def decode_mqtt(
