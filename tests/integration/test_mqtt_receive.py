@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from sensorhub.io.mqtt import InboundMessage, Inbox, MqttConnection, MqttSettings, split_publishes
-from sensorhub.testing.broker import PrivateBroker
+from sensorhub.testing.broker import HOST, PrivateBroker, free_port
 from tests.conftest import WAIT, Names, TestClient
 
 MakeClient = Callable[..., TestClient]
@@ -170,3 +170,15 @@ def test_small_writes_such_as_a_page_go_out_at_once(mosquitto: PrivateBroker, na
     nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     connection.stop()
     assert nodelay
+
+
+def test_a_qos_0_publish_while_disconnected_is_dropped_not_left_unacknowledged() -> None:
+    """paho keeps no QoS 0 message for the reconnect: counted as done, so that ``stop()`` does
+    not wait for it (dead letters are QoS 0)."""
+    connection = MqttConnection(
+        MqttSettings(host=HOST, port=free_port(), client_id="dropped-qos0"), [], queue.Queue()
+    )
+    connection.publish("sensorhub/deadletter", b"{}", qos=0)
+    assert connection.unacknowledged == 0
+    connection.publish("sensorhub/pages/s/r", b"{}", qos=1)  # QoS 1 waits for the reconnect
+    assert connection.unacknowledged == 1

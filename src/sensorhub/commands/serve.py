@@ -588,7 +588,9 @@ class Service:
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         logger.warning("dead letter from %s: %s", letter.topic, letter.error)
-        self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=1)
+        # QoS 0: at QoS 1 a flood of dead letters filled paho's window of messages in flight,
+        # and the pages of the round queued behind them (a call's page came seconds late)
+        self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=0)
         self.metrics.deadletter()
 
     def _take_delivered(self) -> list[int]:

@@ -463,6 +463,10 @@ class MqttConnection:
         with self._unacked_changed:  # counted first: the acknowledgement may come at once
             self._unacked += 1
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
+            self.log.debug("not connected: QoS 0 message to %s dropped", topic)
+            self._acknowledged(info.mid)  # paho keeps no QoS 0 message for the reconnect
+            return
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
             self.log.debug("not connected: message to %s queued until the reconnect", topic)
         elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
