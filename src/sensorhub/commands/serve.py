@@ -82,6 +82,7 @@ from sensorhub.io.mqtt import (
 )
 from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.io.paging import EspaChannel
+from sensorhub.io.throttle import LogThrottle
 from sensorhub.routing.silences import SILENCES_STATE, when
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
@@ -204,6 +205,9 @@ class Service:
             manual_ack=True,
         )
         self._retained_topics: set[str] = set()
+        self._dead_letter_log = LogThrottle(
+            logger, f"see {DEADLETTER_TOPIC} and the metric sensorhub_deadletters_total"
+        )
         self._pages_out: IO[str] | None = None
         self._audit_out: IO[str] | None = None
         self.metrics_port: int | None = None
@@ -324,6 +328,7 @@ class Service:
 
     def _between_rounds(self, monotonic: float) -> None:
         """What changed outside: silences (``sensorhub mute``), a reload asked for."""
+        self._dead_letter_log.flush(monotonic)
         self._reload_silences(monotonic)
         if monotonic >= self._reload_due:
             self._reload_due = monotonic + SILENCES_POLL
@@ -587,7 +592,7 @@ class Service:
         )
 
     def _dead_letter(self, letter: DeadLetter) -> None:
-        logger.warning("dead letter from %s: %s", letter.topic, letter.error)
+        self._dead_letter_log.warning("dead letter from %s: %s", letter.topic, letter.error)
         # QoS 0: at QoS 1 a flood of dead letters filled paho's window of messages in flight,
         # and the pages of the round queued behind them (a call's page came seconds late)
         self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=0)
