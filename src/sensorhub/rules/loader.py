@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from sensorhub.contract import NAME_RE
 from sensorhub.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.common import bad_name, duration_value
+from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
 
@@ -131,7 +132,8 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
     """Like :func:`load_rule_file`, but keep the line of every key."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _unreadable(file, "no such file") from None
     except IsADirectoryError:
@@ -140,6 +142,13 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
         raise _unreadable(file, "cannot be read: permission denied") from None
     except OSError as error:
         raise _unreadable(file, f"cannot be read: {error.strerror or error}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        line = raw.count(b"\n", 0, MAX_FILE_BYTES) + 1
+        message = (
+            f"the file goes on past {MAX_FILE_BYTES // 1024} KiB on this line, the most a rule "
+            "file may hold: is this the right file? (see rules/README.md, Limits)"
+        )
+        raise RuleFileError([RuleError(file, line, "", message)])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -159,7 +168,9 @@ def _unreadable(file: str, message: str) -> RuleFileError:
 
 def _parse_text(file: str, text: str) -> ParsedRuleFile:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
+    except RuleFileLimit as limit:
+        raise RuleFileError([RuleError(file, limit.line, "", limit.message)]) from None
     except yaml.MarkedYAMLError as error:
         raise RuleFileError([_syntax_error(file, error)]) from None
     except yaml.reader.ReaderError as error:  # a control character
@@ -275,8 +286,13 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         # YAML 1.1 reads 22:00 as the base-60 number 1320; nobody means that in a rule file.
-        if node.tag in (_INT_TAG, _FLOAT_TAG) and ":" in str(node.value):
-            return str(node.value)
+        if node.tag in (_INT_TAG, _FLOAT_TAG):
+            too_long = number_too_long(str(node.value))
+            if too_long is not None:
+                self._error(node, path, too_long)
+                return None
+            if ":" in str(node.value):
+                return str(node.value)
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError:
