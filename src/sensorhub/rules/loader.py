@@ -4,7 +4,9 @@ A technician who mistypes a rule file must be told where and what to do, not sho
 The YAML is composed into a node tree first (which keeps the line of every key), converted to
 plain Python by hand (so duplicate keys and keys that YAML reads as numbers or yes/no are caught),
 validated by the pydantic models of :mod:`sensorhub.rules.model`, and each pydantic error is
-mapped back to the line of its key and rewritten for a person.
+mapped back to the line of its key and rewritten for a person. A file over the limits of
+:mod:`sensorhub.rules.limits` is refused where it goes over, before it is expanded. An error is
+printed with its control characters escaped (a key may hold one), so a terminal shows them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sensorhub.rules.common import bad_name, duration_value
 from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
+from sensorhub.text import escaped
 
 __all__ = [
     "KeyPath",
@@ -74,8 +77,10 @@ class RuleError:
     message: str
 
     def __str__(self) -> str:
+        # a key or file name may hold an escape code (YAML writes one as "\e"): shown, not obeyed
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return escaped(text)
 
 
 class RuleFileError(Exception):
