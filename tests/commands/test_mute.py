@@ -350,3 +350,79 @@ def test_the_commands_run_as_a_process(db: Path) -> None:
     helped = sensorhub("mute", "--help")
     assert "calls" in helped.stdout
     assert "--for DURATION" in helped.stdout
+
+
+# -- control characters: refused when typed, shown escaped when stored ---------------------------
+
+#: The "fake all clear" of issue 13: clear the screen, home the cursor, print a reassurance.
+FAKE_ALL_CLEAR = "\x1b[2J\x1b[Hall clear, nothing muted"
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "shown"),
+    [
+        ("--reason", FAKE_ALL_CLEAR, "\\x1b"),
+        ("--reason", "bed mat\nroom 102 unmuted", "\\n"),
+        ("--reason", "camera \u202ereplaced", "\\u202e"),  # a right-to-left override
+        ("--by", "jan\rroot", "\\r"),
+        ("--by", "jan\tde vries", "\\t"),
+    ],
+)
+def test_a_reason_or_name_with_a_control_character_is_refused_and_nothing_written(
+    db: Path, capsys: pytest.CaptureFixture[str], option: str, text: str, shown: str
+) -> None:
+    given = {"--reason": "work", "--by": "jan", option: text}
+    argv = ["mute", "--site", "zon", "--room", "101", "--for", "1h"]
+    code, out, err = run(capsys, *argv, "--reason", given["--reason"], "--by", given["--by"])
+    assert (code, out) == (1, "")
+    assert err.startswith(f"sensorhub: {option} holds the character '{shown}' (")
+    assert "\x1b" not in err
+    assert stored(db).every() == []
+    assert audit(db) == []
+
+
+def test_unmute_by_a_name_with_a_control_character_is_refused_and_the_silence_stays(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    silence_id = mute_room(capsys, "101")
+    code, _, err = run(capsys, "unmute", silence_id, "--by", "jan\x1b[2K")
+    assert code == 1
+    assert "--by holds the character '\\x1b'" in err
+    assert [s.id for s in stored(db).active(time.time())] == [silence_id]
+
+
+def test_a_user_name_with_a_control_character_is_refused_when_by_is_not_given(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "jan\x07")
+    code, _, err = run(
+        capsys, "mute", "--site", "zon", "--room", "1", "--for", "1h", "--reason", "x"
+    )
+    assert code == 1
+    assert "your user name ($USER) holds the character '\\x07'" in err
+    assert stored(db).every() == []
+
+
+def test_silences_and_unmute_show_stored_control_characters_escaped_not_obeyed(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store written before they were refused: the terminal is shown the escape, never sent it."""
+    now = time.time()
+    silence = Silence(
+        site="zon", room="201", until=now + 3600, reason=FAKE_ALL_CLEAR, by="k\x1b]0;x\x07",
+        created=now,
+    )  # fmt: skip
+    silences = Silences()
+    silences.add(silence)
+    with open_store(f"sqlite:///{db}") as store:
+        store.save_state(SILENCES_STATE, silences.snapshot())
+
+    code, out, _ = run(capsys, "silences")
+    assert code == 0
+    _, row, _ = out.splitlines()
+    assert row.endswith("k\\x1b]0;x\\x07  \\x1b[2J\\x1b[Hall clear, nothing muted")
+    code, out, _ = run(capsys, "unmute", silence.id, "--by", "piet")
+    assert code == 0
+    assert "set by k\\x1b]0;x\\x07: \\x1b[2J\\x1b[Hall clear, nothing muted), by piet" in out
+    for text in (out.removesuffix("\n"), row):
+        assert not any(char in text for char in "\x1b\x07\n\r")

@@ -13,6 +13,7 @@ import pytest
 
 from sensorhub.store import open_store
 from tests.conftest import Names, TestClient, wait_until
+from tests.rules.test_limits import billion_laughs
 
 from .conftest import ServeProcess
 from .test_durable import advance, page_of
@@ -100,11 +101,13 @@ def test_sighup_rereads_the_rules_and_keeps_incidents_escalations_and_pending_ti
 
 
 @pytest.mark.mqtt
+@pytest.mark.parametrize("mistake", ["a duration in words", "billion laughs"])
 def test_sensorhub_reload_answers_and_a_file_with_mistakes_is_refused_and_the_old_rules_stay(
     serve_process: Callable[..., ServeProcess],
     mqtt_client: MakeClient,
     names: Names,
     tmp_path: Path,
+    mistake: str,
 ) -> None:
     rules = write_rules(tmp_path / "rules.yaml", names.site)
     service = serve_process(rules)
@@ -115,10 +118,15 @@ def test_sensorhub_reload_answers_and_a_file_with_mistakes_is_refused_and_the_ol
     assert done.returncode == 0, done.stderr
     assert "took up the rules" in done.stdout
 
-    rules.write_text(rules.read_text().replace("bathroom_grace: 2m", "bathroom_grace: 2 weeks"))
+    if mistake == "billion laughs":  # refused at its line, as rules check does, not expanded
+        billion_laughs(rules)
+        where = f"{rules}:6: the alias *a3 repeats"
+    else:
+        rules.write_text(rules.read_text().replace("bathroom_grace: 2m", "bathroom_grace: 2 weeks"))
+        where = f"{rules}:"
     refused = reload_command(service.store_url)
     assert refused.returncode == 1
-    assert f"{rules}:" in refused.stdout  # FILE:LINE: the mistake
+    assert where in refused.stdout  # FILE:LINE: the mistake
     assert "refused" in refused.stderr
     assert "reload refused" in service.log.read_text(encoding="utf-8")
 

@@ -514,6 +514,17 @@ def test_check_warns_about_a_short_night_and_a_long_grace_but_exits_0(
     assert out[2] == f"{path}: OK (1 site, 1 room), 2 warnings"
 
 
+def test_check_shows_a_key_with_an_escape_code_escaped_not_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """YAML writes ESC as "\\e" in double quotes: the terminal is shown it, never sent it."""
+    path = write(tmp_path, 'version: 1\nsites:\n  zon:\n    rooms:\n      "\\e[2J\\e[Hok": {}\n')
+    assert check.check_file(path) == check.MISTAKES
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}:5: sites.zon.rooms.\\x1b[2J\\x1b[Hok: room name '\\x1b[2J")
+    assert "\x1b" not in out
+
+
 def test_check_help_names_the_exit_codes() -> None:
     assert check.__doc__ is not None
     assert "exit status" in check.__doc__

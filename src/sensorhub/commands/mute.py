@@ -43,6 +43,7 @@ from sensorhub.routing.silences import (
     Silences,
 )
 from sensorhub.store import STORE_ENV, Store, StoreError, open_existing_store
+from sensorhub.text import escaped, unprintable
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
 KEEP_ENDED: Final = 7 * 24 * 3600.0
@@ -100,7 +101,9 @@ def add_mute_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"how long: a duration, e.g. {DURATION_EXAMPLES} (see {DURATION_GUIDE}); a room "
         f"at most {_span(MAX_ROOM_SILENCE)}, a device at most {_span(MAX_DEVICE_SILENCE)}",
     )
-    parser.add_argument("--reason", required=True, help="why, for the audit trail")
+    parser.add_argument(
+        "--reason", required=True, help="why, for the audit trail (one line of plain text)"
+    )
     parser.add_argument("--by", help="who mutes it (default: your user name)")
     parser.add_argument(
         "--rules",
@@ -169,6 +172,7 @@ def _mute(args: argparse.Namespace) -> int:
             f"{_span(limit)} at a time, not {args.duration}: mute it again when that runs out"
         )
     by = _who(args.by)
+    _plain("--reason", args.reason)
     if args.rules is not None:
         _check_rules(args.rules, args.site, args.room)
     now = time.time()
@@ -248,9 +252,10 @@ def _unmute(args: argparse.Namespace) -> int:
     with _open(args.store) as store:
         store.change_state(SILENCES_STATE, change)
     [silence] = lifted
+    # the silence may come from a store written before control characters were refused
     print(
-        f"unmuted {silence.target} (silence {silence.id}, set by {silence.by}: "
-        f"{silence.reason}), by {by}"
+        f"unmuted {silence.target} (silence {silence.id}, set by {escaped(silence.by)}: "
+        f"{escaped(silence.reason)}), by {by}"
     )
     return OK
 
@@ -271,7 +276,9 @@ def _list(args: argparse.Namespace) -> int:
         ends = local_time(silence.until) + (
             f" (in {_span(left)})" if silence.in_force(now) else " (ended)"
         )
-        rows.append((silence.id, silence.target, ends, silence.by, silence.reason))
+        # shown, never obeyed: a store written by an older version may hold control characters
+        by, reason = escaped(silence.by), escaped(silence.reason)
+        rows.append((silence.id, silence.target, ends, by, reason))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -305,7 +312,19 @@ def _who(given: str | None) -> str:
     by = given if given is not None else _default_by()
     if by is None or not by.strip():
         raise MuteError("say who you are with --by NAME: it goes into the audit trail")
+    _plain("--by" if given is not None else "your user name ($USER)", by)
     return by
+
+
+def _plain(option: str, text: str) -> None:
+    """Refuse a typed text with a character a terminal would act on: it is shown to others."""
+    bad = unprintable(text)
+    if bad is not None:
+        raise MuteError(
+            f"{option} holds the character '{bad}' (a line break, tab, escape code or other "
+            "control character): write it as one line of plain text, it is shown to others as "
+            "written"
+        )
 
 
 def _validation_message(error: ValidationError) -> str:

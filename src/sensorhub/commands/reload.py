@@ -27,6 +27,7 @@ import time
 from typing import Final
 
 from sensorhub.store import RELOAD_STATE, STORE_ENV, StoreError, open_existing_store
+from sensorhub.text import escaped
 
 #: How long to wait for serve's answer by default (s): it looks every second.
 WAIT: Final = 10.0
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             answer = store.load_state(RELOAD_STATE) or {}
             if answer.get("requested_at") == asked and "done" in answer:
                 for line in answer.get("lines", []):
-                    print(line)
+                    print(escaped(str(line)))  # shown, not obeyed, whoever wrote the store
                 if answer["done"]:
                     print(f"sensorhub reload: serve took up the rules ({store.url})")
                     return RELOADED

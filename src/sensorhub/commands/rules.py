@@ -42,6 +42,7 @@ from sensorhub.rules.loader import (
 from sensorhub.rules.model import NightWindow, Parameters, RuleFile, Staff
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.rules.policy import Policy, reference_errors
+from sensorhub.text import escaped
 
 #: A night shorter than this is probably a typo (22:00-02:00 for 22:00-07:00).
 SHORT_NIGHT_MINUTES = 4 * 60
@@ -70,14 +71,14 @@ def check_file(path: Path) -> int:
         if error.unreadable:
             return UNREADABLE
         count = len(error.errors)
-        print(f"{path}: {count} mistake{'s' if count != 1 else ''}, not loaded")
+        print(f"{escaped(str(path))}: {count} mistake{'s' if count != 1 else ''}, not loaded")
         return MISTAKES
     warnings = list(_warnings(parsed))
     for warning in warnings:
         print(warning)
     sites = len(parsed.rules.sites)
     rooms = sum(len(site.rooms) for site in parsed.rules.sites.values())
-    summary = f"{path}: OK ({sites} site{'s' if sites != 1 else ''}, {rooms} room"
+    summary = f"{escaped(str(path))}: OK ({sites} site{'s' if sites != 1 else ''}, {rooms} room"
     summary += f"{'s' if rooms != 1 else ''})"
     if warnings:
         summary += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"

@@ -4,7 +4,9 @@ A technician who mistypes a rule file must be told where and what to do, not sho
 The YAML is composed into a node tree first (which keeps the line of every key), converted to
 plain Python by hand (so duplicate keys and keys that YAML reads as numbers or yes/no are caught),
 validated by the pydantic models of :mod:`sensorhub.rules.model`, and each pydantic error is
-mapped back to the line of its key and rewritten for a person.
+mapped back to the line of its key and rewritten for a person. A file over the limits of
+:mod:`sensorhub.rules.limits` is refused where it goes over, before it is expanded. An error is
+printed with its control characters escaped (a key may hold one), so a terminal shows them.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from pydantic.fields import FieldInfo
 from sensorhub.contract import NAME_RE
 from sensorhub.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.common import bad_name, duration_value
+from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
+from sensorhub.text import escaped
 
 __all__ = [
     "KeyPath",
@@ -73,8 +77,10 @@ class RuleError:
     message: str
 
     def __str__(self) -> str:
+        # a key or file name may hold an escape code (YAML writes one as "\e"): shown, not obeyed
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return escaped(text)
 
 
 class RuleFileError(Exception):
@@ -131,7 +137,8 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
     """Like :func:`load_rule_file`, but keep the line of every key."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _unreadable(file, "no such file") from None
     except IsADirectoryError:
@@ -140,6 +147,13 @@ def parse_rule_file(path: Path) -> ParsedRuleFile:
         raise _unreadable(file, "cannot be read: permission denied") from None
     except OSError as error:
         raise _unreadable(file, f"cannot be read: {error.strerror or error}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        line = raw.count(b"\n", 0, MAX_FILE_BYTES) + 1
+        message = (
+            f"the file goes on past {MAX_FILE_BYTES // 1024} KiB on this line, the most a rule "
+            "file may hold: is this the right file? (see rules/README.md, Limits)"
+        )
+        raise RuleFileError([RuleError(file, line, "", message)])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -159,7 +173,9 @@ def _unreadable(file: str, message: str) -> RuleFileError:
 
 def _parse_text(file: str, text: str) -> ParsedRuleFile:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
+    except RuleFileLimit as limit:
+        raise RuleFileError([RuleError(file, limit.line, "", limit.message)]) from None
     except yaml.MarkedYAMLError as error:
         raise RuleFileError([_syntax_error(file, error)]) from None
     except yaml.reader.ReaderError as error:  # a control character
@@ -275,8 +291,13 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         # YAML 1.1 reads 22:00 as the base-60 number 1320; nobody means that in a rule file.
-        if node.tag in (_INT_TAG, _FLOAT_TAG) and ":" in str(node.value):
-            return str(node.value)
+        if node.tag in (_INT_TAG, _FLOAT_TAG):
+            too_long = number_too_long(str(node.value))
+            if too_long is not None:
+                self._error(node, path, too_long)
+                return None
+            if ":" in str(node.value):
+                return str(node.value)
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError:
