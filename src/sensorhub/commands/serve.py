@@ -99,6 +99,7 @@ from sensorhub.store import (
     store_url_default,
 )
 from sensorhub.testing.broker import BrokerError, PrivateBroker
+from sensorhub.text import escaped
 
 logger = logging.getLogger(__name__)
 
@@ -592,7 +593,9 @@ class Service:
         )
 
     def _dead_letter(self, letter: DeadLetter) -> None:
-        self._dead_letter_log.warning("dead letter from %s: %s", letter.topic, letter.error)
+        self._dead_letter_log.warning(
+            "dead letter from %s: %s", escaped(letter.topic), escaped(letter.error)
+        )
         # QoS 0: at QoS 1 a flood of dead letters filled paho's window of messages in flight,
         # and the pages of the round queued behind them (a call's page came seconds late)
         self.connection.publish(DEADLETTER_TOPIC, letter.model_dump_json().encode("utf-8"), qos=0)
