@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sensorhub.codec.acks import AckIn, recorded_ack
+from sensorhub.contract import Ack
 from sensorhub.engine import Engine, Round
 from sensorhub.rules import Policy, load_policy
 from tests.scenario import NIGHT, SITE, ev
@@ -200,3 +201,15 @@ def test_a_recordings_acknowledgement_by_someone_not_on_the_staff_stops_nothing(
     assert (letter.source, "none of the staff" in letter.error) == ("rec.jsonl:7", True)
     later = engine.round(messages(ev(400, "other", "motion", "heartbeat")))
     assert [(p.escalation, p.ts) for p in later.pages] == [(1, NIGHT + 120), (2, NIGHT + 300)]
+
+
+def test_a_paging_systems_acknowledgement_is_checked_as_one_over_mqtt(tmp_path: Path) -> None:
+    """The recipient a pager's call address answers for (``EspaChannel``) must be staff too."""
+    engine = Engine(policy(tmp_path, RULES), clock="wall")
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    stranger = AckIn(Ack(SITE, call.incident, "dect-7"), 0, "espa:dect", b"", NIGHT + 20)
+    work = engine.round([], acks=[stranger], tick=NIGHT + 40)
+    assert (work.refused, work.acks) == ({"not_staff": 1}, [])
+    staff = AckIn(Ack(SITE, call.incident, "night-team"), 0, "espa:dect", b"", NIGHT + 50)
+    work = engine.round([], acks=[staff], tick=NIGHT + 70)
+    assert [(a.by, a.at) for a in work.acks] == [("night-team", NIGHT + 50)]
