@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sensorhub.codec.acks import AckIn, recorded_ack
+from sensorhub.contract import Ack
 from sensorhub.engine import Engine, Round
 from sensorhub.rules import Policy, load_policy
 from tests.scenario import NIGHT, SITE, ev
@@ -125,3 +127,89 @@ def test_a_recording_acknowledgement_stops_what_follows_it_in_event_time(
     work = engine.round([ack, *messages(ev(400, "other", "motion", "heartbeat"))])
     assert [a.by for a in work.acks] == ["night-team"]
     assert work.pages == []  # the escalation due at +120 comes after it: not sent
+
+
+def _ack(incident: str, by: str, ts: float | None = None, received_at: float = 0.0) -> Message:
+    body: dict[str, object] = {"incident": incident, "by": by}
+    if ts is not None:
+        body["ts"] = ts
+    return Message(f"sensorhub/ack/{SITE}", json.dumps(body).encode(), received_at)
+
+
+@pytest.mark.parametrize(
+    ("by", "ts", "code", "reason"),
+    [
+        ("mallory (not staff)", NIGHT + 100, "not_staff", "none of the staff of site zon"),
+        ("night-team", 946728000.0, "bad_time", "before the incident's first page"),  # 2000
+    ],
+)
+def test_an_acknowledgement_not_by_staff_or_from_long_ago_is_dead_lettered_and_counted(
+    tmp_path: Path, by: str, ts: float, code: str, reason: str
+) -> None:
+    """The escalation goes on; the dead letter says why; the round counts it by reason."""
+    engine = Engine(policy(tmp_path, RULES))
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    work = engine.round(
+        [_ack(call.incident, by, ts), *messages(ev(400, "other", "motion", "heartbeat"))]
+    )
+    assert work.acks == []
+    assert work.refused == {code: 1}
+    (letter,) = work.dead_letters
+    assert letter.topic == f"sensorhub/ack/{SITE}"
+    assert reason in letter.error
+    assert [(p.escalation, p.ts) for p in work.pages] == [(1, NIGHT + 120), (2, NIGHT + 300)]
+
+
+def test_on_the_wall_clock_an_acknowledgement_far_ahead_of_its_receipt_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A ``ts`` over ACK_SKEW ahead of when it came is a gateway's wrong clock: refused, not
+    capped; within it, the acknowledgement takes effect when it was received."""
+    engine = Engine(policy(tmp_path, RULES), clock="wall")
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    ahead = engine.round([_ack(call.incident, "night-team", NIGHT + 90, NIGHT + 20)])
+    assert ahead.refused == {"bad_time": 1}
+    (letter,) = ahead.dead_letters
+    assert "70 s after sensorhub received it" in letter.error
+    close = engine.round(
+        [_ack(call.incident, "night-team", NIGHT + 50, NIGHT + 20)], tick=NIGHT + 40
+    )
+    assert (close.refused, [(a.by, a.at) for a in close.acks]) == ({}, [("night-team", NIGHT + 20)])
+
+
+def test_a_malformed_acknowledgement_is_counted_as_such(tmp_path: Path) -> None:
+    engine = Engine(policy(tmp_path, RULES))
+    bad = Message(f"sensorhub/ack/{SITE}", b'{"by": "night-team"}', 0.0)
+    work = engine.round([bad])
+    assert work.refused == {"malformed": 1}
+    assert len(work.dead_letters) == 1
+
+
+@pytest.mark.parametrize("classifier", ["fast", "reference"])
+def test_a_recordings_acknowledgement_by_someone_not_on_the_staff_stops_nothing(
+    tmp_path: Path, classifier: str
+) -> None:
+    """Replay honours the staff check as serve does: the line is a dead letter with its
+    source, and the escalation it would have stopped is paged."""
+    engine = Engine(policy(tmp_path, RULES), classifier=classifier)  # type: ignore[arg-type]
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    line = {"ts": NIGHT + 100, "site": SITE, "ack": {"incident": call.incident, "by": "mallory"}}
+    ack = recorded_ack(json.dumps(line).encode(), 0, 0.0, "rec.jsonl:7")
+    assert isinstance(ack, AckIn)
+    work = engine.feed_events([], [ack])
+    (letter,) = work.dead_letters
+    assert (letter.source, "none of the staff" in letter.error) == ("rec.jsonl:7", True)
+    later = engine.round(messages(ev(400, "other", "motion", "heartbeat")))
+    assert [(p.escalation, p.ts) for p in later.pages] == [(1, NIGHT + 120), (2, NIGHT + 300)]
+
+
+def test_a_paging_systems_acknowledgement_is_checked_as_one_over_mqtt(tmp_path: Path) -> None:
+    """The recipient a pager's call address answers for (``EspaChannel``) must be staff too."""
+    engine = Engine(policy(tmp_path, RULES), clock="wall")
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    stranger = AckIn(Ack(SITE, call.incident, "dect-7"), 0, "espa:dect", b"", NIGHT + 20)
+    work = engine.round([], acks=[stranger], tick=NIGHT + 40)
+    assert (work.refused, work.acks) == ({"not_staff": 1}, [])
+    staff = AckIn(Ack(SITE, call.incident, "night-team"), 0, "espa:dect", b"", NIGHT + 50)
+    work = engine.round([], acks=[staff], tick=NIGHT + 70)
+    assert [(a.by, a.at) for a in work.acks] == [("night-team", NIGHT + 50)]

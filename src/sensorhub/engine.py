@@ -51,7 +51,7 @@ from sensorhub.core.classifier import Classifier
 from sensorhub.core.fast import FastClassifier
 from sensorhub.core.types import AuditRecord, IncidentChange, JournalEntry, RoomReload, Step
 from sensorhub.jit import project_stamp
-from sensorhub.routing.acks import AckRecord
+from sensorhub.routing.acks import ACK_SKEW, AckRecord, AckRefusal, RefusalCode
 from sensorhub.routing.router import Router, RoutingAudit
 from sensorhub.routing.silences import SilenceAudit, Silences, when
 from sensorhub.rules.policy import Policy
@@ -105,6 +105,8 @@ class Round:
     received: dict[str, float] = field(default_factory=dict)
     #: topics of retained messages, not taken (a retained message is no new event)
     retained: list[str] = field(default_factory=list)
+    #: acknowledgements that stopped nothing (dead-lettered), by why
+    refused: Counter[RefusalCode] = field(default_factory=Counter)
 
     @property
     def writes(self) -> bool:
@@ -226,6 +228,7 @@ class Engine:
             elif message.topic.startswith(ACK_TOPIC + "/"):
                 parsed = parse_ack(message.topic, message.payload)
                 if isinstance(parsed, str):
+                    out.refused["malformed"] += 1
                     out.dead_letters.append(
                         dead_letter(message.topic, message.payload, parsed, message.received_at)
                     )
@@ -395,18 +398,33 @@ class Engine:
     def _acknowledge(self, ack_in: AckIn, out: Round) -> None:
         ack = ack_in.ack
         at = self._ack_time(ack, ack_in.received_at)
-        refused = self.router.acknowledge(ack.incident, ack.by, at, site=ack.site)
+        refused = (
+            at
+            if isinstance(at, AckRefusal)
+            else self.router.acknowledge(ack.incident, ack.by, at, site=ack.site)
+        )
         if refused is not None:
             extra = {} if ack_in.source is None else {"source": ack_in.source}
+            out.refused[refused.code] += 1
             out.dead_letters.append(
-                dead_letter(ack_in.topic, ack_in.payload, refused, ack_in.received_at, **extra)
+                dead_letter(
+                    ack_in.topic, ack_in.payload, refused.reason, ack_in.received_at, **extra
+                )
             )
 
-    def _ack_time(self, ack: Ack, received_at: float) -> float:
+    def _ack_time(self, ack: Ack, received_at: float) -> float | AckRefusal:
         """When an acknowledgement takes effect: its ``ts``; with none, the latest event time
         (event clock) or when it was received (wall clock). On the wall clock, never later
-        than it was received."""
+        than it was received, and refused if its ``ts`` is over ``ACK_SKEW`` ahead of that."""
         if self.clock_kind == "wall":
+            if ack.ts is not None and ack.ts > received_at + ACK_SKEW:
+                return AckRefusal(
+                    "bad_time",
+                    f"acknowledgement by {ack.by} given at {when(ack.ts)}, "
+                    f"{ack.ts - received_at:.0f} s after sensorhub received it at "
+                    f"{when(received_at)}: check the clock of the pager gateway, or leave out "
+                    "'ts'",
+                )
             return received_at if ack.ts is None else min(ack.ts, received_at)
         if ack.ts is not None:
             return ack.ts

@@ -498,6 +498,8 @@ class Service:
             self.metrics.event(kind, count)
         for ack in work.acks:
             logger.info("incident %s acknowledged by %s", ack.incident, ack.by)
+        for reason, count in work.refused.items():
+            self.metrics.ack_refused(reason, count)
         outbox = self._commit(work)
         for (page, channel), outbox_id in outbox:
             if channel != MQTT_CHANNEL:

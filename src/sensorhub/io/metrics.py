@@ -9,6 +9,7 @@ copied per event.
 |---|---|---|
 | ``sensorhub_events_total{kind}`` | counter | valid sensor events received, by sensor kind |
 | ``sensorhub_deadletters_total`` | counter | messages that were bad input (or that the classifier failed on), sent to ``sensorhub/deadletter`` |
+| ``sensorhub_acks_refused_total{reason}`` | counter | acknowledgements that stopped nothing (also dead letters), by why: ``not_staff``, ``not_open``, ``bad_time``, ``malformed`` |
 | ``sensorhub_pages_total{kind,audience}`` | counter | pages published, by incident kind and audience (care, technical) |
 | ``sensorhub_reactions_total{kind}`` | counter | reactions: first care pages of an incident (escalation 0) |
 | ``sensorhub_decision_latency_seconds`` | histogram | wall time from receiving the deciding event to publishing its page |
@@ -27,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sensorhub.contract import KINDS, Page, reduction
+from sensorhub.routing.acks import REFUSAL_CODES
 
 #: Decision latency buckets (s): fine below 10 ms where a call decided on arrival lands, up to
 #: the 10-30 s that event-time waiting (lateness, confirmation windows) can add.
@@ -104,6 +106,16 @@ class ServiceMetrics:
             "failed on.",
             registry=registry,
         )
+        self.acks_refused = Counter(
+            "sensorhub_acks_refused",
+            "Acknowledgements that stopped nothing and were dead-lettered, by why: not_staff "
+            "(by is none of the site's staff), not_open (unknown, other site's or closed "
+            "incident), bad_time (ts before the incident or too far ahead), malformed.",
+            ["reason"],
+            registry=registry,
+        )
+        for code in REFUSAL_CODES:  # each reason shows, at 0, before the first refusal
+            self.acks_refused.labels(reason=code)
         self.pages = Counter(
             "sensorhub_pages",
             "Pages published, by incident kind and audience.",
@@ -131,6 +143,9 @@ class ServiceMetrics:
 
     def deadletter(self) -> None:
         self.deadletters.inc()
+
+    def ack_refused(self, reason: str, count: int = 1) -> None:
+        self.acks_refused.labels(reason=reason).inc(count)
 
     def page(self, page: Page, latency: float | None = None) -> None:
         """A page was published; ``latency`` if an event (not a timer) decided it."""

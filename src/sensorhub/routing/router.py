@@ -34,16 +34,25 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 from pydantic import ValidationError
 
 from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, IncidentChange, Opened, Resolved
-from sensorhub.routing.acks import AckRecord
+from sensorhub.routing.acks import ACK_SKEW, AckRecord, AckRefusal
 from sensorhub.routing.pages import FAULT_TEXTS, TEXTS, make_page
 from sensorhub.routing.silences import Silences, device_fault_of, when
+from sensorhub.routing.state import (
+    AckState,
+    IncidentState,
+    IncidentStatus,
+    PendingState,
+    RouterSnapshot,
+    decode_page,
+    encode_page,
+)
 from sensorhub.rules.model import SAME, TEAM
 from sensorhub.rules.policy import Policy
 
@@ -60,8 +69,6 @@ RoutingDecision = Literal[
     "ignored",  # an acknowledgement or resolution that changes nothing, and why
     "forgotten",  # an incident dropped from memory, RETAIN after its first page
 ]
-
-IncidentStatus = Literal["open", "acknowledged", "resolved", "held"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,61 +105,6 @@ class PendingStep:
     to: tuple[str, ...]
 
 
-# -- the router's state, as the durable store keeps it -----------------------------------------
-
-
-# msgspec structs: made and changed on every page of a replay, where a pydantic model's
-# validation and attribute hooks cost several times the routing itself
-
-
-class _PendingState(msgspec.Struct, forbid_unknown_fields=True):
-    escalation: Annotated[int, msgspec.Meta(ge=1)]
-    due: float
-    to: Annotated[list[str], msgspec.Meta(min_length=1)]
-
-
-class _AckState(msgspec.Struct, forbid_unknown_fields=True):
-    """An acknowledgement received ahead of the router's clock: in effect at ``at``."""
-
-    at: float
-    by: str
-
-
-class _IncidentState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One incident the router knows: its first page as decided, and where it stands."""
-
-    page: Page  # the classifier's first page: the template of every page of the incident
-    status: IncidentStatus = "open"
-    recipients: list[str] = msgspec.field(default_factory=list)  # who got the first page
-    paged_at: float | None = None  # ts of the first pages sent (None while held)
-    steps: list[_PendingState] = msgspec.field(default_factory=list)  # pending, by due time
-    held_until: float | None = None  # a held technical page is released when the silence ends
-    closed_at: float | None = None
-    closed_by: str | None = None
-    closed_reason: str | None = None
-    #: received, not yet in effect, by time
-    acks: list[_AckState] = msgspec.field(default_factory=list)
-    forget_at: float
-
-
-class _Snapshot(msgspec.Struct, forbid_unknown_fields=True):
-    version: Literal[1] = 1
-    incidents: list[_IncidentState] = msgspec.field(default_factory=list)
-
-
-def _encode(value: object) -> object:
-    """msgspec's hook for the first page (a pydantic model)."""
-    if isinstance(value, Page):
-        return value.model_dump(mode="json")
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
-
-
-def _decode(kind: type, value: object) -> object:
-    if kind is Page:
-        return Page.model_validate(value)
-    raise NotImplementedError(f"cannot decode {kind.__name__}")
-
-
 # -- the router ---------------------------------------------------------------------------------
 
 
@@ -182,7 +134,7 @@ class Router:
         self.silences = silences
         self.retain = retain
         self.audit = audit
-        self._incidents: dict[str, _IncidentState] = {}
+        self._incidents: dict[str, IncidentState] = {}
         # incidents changed (or forgotten) since take_changes() last said which
         self._changed: set[str] = set()
         self._audit: list[RoutingAudit] = []
@@ -262,7 +214,7 @@ class Router:
                 known,
             )
             return []
-        state = _IncidentState(page=page, forget_at=page.ts + self.retain)
+        state = IncidentState(page=page, forget_at=page.ts + self.retain)
         self._incidents[page.incident] = state
         silence = self.silences.hold(page, page.ts) if self.silences is not None else None
         if silence is not None:
@@ -299,47 +251,77 @@ class Router:
 
     def acknowledge(
         self, incident: str, by: str, at: float, *, site: str | None = None
-    ) -> str | None:
+    ) -> AckRefusal | None:
         """``by`` answered the pages of ``incident`` at ``at``: escalation stops from then on.
 
         An acknowledgement ahead of the router's clock waits with its incident until the clock
         gets there (an escalation due before it still goes out); one behind it takes effect
         now. ``site`` (from the acknowledgement's topic) must be the incident's, if given.
-        Returns None, or why the acknowledgement stops nothing (an unknown incident, another
-        site's, one no longer open); that is audited too.
+        Returns None, or why the acknowledgement stops nothing (:meth:`refusal`); that is
+        audited too.
         """
         state = self._incidents.get(incident)
-        refused: str | None = None
-        if state is None:
-            refused = (
-                f"acknowledgement by {by} of an incident the router does not know (never "
-                f"paged, or forgotten {self.retain / 3600:g} h after it was)"
-            )
-            self._audit.append(
-                RoutingAudit(at, "ignored", refused, incident=incident, site=site, by=by)
-            )
-            return refused
-        if site is not None and site != state.page.site:
-            refused = (
-                f"acknowledgement by {by} on the topic of site {site}, but the incident is of "
-                f"site {state.page.site}"
-            )
-        elif state.status in ("acknowledged", "resolved"):
-            refused = (
-                f"acknowledgement by {by}, but the incident was already {state.status} at "
-                f"{when(state.closed_at or at)}"
-                + (f" by {state.closed_by}" if state.closed_by else "")
-            )
+        refused = self.refusal(incident, by, at, site=site)
         if refused is not None:
-            self._audit.append(self._entry(at, "ignored", refused, state, by=by))
+            self._audit.append(
+                RoutingAudit(at, "ignored", refused.reason, incident=incident, site=site, by=by)
+                if state is None
+                else self._entry(at, "ignored", refused.reason, state, by=by)
+            )
             return refused
+        assert state is not None  # noqa: S101 - refusal() refuses an unknown incident
+        at = max(at, state.page.ts)  # a clock a little behind: not before the incident
         if at <= self.clock:
             self._acknowledged(state, at, by)
             return None
-        state.acks.append(_AckState(at=at, by=by))
+        state.acks.append(AckState(at=at, by=by))
         state.acks.sort(key=lambda ack: ack.at)
         self._changed.add(incident)
         self._schedule(state)
+        return None
+
+    def refusal(
+        self, incident: str, by: str, at: float, *, site: str | None = None
+    ) -> AckRefusal | None:
+        """Why an acknowledgement would stop nothing, or None: ``by`` is none of the site's
+        staff (``Policy.acknowledgers``); the incident is unknown, another site's, or no
+        longer open; or ``at`` lies over ``ACK_SKEW`` before its first page, or after the
+        router would forget it."""
+        state = self._incidents.get(incident)
+        of = site if site is not None else None if state is None else state.page.site
+        if of is not None and by not in self.policy.acknowledgers(of):
+            return AckRefusal("not_staff", f"acknowledgement by {by!r}, who is " + _not_staff(of))
+        if state is None:
+            return AckRefusal(
+                "not_open",
+                f"acknowledgement by {by} of an incident the router does not know (never "
+                f"paged, or forgotten {self.retain / 3600:g} h after it was)",
+            )
+        page = state.page
+        if site is not None and site != page.site:
+            return AckRefusal(
+                "not_open",
+                f"acknowledgement by {by} on the topic of site {site}, but the incident is of "
+                f"site {page.site}",
+            )
+        if state.status in ("acknowledged", "resolved"):
+            return AckRefusal(
+                "not_open",
+                f"acknowledgement by {by}, but the incident was already {state.status} at "
+                f"{when(state.closed_at or at)}"
+                + (f" by {state.closed_by}" if state.closed_by else ""),
+            )
+        if not page.ts - ACK_SKEW <= at <= page.ts + self.retain:
+            return AckRefusal(
+                "bad_time",
+                f"acknowledgement by {by} given at {when(at)}, "
+                + (
+                    f"before the incident's first page at {when(page.ts)}"
+                    if at < page.ts
+                    else f"over {self.retain / 3600:g} h after its first page at {when(page.ts)}"
+                )
+                + ": check the clock of the pager gateway, or leave out 'ts'",
+            )
         return None
 
     def resolve(self, incident: str, at: float, reason: str) -> None:
@@ -386,7 +368,7 @@ class Router:
         pages.sort(key=_page_order)
         return pages
 
-    def _advance_incident(self, state: _IncidentState, until: float) -> list[Page]:
+    def _advance_incident(self, state: IncidentState, until: float) -> list[Page]:
         """What comes due of one incident by ``until``: a release, steps and
         acknowledgements in time order, its forgetting; then when it is due again."""
         pages: list[Page] = []
@@ -420,12 +402,12 @@ class Router:
             self._schedule(state)
         return pages
 
-    def _schedule(self, state: _IncidentState) -> None:
+    def _schedule(self, state: IncidentState) -> None:
         """Note when ``state`` next has something to do (see ``_due``)."""
         heapq.heappush(self._due, (self._wake_of(state), state.page.incident))
 
     @staticmethod
-    def _wake_of(state: _IncidentState) -> float:
+    def _wake_of(state: IncidentState) -> float:
         """When :meth:`advance` next has something to do for this incident."""
         wake = state.acks[0].at if state.acks else math.inf
         if state.status == "open" and state.steps:
@@ -479,7 +461,7 @@ class Router:
         """Open, held and recently closed incidents with their pending steps, as plain JSON."""
         states = sorted(self._incidents.values(), key=lambda s: (s.page.ts, s.page.incident))
         snapshot: dict[str, Any] = msgspec.to_builtins(
-            _Snapshot(incidents=states), enc_hook=_encode
+            RouterSnapshot(incidents=states), enc_hook=encode_page
         )
         return snapshot
 
@@ -496,7 +478,7 @@ class Router:
         for name in sorted(names):
             state = self._incidents.get(name)
             changes[name] = (
-                None if state is None else msgspec.json.encode(state, enc_hook=_encode).decode()
+                None if state is None else msgspec.json.encode(state, enc_hook=encode_page).decode()
             )
         return changes
 
@@ -511,7 +493,7 @@ class Router:
         came due while the service was down, and the rest when they come due.
         """
         try:
-            state = msgspec.convert(snapshot, _Snapshot, dec_hook=_decode)
+            state = msgspec.convert(snapshot, RouterSnapshot, dec_hook=decode_page)
         except (msgspec.ValidationError, ValidationError) as error:
             raise ValueError(f"not a router snapshot: {error}") from None
         for incident in state.incidents:
@@ -530,7 +512,7 @@ class Router:
     # -- the work ------------------------------------------------------------------------------
 
     def _first_pages(
-        self, state: _IncidentState, ts: float, decision: RoutingDecision
+        self, state: IncidentState, ts: float, decision: RoutingDecision
     ) -> list[Page]:
         page = state.page
         recipients, why = self._recipients(page, ts)
@@ -538,7 +520,7 @@ class Router:
         state.paged_at = ts
         room = self.policy.room(page.site, page.room)
         state.steps = [
-            _PendingState(escalation=index, due=ts + step.after, to=list(step.to))
+            PendingState(escalation=index, due=ts + step.after, to=list(step.to))
             for index, step in enumerate(room.escalation.steps(page.priority), start=1)
         ]
         pages = [self._page(page, 0, recipient, ts) for recipient in recipients]
@@ -570,7 +552,7 @@ class Router:
             )
         return (fallback,), f"the site's recipients.{page.audience} {fallback}"
 
-    def _escalate(self, state: _IncidentState, step: _PendingState) -> list[Page]:
+    def _escalate(self, state: IncidentState, step: PendingState) -> list[Page]:
         page = state.page
         targets, notes = self._targets(state, step.to, step.due)
         silence = None
@@ -601,7 +583,7 @@ class Router:
         return pages
 
     def _targets(
-        self, state: _IncidentState, to: Iterable[str], due: float
+        self, state: IncidentState, to: Iterable[str], due: float
     ) -> tuple[list[str], list[str]]:
         """The recipients of an escalation step, and notes on who was left out and why."""
         page = state.page
@@ -630,7 +612,7 @@ class Router:
             notes.append(f"; nobody else left, so the site's recipients.{page.audience}")
         return list(dict.fromkeys(targets)), notes
 
-    def _release(self, state: _IncidentState, now: float) -> list[Page]:
+    def _release(self, state: IncidentState, now: float) -> list[Page]:
         """A held technical incident: page it once no silence holds it any more."""
         held_until = state.held_until if state.held_until is not None else now
         silence = self.silences.applies(state.page, now) if self.silences is not None else None
@@ -645,13 +627,13 @@ class Router:
         state.forget_at = max(state.forget_at, ts + self.retain)
         return self._first_pages(state, ts, "released")
 
-    def _acknowledged(self, state: _IncidentState, at: float, by: str) -> None:
+    def _acknowledged(self, state: IncidentState, at: float, by: str) -> None:
         self._close(state, "acknowledged", at, by, f"acknowledged by {by}")
         self._acked.append(AckRecord(state.page.incident, by, at))
 
     def _close(
         self,
-        state: _IncidentState,
+        state: IncidentState,
         status: Literal["acknowledged", "resolved"],
         at: float,
         by: str | None,
@@ -722,7 +704,7 @@ class Router:
         ts: float,
         decision: RoutingDecision,
         reason: str,
-        state: _IncidentState,
+        state: IncidentState,
         pages: Iterable[Page] = (),
         *,
         by: str | None = None,
@@ -748,7 +730,7 @@ class Router:
         ts: float,
         decision: RoutingDecision,
         reason: str,
-        state: _IncidentState,
+        state: IncidentState,
         pages: Iterable[Page] = (),
         *,
         by: str | None = None,
@@ -765,6 +747,13 @@ def _for_technicians(
     """Whether a technical page may go to ``name``: a technical recipient itself, or a pager or
     group whose pagers (``members``) are all technicians' (``technicians``)."""
     return name in technical or (bool(members) and technicians.issuperset(members))
+
+
+def _not_staff(site: str) -> str:
+    return (
+        f"none of the staff of site {site}: acknowledge as one of its pagers or groups "
+        "(staff.pagers, staff.groups; for a site without staff, one of its recipients)"
+    )
 
 
 def _page_order(page: Page) -> tuple[float, str, int, str]:

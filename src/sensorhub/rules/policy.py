@@ -397,6 +397,7 @@ class Policy:
         self._defaults = [base.defaults if base is not None else None, rules.defaults]
         self._cache: dict[tuple[str, str], RoomPolicy] = {}
         self._staff: dict[str, SiteStaff] = {}
+        self._acknowledgers: dict[str, frozenset[str]] = {}
         self._paging = {
             name: PagingSystem(name, site_name, config)
             for site_name, site in rules.sites.items()
@@ -436,6 +437,21 @@ class Policy:
             cached = self._staff[site] = _compile_staff(
                 site, values["timezone"], site_rules.staff if site_rules else None
             )
+        return cached
+
+    def acknowledgers(self, site: str) -> frozenset[str]:
+        """Who may acknowledge ``site``'s incidents: the pagers and groups of its ``staff``, or
+        for a site without ``staff`` its recipients (those of the site, its rooms and
+        residents, and what it inherits from the defaults)."""
+        cached = self._acknowledgers.get(site)
+        if cached is None:
+            staff = self.staff(site)
+            if staff.described:
+                cached = frozenset(staff.pagers) | frozenset(staff.groups)
+            else:
+                site_rules = self.rules.sites.get(site) or SiteRules()
+                cached = frozenset(site_recipients(self.rules, self.base, site_rules))
+            self._acknowledgers[site] = cached
         return cached
 
     def _resolve(self, site: str, room: str) -> RoomPolicy:
