@@ -8,9 +8,7 @@ themselves are pinned at their edges in process.
 
 from __future__ import annotations
 
-import os
 import re
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -75,25 +73,34 @@ MESSAGES = {
 }
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+#: Runs ``python -m sensorhub ARGV`` with its address space capped, in a child of a small
+#: process of its own that writes the child's peak resident size to a file. A fork of pytest
+#: would start with all of pytest's memory, and a process's peak is kept across exec.
+_MEASURED = """
+import os, resource, sys
+limit, peak_file, *argv = sys.argv[1:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+    os.execv(sys.executable, [sys.executable, "-m", "sensorhub", *argv])
+_, status, usage = os.wait4(pid, 0)
+with open(peak_file, "w") as out:
+    out.write(str(usage.ru_maxrss * 1024))  # KiB on Linux
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def sensorhub(folder: Path, *argv: str) -> tuple[int, str, str, int]:
     """``sensorhub ARGV`` as a process of its own: exit status, stdout, stderr, peak memory."""
-    out, err = folder / "stdout", folder / "stderr"
+    out, err, peak = folder / "stdout", folder / "stderr", folder / "peak"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sensorhub", *argv],
+        process = subprocess.run(
+            [sys.executable, "-c", _MEASURED, str(ADDRESS_SPACE), str(peak), *argv],
             stdout=stdout,
             stderr=stderr,
-            preexec_fn=_cap_memory,  # noqa: PLW1509 - setrlimit only, no threads in the test
+            check=False,
         )
-    # this child's own rusage, not the maximum over every child the tests have run
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    peak = usage.ru_maxrss * 1024  # KiB on Linux
-    return process.returncode, out.read_text("utf-8"), err.read_text("utf-8"), peak
+    return process.returncode, out.read_text("utf-8"), err.read_text("utf-8"), int(peak.read_text())
 
 
 @pytest.mark.parametrize("bomb", BOMBS)
