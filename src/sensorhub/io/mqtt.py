@@ -26,7 +26,8 @@ What it does so that no event is lost while the service or the broker is away:
   out as one write (``ack_all``). A burst of messages so costs a few system calls and a few
   microseconds each;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
-  service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
+  service is gone; ``{"state":"online","since":...}`` replaces it on every connect, unless the
+  service said offline while it runs (``set_status``: its store cannot be written). Only the
   service's own connection says this (``MqttSettings.announce``): any other client, such as the
   demo's page listener, leaves the service's status alone.
 """
