@@ -546,7 +546,7 @@ class Service:
             logger.info("store: forgot %d page(s) confirmed over 7 days ago", forgotten)
 
     def _commit(
-        self, work: Round, messages: list[InboundMessage]
+        self, work: Round, messages: list[InboundMessage] | None = None
     ) -> list[tuple[Page, str, int]] | None:
         """Write the round to the store in one transaction: ``(page, channel, outbox id)``, or
         None if the store could not take it and it is held (``messages`` then acknowledged once
@@ -581,7 +581,7 @@ class Service:
         self._journalled += len(journal)
         audit = [entry.to_json() for entry in work.routing]
         step = Step(outbox, {}, audit, work.incidents, work.acks, journal, False, delivered)
-        step.messages = messages
+        step.messages = messages or []
         ids = self.held.write(step)
         if ids is None:
             return None
