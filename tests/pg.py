@@ -159,6 +159,10 @@ class PrivatePostgres:
         self.stop()
         self._start_server()
 
+    def start_again(self) -> None:
+        """Start the server ``stop()`` stopped, on the same port and data."""
+        self._start_server()
+
     def _start_server(self) -> None:
         data, sockets = self.directory / "data", self.directory / "run"
         options = f"-p {self.port} -k {sockets} -c listen_addresses={HOST} -c fsync=on"

@@ -43,7 +43,6 @@ import json
 import logging
 import queue
 import signal
-import socket
 import sys
 import threading
 import time
@@ -57,6 +56,11 @@ from typing import IO, Any, Final
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sensorhub.codec.acks import AckIn
+from sensorhub.commands.held import HeldDeliveries, HeldSteps, Step
+from sensorhub.commands.serve_args import (
+    IDLE_FLUSH,
+    add_arguments,  # noqa: F401 - the command's options, as cli.py expects
+)
 from sensorhub.commands.signals import handle, stopped_by_signals
 from sensorhub.contract import (
     ACK_TOPIC,
@@ -70,7 +74,6 @@ from sensorhub.contract import (
 )
 from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
-from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
 from sensorhub.io.mqtt import (
@@ -80,7 +83,7 @@ from sensorhub.io.mqtt import (
     MqttSettings,
     MqttSettingsError,
 )
-from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
+from sensorhub.io.mqtt_cli import mqtt_settings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.io.throttle import LogThrottle
 from sensorhub.routing.silences import SILENCES_STATE, when
@@ -88,11 +91,9 @@ from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
 from sensorhub.store import (
     CLASSIFIER_STATE,
-    DEFAULT_STORE_URL,
     ESPA_PREFIX,
     MQTT_CHANNEL,
     RELOAD_STATE,
-    STORE_ENV,
     Store,
     StoreError,
     open_store,
@@ -107,8 +108,6 @@ logger = logging.getLogger(__name__)
 TICK_INTERVAL: Final = 0.1
 #: How long the main loop waits for a message before it looks at the clock again (s).
 POLL_INTERVAL: Final = 0.1
-#: Default of --idle-flush (s).
-IDLE_FLUSH: Final = 5.0
 #: How long to wait for the first connection before saying so (s); it keeps trying after.
 CONNECT_NOTICE_AFTER: Final = 10.0
 #: Messages decided per round of the loop at most; a round is one transaction in the store.
@@ -205,6 +204,9 @@ class Service:
             self.inbox,
             manual_ack=True,
         )
+        # rounds the store could not take, written in order when it can again (held.py)
+        self.held = HeldSteps(self.store, self.connection, self.metrics)
+        self._held_deliveries = HeldDeliveries()
         self._retained_topics: set[str] = set()
         self._dead_letter_log = LogThrottle(
             logger, f"see {DEADLETTER_TOPIC} and the metric sensorhub_deadletters_total"
@@ -302,6 +304,11 @@ class Service:
         started = last_message = next_tick = time.monotonic()
         connect_noticed = idle_flushed = False
         while not stop.is_set():
+            self._guarded(self._retry_store)
+            self.metrics.store_held_rounds.set(self.held.holding)
+            if self.held.full:  # decides nothing more until the store takes what is held
+                stop.wait(POLL_INTERVAL)
+                continue
             messages = self.inbox.take(MAX_BATCH, POLL_INTERVAL)
             now = time.monotonic()
             self._guarded(self._between_rounds, now)
@@ -328,16 +335,21 @@ class Service:
                     )
 
     def _between_rounds(self, monotonic: float) -> None:
-        """What changed outside: silences (``sensorhub mute``), a reload asked for."""
+        """What changed outside: silences (``sensorhub mute``), a reload asked for (not looked
+        at while the store cannot be written: it may be gone)."""
         self._dead_letter_log.flush(monotonic)
-        self._reload_silences(monotonic)
-        if monotonic >= self._reload_due:
-            self._reload_due = monotonic + SILENCES_POLL
-            request = self.store.load_state(RELOAD_STATE)
-            asked = None if request is None else request.get("requested_at")
-            if isinstance(asked, int | float) and asked != self._reload_request:
-                self._reload_request = float(asked)
-                self._reload.set()
+        try:
+            if not self.held.holding:
+                self._reload_silences(monotonic)
+            if monotonic >= self._reload_due and not self.held.holding:
+                self._reload_due = monotonic + SILENCES_POLL
+                request = self.store.load_state(RELOAD_STATE)
+                asked = None if request is None else request.get("requested_at")
+                if isinstance(asked, int | float) and asked != self._reload_request:
+                    self._reload_request = float(asked)
+                    self._reload.set()
+        except StoreError as error:
+            self.held.read_failed(error, "the silences and reload requests")
         if self._reload.is_set():
             self._reload.clear()
             self.reload_rules()
@@ -353,16 +365,31 @@ class Service:
             )
         else:
             logger.info("stopping: no events were waiting to be decided")
-        try:
+        self._retry_store(force=True)
+        if self.held.holding:
+            logger.error(
+                "stopping with %d round(s) the store could not take: their pages were sent, "
+                "their events not acknowledged, so the broker sends them to the next start",
+                self.held.holding,
+            )
+        else:
             self._save_snapshot()
-        except StoreError as error:
-            logger.error("could not save the classifier's state on stopping: %s", error)  # noqa: TRY400
         self.connection.stop()
         self._confirm_delivered()
 
     def _stop_channels(self) -> None:
         for channel in self.channels:
             channel.stop()
+
+    def _retry_store(self, *, force: bool = False) -> None:
+        """Write the rounds held while the store could not be written, if it is time to try."""
+        for step, ids in self.held.retry(force=force):
+            for (page, channel), outbox_id in zip(step.pages, ids, strict=True):
+                if channel == MQTT_CHANNEL:  # published already, when it was decided
+                    self._held_deliveries.written(page.page_id, outbox_id)
+                else:
+                    self._channel(channel).send(outbox_id, page)
+            self.connection.ack(step.messages)
 
     def _guarded(self, action: Callable[..., None], *args: object) -> None:
         """Run one step of the loop; a bug in it is logged, and the service goes on."""
@@ -465,7 +492,7 @@ class Service:
                 entry["room"],
                 entry["reason"],
             )
-        self.store.commit_step([], {}, entries)
+        self.held.write(Step(audit=entries))
         if self._audit_out is not None:
             self._audit_out.write("".join(json.dumps(entry) + "\n" for entry in entries))
             self._audit_out.flush()
@@ -500,16 +527,22 @@ class Service:
             logger.info("incident %s acknowledged by %s", ack.incident, ack.by)
         for reason, count in work.refused.items():
             self.metrics.ack_refused(reason, count)
-        outbox = self._commit(work)
-        for (page, channel), outbox_id in outbox:
-            if channel != MQTT_CHANNEL:
+        outbox = self._commit(work, messages)
+        # held (the store cannot be written): the pages go out over MQTT all the same, the
+        # paging systems' calls once written, the messages are acknowledged once written
+        sent = [(p, MQTT_CHANNEL, None) for p in work.pages] if outbox is None else outbox
+        for page, channel, outbox_id in sent:
+            if channel != MQTT_CHANNEL and outbox_id is not None:
                 self._channel(channel).send(outbox_id, page)
                 continue
             self._publish(outbox_id, page)
             received = work.received.get(page.incident) if page.escalation == 0 else None
             self.metrics.page(page, None if received is None else time.time() - received)
-        self.connection.ack(messages)
+        if outbox is not None:
+            self.connection.ack(messages)
         self._write_files(work)
+        if self.held.holding:  # no snapshot nor pruning before what is held is written
+            return
         # the classifier's state is megabytes to write: saved once the round's pages are out
         if self._journalled >= SNAPSHOT_JOURNAL or (
             self._journalled > 0 and time.monotonic() >= self._snapshot_due
@@ -520,8 +553,12 @@ class Service:
             forgotten = self.store.prune(time.time() - KEEP_CONFIRMED)
             logger.info("store: forgot %d page(s) confirmed over 7 days ago", forgotten)
 
-    def _commit(self, work: Round) -> list[tuple[tuple[Page, str], int]]:
-        """Write the round to the store in one transaction: ``((page, channel), outbox id)``.
+    def _commit(
+        self, work: Round, messages: list[InboundMessage] | None = None
+    ) -> list[tuple[Page, str, int]] | None:
+        """Write the round to the store in one transaction: ``(page, channel, outbox id)``, or
+        None if the store could not take it and it is held (``messages`` then acknowledged once
+        it is written).
 
         Every page goes out over MQTT; a page to a recipient with a call address at a paging
         system of the page's site goes there too.
@@ -549,39 +586,39 @@ class Service:
                 *(espa.channel for espa in self.channels if espa.accepts(page)),
             )
         ]
-        ids = self.store.commit_step(
-            outbox,
-            {},
-            [entry.to_json() for entry in work.routing],
-            incidents=work.incidents,
-            acks=work.acks,
-            journal=journal,
-            confirmed=delivered,
-        )
         self._journalled += len(journal)
-        return list(zip(outbox, ids, strict=True))
+        audit = [entry.to_json() for entry in work.routing]
+        step = Step(outbox, {}, audit, work.incidents, work.acks, journal, False, delivered)
+        step.messages = messages or []
+        ids = self.held.write(step)
+        if ids is None:
+            return None
+        return [(page, channel, id_) for (page, channel), id_ in zip(outbox, ids, strict=True)]
 
     def _save_snapshot(self) -> None:
         """The classifier's state, and the journal since the last one emptied, together."""
         journal, self._clock_entries = self._clock_entries, []
-        self.store.commit_step(
-            [],
-            {CLASSIFIER_STATE: self.engine.snapshot()},
-            [],
-            journal=journal,
-            clear_journal=True,
-            confirmed=self._take_delivered(),
-        )
+        state = {CLASSIFIER_STATE: self.engine.snapshot()}
+        self.held.write(Step((), state, (), None, (), journal, True, self._take_delivered()))
         self._journalled = 0
         self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
 
     def _channel(self, name: str) -> EspaChannel:
         return next(espa for espa in self.channels if espa.channel == name)
 
-    def _publish(self, outbox_id: int, page: Page) -> None:
+    def _publish(self, outbox_id: int | None, page: Page) -> None:
+        """Publish ``page``, its outbox entry to be confirmed once the broker has it (an entry
+        not yet written, ``outbox_id`` None, once it is written)."""
         body = page.model_dump_json().encode("utf-8")
         self.connection.publish(
-            page.topic, body, qos=1, on_delivered=lambda: self._delivered.append(outbox_id)
+            page.topic,
+            body,
+            qos=1,
+            on_delivered=(
+                (lambda: self._held_deliveries.delivered(page.page_id))
+                if outbox_id is None
+                else (lambda: self._delivered.append(outbox_id))
+            ),
         )
         logger.info(
             "page %s: room %s/%s kind %s priority %s to %s (escalation %d)",
@@ -604,7 +641,7 @@ class Service:
         self.metrics.deadletter()
 
     def _take_delivered(self) -> list[int]:
-        delivered: list[int] = []
+        delivered = self._held_deliveries.take()
         while self._delivered:
             delivered.append(self._delivered.popleft())
         return delivered
@@ -647,84 +684,6 @@ def _append(path: Path) -> Iterator[IO[str]]:
 
 
 # -- the command ---------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_broker_arguments(
-        parser,
-        broker_help="mqtt://host[:port] or mqtts://host[:port] (TLS); default: start a private "
-        "Mosquitto on 127.0.0.1 and log its address",
-        client_id_default=f"sensorhub-{socket.gethostname()}",
-        client_id_help="MQTT client id; keep it fixed so the broker keeps the events sent while "
-        "sensorhub is away (default: sensorhub-<hostname>)",
-    )
-    classify = parser.add_argument_group("classification")
-    classify.add_argument(
-        "--rules", type=Path, metavar="FILE", help="rule file (default: the shipped policy)"
-    )
-    classify.add_argument(
-        "--prefix",
-        default=DEFAULT_PREFIX,
-        help=f"topic prefix of sensor events (default {DEFAULT_PREFIX}: "
-        f"{DEFAULT_PREFIX}/<site>/<room>/<kind>/<device>)",
-    )
-    classify.add_argument(
-        "--clock",
-        choices=["wall", "event"],
-        default="wall",
-        help="wall: decide on the wall clock (live sites, default); event: only on the "
-        "events' own time, as replay does",
-    )
-    classify.add_argument(
-        "--lateness",
-        type=duration_argument,
-        default=MAX_LATENESS,
-        metavar="DURATION",
-        help=f"how late an event may arrive and still be decided in order; pages decided by "
-        f"a timer lag by this much: a duration, seconds or e.g. 2s, 1m (see {DURATION_GUIDE}; "
-        f"default {format_duration(MAX_LATENESS)})",
-    )
-    classify.add_argument(
-        "--idle-flush",
-        type=duration_argument,
-        default=IDLE_FLUSH,
-        metavar="DURATION",
-        help=f"event clock only: when no message arrives for this long, decide everything "
-        f"buffered, as replay does at the end of a file (a duration; default "
-        f"{format_duration(IDLE_FLUSH)})",
-    )
-    keep = parser.add_argument_group("durable state")
-    keep.add_argument(
-        "--store",
-        metavar="URL",
-        default=store_url_default(),
-        help="where open incidents, pending escalations, acknowledgements, silences, the outbox "
-        f"of unconfirmed pages and the audit are kept across restarts: sqlite:///path.db (one "
-        f"file) or postgresql://user@host:port/db (default ${STORE_ENV} if set, else "
-        f"{DEFAULT_STORE_URL}: sensorhub.db in the working directory)",
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--pages", type=Path, metavar="FILE", help="also append every page to FILE (JSONL)"
-    )
-    out.add_argument(
-        "--audit",
-        type=Path,
-        metavar="FILE",
-        help="append the decision on every event and timer, and why, to FILE (JSONL)",
-    )
-    out.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="PORT",
-        help="serve Prometheus metrics on this port (default: off)",
-    )
-    out.add_argument(
-        "--metrics-addr",
-        default="127.0.0.1",
-        metavar="ADDR",
-        help="address for the metrics server (default 127.0.0.1; 0.0.0.0 for all)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ copied per event.
 | ``sensorhub_decision_latency_seconds`` | histogram | wall time from receiving the deciding event to publishing its page |
 | ``sensorhub_raw_alarms_total`` | counter | alarms a conventional system would have sounded |
 | ``sensorhub_reduction_ratio`` | gauge | 1 - reactions / raw alarms (0 before the first raw alarm) |
+| ``sensorhub_store_writable`` | gauge | 1 while the store takes the rounds' writes, 0 while it cannot (the status is then offline) |
+| ``sensorhub_store_held_rounds`` | gauge | rounds decided (and paged) but not yet written to the store: held in memory until it can be written |
 """  # noqa: E501 - a table reads best unbroken
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -132,6 +134,18 @@ class ServiceMetrics:
             "sensorhub_decision_latency_seconds",
             "Wall time from receiving the event that decided a page to publishing the page.",
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.store_writable = Gauge(
+            "sensorhub_store_writable",
+            "1 while the store takes the rounds' writes; 0 while it cannot, and sensorhub holds "
+            "them in memory (its status is offline meanwhile).",
+            registry=registry,
+        )
+        self.store_writable.set(1)
+        self.store_held_rounds = Gauge(
+            "sensorhub_store_held_rounds",
+            "Rounds decided and paged but not yet written to the store, held in memory in order.",
             registry=registry,
         )
         registry.register(_ClassifierCollector(raw_alarms, self.reactions))

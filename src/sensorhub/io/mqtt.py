@@ -26,7 +26,8 @@ What it does so that no event is lost while the service or the broker is away:
   out as one write (``ack_all``). A burst of messages so costs a few system calls and a few
   microseconds each;
 - a retained last will ``{"state":"offline"}`` on ``sensorhub/status`` tells monitoring when the
-  service is gone; ``{"state":"online","since":...}`` replaces it on every connect. Only the
+  service is gone; ``{"state":"online","since":...}`` replaces it on every connect, unless the
+  service said offline while it runs (``set_status``: its store cannot be written). Only the
   service's own connection says this (``MqttSettings.announce``): any other client, such as the
   demo's page listener, leaves the service's status alone.
 """
@@ -415,6 +416,8 @@ class MqttConnection:
         self._on_delivered: dict[int, Callable[[], None]] = {}
         self._delivered_early: set[int] = set()
         self.manual_ack = manual_ack
+        # what the service's status says on every connect (``announce``): see ``set_status``
+        self._status: tuple[str, float | None, str | None] = ("online", None, None)
         self._client = self._make_client()
 
     # -- public --------------------------------------------------------------------------------
@@ -482,6 +485,20 @@ class MqttConnection:
                     self._on_delivered[info.mid] = on_delivered
             if early:
                 on_delivered()
+
+    def set_status(self, online: bool, reason: str | None = None) -> None:
+        """Say the service is online, or offline for ``reason`` (retained on ``STATUS_TOPIC``),
+        now and on every reconnect until said otherwise; only a connection that ``announce``s.
+
+        The service says offline while it runs when it cannot do its job (its store cannot be
+        written), so that the fallback relay pages unfiltered meanwhile.
+        """
+        if not self.settings.announce:
+            return
+        now = time.time()
+        self._status = ("online", None, None) if online else ("offline", now, reason)
+        state, _, reason = self._status
+        self.publish(STATUS_TOPIC, _status(state, now, reason), qos=1, retain=True)
 
     def ack(self, messages: list[InboundMessage]) -> None:
         """Acknowledge received messages to the broker (``manual_ack``): they are ours now."""
@@ -607,7 +624,9 @@ class MqttConnection:
         else:
             self._subscribed.set()
         if self.settings.announce:
-            self.publish(STATUS_TOPIC, _status("online", time.time()), qos=1, retain=True)
+            state, since, reason = self._status
+            payload = _status(state, time.time() if since is None else since, reason)
+            self.publish(STATUS_TOPIC, payload, qos=1, retain=True)
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         error, self._connect_error = self._connect_error, None
@@ -714,8 +733,10 @@ class MqttConnection:
             callback()
 
 
-def _status(state: str, since: float | None = None) -> bytes:
+def _status(state: str, since: float | None = None, reason: str | None = None) -> bytes:
     body: dict[str, Any] = {"state": state}
     if since is not None:
         body["since"] = round(since, 3)
+    if reason is not None:
+        body["reason"] = reason
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
