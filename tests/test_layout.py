@@ -16,6 +16,7 @@ SIMULATORS = PACKAGE.parents[1] / "simulators"
 LAYERS = (
     "contract",
     "durations",
+    "text",
     "jit",
     "codec",
     "rules",
