@@ -57,6 +57,7 @@ from typing import IO, Any, Final
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sensorhub.codec.acks import AckIn
+from sensorhub.commands.retention import HISTORY_INTERVAL, prune_history
 from sensorhub.commands.signals import handle, stopped_by_signals
 from sensorhub.contract import (
     ACK_TOPIC,
@@ -219,6 +220,7 @@ class Service:
         self._silences_state: dict[str, Any] | None = None
         self._silences_due = 0.0
         self._prune_due = time.monotonic() + PRUNE_INTERVAL
+        self._history_due = 0.0  # the history past each site's retention: at start
         self._reload = threading.Event()
         self._reload_request: float | None = None  # the last ``sensorhub reload`` taken up
         self._reload_due = 0.0
@@ -323,7 +325,11 @@ class Service:
                     )
 
     def _between_rounds(self, monotonic: float) -> None:
-        """What changed outside: silences (``sensorhub mute``), a reload asked for."""
+        """What changed outside: silences (``sensorhub mute``), a reload asked for; and the
+        history older than each site's retention forgotten (at start, then every hour)."""
+        if monotonic >= self._history_due:
+            self._history_due = monotonic + HISTORY_INTERVAL
+            prune_history(self.store, self.policy, self._audit_out, self.options.audit_path)
         self._reload_silences(monotonic)
         if monotonic >= self._reload_due:
             self._reload_due = monotonic + SILENCES_POLL

@@ -456,6 +456,12 @@ class Policy:
             return DEFAULT_RETENTION
         return site_rules.retention
 
+    def shortest_retention(self) -> float:
+        """The shortest ``retention`` of any site (of the default, for the sites not named)."""
+        return min(
+            (DEFAULT_RETENTION, *(s.retention for s in self.rules.sites.values() if s.retention))
+        )
+
     def _resolve(self, site: str, room: str) -> RoomPolicy:
         site_rules = self.rules.sites.get(site)
         room_rules = site_rules.rooms.get(room) if site_rules else None
