@@ -7,6 +7,7 @@ the resident's name in the rule file is on no output (docs/privacy.md)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from typing import Any
 import pytest
 
 from sensorhub.contract import DEADLETTER_TOPIC
+from sensorhub.routing.acks import AckRecord
 from sensorhub.store import open_store
-from tests.conftest import Names, Received, TestClient
+from tests.conftest import Names, Received, TestClient, wait_until
+from tests.store.test_history import DAY
 from tests.test_privacy import DROPPED, PRIVATE, RESIDENT, SNAPSHOT
 
 from .conftest import ServeProcess
@@ -110,3 +113,35 @@ def test_a_snapshot_and_a_name_are_kept_nowhere_and_the_journal_still_restarts(
     for kept in (*journal, stored, audit):
         assert not any(name in kept for name in DROPPED)
     assert json.loads(letter.json()["payload"])["confidence"] == 85
+
+
+@pytest.mark.mqtt
+def test_serve_forgets_the_history_past_a_sites_retention_when_it_starts(
+    serve_process: Callable[..., ServeProcess], names: Names, tmp_path: Path
+) -> None:
+    """A store and an audit file with entries of two days ago: serve, its site's retention one
+    day, forgets them at start, and keeps another site's (30 days by default)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"version: 1\nsites:\n  {names.site}: {{retention: 1d}}\n", encoding="utf-8")
+    old = time.time() - 2 * DAY
+    entries = [
+        {"ts": old, "decision": "routed", "site": names.site, "room": "12", "reason": "r"},
+        {"ts": old, "decision": "routed", "site": "elsewhere", "room": "1", "reason": "r"},
+    ]
+    service = serve_process(rules)
+    audit_file = tmp_path / "audit.jsonl"
+    audit_file.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    service.command += ["--audit", str(audit_file)]
+    with open_store(service.store_url) as store:
+        store.commit_step([], {}, entries, acks=[AckRecord(f"{names.site}/12/call/1", "x", old)])
+
+    service.start(SEED_BEFORE)
+    wait_until(lambda: "retention: forgot" in service.text(), "the retention at start")
+    service.stop()
+    with open_store(service.store_url) as store:
+        assert [entry["site"] for entry in store.audit_since(0.0)] == ["elsewhere"]
+        assert store.acks(f"{names.site}/12/call/1") == []
+    assert [json.loads(line)["site"] for line in audit_file.read_text().splitlines()] == [
+        "elsewhere"
+    ]
+    assert "1 audit entries, 1 acknowledgements" in service.text()
