@@ -90,17 +90,15 @@ def _huge(value: object) -> bool:
     return type(value) is int and value.bit_length() > 64
 
 
-def kept_fields(
-    raw: dict[str, Any], keep: Collection[str] = (), known: frozenset[str] = EVENT_FIELDS
-) -> dict[str, Any]:
-    """``raw`` with only the ``known`` fields (the contract's) and those named in ``keep``
-    whose values are not blobs. ``raw`` itself (the same object) if nothing is dropped."""
-    if known.issuperset(raw):
+def kept_fields(raw: dict[str, Any], keep: Collection[str] = ()) -> dict[str, Any]:
+    """``raw`` with only the contract's fields and those named in ``keep`` whose values are
+    not blobs. ``raw`` itself (the same object) if nothing is dropped."""
+    if EVENT_FIELDS.issuperset(raw):
         return raw  # the usual payload: the contract's fields only
     kept = {
         name: value
         for name, value in raw.items()
-        if name in known or (name in keep and not is_blob(value) and not _huge(value))
+        if name in EVENT_FIELDS or (name in keep and not is_blob(value) and not _huge(value))
     }
     return raw if len(kept) == len(raw) else kept
 
