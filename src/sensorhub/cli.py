@@ -51,6 +51,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "unmute": ("sensorhub.commands.mute:unmute", "lift a silence before it ends"),
     "silences": ("sensorhub.commands.mute:silences", "list the silences in force"),
     "reload": ("sensorhub.commands.reload", "have a running serve read its rule file again"),
+    "purge": (
+        "sensorhub.commands.purge",
+        "remove one room's history from the store (a resident leaves)",
+    ),
 }
 
 #: ``sensorhub rules ACTION``: action -> (module, one-line help)

@@ -24,6 +24,7 @@ the event clock, the time of receipt on the wall clock), never before the event 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import math
 import pickle
@@ -38,6 +39,7 @@ from sensorhub import __version__
 from sensorhub.codec.acks import AckIn, parse_ack
 from sensorhub.codec.columns import EventColumns, Redeliveries
 from sensorhub.codec.payload import dead_letter, decode_mqtt
+from sensorhub.codec.privacy import EVENT_FIELDS, kept_fields
 from sensorhub.contract import (
     ACK_TOPIC,
     DEFAULT_PREFIX,
@@ -248,7 +250,7 @@ class Engine:
                     out.dead_letters.append(item)
                 else:
                     events.append(item)
-                    taken.append(message)
+                    taken.append(self._minimised(item, message))
         self._in_order(
             len(events), ack_in, lambda a, b: self._decide(events[a:b], taken[a:b], out), out
         )
@@ -352,6 +354,8 @@ class Engine:
         if not isinstance(classifier, FastClassifier):
             raise TypeError("feed() takes columns: the reference classifier takes feed_events()")
         out = Round()
+        if columns.raw is not None:  # the payloads, for the audit: only what may be kept
+            columns.raw = [self._kept(raw, raw.get("site")) for raw in columns.raw]
 
         def decide(start: int, stop: int) -> None:
             part, part_new = columns, new
@@ -367,6 +371,8 @@ class Engine:
     def feed_events(self, events: list[Event], acks: Sequence[AckIn] = ()) -> Round:
         """A decoded batch of a recording as events (either classifier)."""
         out = Round()
+        for event in events:
+            event.raw = self._kept(event.raw, event.site)
         self._in_order(
             len(events), acks, lambda a, b: self._step(self._push(events[a:b]), out), out
         )
@@ -379,6 +385,25 @@ class Engine:
         out = Round()
         self._step(self.classifier.drain(), out)
         return self._finish(out)
+
+    # -- data minimisation (contract section 1, docs/privacy.md) ----------------------------------
+
+    def _kept(self, raw: dict[str, Any], site: object) -> dict[str, Any]:
+        """``raw`` with only the fields the contract and ``site``'s ``keep_fields`` let it keep
+        (``raw`` itself, the usual case, if they are all of the contract's)."""
+        if EVENT_FIELDS.issuperset(raw):
+            return raw
+        return kept_fields(raw, self.policy.keep_fields(site) if isinstance(site, str) else ())
+
+    def _minimised(self, event: Event, message: Inbound) -> Inbound:
+        """``message`` as it may be journalled: an event that had fields dropped gets them
+        dropped from its payload too (re-serialised; it decodes to the same event)."""
+        kept = self._kept(event.raw, event.site)
+        if kept is event.raw:
+            return message
+        event.raw = kept
+        payload = json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _Kept(message.topic, payload, message.received_at, message.retained)
 
     # -- the work ------------------------------------------------------------------------------
 
@@ -527,6 +552,16 @@ class Engine:
                 if len(events) >= RESUME_BATCH:
                     push()
         push()
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A message whose payload had fields dropped (:meth:`Engine._minimised`)."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    retained: bool
 
 
 def _journalled(taken: Sequence[Inbound]) -> list[JournalEntry]:

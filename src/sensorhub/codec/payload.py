@@ -34,6 +34,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_confi
 from pydantic_core import from_json
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
+from sensorhub.codec.privacy import EVENT_FIELDS, dead_letter_head
 from sensorhub.codec.show import show_text, show_value, type_name
 from sensorhub.contract import (
     DEAD_LETTER_HEAD,
@@ -97,7 +98,7 @@ class _Payload(TypedDict):
 #: The compiled validator itself: calling it directly skips TypeAdapter's Python wrapper.
 _validate_payload: Final = TypeAdapter(_Payload).validator.validate_python
 
-_KNOWN_FIELDS: Final = frozenset(_Payload.__annotations__)
+_KNOWN_FIELDS: Final = EVENT_FIELDS  # the same names (tests/codec/test_privacy.py)
 
 
 class _Ordinary(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -610,15 +611,22 @@ def dead_letter(
     The head is kept as text if it is UTF-8 (a character cut in two at its end left out), else
     as base64 (``encoding`` says which). The texts around it (the topic, the reason, ``extra``
     fields such as ``source``, added as given) are shortened where they are long, with "…".
+
+    Nothing outside the contract is kept (:mod:`sensorhub.codec.privacy`): a payload that is a
+    JSON object is kept as that object with the contract's fields only, none of them a blob,
+    re-serialised (the reason names the fields left out); an image (JPEG, PNG, GIF, WebP,
+    HEIF) is not kept at all; of any other payload, data URIs and long runs of base64 or hex
+    are cut out of the head.
     """
-    text, encoding = _head_text(payload[:DEAD_LETTER_HEAD], cut=len(payload) > DEAD_LETTER_HEAD)
+    head, note = dead_letter_head(payload)
+    text, encoding = _head_text(head[:DEAD_LETTER_HEAD], cut=len(head) > DEAD_LETTER_HEAD)
     return DeadLetter(
         topic=_clip(topic, _TOPIC_MAX, "…"),
         payload=text,
         encoding=encoding,
         length=len(payload),
         sha256=hashlib.sha256(payload).hexdigest(),
-        error=_clip(error, _ERROR_MAX, "…"),
+        error=_clip(error + note, _ERROR_MAX, "…"),
         received_at=received_at,
         **{
             name: _clip(value, _EXTRA_MAX, "…") if isinstance(value, str) else value

@@ -57,6 +57,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from sensorhub.codec.acks import AckIn
 from sensorhub.commands.held import HeldDeliveries, HeldSteps, Step
+from sensorhub.commands.retention import HISTORY_INTERVAL, prune_history
 from sensorhub.commands.serve_args import (
     IDLE_FLUSH,
     add_arguments,  # noqa: F401 - the command's options, as cli.py expects
@@ -226,6 +227,7 @@ class Service:
         self._silences_state: dict[str, Any] | None = None
         self._silences_due = 0.0
         self._prune_due = time.monotonic() + PRUNE_INTERVAL
+        self._history_due = 0.0  # the history past each site's retention: at start
         self._reload = threading.Event()
         self._reload_request: float | None = None  # the last ``sensorhub reload`` taken up
         self._reload_due = 0.0
@@ -335,24 +337,32 @@ class Service:
                     )
 
     def _between_rounds(self, monotonic: float) -> None:
-        """What changed outside: silences (``sensorhub mute``), a reload asked for (not looked
-        at while the store cannot be written: it may be gone)."""
+        """What changed outside: silences (``sensorhub mute``), a reload asked for (SIGHUP, or
+        ``sensorhub reload`` through the store); the history older than each site's retention
+        forgotten (at start, then every hour). The store is not looked at while it cannot be
+        written: it may be gone."""
         self._dead_letter_log.flush(monotonic)
-        try:
-            if not self.held.holding:
-                self._reload_silences(monotonic)
-            if monotonic >= self._reload_due and not self.held.holding:
-                self._reload_due = monotonic + SILENCES_POLL
-                request = self.store.load_state(RELOAD_STATE)
-                asked = None if request is None else request.get("requested_at")
-                if isinstance(asked, int | float) and asked != self._reload_request:
-                    self._reload_request = float(asked)
-                    self._reload.set()
-        except StoreError as error:
-            self.held.read_failed(error, "the silences and reload requests")
+        if not self.held.holding:
+            try:
+                self._look_at_store(monotonic)
+            except StoreError as error:
+                self.held.read_failed(error, "the silences, reload requests and history")
         if self._reload.is_set():
             self._reload.clear()
             self.reload_rules()
+
+    def _look_at_store(self, monotonic: float) -> None:
+        if monotonic >= self._history_due:
+            self._history_due = monotonic + HISTORY_INTERVAL
+            prune_history(self.store, self.policy, self._audit_out, self.options.audit_path)
+        self._reload_silences(monotonic)
+        if monotonic >= self._reload_due:
+            self._reload_due = monotonic + SILENCES_POLL
+            request = self.store.load_state(RELOAD_STATE)
+            asked = None if request is None else request.get("requested_at")
+            if isinstance(asked, int | float) and asked != self._reload_request:
+                self._reload_request = float(asked)
+                self._reload.set()
 
     def _stopped(self) -> None:
         buffered = self.engine.classifier.buffered

@@ -25,6 +25,7 @@ from sensorhub.rules.model import (
     priorities,
 )
 from sensorhub.rules.paging import PagingSystem
+from sensorhub.rules.sites import DEFAULT_RETENTION
 
 _PARAMETER_FIELDS = tuple(Parameters.model_fields)
 #: Parameters the defaults may leave unset: no escalation unless a rule file asks for it.
@@ -398,6 +399,7 @@ class Policy:
         self._cache: dict[tuple[str, str], RoomPolicy] = {}
         self._staff: dict[str, SiteStaff] = {}
         self._acknowledgers: dict[str, frozenset[str]] = {}
+        self._kept: dict[str, frozenset[str]] = {}
         self._paging = {
             name: PagingSystem(name, site_name, config)
             for site_name, site in rules.sites.items()
@@ -453,6 +455,28 @@ class Policy:
                 cached = frozenset(site_recipients(self.rules, self.base, site_rules))
             self._acknowledgers[site] = cached
         return cached
+
+    def keep_fields(self, site: str) -> frozenset[str]:
+        """The payload fields outside the contract that ``site`` keeps (its ``keep_fields``)."""
+        kept = self._kept.get(site)
+        if kept is None:
+            site_rules = self.rules.sites.get(site)
+            kept = self._kept[site] = frozenset(site_rules.keep_fields if site_rules else ())
+        return kept
+
+    def retention(self, site: str) -> float:
+        """How long ``site``'s history is kept, in seconds (its ``retention``, 30 days if the
+        site is not in the rules)."""
+        site_rules = self.rules.sites.get(site)
+        if site_rules is None or site_rules.retention is None:
+            return DEFAULT_RETENTION
+        return site_rules.retention
+
+    def shortest_retention(self) -> float:
+        """The shortest ``retention`` of any site (of the default, for the sites not named)."""
+        return min(
+            (DEFAULT_RETENTION, *(s.retention for s in self.rules.sites.values() if s.retention))
+        )
 
     def _resolve(self, site: str, room: str) -> RoomPolicy:
         site_rules = self.rules.sites.get(site)

@@ -11,15 +11,45 @@ which sees the shipped defaults too).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sensorhub.codec.privacy import EVENT_FIELDS
 from sensorhub.contract import NAME_RE
-from sensorhub.rules.common import PRIORITIES, Problems, Strict, bad_name, topic_names
+from sensorhub.rules.common import (
+    PRIORITIES,
+    Duration,
+    Problems,
+    Strict,
+    bad_name,
+    topic_names,
+)
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.rules.parameters import Parameters, RoomRules
 from sensorhub.rules.staff import RESERVED_TARGETS, Staff, unknown_name
+
+#: How long a site's history is kept when its rules do not say (``retention``): 30 days.
+DEFAULT_RETENTION: Final = 30 * 86400.0
+
+
+def check_kept_fields(names: list[str]) -> list[str]:
+    """``keep_fields``: names of payload fields, each once, none of them the contract's."""
+    seen: set[str] = set()
+    for name in names:
+        if not NAME_RE.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a field name sensorhub keeps: use 1-64 letters, digits, "
+                "'_', '.' or '-'"
+            )
+        if name in EVENT_FIELDS:
+            raise ValueError(
+                f"{name!r} is a field of the contract, always kept: leave it out of keep_fields"
+            )
+        if name in seen:
+            raise ValueError(f"{name!r} is listed twice: name each field once")
+        seen.add(name)
+    return names
 
 
 class SiteRules(Parameters):
@@ -36,6 +66,25 @@ class SiteRules(Parameters):
         description="ESPA 4.4.4 paging systems by name (unique in the file): where each is "
         "(host and port, or device) and the call address of each pager or group it reaches.",
     )
+
+    keep_fields: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Payload fields outside the contract that this site's audit, journal "
+        "and dead letters may keep, by name (a blob is never kept): see docs/privacy.md.",
+    )
+    retention: Duration | None = Field(
+        None,
+        ge=3600,
+        le=3650 * 86400,
+        description="How long serve keeps this site's history (audit, acknowledgements, sent "
+        "pages); 30 days if not set.",
+    )
+
+    @field_validator("keep_fields")
+    @classmethod
+    def _kept_names(cls, names: list[str]) -> list[str]:
+        return check_kept_fields(names)
 
     @field_validator("rooms")
     @classmethod
