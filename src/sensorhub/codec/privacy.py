@@ -27,7 +27,7 @@ from typing import Any, Final
 from pydantic_core import from_json
 
 from sensorhub.codec.show import show_text
-from sensorhub.contract import MAX_PAYLOAD
+from sensorhub.contract import DEAD_LETTER_HEAD, MAX_PAYLOAD
 
 __all__ = [
     "BLOB_TEXT",
@@ -123,8 +123,9 @@ def kept_payload(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 _ACK_FIELDS: Final = frozenset(("incident", "by", "ack"))
 
 
-#: Payloads up to this size are parsed to keep only the contract's fields of a JSON object.
-_PARSE_MAX: Final = 16 * MAX_PAYLOAD
+#: Of a payload that is not a JSON object of the contract's size, what is scrubbed of blobs: a
+#: dead letter's head, and enough beyond it to see that a run it ends with is a long one.
+_SCRUB_MAX: Final = DEAD_LETTER_HEAD + BLOB_TEXT
 #: How images begin: JPEG, PNG, GIF, WebP (RIFF....WEBP), HEIF/AVIF/MP4 (....ftyp).
 _IMAGE: Final = re.compile(rb"\xff\xd8\xff|\x89PNG|GIF8|RIFF....WEBP|....ftyp", re.DOTALL)
 
@@ -135,8 +136,8 @@ def dead_letter_head(payload: bytes) -> tuple[bytes, str]:
     if _IMAGE.match(payload):
         return b"", " (the payload looks like an image: not kept)"
     start = payload[len(_BOM) :] if payload.startswith(_BOM) else payload
-    if start.lstrip()[:1] == b"{":
-        if len(payload) > _PARSE_MAX:
+    if start[:_SCRUB_MAX].lstrip()[:1] == b"{":
+        if len(payload) > MAX_PAYLOAD:  # refused unparsed (contract section 1), so not kept
             return b"", " (payload not kept: too large to leave out what is not the contract's)"
         try:
             parsed = from_json(start)
@@ -153,11 +154,11 @@ def dead_letter_head(payload: bytes) -> tuple[bytes, str]:
                 return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode(), note
             except ValueError:  # a number of over 4,300 digits: nothing of it is kept
                 return b"", note
-    sample = payload[:_PARSE_MAX]
+    sample = payload[:_SCRUB_MAX]
     try:
         text = sample.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if len(payload) <= _PARSE_MAX or exc.start < len(sample) - 3:
+        if len(payload) <= _SCRUB_MAX or exc.start < len(sample) - 3:
             return payload, ""  # binary, and no image: its head as base64 (contract section 1)
         text = sample[: exc.start].decode("utf-8")  # a character cut in two at the end
     scrubbed, count = scrub_text(text)
