@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import re
@@ -641,9 +642,6 @@ _PAYLOAD_MAX: Final = 1800  # a head of 1,024 bytes: 1,024 as it is, 1,368 as ba
 _TOPIC_MAX: Final = 400
 _ERROR_MAX: Final = 1000
 _EXTRA_MAX: Final = 200  # per field; the codec adds one (``source``)
-# the bytes a character takes in a JSON string where that is not its UTF-8: JSON escapes the
-# control characters (as \uXXXX, or \n and the like), the quote and the backslash
-_ESCAPED: Final = dict.fromkeys(map(chr, range(0x20)), 6) | dict.fromkeys('"\\\b\f\n\r\t', 2)
 
 
 def _head_text(head: bytes, *, cut: bool) -> tuple[str, Literal["utf-8", "base64"]]:
@@ -659,23 +657,24 @@ def _head_text(head: bytes, *, cut: bool) -> tuple[str, Literal["utf-8", "base64
 
 def _clip(text: str, limit: int, mark: str) -> str:
     """``text``, or its longest beginning that takes at most ``limit`` bytes as a JSON string
-    (quotes aside) with ``mark`` after it. Looks at ``limit + 1`` characters at most."""
-    if len(text) * 6 <= limit:  # the usual case: short enough, however it is escaped
+    (quotes aside) with ``mark`` after it: found by halving, each size measured in C (a
+    character at a time in Python took 100 us for a head of control bytes)."""
+    if len(text) * 6 <= limit or _json_size(text) <= limit:  # 6: the most a byte escapes to
         return text
-    room = limit - sum(_size(char) for char in mark)
-    size = 0
-    cut = 0
-    for i, char in enumerate(text[: limit + 1]):
-        size += _size(char)
-        if size <= room:
-            cut = i + 1
-        elif size > limit:
-            return text[:cut] + mark
-    return text
+    room = limit - _json_size(mark)
+    short, long = 0, min(len(text), room)  # the cut lies in [short, long]
+    while short < long:
+        middle = (short + long + 1) // 2
+        if _json_size(text[:middle]) <= room:
+            short = middle
+        else:
+            long = middle - 1
+    return text[:short] + mark
 
 
-def _size(char: str) -> int:
-    return _ESCAPED.get(char) or len(char.encode("utf-8", "surrogatepass"))
+def _json_size(text: str) -> int:
+    """The bytes ``text`` takes as a JSON string, quotes aside."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
 
 
 def decode_mqtt(
