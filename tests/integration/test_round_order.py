@@ -68,3 +68,43 @@ def test_a_round_whose_commit_fails_is_paged_and_its_message_acknowledged_only_o
         assert {m.json()["page_id"] for m in client.matching(page_of(0))} == {
             page.json()["page_id"]
         }
+
+
+class WatchedStore:
+    """A real SQLite store that, while it commits a round with pages, looks whether any page
+    reached a subscriber already (it waits a little for one that would be on its way)."""
+
+    def __init__(self, store: Store, client: TestClient) -> None:
+        self.store = store
+        self.client = client
+        self.pages_seen_during_commit: list[int] = []
+
+    def commit_step(self, outbox: Any, *args: Any, **kwargs: Any) -> list[int]:
+        if outbox:
+            time.sleep(0.3)  # a page published before this commit arrives meanwhile
+            self.pages_seen_during_commit.append(len(self.client.matching(page_of(0))))
+        return self.store.commit_step(outbox, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.mark.mqtt
+def test_a_round_is_committed_before_its_pages_are_published(
+    serve: Callable[..., RunningService],
+    mqtt_client: Callable[..., TestClient],
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """Issue 19: publishing a round's pages before its commit passed every other test; a crash
+    between the two would send a page the store never recorded, and a second first page after
+    the restart."""
+    rules = rules_file(tmp_path, names.site)
+    client = mqtt_client([names.pages])
+    with open_store(f"sqlite:///{tmp_path / 'sensorhub.db'}") as real:
+        store = WatchedStore(real, client)
+        serve(rules=rules, store=store)
+        client.publish(names.topic("12", "call"), event(0, "pressed", id="c1"))
+        client.wait_for(page_of(0, "12"))
+        wait_until(lambda: store.pages_seen_during_commit, "the round's commit")
+        assert store.pages_seen_during_commit == [0]  # no page out before its commit
