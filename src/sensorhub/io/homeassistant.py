@@ -29,7 +29,8 @@ and that alone makes the entities unavailable.
 Home Assistant's birth message (``online`` on ``<prefix>/status``) has every config and incident
 state published again, as Home Assistant asks (after a restart of it or of a broker that forgot
 its retained messages). A reload of the rules publishes the configs of rooms added, and removes
-those of rooms gone (an empty retained message on each of their topics).
+those of rooms it does not name and that have no open incident (an empty retained message on
+each of their topics).
 
 Nothing here decides anything: it shows what the router decided (``Round.incidents`` and
 ``Round.pages``) and publishes it through the service's own connection.
@@ -205,7 +206,6 @@ class HomeAssistant:
         self.birth_topic = f"{prefix}/status"
         self.incidents = OpenIncidents()
         self._connection: MqttConnection | None = None
-        self._named: set[Room] = set()
         self._announced: set[Room] = set()
         self._states: dict[Room, str] = {}
 
@@ -226,10 +226,9 @@ class HomeAssistant:
         (``Router.snapshot()["incidents"]``); queued until the connection is up."""
         self._connection = connection
         self.incidents.restore(incidents)
-        self._named = named_rooms(policy)
         self._announced = set()
         self._states = {}
-        self._announce(self._named | self.incidents.rooms())
+        self._announce(named_rooms(policy) | self.incidents.rooms())
         logger.info(
             "Home Assistant discovery under %s/: %d room(s), availability on %s",
             self.prefix,
@@ -261,10 +260,10 @@ class HomeAssistant:
             self._publish(state_topic(page.site, page.room, "page"), page_event(page), False)
 
     def reload(self, policy: Policy) -> None:
-        """New rules: configs for the rooms they add, the configs of rooms gone removed."""
+        """New rules: configs for the rooms they add; the configs of the rooms announced that
+        they do not name removed, unless the room has an open incident."""
         named = named_rooms(policy)
-        gone = (self._named - named) - self.incidents.rooms()
-        self._named = named
+        gone = self._announced - named - self.incidents.rooms()
         for site, room in sorted(gone):
             for topic in discovery_configs(site, room, self.prefix):
                 self._publish(topic, b"", True)
