@@ -78,6 +78,10 @@ def serve_homeassistant(
     return service
 
 
+def rooms_in(found: dict[str, Any]) -> set[str]:
+    return {config["state_topic"].split("/")[3] for config in found.values()}
+
+
 def room_configs(found: dict[str, Any], room: str) -> dict[str, Any]:
     return {t: c for t, c in found.items() if c["state_topic"].split("/")[3] == room}
 
@@ -145,20 +149,29 @@ def test_home_assistant_discovers_rooms_sees_an_incident_on_and_off_its_pages_an
     assert configs(discovery) == found
     assert "dead letter" not in service.text()  # the birth message is not a sensor event
 
-    # SIGHUP with room 13 gone and room 14 new: 14's configs appear, 13's are removed
+    # a room the rules do not name appears with its first incident
+    sensors.publish(names.topic("guest", "call"), event(20, "pressed", id="c2"))
+    advance(sensors, names, 25)
+    wait_until(
+        lambda: rooms_in(configs(discovery)) == {"12", "13", "guest"}, "the guest room discovered"
+    )
+    guest_topic = f"sensorhub/ha/{names.site}/guest/incident"
+    guest = mqtt_client([guest_topic], broker=own_broker)
+    wait_until(state_of(guest, guest_topic, b"ON"), "the guest room's incident ON")
+
+    # SIGHUP with room 13 gone and room 14 new: 14's configs appear, 13's are removed; the
+    # guest room, not named but with its incident open, stays
     write_rules(rules, names.site, ["12", "14"])
     assert service.process is not None
     service.process.send_signal(signal.SIGHUP)
     wait_until(
-        lambda: (
-            {c["state_topic"].split("/")[3] for c in configs(discovery).values()} == {"12", "14"}
-        ),
+        lambda: rooms_in(configs(discovery)) == {"12", "14", "guest"},
         "room 14 discovered and room 13 removed",
     )
     removed = discovery.matching(lambda m: m.topic.endswith("/config") and m.payload == b"")
     assert sorted(m.topic for m in removed) == sorted(room_configs(found, "13"))
     fresh = mqtt_client([f"{DISCOVERY}/#"], broker=own_broker)  # the broker forgot 13's
-    wait_until(lambda: len(configs(fresh)) == 4, "the retained configs of rooms 12 and 14")
+    wait_until(lambda: len(configs(fresh)) == 6, "the retained configs of rooms 12, 14, guest")
     time.sleep(0.3)  # nothing more retained comes
     assert configs(fresh) == configs(discovery)
 
