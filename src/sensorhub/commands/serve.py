@@ -76,6 +76,7 @@ from sensorhub.contract import (
 from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
 from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
+from sensorhub.io.homeassistant import HomeAssistant, check_discovery_prefix
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
 from sensorhub.io.mqtt import (
     InboundMessage,
@@ -147,9 +148,13 @@ class ServiceOptions:
     metrics_addr: str = "127.0.0.1"
     #: where open incidents, escalations, the outbox and the audit are kept
     store_url: str = field(default_factory=store_url_default)
+    #: Home Assistant's discovery prefix (``--homeassistant``), None: no discovery
+    homeassistant: str | None = None
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
+        if self.homeassistant is not None:
+            check_discovery_prefix(self.homeassistant, self.prefix)
         if self.clock not in ("wall", "event"):
             raise ValueError(f"clock must be wall or event, not {self.clock!r}")
         if self.lateness < 0:
@@ -199,9 +204,12 @@ class Service:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.engine.raw_alarms)
         self.inbox = Inbox()
+        ha = self.options.homeassistant
+        self.homeassistant = None if ha is None else HomeAssistant(ha)
         self.connection = MqttConnection(
-            mqtt,
-            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"],
+            mqtt if self.homeassistant is None else self.homeassistant.settings(mqtt),
+            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"]
+            + ([] if self.homeassistant is None else self.homeassistant.subscriptions),
             self.inbox,
             manual_ack=True,
         )
@@ -280,6 +288,9 @@ class Service:
                 logger.info("metrics on http://%s:%d/metrics", opts.metrics_addr, self.metrics_port)
             self._compile()
             self._resume()
+            if self.homeassistant is not None:
+                incidents = self.engine.router.snapshot()["incidents"]
+                self.homeassistant.start(self.connection, self.policy, incidents)
             self.connection.start()
             resources.callback(self._stop_channels)
             for channel in self.channels:
@@ -466,6 +477,8 @@ class Service:
             return False
         reloaded = self.engine.reload(policy)
         self._write_reloaded(reloaded, "on reload")
+        if self.homeassistant is not None:
+            self.homeassistant.reload(policy)
         systems = {s.name: (s.site, s.config) for s in policy.paging_systems().values()}
         if systems != {c.name: (c.site, c.config) for c in self.channels}:
             self._stop_channels()
@@ -513,6 +526,8 @@ class Service:
         self, messages: list[InboundMessage], tick: float | None, drain: bool, acks: list[AckIn]
     ) -> None:
         buffered = self.engine.classifier.buffered if drain else 0
+        if self.homeassistant is not None:  # its birth message is not for the engine
+            messages = self.homeassistant.received(messages)
         work = self.engine.round(messages, tick=tick, drain=drain, acks=acks)
         if drain and (buffered or work.pages):
             logger.info(
@@ -550,6 +565,8 @@ class Service:
             self.metrics.page(page, None if received is None else time.time() - received)
         if outbox is not None:
             self.connection.ack(messages)
+        if self.homeassistant is not None:
+            self.homeassistant.round(work.incidents, work.pages)
         self._write_files(work)
         if self.held.holding:  # no snapshot nor pruning before what is held is written
             return
@@ -714,6 +731,7 @@ def run(args: argparse.Namespace) -> int:
             metrics_port=args.metrics_port,
             metrics_addr=args.metrics_addr,
             store_url=args.store,
+            homeassistant=args.homeassistant_prefix if args.homeassistant else None,
         )
     except ValueError as error:
         print(f"sensorhub serve: {error}", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Final
 
 from sensorhub.contract import DEFAULT_PREFIX, MAX_LATENESS
 from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
+from sensorhub.io.homeassistant import DISCOVERY_PREFIX
 from sensorhub.io.mqtt_cli import add_broker_arguments
 from sensorhub.store import DEFAULT_STORE_URL, STORE_ENV, store_url_default
 
@@ -79,6 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="append the decision on every event and timer, and why, to FILE (JSONL)",
+    )
+    out.add_argument(
+        "--homeassistant",
+        action="store_true",
+        help="publish Home Assistant MQTT discovery: per room an incident binary sensor and a "
+        "page event, available while sensorhub is (see docs/homeassistant.md)",
+    )
+    out.add_argument(
+        "--homeassistant-prefix",
+        default=DISCOVERY_PREFIX,
+        metavar="PREFIX",
+        help=f"Home Assistant's discovery prefix (default {DISCOVERY_PREFIX})",
     )
     out.add_argument(
         "--metrics-port",

@@ -103,6 +103,10 @@ class MqttSettings:
     #: A retained last will ``(topic, payload)`` of a client of its own (``announce`` False),
     #: such as the fallback relay's status; the service's will is its status (``announce``).
     will: tuple[str, bytes] | None = None
+    #: With ``announce``: also say ``online``/``offline`` as plain text (retained) on this topic
+    #: whenever the status is said (``serve --homeassistant``). Not a will: MQTT gives a
+    #: connection one, the JSON status; after a crash this topic still says ``online``.
+    availability: str | None = None
     #: Start a new session on every connect and have the broker forget it on disconnect: nothing
     #: is queued while away. For throwaway listeners; the service keeps its session (False).
     clean_session: bool = False
@@ -498,7 +502,7 @@ class MqttConnection:
         now = time.time()
         self._status = ("online", None, None) if online else ("offline", now, reason)
         state, _, reason = self._status
-        self.publish(STATUS_TOPIC, _status(state, now, reason), qos=1, retain=True)
+        self._say_status(state, now, reason)
 
     def ack(self, messages: list[InboundMessage]) -> None:
         """Acknowledge received messages to the broker (``manual_ack``): they are ours now."""
@@ -521,7 +525,7 @@ class MqttConnection:
         self._stopping = True
         if self.connected:
             if self.settings.announce:
-                self.publish(STATUS_TOPIC, _status("offline", time.time()), qos=1, retain=True)
+                self._say_status("offline", time.time())
             if not self.flush(STOP_FLUSH_TIMEOUT):
                 self.log.warning(
                     "%d messages were not acknowledged by the broker within %.0f s of stopping",
@@ -538,6 +542,12 @@ class MqttConnection:
         self._client.loop_stop()
         self._connected.clear()
         self._subscribed.clear()
+
+    def _say_status(self, state: str, since: float, reason: str | None = None) -> None:
+        """The retained status (JSON), and the plain ``availability`` if the settings name one."""
+        self.publish(STATUS_TOPIC, _status(state, since, reason), qos=1, retain=True)
+        if self.settings.availability is not None:
+            self.publish(self.settings.availability, state.encode(), qos=1, retain=True)
 
     # -- paho ----------------------------------------------------------------------------------
 
@@ -625,8 +635,7 @@ class MqttConnection:
             self._subscribed.set()
         if self.settings.announce:
             state, since, reason = self._status
-            payload = _status(state, time.time() if since is None else since, reason)
-            self.publish(STATUS_TOPIC, payload, qos=1, retain=True)
+            self._say_status(state, time.time() if since is None else since, reason)
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         error, self._connect_error = self._connect_error, None
