@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sensorhub.rules import RuleError, RuleFileError, load_rule_file
+from sensorhub.rules import load_rule_file
 from sensorhub.rules.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NUMBER_CHARS, MAX_VALUES
+from tests.rules.test_rules import errors_of, only_error
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "rules" / "example-site.yaml"
@@ -136,17 +137,6 @@ def test_serve_refuses_the_bomb_at_start_with_the_words_of_rules_check(
 
 
 # -- each limit at its edge, in process ---------------------------------------------------------
-
-
-def errors_of(path: Path) -> list[RuleError]:
-    with pytest.raises(RuleFileError) as caught:
-        load_rule_file(path)
-    return caught.value.errors
-
-
-def only_error(path: Path) -> RuleError:
-    (error,) = errors_of(path)
-    return error
 
 
 def nested(depth: int) -> str:
