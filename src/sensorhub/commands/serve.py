@@ -201,7 +201,7 @@ class Service:
         self.inbox = Inbox()
         self.connection = MqttConnection(
             mqtt,
-            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"],
+            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+", *self.engine.sources.filters],
             self.inbox,
             manual_ack=True,
         )
@@ -456,15 +456,18 @@ class Service:
         """Read the rule file again; keep the old rules if it has mistakes. True if reloaded."""
         path = self.options.rules_path
         where = str(path) if path is not None else "the shipped rules"
+        filters = self.engine.sources.filters
         try:
             policy = load_policy(path)
-        except RuleFileError as error:
+            reloaded = self.engine.reload(policy)
+        except (RuleFileError, ValueError) as error:
             logger.error(  # noqa: TRY400 - the errors are the message, not a traceback
                 "reload refused: %s has mistakes, the rules in force stay:\n%s", where, error
             )
             self._answer_reload(False, str(error).splitlines())
             return False
-        reloaded = self.engine.reload(policy)
+        if self.engine.sources.filters != filters:
+            logger.warning("the sources' topics changed: restart serve to subscribe to them")
         self._write_reloaded(reloaded, "on reload")
         systems = {s.name: (s.site, s.config) for s in policy.paging_systems().values()}
         if systems != {c.name: (c.site, c.config) for c in self.channels}:
