@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sensorhub.contract import ACK_TOPIC, NAME_RE
 from sensorhub.rules.common import Problems, Strict, bad_name, time_zone
@@ -69,6 +69,11 @@ class TsRules(Strict):
         return None if value is None else time_zone(value)
 
 
+def _received(value: Any) -> Any:
+    """``ts: received`` (the time of receipt) is the default: no field."""
+    return None if value == "received" else value
+
+
 class SourceRules(Strict):
     """One source of foreign sensor payloads, by preset."""
 
@@ -86,8 +91,8 @@ class SourceRules(Strict):
     battery_low: float = Field(
         20, ge=0, le=100, description="A battery level (%) at or below this is battery_low."
     )
-    ts: Literal["received"] | TsRules = Field(
-        "received",
+    ts: Annotated[TsRules | None, BeforeValidator(_received)] = Field(
+        None,
         description="Where the events' time comes from: received (when sensorhub received "
         "the message), or {field, format, timezone}.",
     )
@@ -160,9 +165,7 @@ class SourceRules(Strict):
             for kind, field_rules in preset.rules.items()
         }
         ts = (
-            TsSpec()
-            if self.ts == "received"
-            else TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
+            TsSpec() if self.ts is None else TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
         )
         return SourceSpec(
             name=name,
@@ -179,4 +182,3 @@ class SourceRules(Strict):
             ignored_suffixes=preset.ignored_suffixes,
             ignored_first=preset.ignored_first,
         )
-

@@ -175,6 +175,7 @@ class SourceMap:
             return
         state = self.state
         source_name = job.source.spec.name
+        emitted: set[str] = set()  # one event of a name per message
         for rule in job.device.rules:
             if rule.field not in parsed:
                 continue
@@ -190,7 +191,8 @@ class SourceMap:
             if last != outcome:
                 state[key] = outcome
                 job.out.changes.append((*key, outcome))
-            if outcome != NO_EVENT:
+            if outcome != NO_EVENT and outcome not in emitted:  # battery and battery_low
+                emitted.add(outcome)
                 job.out.events.append(job.event(outcome, rule.slot, ts))
 
     def _availability(self, job: _Job) -> None:
