@@ -291,8 +291,10 @@ class Service:
             # page waited.
             gc.freeze()
             logger.info(
-                "sensorhub serve: listening on %s/# and %s/+ (clock %s, lateness %g s%s), store %s",
+                "sensorhub serve: listening on %s/#%s and %s/+ (clock %s, lateness %g s%s), "
+                "store %s",
                 opts.prefix,
+                "".join(f", {topic}" for topic in self.engine.sources.filters),
                 ACK_TOPIC,
                 opts.clock,
                 opts.lateness,
