@@ -222,3 +222,15 @@ def test_a_source_name_is_unique_in_the_file(tmp_path: Path) -> None:
     [error] = errors_of(path)
     assert (error.line, error.key) == (10, "sites.hof.sources.z2m")
     assert "source 'z2m' is also defined under sites.zon.sources" in error.message
+
+
+def test_the_example_in_docs_sources_loads(tmp_path: Path) -> None:
+    """The rule file a technician copies from docs/sources.md is valid as written."""
+    text = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "site.yaml"
+    path.write_text(textwrap.dedent(block), encoding="utf-8")
+    [source] = load_policy(path).sources
+    assert source.devices["kamer 2/knop"] == DeviceSpec("zonnehof", "kamer2", "call", "kamer2-knop")
+    assert len(source.devices) == 5
+    assert run_check(path) == 0
