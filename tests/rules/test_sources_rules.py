@@ -160,6 +160,41 @@ def test_a_file_without_sources_has_none() -> None:
             "sites.zon.sources.z2m.devices.kamer1-deur",
             "'kamer1-deur' is set twice in the same place (first on line 9)",
         ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              fields:
+                contact: {kind: door, when_true: closed, when_false: opened}
+            """,
+            9,
+            "sites.zon.sources.z2m.fields.contact.when_false",
+            "'opened' is not an event of kind 'door': use none or open, closed, heartbeat, "
+            "battery_low, fault",
+        ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              fields:
+                battery:
+                  at_most: 15
+            """,
+            10,
+            "sites.zon.sources.z2m.fields.battery.at_most",
+            "give at_most and event together",
+        ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              fields:
+                water_leak: {when_true: open}
+            """,
+            9,
+            "sites.zon.sources.z2m.fields.water_leak.when_true",
+            "'open' is not a device health event: use none or heartbeat, battery_low, fault",
+        ),
     ],
     ids=[
         "unknown-preset",
@@ -170,6 +205,9 @@ def test_a_file_without_sources_has_none() -> None:
         "wildcard-base",
         "bad-ts-format",
         "duplicate-friendly-name",
+        "field-event-not-of-its-kind",
+        "threshold-without-event",
+        "health-field-with-a-care-event",
     ],
 )
 def test_a_mistake_in_a_source_is_reported_at_its_line(

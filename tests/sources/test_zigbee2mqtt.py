@@ -34,7 +34,7 @@ KIND_DEVICE = {
 
 
 def source_map(**rules: Any) -> SourceMap:
-    source = SourceRules.model_validate({"preset": "zigbee2mqtt", "devices": DEVICES, **rules})
+    source = SourceRules.model_validate({"preset": "zigbee2mqtt", "devices": DEVICES} | rules)
     return SourceMap([source.spec("z2m", "zonnehof")])
 
 
@@ -263,3 +263,26 @@ def test_ids_and_the_table_of_last_states_are_the_same_in_every_process() -> Non
     ids, rows = json.loads(runs[0])
     assert len(ids) == len(set(ids)) > 5
     assert rows == sorted(rows)
+
+
+def test_fields_of_the_rule_file_map_beside_and_instead_of_the_preset() -> None:
+    """A field the preset does not know, a contact mounted the other way round, and a kind the
+    preset has no rules for: each written as a field map in the rule file."""
+    sources = source_map(
+        devices={
+            **DEVICES,
+            "kamer1-badge": {"room": "kamer1", "kind": "presence"},
+        },
+        fields={
+            "water_leak": {"when_true": "fault", "when_false": "none"},
+            "contact": {"kind": "door", "when_true": "open", "when_false": "closed"},
+            "badge": {"kind": "presence", "values": {"in": "staff_in", "out": "staff_out"}},
+        },
+    )
+    assert names(publish(sources, "kamer1-deur", {"contact": True, "water_leak": False})) == [
+        "open"
+    ]
+    assert names(publish(sources, "kamer1-pir", {"water_leak": True})) == ["fault"]
+    assert names(publish(sources, "kamer1-badge", {"badge": "in", "battery": 90})) == ["staff_in"]
+    refused = publish(sources, "kamer1-badge", {"badge": "maybe"})
+    assert "field 'badge' is 'maybe', not 'in', 'out'" in refused.dead_letters[0].error

@@ -26,14 +26,22 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from sensorhub.contract import ACK_TOPIC, NAME_RE
+from sensorhub.contract import ACK_TOPIC, HEALTH_EVENTS, NAME_RE, VOCABULARY, allowed_events
 from sensorhub.rules.common import Problems, Strict, bad_name, time_zone
-from sensorhub.sources.presets import PRESETS
-from sensorhub.sources.spec import DeviceSpec, SourceSpec, TsFormat, TsSpec
+from sensorhub.sources.presets import ANY_KIND, PRESETS
+from sensorhub.sources.spec import (
+    NO_EVENT,
+    DeviceSpec,
+    FieldRule,
+    SourceSpec,
+    TsFormat,
+    TsSpec,
+    value_key,
+)
 
 
 class DeviceRules(Strict):
@@ -69,6 +77,107 @@ class TsRules(Strict):
         return None if value is None else time_zone(value)
 
 
+#: In a field's value map: the value is a state, and no event.
+NONE: Final = "none"
+#: A field rule's ``kind`` for every kind of device (device health).
+ANY: Final = "any"
+
+
+class FieldRules(Strict):
+    """How one payload field becomes events: beside the preset's rules, or instead of the
+    preset's rule for the same field and kind."""
+
+    kind: str = Field(
+        ANY, description="The kind of device it applies to, or any (device health events)."
+    )
+    when_true: str | None = Field(None, description="The event of true (none: no event).")
+    when_false: str | None = Field(None, description="The event of false (none: no event).")
+    values: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Text value -> event (none: no event)."
+    )
+    any_text: str | None = Field(
+        None, description="The event of any other text (a button's action: pressed)."
+    )
+    at_most: float | None = Field(
+        None, ge=-1e12, le=1e12, description="A number at or below this is `event`."
+    )
+    event: str | None = Field(None, description="The event of a number at or below at_most.")
+    repeats: bool = Field(
+        False, description="Whether the same value again is a new event (a button press)."
+    )
+
+    @model_validator(mode="after")
+    def _events(self) -> Self:
+        problems = Problems()
+        if self.kind != ANY and self.kind not in VOCABULARY:
+            problems.add(
+                ("kind",),
+                f"{self.kind!r} is not a kind of the contract: use any, " + ", ".join(VOCABULARY),
+                self.kind,
+            )
+            problems.raise_if_any("FieldRules")
+        allowed = HEALTH_EVENTS if self.kind == ANY else allowed_events(self.kind)
+        named: list[tuple[tuple[str, ...], str | None]] = [
+            (("when_true",), self.when_true),
+            (("when_false",), self.when_false),
+            *((("values", text), event) for text, event in self.values.items()),
+            (("any_text",), self.any_text),
+        ]
+        for loc, event in named:
+            if event is not None and event != NONE and event not in allowed:
+                problems.add(loc, _not_an_event(event, self.kind, allowed), event)
+        if self.event is not None and self.event not in allowed:
+            problems.add(("event",), _not_an_event(self.event, self.kind, allowed), self.event)
+        if (self.at_most is None) != (self.event is None):
+            problems.add(
+                ("at_most",) if self.at_most is not None else ("event",),  # the one given
+                "give at_most and event together: a number at or below at_most is event",
+                self.at_most if self.at_most is not None else self.event,
+            )
+        if not any(event is not None for _, event in named) and self.at_most is None:
+            problems.add(
+                (),
+                "map at least one value: when_true, when_false, values, any_text, or at_most "
+                "with event",
+                None,
+            )
+        problems.raise_if_any("FieldRules")
+        return self
+
+    def rule(self, field: str) -> FieldRule:
+        """The compiled rule of payload field ``field``."""
+        values = {
+            value_key(value): NO_EVENT if event == NONE else event
+            for value, event in (
+                (True, self.when_true),
+                (False, self.when_false),
+                *self.values.items(),
+            )
+            if event is not None
+        }
+        expects = [
+            *(["true or false"] if self.when_true or self.when_false else []),
+            *([", ".join(repr(text) for text in self.values)] if self.values else []),
+            *(["a text"] if self.any_text else []),
+            *(["a number"] if self.at_most is not None else []),
+        ]
+        return FieldRule(
+            field,
+            field,
+            " or ".join(expects),
+            values,
+            any_string=None if self.any_text in (None, NONE) else self.any_text,
+            at_most=self.at_most,
+            at_most_event=self.event,
+            repeats=self.repeats,
+        )
+
+
+def _not_an_event(event: str, kind: str, allowed: tuple[str, ...]) -> str:
+    what = "a device health event" if kind == ANY else f"an event of kind {kind!r}"
+    return f"{event!r} is not {what}: use none or " + ", ".join(allowed)
+
+
 def _received(value: Any) -> Any:
     """``ts: received`` (the time of receipt) is the default: no field."""
     return None if value == "received" else value
@@ -95,6 +204,12 @@ class SourceRules(Strict):
         None,
         description="Where the events' time comes from: received (when sensorhub received "
         "the message), or {field, format, timezone}.",
+    )
+    fields: dict[str, FieldRules] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Payload fields -> events, beside the preset's (or instead of its rule "
+        "for the same field and kind).",
     )
     unknown_devices: Literal["deadletter", "ignore"] = Field(
         "deadletter",
@@ -129,12 +244,16 @@ class SourceRules(Strict):
     def _devices(self) -> Self:
         preset = PRESETS[self.preset]
         problems = Problems()
+        kinds = (
+            *preset.kinds,
+            *(rule.kind for rule in self.fields.values() if rule.kind not in (ANY, *preset.kinds)),
+        )
         for name, device in self.devices.items():
-            if device.kind not in preset.kinds:
+            if device.kind not in kinds:
                 problems.add(
                     ("devices", name, "kind"),
                     f"kind {device.kind!r} is not one that {preset.title} devices are mapped to: "
-                    "use " + ", ".join(preset.kinds),
+                    "use " + ", ".join(kinds) + " (or map a field for it under fields)",
                     device.kind,
                 )
             contract_name = device.device or name
@@ -164,6 +283,10 @@ class SourceRules(Strict):
             )
             for kind, field_rules in preset.rules.items()
         }
+        for field, own in self.fields.items():
+            kind = ANY_KIND if own.kind == ANY else own.kind
+            kept = tuple(rule for rule in rules.get(kind, ()) if rule.field != field)
+            rules[kind] = (*kept, own.rule(field))
         ts = (
             TsSpec() if self.ts is None else TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
         )
