@@ -42,7 +42,9 @@ def run_check(path: Path) -> int:
     return check.run(parser.parse_args([str(path)]))
 
 
-def test_a_zigbee2mqtt_source_compiles_to_its_devices(tmp_path: Path) -> None:
+def test_a_zigbee2mqtt_source_compiles_to_its_devices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(
         tmp_path,
         """
@@ -60,6 +62,19 @@ def test_a_zigbee2mqtt_source_compiles_to_its_devices(tmp_path: Path) -> None:
         "kamer 2/knop": DeviceSpec("zon", "kamer2", "call", "kamer2-knop"),
     }
     assert run_check(path) == 0
+    assert capsys.readouterr().out == f"{path}: OK (1 site, 2 rooms, 2 devices of sensor sources)\n"
+
+
+def test_a_source_without_devices_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "z2m: {preset: zigbee2mqtt, base: z2m-oost}")
+    assert run_check(path) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:6: sites.zon.sources.z2m: warning: source 'z2m' lists no devices: nothing "
+        "under z2m-oost/ becomes an event; list them under devices",
+        f"{path}: OK (1 site, 2 rooms), 1 warning",
+    ]
 
 
 def test_a_file_without_sources_has_none() -> None:
