@@ -210,6 +210,48 @@ def test_a_file_without_sources_has_none() -> None:
             "sites.zon.sources.z2m.fields.water_leak.when_true",
             "'open' is not a device health event: use none or heartbeat, battery_low, fault",
         ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              names: {pattern: "{room}/{toestel}", kinds: {deur: door}}
+            """,
+            8,
+            "sites.zon.sources.z2m.names.pattern",
+            "'{room}/{toestel}': '{toestel}' is not a placeholder: use {room}, {kind} and {device}",
+        ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              names: {pattern: "{room}{device}", kinds: {deur: door}}
+            """,
+            8,
+            "sites.zon.sources.z2m.names.pattern",
+            "write a separator (such as - or /) between two placeholders",
+        ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              names:
+                pattern: "{room}/{device}"
+                kinds: {deur: door, cam: optical}
+            """,
+            10,
+            "sites.zon.sources.z2m.names.kinds.cam",
+            "kind 'optical' is not one that Zigbee2MQTT devices are mapped to",
+        ),
+        (
+            """
+            z2m:
+              preset: zigbee2mqtt
+              names: {pattern: "{room}/{device}"}
+            """,
+            8,
+            "sites.zon.sources.z2m.names",
+            "without {kind} in the pattern, give kinds",
+        ),
     ],
     ids=[
         "unknown-preset",
@@ -223,6 +265,10 @@ def test_a_file_without_sources_has_none() -> None:
         "field-event-not-of-its-kind",
         "threshold-without-event",
         "health-field-with-a-care-event",
+        "names-unknown-placeholder",
+        "names-placeholders-together",
+        "names-kind-not-mapped",
+        "names-without-kinds",
     ],
 )
 def test_a_mistake_in_a_source_is_reported_at_its_line(

@@ -286,3 +286,39 @@ def test_fields_of_the_rule_file_map_beside_and_instead_of_the_preset() -> None:
     assert names(publish(sources, "kamer1-badge", {"badge": "in", "battery": 90})) == ["staff_in"]
     refused = publish(sources, "kamer1-badge", {"badge": "maybe"})
     assert "field 'badge' is 'maybe', not 'in', 'out'" in refused.dead_letters[0].error
+
+
+def test_device_names_that_say_where_the_device_is() -> None:
+    """Friendly names ``<room>/<device>`` need no table: the room is one of the site's, the
+    kind the device's word in ``kinds``; availability and the table still work beside it."""
+    source = SourceRules.model_validate(
+        {
+            "preset": "zigbee2mqtt",
+            "devices": {"kamer1-deur": {"room": "kamer1", "kind": "door"}},
+            "names": {"pattern": "{room}/{device}", "kinds": {"deur": "door", "knop": "call"}},
+        }
+    )
+    sources = SourceMap([source.spec("z2m", "zonnehof", ["kamer1", "kamer2"])])
+    [event] = publish(sources, "kamer2/deur", {"contact": False}).events
+    assert (event.room, event.kind, event.device, event.event) == (
+        "kamer2",
+        "door",
+        "deur",
+        "open",
+    )
+    assert names(publish(sources, "kamer2/deur", {"contact": False})) == []  # a repeat
+    assert names(publish(sources, "kamer2/knop/availability", b"offline")) == ["fault"]
+    assert names(publish(sources, "kamer1-deur", {"contact": False})) == ["open"]
+    for unknown in ("kamer9/deur", "kamer2/lamp", "kamer2/deur/extra", "kamer2"):
+        [letter] = publish(sources, unknown, {"contact": True}).dead_letters
+        assert "nor a name of names.pattern" in letter.error, unknown
+
+
+def test_a_kind_in_the_name() -> None:
+    source = SourceRules.model_validate(
+        {"preset": "zigbee2mqtt", "names": {"pattern": "zorg-{room}-{kind}-{device}"}}
+    )
+    sources = SourceMap([source.spec("z2m", "zonnehof", ["k1"])])
+    [event] = publish(sources, "zorg-k1-call-a", {"action": "single"}).events
+    assert (event.room, event.kind, event.device) == ("k1", "call", "a")
+    assert publish(sources, "zorg-k1-optical-a", {"action": "single"}).dead_letters

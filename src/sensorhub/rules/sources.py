@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Annotated, Any, Final, Literal, Self
+from collections.abc import Iterable
+from typing import Annotated, Any, Final, Literal, Self, cast
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -37,9 +38,11 @@ from sensorhub.sources.spec import (
     NO_EVENT,
     DeviceSpec,
     FieldRule,
+    NamePattern,
     SourceSpec,
     TsFormat,
     TsSpec,
+    split_pattern,
     value_key,
 )
 
@@ -178,6 +181,40 @@ def _not_an_event(event: str, kind: str, allowed: tuple[str, ...]) -> str:
     return f"{event!r} is not {what}: use none or " + ", ".join(allowed)
 
 
+class NamesRules(Strict):
+    """Device names that say where a device is (``kamer1/deur``), for devices not listed."""
+
+    pattern: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The layout of a device's name: {room} and {device} (and {kind}) between "
+        "separators, e.g. {room}/{device} or {room}-{kind}-{device}.",
+    )
+    kinds: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=256,
+        description="The contract kind of each {kind} word (or, without {kind}, of each "
+        "{device} name), e.g. {deur: door, pir: motion, knop: call}.",
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        parts = split_pattern(value)
+        if isinstance(parts, str):
+            raise ValueError(parts)  # noqa: TRY004 - pydantic wants a ValueError
+        return value
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Self:
+        if "{kind}" not in self.pattern and not self.kinds:
+            raise ValueError(
+                "without {kind} in the pattern, give kinds: the kind of each device name, "
+                "e.g. {deur: door}"
+            )
+        return self
+
+
 def _received(value: Any) -> Any:
     """``ts: received`` (the time of receipt) is the default: no field."""
     return None if value == "received" else value
@@ -204,6 +241,11 @@ class SourceRules(Strict):
         None,
         description="Where the events' time comes from: received (when sensorhub received "
         "the message), or {field, format, timezone}.",
+    )
+    names: NamesRules | None = Field(
+        None,
+        description="Device names that say where the device is (room, kind), for devices "
+        "not in devices: {pattern, kinds}.",
     )
     fields: dict[str, FieldRules] = Field(
         default_factory=dict,
@@ -244,10 +286,16 @@ class SourceRules(Strict):
     def _devices(self) -> Self:
         preset = PRESETS[self.preset]
         problems = Problems()
-        kinds = (
-            *preset.kinds,
-            *(rule.kind for rule in self.fields.values() if rule.kind not in (ANY, *preset.kinds)),
-        )
+        kinds = self.kinds()
+        if self.names is not None:
+            for word, kind in self.names.kinds.items():
+                if kind not in kinds:
+                    problems.add(
+                        ("names", "kinds", word),
+                        f"kind {kind!r} is not one that {preset.title} devices are mapped to: "
+                        "use " + ", ".join(kinds),
+                        kind,
+                    )
         for name, device in self.devices.items():
             if device.kind not in kinds:
                 problems.add(
@@ -271,7 +319,13 @@ class SourceRules(Strict):
     def topic_base(self) -> str:
         return self.base if self.base is not None else PRESETS[self.preset].base
 
-    def spec(self, name: str, site: str) -> SourceSpec:
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds its devices can be: its preset's, and those of its own fields."""
+        preset = PRESETS[self.preset].kinds
+        own = (rule.kind for rule in self.fields.values() if rule.kind not in (ANY, *preset))
+        return (*preset, *dict.fromkeys(own))
+
+    def spec(self, name: str, site: str, rooms: Iterable[str] = ()) -> SourceSpec:
         """This source compiled, as source ``name`` of ``site``."""
         preset = PRESETS[self.preset]
         rules = {
@@ -304,4 +358,13 @@ class SourceRules(Strict):
             unknown_devices=self.unknown_devices,
             ignored_suffixes=preset.ignored_suffixes,
             ignored_first=preset.ignored_first,
+            names=None
+            if self.names is None
+            else NamePattern(
+                site,
+                cast("tuple[str, ...]", split_pattern(self.names.pattern)),
+                self.names.kinds,
+                frozenset(rooms),
+                frozenset(self.kinds()),
+            ),
         )

@@ -35,6 +35,8 @@ from sensorhub.sources.spec import NO_EVENT, DeviceSpec, FieldRule, SourceSpec, 
 STATE_TOPIC: Final = "sensorhub/sources/state"
 #: The availability topic level under a device's topic.
 _AVAILABILITY: Final = "/availability"
+#: Devices found by a names pattern that a source remembers at most (more are matched again).
+MAX_NAMED: Final = 10_000
 #: The slot of a device's availability in the table of last states.
 AVAILABILITY_SLOT: Final = "availability"
 
@@ -64,19 +66,44 @@ class _Device:
 class _Source:
     """A source compiled for the per-message path: its devices with their field rules."""
 
-    __slots__ = ("devices", "ignored_first", "ignored_suffixes", "prefix", "spec", "title")
+    __slots__ = (
+        "devices",
+        "ignored_first",
+        "ignored_suffixes",
+        "named",
+        "prefix",
+        "rules",
+        "spec",
+        "title",
+    )
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.prefix = spec.base + "/"
         self.title = PRESETS[spec.preset].title if spec.preset in PRESETS else spec.preset
         shared = spec.rules.get(ANY_KIND, ())
+        self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
         self.devices = {
-            name: _Device(device, (*spec.rules.get(device.kind, ()), *shared))
+            name: _Device(device, self.rules.get(device.kind, shared))
             for name, device in spec.devices.items()
         }
+        #: devices found by ``spec.names`` (looked up like the table from then on)
+        self.named: dict[str, _Device] = {}
         self.ignored_first = frozenset(spec.ignored_first)
         self.ignored_suffixes = tuple("/" + suffix for suffix in spec.ignored_suffixes)
+
+    def device(self, name: str) -> _Device | None:
+        """The device of name ``name``: in the table, or by the names pattern."""
+        device = self.devices.get(name) or self.named.get(name)
+        if device is not None or self.spec.names is None:
+            return device
+        found = self.spec.names.match(name)
+        if found is None:
+            return None
+        device = _Device(found, self.rules.get(found.kind, self.rules.get(ANY_KIND, ())))
+        if len(self.named) < MAX_NAMED:
+            self.named[name] = device
+        return device
 
     def where(self, device: str) -> str:
         return f"source {self.spec.name!r} ({self.title}), device {device!r}"
@@ -135,7 +162,7 @@ class SourceMap:
         spec = source.spec
         out = Mapped(spec.name)
         rest = topic[len(source.prefix) :]
-        device = source.devices.get(rest)
+        device = source.device(rest)
         if device is not None:
             if retained:  # a state kept by the broker may be hours old: no event now
                 out.retained = True
@@ -145,7 +172,7 @@ class SourceMap:
         name = rest
         if rest.endswith(_AVAILABILITY):
             name = rest[: -len(_AVAILABILITY)]
-            device = source.devices.get(name)
+            device = source.device(name)
             if device is not None:  # retained too: the broker keeps it current
                 self._availability(_Job(source, name, device, topic, payload, received_at, out))
                 return out
@@ -156,8 +183,13 @@ class SourceMap:
                 dead_letter(
                     topic,
                     payload,
-                    f"{source.where(name)}: not in sources.{spec.name}.devices: add it there "
-                    "with its room and kind (or set unknown_devices: ignore)",
+                    f"{source.where(name)}: not in sources.{spec.name}.devices"
+                    + (
+                        ""
+                        if spec.names is None
+                        else ", nor a name of names.pattern with a room of the site and a kind"
+                    )
+                    + ": add it there with its room and kind (or set unknown_devices: ignore)",
                     received_at,
                     source=spec.name,
                 )

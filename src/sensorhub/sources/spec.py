@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from sensorhub.contract import NAME_RE
+
 #: A value of a payload field as a key of a value map: its JSON type and the value (so that
 #: ``true`` and ``1`` are not taken for each other, as Python's ``True == 1`` would).
 ValueKey = tuple[type, object]
@@ -84,3 +86,76 @@ class SourceSpec:
     ignored_suffixes: tuple[str, ...] = ()
     #: topics under ``base`` (first level) that are the bridge's own, not a device's
     ignored_first: tuple[str, ...] = ()
+    #: device names that say where the device is, for devices not in ``devices``
+    names: NamePattern | None = None
+
+
+#: The placeholders of a ``names`` pattern.
+PLACEHOLDERS: Final = ("{room}", "{kind}", "{device}")
+
+
+def split_pattern(pattern: str) -> tuple[str, ...] | str:
+    """``pattern`` (such as ``{room}/{device}``) as literal, placeholder, literal, ...,
+    literal (placeholders at the odd places), or what is wrong with it."""
+    parts: list[str] = []
+    rest = pattern
+    while True:
+        literal, brace, rest = rest.partition("{")
+        if "}" in literal:
+            return f"{pattern!r} has a }} without its {{"
+        parts.append(literal)
+        if not brace:
+            break
+        name, closing, rest = rest.partition("}")
+        placeholder = "{" + name + "}"
+        if not closing or placeholder not in PLACEHOLDERS:
+            return (
+                f"{pattern!r}: {placeholder if closing else '{' + name!r} is not a placeholder: "
+                "use {room}, {kind} and {device}"
+            )
+        if placeholder in parts:
+            return f"{pattern!r} has {placeholder} twice"
+        if len(parts) > 1 and not literal:
+            return f"{pattern!r}: write a separator (such as - or /) between two placeholders"
+        parts.append(placeholder)
+    if "{room}" not in parts or "{device}" not in parts:
+        return f"{pattern!r} needs {{room}} and {{device}}"
+    return tuple(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class NamePattern:
+    """Device names that say where the device is, such as ``kamer1/deur``: ``parts`` from
+    :func:`split_pattern`; the kind is the ``{kind}`` part or the ``{device}`` part looked up in
+    ``kinds`` (or a kind of ``allowed`` as written); the room must be one of ``rooms``."""
+
+    site: str
+    parts: tuple[str, ...]
+    kinds: Mapping[str, str]
+    rooms: frozenset[str]
+    allowed: frozenset[str]
+
+    def match(self, name: str) -> DeviceSpec | None:
+        """The device ``name`` is, or None if it does not fit."""
+        parts = self.parts
+        if not name.startswith(parts[0]):
+            return None
+        rest = name[len(parts[0]) :]
+        values: dict[str, str] = {}
+        for index in range(1, len(parts), 2):
+            separator = parts[index + 1]
+            if separator:
+                value, found, rest = rest.partition(separator)
+                if not found:
+                    return None
+            else:
+                value, rest = rest, ""
+            if not NAME_RE.fullmatch(value):
+                return None
+            values[parts[index]] = value
+        room, device = values["{room}"], values["{device}"]
+        word = values.get("{kind}", device)
+        kind = self.kinds.get(word, word if "{kind}" in values else "")
+        if rest or room not in self.rooms or kind not in self.allowed:
+            return None
+        return DeviceSpec(self.site, room, kind, device)
