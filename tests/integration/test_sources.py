@@ -25,7 +25,7 @@ from sensorhub.contract import DEADLETTER_TOPIC
 from tests.conftest import Names, Received, TestClient, wait_until
 
 from .conftest import ServeProcess
-from .test_serve import is_page
+from .test_serve import NIGHT, is_page
 
 MakeClient = Callable[..., TestClient]
 SEED_BEFORE, SEED_AFTER = 11, 4242
@@ -115,7 +115,58 @@ def test_zigbee2mqtt_devices_are_paged_and_their_repeats_dropped_across_a_restar
         client.publish(f"{base}/kamer2-knop/availability", b"", retain=True)  # clear them
         client.publish(f"{base}/kamer1-deur", b"", retain=True)
 
+    assert "linkquality" not in audit.read_text(encoding="utf-8")  # contract fields only
+    assert "linkquality" not in letter.json()["payload"]
     assert audited(audit, "kamer1-deur") == ["open", "closed"]
     assert audited(audit, "kamer2-knop") == ["fault", "pressed"]
     assert audited(audit, "kamer3-knop") == ["pressed"]
     assert len(client.matching(is_page("call"))) == 2
+
+
+NIGHT_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{resident: {{wanders: true}}}}
+      kamer2: {{}}
+    sources:
+      z2m:
+        preset: zigbee2mqtt
+        base: {base}
+        ts: {{field: last_seen, format: unix_ms}}
+        names:
+          pattern: "{{room}}/{{device}}"
+          kinds: {{deur: door, knop: call}}
+"""
+
+
+@pytest.mark.mqtt
+def test_a_door_opened_at_night_by_its_last_seen_time_is_paged_as_wandering(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """With ``ts`` from Zigbee2MQTT's ``last_seen`` (epoch ms) the events are in their own time:
+    a wandering resident's door opened at 23:00 is paged within 30 s of event time, the
+    resident call pressed a minute later within 2 s; neither depends on the wall clock."""
+    base = f"{names.prefix}-z2m"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(NIGHT_RULES.format(site=names.site, base=base), encoding="utf-8")
+    service = serve_process(rules)
+    client = mqtt_client([names.pages])
+    service.start()
+    ms = int(NIGHT * 1000)
+    client.publish(f"{base}/kamer1/deur", {"contact": False, "linkquality": 90, "last_seen": ms})
+    client.publish(
+        f"{base}/kamer1/deur", {"contact": False, "linkquality": 60, "last_seen": ms + 5000}
+    )
+    client.publish(f"{base}/kamer2/knop", {"action": "single", "last_seen": ms + 60_000})
+    [wandering] = client.wait_for(is_page("wandering", "kamer1"))
+    [call] = client.wait_for(is_page("call", "kamer2"))
+    assert NIGHT < wandering.json()["ts"] <= NIGHT + 30  # the contract's "page by"
+    assert NIGHT + 60 <= call.json()["ts"] <= NIGHT + 62
+    [evidence] = wandering.json()["events"]
+    assert evidence.startswith("z2m:")
+    assert evidence.endswith(":contact")
