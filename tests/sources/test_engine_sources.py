@@ -82,3 +82,22 @@ def test_a_source_under_the_native_prefix_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="overlaps the prefix of native events 'care'"):
         Engine(rules)
     assert Engine(rules, prefix="zorg").sources.filters == ["care/z2m/#"]
+
+
+def test_a_reload_takes_new_devices_and_keeps_the_last_states(tmp_path: Path) -> None:
+    engine = Engine(policy(tmp_path))
+    assert engine.round([door(False, T)]).events["door"] == 1
+    more = RULES.replace("kind: door}}", "kind: door}, kamer1-pir: {room: kamer1, kind: motion}}")
+    engine.reload(policy(tmp_path, more))
+    pir = Message("zigbee2mqtt/kamer1-pir", b'{"occupancy": true}', T + 1)
+    out = engine.round([door(False, T + 2), pir])
+    assert out.events == {"motion": 1}  # the door's state is a repeat still
+
+
+def test_a_reload_onto_the_native_prefix_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    engine = Engine(policy(tmp_path))
+    clash = RULES.replace("preset: zigbee2mqtt", "preset: zigbee2mqtt\n        base: care")
+    with pytest.raises(ValueError, match="overlaps the prefix"):
+        engine.reload(policy(tmp_path, clash))
+    assert engine.sources.filters == ["zigbee2mqtt/#"]
+    assert engine.round([door(False, T)]).events["door"] == 1
