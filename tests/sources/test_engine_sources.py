@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sensorhub import cli
 from sensorhub.engine import Engine
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy
@@ -101,3 +102,19 @@ def test_a_reload_onto_the_native_prefix_is_refused_and_changes_nothing(tmp_path
         engine.reload(policy(tmp_path, clash))
     assert engine.sources.filters == ["zigbee2mqtt/#"]
     assert engine.round([door(False, T)]).events["door"] == 1
+
+
+def test_serve_refuses_a_source_on_its_prefix_with_a_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No traceback: serve says which source and prefix overlap, and exits 2 (the broker's
+    port is never dialled: it fails before it connects)."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    argv = ["serve", "--rules", str(path), "--prefix", "zigbee2mqtt"]
+    argv += ["--broker", "mqtt://127.0.0.1:9", "--store", f"sqlite:///{tmp_path}/s.db"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        "sensorhub serve: source 'z2m' has the base topic 'zigbee2mqtt', which overlaps the "
+        "prefix of native events 'zigbee2mqtt': give one of them another topic\n"
+    )

@@ -757,6 +757,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:  # paho reads the TLS files when the client is made
             print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
             return 2
+        except ValueError as error:  # a source's topics overlap --prefix
+            print(f"sensorhub serve: {error}", file=sys.stderr)
+            return 2
         stop = stopped_by_signals(resources)
         handle(resources, signal.SIGHUP, service.request_reload)  # read the rules again
         try:
