@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sensorhub.rules.sources import SourceRules, TsRules
-from sensorhub.sources import Mapped, SourceMap
+from sensorhub.sources import Mapped, SourceMap, SourceSpec
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "zigbee2mqtt.json").read_text())
 #: 2026-11-20 23:00 Europe/Amsterdam
@@ -322,3 +322,30 @@ def test_a_kind_in_the_name() -> None:
     [event] = publish(sources, "zorg-k1-call-a", {"action": "single"}).events
     assert (event.room, event.kind, event.device) == ("k1", "call", "a")
     assert publish(sources, "zorg-k1-optical-a", {"action": "single"}).dead_letters
+
+
+def test_two_sites_on_one_zigbee2mqtt_each_get_their_own_devices() -> None:
+    """Sources of one base topic (one Zigbee2MQTT for two sites) share it: each device goes to
+    the source that lists it, and a device neither lists is dead-lettered once; a source on a
+    longer base topic is not shadowed by a shorter one."""
+
+    def source(site: str, name: str, base: str, device: str) -> SourceSpec:
+        rules = SourceRules.model_validate(
+            {"preset": "zigbee2mqtt", "base": base, "devices": {device: DEVICES[device]}}
+        )
+        return rules.spec(name, site)
+
+    sources = SourceMap(
+        [
+            source("oost", "z2m-oost", "zigbee2mqtt", "kamer1-deur"),
+            source("west", "z2m-west", "zigbee2mqtt", "kamer1-pir"),
+            source("noord", "z2m-noord", "zigbee2mqtt/noord", "kamer1-knop"),
+        ]
+    )
+    [door] = publish(sources, "kamer1-deur", {"contact": False}).events
+    [pir] = publish(sources, "kamer1-pir/availability", b"offline").events
+    [button] = publish(sources, "noord/kamer1-knop", {"action": "single"}).events
+    assert (door.site, pir.site, button.site) == ("oost", "west", "noord")
+    unknown = publish(sources, "kamer9-deur", {"contact": False})
+    assert unknown.source == "z2m-oost"
+    assert len(unknown.dead_letters) == 1

@@ -115,7 +115,7 @@ class SourceMap:
     def __init__(self, specs: Sequence[SourceSpec] = ()) -> None:
         self.sources = [_Source(spec) for spec in specs]
         self._by_first: dict[str, list[_Source]] = {}
-        for source in self.sources:
+        for source in sorted(self.sources, key=lambda source: -len(source.prefix)):
             self._by_first.setdefault(source.spec.base.split("/", 1)[0], []).append(source)
         self.state: dict[StateKey, str] = {}
 
@@ -147,37 +147,50 @@ class SourceMap:
     # -- one message -----------------------------------------------------------------------
 
     def map(self, topic: str, payload: bytes, received_at: float, retained: bool) -> Mapped | None:
-        """The events ``payload`` on ``topic`` makes, or None if ``topic`` is no source's."""
+        """The events ``payload`` on ``topic`` makes, or None if ``topic`` is no source's.
+
+        Sources may share a base topic (one Zigbee2MQTT for two sites, each listing its own
+        devices): the device is looked for in each, the longest base first."""
         candidates = self._by_first.get(topic.split("/", 1)[0])
         if candidates is None:
             return None
+        first: _Source | None = None
         for source in candidates:
-            if topic.startswith(source.prefix):
-                return self._map(source, topic, payload, received_at, retained)
-        return None
+            if not topic.startswith(source.prefix):
+                continue
+            first = first or source
+            rest = topic[len(source.prefix) :]
+            device = source.device(rest)
+            if device is not None:
+                out = Mapped(source.spec.name)
+                if retained:  # a state kept by the broker may be hours old: no event now
+                    out.retained = True
+                else:
+                    self._state(_Job(source, rest, device, topic, payload, received_at, out))
+                return out
+            if rest.endswith(_AVAILABILITY):
+                name = rest[: -len(_AVAILABILITY)]
+                device = source.device(name)
+                if device is not None:  # retained too: the broker keeps it current
+                    out = Mapped(source.spec.name)
+                    self._availability(_Job(source, name, device, topic, payload, received_at, out))
+                    return out
+        if first is None:
+            return None
+        return self._unknown(first, topic, payload, received_at, retained)
 
-    def _map(
-        self, source: _Source, topic: str, payload: bytes, received_at: float, retained: bool
+    @staticmethod
+    def _unknown(
+        source: _Source, topic: str, payload: bytes, received_at: float, retained: bool
     ) -> Mapped:
+        """A message under ``source``'s base of no device it (or a source of the same base)
+        lists: the bridge's own, a command, or a device missing from the table."""
         spec = source.spec
         out = Mapped(spec.name)
         rest = topic[len(source.prefix) :]
-        device = source.device(rest)
-        if device is not None:
-            if retained:  # a state kept by the broker may be hours old: no event now
-                out.retained = True
-                return out
-            self._state(_Job(source, rest, device, topic, payload, received_at, out))
-            return out
-        name = rest
-        if rest.endswith(_AVAILABILITY):
-            name = rest[: -len(_AVAILABILITY)]
-            device = source.device(name)
-            if device is not None:  # retained too: the broker keeps it current
-                self._availability(_Job(source, name, device, topic, payload, received_at, out))
-                return out
         if rest.split("/", 1)[0] in source.ignored_first or rest.endswith(source.ignored_suffixes):
             return out
+        name = rest.removesuffix(_AVAILABILITY)
         if spec.unknown_devices == "deadletter" and not retained:
             out.dead_letters.append(
                 dead_letter(
