@@ -333,3 +333,20 @@ def test_the_example_in_docs_sources_loads(tmp_path: Path) -> None:
     assert source.devices["kamer 2/knop"] == DeviceSpec("zonnehof", "kamer2", "call", "kamer2-knop")
     assert len(source.devices) == 5
     assert run_check(path) == 0
+
+
+def test_the_commented_sources_in_the_example_site_file_load(tmp_path: Path) -> None:
+    """rules/example-site.yaml carries a Zigbee2MQTT source as comments; uncommented it is
+    valid."""
+    example = Path(__file__).parents[2] / "rules" / "example-site.yaml"
+    lines = example.read_text(encoding="utf-8").splitlines()
+    start = lines.index("    # sources:")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    #   "):
+        end += 1
+    uncommented = [line.replace("    # ", "    ", 1) for line in lines[start:end]]
+    path = tmp_path / "example.yaml"
+    path.write_text("\n".join([*lines[:start], *uncommented, *lines[end:]]) + "\n")
+    [source] = load_policy(path).sources
+    assert source.devices["201-deur"] == DeviceSpec("zonnebloem", "201", "door", "201-deur")
+    assert run_check(path) == 0
