@@ -128,12 +128,19 @@ class TestClient:
             )
             self._changed.notify_all()
 
-    def publish(self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str | dict[str, Any],
+        qos: int = 1,
+        *,
+        retain: bool = False,
+    ) -> None:
         if isinstance(payload, dict):
             payload = json.dumps(payload)
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
-        self._client.publish(topic, payload, qos=qos).wait_for_publish(WAIT)
+        self._client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(WAIT)
 
     def wait_for(
         self, predicate: Callable[[Received], bool], count: int = 1, timeout: float = WAIT

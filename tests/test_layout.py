@@ -19,6 +19,7 @@ LAYERS = (
     "text",
     "jit",
     "codec",
+    "sources",
     "rules",
     "core",
     "routing",
@@ -33,7 +34,7 @@ LAYERS = (
     "__main__",
 )
 #: The parts that decide: no clock, socket, broker, metric or thread in them.
-SANS_IO = ("core", "routing", "espa", "engine")
+SANS_IO = ("sources", "core", "routing", "espa", "engine")
 IO_MODULES = {"time", "socket", "threading", "paho", "prometheus_client", "subprocess", "psycopg"}
 #: The compile step (``python -m sensorhub.core.warm``) times itself; it decides nothing.
 SANS_IO_EXCEPTIONS = {"core/warm.py"}

@@ -57,6 +57,7 @@ from sensorhub.routing.acks import ACK_SKEW, AckRecord, AckRefusal, RefusalCode
 from sensorhub.routing.router import Router, RoutingAudit
 from sensorhub.routing.silences import SilenceAudit, Silences, when
 from sensorhub.rules.policy import Policy
+from sensorhub.sources.mapper import STATE_TOPIC, Mapped, SourceMap
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,8 @@ class Engine:
         self.silences = silences if silences is not None else Silences()
         self.router = Router(policy, silences=self.silences, audit=routing_audit)
         self._received: dict[int, float] = {}
+        self.sources = SourceMap(policy.sources)
+        _check_sources(self.sources, prefix)
 
     @property
     def lateness(self) -> float:
@@ -224,8 +227,16 @@ class Engine:
         events: list[Event] = []
         taken: list[Inbound] = []
         ack_in: list[AckIn] = []
+        sources = self.sources
         for message in messages:
-            if message.retained:
+            mapped = (
+                sources.map(message.topic, message.payload, message.received_at, message.retained)
+                if sources
+                else None
+            )
+            if mapped is not None:
+                self._take_mapped(mapped, message, events, taken, out)
+            elif message.retained:
                 out.retained.append(message.topic)
             elif message.topic.startswith(ACK_TOPIC + "/"):
                 parsed = parse_ack(message.topic, message.payload)
@@ -264,6 +275,30 @@ class Engine:
             out.journal.append(JournalEntry("", DRAIN, 0.0))
         self._route([], out)
         return self._finish(out)
+
+    def _take_mapped(
+        self,
+        mapped: Mapped,
+        message: Inbound,
+        events: list[Event],
+        taken: list[Inbound],
+        out: Round,
+    ) -> None:
+        """A message of a source, mapped: its events taken as native ones (journalled as
+        such: contract fields only), its dead letters, its changes to the table of last
+        states journalled (a restart takes them up)."""
+        if mapped.retained:
+            out.retained.append(message.topic)
+        out.dead_letters.extend(mapped.dead_letters)
+        for event in mapped.events:
+            events.append(event)
+            payload = json.dumps(event.raw, separators=(",", ":")).encode("utf-8")
+            topic = f"{self.prefix}/{event.topic_suffix}"
+            taken.append(_Kept(topic, payload, message.received_at, False))
+        out.journal.extend(
+            JournalEntry(STATE_TOPIC, json.dumps(change), message.received_at)
+            for change in mapped.changes
+        )
 
     def _in_order(
         self,
@@ -479,6 +514,7 @@ class Engine:
             "code": project_stamp(),
             "rules": self.policy.fingerprint,
             "classifier": base64.b64encode(pickle.dumps(self.classifier)).decode("ascii"),
+            "sources": self.sources.state_rows(),
         }
 
     def resume(
@@ -493,6 +529,8 @@ class Engine:
         under other rules is taken up too: the rooms whose parameters changed decide from now
         on by the new ones (:meth:`reload` says what became of their pending decisions)."""
         self.router.restore_incidents(incidents)
+        if snapshot is not None:  # the last states of the sources' devices, as they were
+            self.sources.restore(snapshot.get("sources", ()))
         why_not: str | None = None
         reloaded: list[ReloadAudit] = []
         if snapshot is not None:
@@ -517,10 +555,15 @@ class Engine:
     def reload(self, policy: Policy) -> list[ReloadAudit]:
         """Decide by ``policy`` from now on, keeping everything: open incidents, pending
         escalations, acknowledgements, silences, and the pending decisions of every room
-        (those of a room whose parameters changed keep their due times, as the audit says)."""
+        (those of a room whose parameters changed keep their due times, as the audit says), and
+        the last states of the sources' devices. ValueError (nothing changed) if a source of
+        ``policy`` overlaps the native events' topics."""
+        sources = self.sources.renewed(policy.sources)
+        _check_sources(sources, self.prefix)  # before anything changes
         reloaded = self._reloaded(self.classifier.set_policy(policy))
         self.policy = policy
         self.router.policy = policy
+        self.sources = sources
         return reloaded
 
     def _reloaded(self, rooms: list[RoomReload]) -> list[ReloadAudit]:
@@ -546,6 +589,9 @@ class Engine:
                 else:
                     classifier.tick(entry.at)
                 continue
+            if entry.topic == STATE_TOPIC:
+                self.sources.restore([json.loads(entry.payload)])
+                continue
             item = decode_mqtt(entry.topic, entry.payload.encode("utf-8"), entry.at, self.prefix)
             if isinstance(item, Event):
                 events.append(item)
@@ -562,6 +608,18 @@ class _Kept:
     payload: bytes
     received_at: float
     retained: bool
+
+
+def _check_sources(sources: SourceMap, prefix: str) -> None:
+    """A source's topics must not be the native events' (``prefix``): they would be taken
+    for a source's, and a native event would be dead-lettered as an unknown device."""
+    for source in sources.sources:
+        base = source.spec.base
+        if base == prefix or base.startswith(prefix + "/") or prefix.startswith(base + "/"):
+            raise ValueError(
+                f"source {source.spec.name!r} has the base topic {base!r}, which overlaps the "
+                f"prefix of native events {prefix!r}: give one of them another topic"
+            )
 
 
 def _journalled(taken: Sequence[Inbound]) -> list[JournalEntry]:

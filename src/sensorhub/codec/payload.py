@@ -531,6 +531,18 @@ def _parse_slowly(payload: bytes) -> dict[str, Any] | str:
         return f"not JSON: {exc}: send one JSON object per message"
 
 
+def parse_object(payload: bytes) -> dict[str, Any] | str:
+    """``payload`` as one JSON object, or why it is none (for payloads of other shapes than
+    section 1's, such as the foreign ones of :mod:`sensorhub.sources`)."""
+    if len(payload) > MAX_PAYLOAD:
+        return _too_large(len(payload))
+    try:
+        parsed = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return _parse_slowly(payload)
+    return _object_or_reason(parsed)
+
+
 def _object_or_reason(parsed: object) -> dict[str, Any] | str:
     if isinstance(parsed, dict):
         return parsed

@@ -10,7 +10,7 @@ mistake is printed on its own line as
 
 followed by a summary line for the file. A correct file prints
 
-  FILE: OK (N sites, M rooms)
+  FILE: OK (N sites, M rooms[, D devices of sensor sources])
 
 Settings that are allowed but look like a slip (a night shorter than 4 h, a bathroom grace
 longer than 1 h, a route with hours when nobody it names is on duty, a group that no shift names
@@ -79,7 +79,15 @@ def check_file(path: Path) -> int:
     sites = len(parsed.rules.sites)
     rooms = sum(len(site.rooms) for site in parsed.rules.sites.values())
     summary = f"{escaped(str(path))}: OK ({sites} site{'s' if sites != 1 else ''}, {rooms} room"
-    summary += f"{'s' if rooms != 1 else ''})"
+    summary += f"{'s' if rooms != 1 else ''}"
+    devices = sum(
+        len(source.devices)
+        for site in parsed.rules.sites.values()
+        for source in site.sources.values()
+    )
+    if devices:
+        summary += f", {devices} device{'s' if devices != 1 else ''} of sensor sources"
+    summary += ")"
     if warnings:
         summary += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     print(summary)
@@ -146,6 +154,13 @@ def _warnings(parsed: ParsedRuleFile) -> Iterator[RuleError]:
                 yield warn(("sites", site_name, "staff", *keys), message)
         for keys, message in _paging_warnings(site.staff, site.paging):
             yield warn(("sites", site_name, "paging", *keys), message)
+        for name, source in site.sources.items():
+            if not source.devices:
+                yield warn(
+                    ("sites", site_name, "sources", name),
+                    f"source {name!r} lists no devices: nothing under {source.topic_base}/ "
+                    "becomes an event; list them under devices",
+                )
 
 
 def _paging_warnings(

@@ -208,7 +208,7 @@ class Service:
         self.homeassistant = None if ha is None else HomeAssistant(ha)
         self.connection = MqttConnection(
             mqtt if self.homeassistant is None else self.homeassistant.settings(mqtt),
-            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+"]
+            [f"{self.options.prefix}/#", f"{ACK_TOPIC}/+", *self.engine.sources.filters]
             + ([] if self.homeassistant is None else self.homeassistant.subscriptions),
             self.inbox,
             manual_ack=True,
@@ -302,8 +302,10 @@ class Service:
             # page waited.
             gc.freeze()
             logger.info(
-                "sensorhub serve: listening on %s/# and %s/+ (clock %s, lateness %g s%s), store %s",
+                "sensorhub serve: listening on %s/#%s and %s/+ (clock %s, lateness %g s%s), "
+                "store %s",
                 opts.prefix,
+                "".join(f", {topic}" for topic in self.engine.sources.filters),
                 ACK_TOPIC,
                 opts.clock,
                 opts.lateness,
@@ -467,15 +469,18 @@ class Service:
         """Read the rule file again; keep the old rules if it has mistakes. True if reloaded."""
         path = self.options.rules_path
         where = str(path) if path is not None else "the shipped rules"
+        filters = self.engine.sources.filters
         try:
             policy = load_policy(path)
-        except RuleFileError as error:
+            reloaded = self.engine.reload(policy)
+        except (RuleFileError, ValueError) as error:
             logger.error(  # noqa: TRY400 - the errors are the message, not a traceback
                 "reload refused: %s has mistakes, the rules in force stay:\n%s", where, error
             )
             self._answer_reload(False, str(error).splitlines())
             return False
-        reloaded = self.engine.reload(policy)
+        if self.engine.sources.filters != filters:
+            logger.warning("the sources' topics changed: restart serve to subscribe to them")
         self._write_reloaded(reloaded, "on reload")
         if self.homeassistant is not None:
             self.homeassistant.reload(policy)
@@ -769,6 +774,9 @@ def run(args: argparse.Namespace) -> int:
             service = Service(policy, settings, options, registry=REGISTRY, store=store)
         except OSError as error:  # paho reads the TLS files when the client is made
             print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
+            return 2
+        except ValueError as error:  # a source's topics overlap --prefix
+            print(f"sensorhub serve: {error}", file=sys.stderr)
             return 2
         stop = stopped_by_signals(resources)
         handle(resources, signal.SIGHUP, service.request_reload)  # read the rules again

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from typing import Annotated, Any, ClassVar, Final, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -105,6 +106,17 @@ class LocalWindow(Strict):
         if self.start == self.end:
             raise ValueError(f"{self.what} starts and ends at the same time: it would be empty")
         return self
+
+
+def time_zone(value: str) -> str:
+    """An IANA time zone name that this machine knows."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a known time zone: use an IANA name such as Europe/Amsterdam"
+        ) from None
+    return value
 
 
 def bad_name(name: str, what: str = "", used_as: str = "an MQTT topic") -> str:

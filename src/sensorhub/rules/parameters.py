@@ -9,12 +9,11 @@ for what each parameter means and its bounds.
 from __future__ import annotations
 
 from typing import ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
 from sensorhub.contract import NAME_RE
-from sensorhub.rules.common import Duration, LocalWindow, Strict, bad_name
+from sensorhub.rules.common import Duration, LocalWindow, Strict, bad_name, time_zone
 from sensorhub.rules.staff import Escalation
 
 
@@ -122,15 +121,7 @@ class Parameters(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a known time zone: use an IANA name such as Europe/Amsterdam"
-            ) from None
-        return value
+        return None if value is None else time_zone(value)
 
 
 class ResidentRules(Parameters):

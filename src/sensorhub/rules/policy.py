@@ -26,6 +26,7 @@ from sensorhub.rules.model import (
 )
 from sensorhub.rules.paging import PagingSystem
 from sensorhub.rules.sites import DEFAULT_RETENTION
+from sensorhub.sources.spec import SourceSpec
 
 _PARAMETER_FIELDS = tuple(Parameters.model_fields)
 #: Parameters the defaults may leave unset: no escalation unless a rule file asks for it.
@@ -416,6 +417,15 @@ class Policy:
                 "base": None if self.base is None else self.base.model_dump(),
                 "rules": self.rules.model_dump(),
             }
+        )
+
+    @cached_property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """The sources of foreign sensor payloads of every site, compiled (docs/sources.md)."""
+        return tuple(
+            source.spec(name, site_name, site.rooms)
+            for site_name, site in self.rules.sites.items()
+            for name, source in site.sources.items()
         )
 
     def paging_systems(self) -> dict[str, PagingSystem]:

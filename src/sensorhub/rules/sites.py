@@ -10,6 +10,7 @@ which sees the shipped defaults too).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from typing import Final, Literal
 
@@ -27,6 +28,7 @@ from sensorhub.rules.common import (
 )
 from sensorhub.rules.paging import EspaConfig
 from sensorhub.rules.parameters import Parameters, RoomRules
+from sensorhub.rules.sources import SourceRules
 from sensorhub.rules.staff import RESERVED_TARGETS, Staff, unknown_name
 
 #: How long a site's history is kept when its rules do not say (``retention``): 30 days.
@@ -67,6 +69,11 @@ class SiteRules(Parameters):
         "(host and port, or device) and the call address of each pager or group it reaches.",
     )
 
+    sources: dict[str, SourceRules] = Field(
+        default_factory=dict,
+        description="Sources of foreign sensor payloads (Zigbee2MQTT, ...) by name (unique in "
+        "the file): which topics, which devices in which rooms (see docs/sources.md).",
+    )
     keep_fields: list[str] = Field(
         default_factory=list,
         max_length=32,
@@ -118,6 +125,34 @@ class SiteRules(Parameters):
                         unknown_name(recipient, self.staff),
                         recipient,
                     )
+        problems.raise_if_any("SiteRules")
+        return self
+
+    @model_validator(mode="after")
+    def _source_devices(self) -> SiteRules:
+        """Each source's name can be a topic level, each device is in one of the site's rooms,
+        and no two foreign devices become the same contract device."""
+        problems = Problems()
+        taken: dict[tuple[str, str, str], str] = {}  # room, kind, device -> source.device
+        for name, source in self.sources.items():
+            if not NAME_RE.fullmatch(name):
+                problems.add(("sources", name), bad_name(name, "source", "an event id"), name)
+            for own, device in source.devices.items():
+                place = ("sources", name, "devices", own)
+                if device.room not in self.rooms:
+                    problems.add(
+                        (*place, "room"), unknown_room(device.room, self.rooms), device.room
+                    )
+                key = (device.room, device.kind, device.device or own)
+                if key in taken:
+                    problems.add(
+                        place,
+                        f"{own!r} would be the same device as {taken[key]} ({'/'.join(key)}): "
+                        "give one of them its own device: NAME",
+                        own,
+                    )
+                else:
+                    taken[key] = f"sources.{name}.devices.{own}"
         problems.raise_if_any("SiteRules")
         return self
 
@@ -192,6 +227,39 @@ class RuleFile(Strict):
         return self
 
     @model_validator(mode="after")
+    def _source_names(self) -> RuleFile:
+        """A source's name is in its events' ids, and a device of one base topic is one
+        device: both unique in the file."""
+        problems = Problems()
+        first: dict[str, str] = {}
+        owners: dict[tuple[str, str], str] = {}  # base topic, device's own name -> where
+        for site_name, site in self.sites.items():
+            for name, source in site.sources.items():
+                place = ("sites", site_name, "sources", name)
+                if name in first:
+                    problems.add(
+                        place,
+                        f"source {name!r} is also defined under sites.{first[name]}.sources: "
+                        "give each source its own name (it is part of its events' ids)",
+                        name,
+                    )
+                    continue
+                first[name] = site_name
+                for own in source.devices:
+                    key = (source.topic_base, own)
+                    if key in owners:
+                        problems.add(
+                            (*place, "devices", own),
+                            f"device {own!r} of {source.topic_base}/ is also listed under "
+                            f"{owners[key]}: list each device once",
+                            own,
+                        )
+                    else:
+                        owners[key] = f"sites.{site_name}.sources.{name}.devices"
+        problems.raise_if_any("RuleFile")
+        return self
+
+    @model_validator(mode="after")
     def _inherited_references(self) -> RuleFile:
         """Names in ``defaults`` that a site with staff inherits must be defined in its staff."""
         problems = Problems()
@@ -209,6 +277,14 @@ class RuleFile(Strict):
                     )
         problems.raise_if_any("RuleFile")
         return self
+
+
+def unknown_room(room: str, rooms: dict[str, RoomRules]) -> str:
+    """The mistake of naming ``room``, which the site does not define."""
+    close = difflib.get_close_matches(room, list(rooms), n=1)
+    if close:
+        return f"room {room!r} is not one of this site's rooms: did you mean {close[0]!r}?"
+    return f"room {room!r} is not one of this site's rooms: define it under rooms"
 
 
 def named_targets(level: Parameters) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:

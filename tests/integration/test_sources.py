@@ -1,0 +1,172 @@
+"""Zigbee2MQTT devices through a real Mosquitto to ``sensorhub serve`` in a process of its own:
+the rule file's ``sources:`` alone connects them (docs/sources.md).
+
+Zigbee2MQTT publishes a device's state with retain false by default and its availability
+retained. Before serve starts, the broker holds a retained availability ``offline`` of the
+button and a retained ``contact: false`` of the door (a device with ``retain: true``): the
+availability is taken (the broker keeps it current: the device is offline now), the old state
+is not. Live, the door opens (once, then its state repeated on each link-quality change), a
+broken payload is dead-lettered naming the source and the field, the button is pressed and
+paged. Then serve is killed (SIGKILL: no snapshot, the journal alone) and started again with
+another ``PYTHONHASHSEED``: the broker gives the retained availability again, and the door
+repeats its state; neither is a new event, because the last states came back with the journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensorhub.contract import DEADLETTER_TOPIC
+from tests.conftest import Names, Received, TestClient, wait_until
+
+from .conftest import ServeProcess
+from .test_serve import NIGHT, is_page
+
+MakeClient = Callable[..., TestClient]
+SEED_BEFORE, SEED_AFTER = 11, 4242
+
+RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{}}
+      kamer2: {{}}
+      kamer3: {{}}
+    sources:
+      z2m:
+        preset: zigbee2mqtt
+        base: {base}
+        devices:
+          kamer1-deur: {{room: kamer1, kind: door}}
+          kamer2-knop: {{room: kamer2, kind: call}}
+          kamer3 knop: {{room: kamer3, kind: call, device: kamer3-knop}}
+"""
+
+
+def audited(path: Path, device: str) -> list[str]:
+    """The events of ``device`` the classifier took, in event time, by the --audit file (one
+    event may be in several records: its state, the page it decided)."""
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    events = {
+        r["event"]["id"]: r["event"] for r in records if r.get("event", {}).get("device") == device
+    }
+    return [event["event"] for event in sorted(events.values(), key=lambda e: e["ts"])]
+
+
+def is_dead_letter_of_source(field: str) -> Callable[[Received], bool]:
+    def match(message: Received) -> bool:
+        return message.topic == DEADLETTER_TOPIC and f"field {field!r}" in message.json()["error"]
+
+    return match
+
+
+@pytest.mark.mqtt
+def test_zigbee2mqtt_devices_are_paged_and_their_repeats_dropped_across_a_restart(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    base = f"{names.prefix}-z2m"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([names.pages, DEADLETTER_TOPIC])
+
+    def z2m(name: str, payload: Any, *, retain: bool = False) -> None:
+        client.publish(f"{base}/{name}", payload, retain=retain)
+
+    # what the broker holds before serve starts (as Zigbee2MQTT leaves it)
+    z2m("kamer2-knop/availability", {"state": "offline"}, retain=True)
+    z2m("kamer1-deur", {"contact": False, "battery": 90, "linkquality": 40}, retain=True)
+    try:
+        service.start(seed=SEED_BEFORE)
+        z2m("kamer1-deur", {"contact": False, "battery": 90, "linkquality": 81})
+        z2m("kamer1-deur", {"contact": False, "battery": 90, "linkquality": 65})
+        z2m("kamer1-deur", {"contact": "yes", "battery": 90, "linkquality": 65})
+        z2m("kamer2-knop", {"action": "single", "battery": 80, "linkquality": 110})
+        [page] = client.wait_for(is_page("call", "kamer2"))
+        assert page.json()["events"][0].startswith("z2m:")
+        [letter] = client.wait_for(is_dead_letter_of_source("contact"))
+        assert letter.json()["source"] == "z2m"
+        assert letter.json()["topic"] == f"{base}/kamer1-deur"
+        assert "source 'z2m' (Zigbee2MQTT), device 'kamer1-deur'" in letter.json()["error"]
+        wait_until(lambda: "fault" in audited(audit, "kamer2-knop"), "the availability taken")
+
+        service.kill()
+        service.start(seed=SEED_AFTER)
+        z2m("kamer1-deur", {"contact": False, "battery": 90, "linkquality": 70})
+        z2m("kamer3 knop", {"action": "double"})
+        client.wait_for(is_page("call", "kamer3"))
+        z2m("kamer1-deur", {"contact": True, "battery": 90, "linkquality": 70})
+        wait_until(lambda: "closed" in audited(audit, "kamer1-deur"), "the door closed")
+        service.stop_by("sigterm")
+    finally:
+        client.publish(f"{base}/kamer2-knop/availability", b"", retain=True)  # clear them
+        client.publish(f"{base}/kamer1-deur", b"", retain=True)
+
+    assert "linkquality" not in audit.read_text(encoding="utf-8")  # contract fields only
+    assert "linkquality" not in letter.json()["payload"]
+    assert audited(audit, "kamer1-deur") == ["open", "closed"]
+    assert audited(audit, "kamer2-knop") == ["fault", "pressed"]
+    assert audited(audit, "kamer3-knop") == ["pressed"]
+    assert len(client.matching(is_page("call"))) == 2
+
+
+NIGHT_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{resident: {{wanders: true}}}}
+      kamer2: {{}}
+    sources:
+      z2m:
+        preset: zigbee2mqtt
+        base: {base}
+        ts: {{field: last_seen, format: unix_ms}}
+        names:
+          pattern: "{{room}}/{{device}}"
+          kinds: {{deur: door, knop: call}}
+"""
+
+
+@pytest.mark.mqtt
+def test_a_door_opened_at_night_by_its_last_seen_time_is_paged_as_wandering(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """With ``ts`` from Zigbee2MQTT's ``last_seen`` (epoch ms) the events are in their own time:
+    a wandering resident's door opened at 23:00 is paged within 30 s of event time, the
+    resident call pressed a minute later within 2 s; neither depends on the wall clock."""
+    base = f"{names.prefix}-z2m"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(NIGHT_RULES.format(site=names.site, base=base), encoding="utf-8")
+    service = serve_process(rules)
+    client = mqtt_client([names.pages])
+    service.start()
+    ms = int(NIGHT * 1000)
+    client.publish(f"{base}/kamer1/deur", {"contact": False, "linkquality": 90, "last_seen": ms})
+    client.publish(
+        f"{base}/kamer1/deur", {"contact": False, "linkquality": 60, "last_seen": ms + 5000}
+    )
+    client.publish(f"{base}/kamer2/knop", {"action": "single", "last_seen": ms + 60_000})
+    [wandering] = client.wait_for(is_page("wandering", "kamer1"))
+    [call] = client.wait_for(is_page("call", "kamer2"))
+    assert NIGHT < wandering.json()["ts"] <= NIGHT + 30  # the contract's "page by"
+    assert NIGHT + 60 <= call.json()["ts"] <= NIGHT + 62
+    [evidence] = wandering.json()["events"]
+    assert evidence.startswith("z2m:")
+    assert evidence.endswith(":contact")
