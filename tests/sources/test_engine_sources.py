@@ -4,7 +4,6 @@ journalled with the contract's fields only, the last states kept in its snapshot
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from sensorhub.engine import Engine
 from sensorhub.rules import load_policy
 from sensorhub.rules.policy import Policy
 from sensorhub.sources.mapper import STATE_TOPIC
+from tests.test_engine import Message
 
 #: 2026-11-20 23:00 Europe/Amsterdam: night
 T = 1795212000.0
@@ -27,14 +27,6 @@ sites:
         preset: zigbee2mqtt
         devices: {kamer1-deur: {room: kamer1, kind: door}}
 """
-
-
-@dataclass
-class Message:
-    topic: str
-    payload: bytes
-    received_at: float
-    retained: bool = False
 
 
 def policy(tmp_path: Path, text: str = RULES) -> Policy:
