@@ -65,11 +65,12 @@ _STATES: Final[dict[str, dict[str, tuple[str, Any]]]] = {
 @dataclass(frozen=True, slots=True)
 class ForeignMessage:
     """A message as a foreign device publishes it: its topic and payload, and the event time
-    it stands for (the publisher paces by it)."""
+    it stands for (the publisher paces by it) and the native event (for people to read)."""
 
     topic: str
     payload: bytes
     ts: float
+    event: str
 
 
 def last_seen(ts: float) -> str:
@@ -117,20 +118,41 @@ class ZigbeeWard:
             "last_seen": last_seen(float(event["ts"])),
         }
         return ForeignMessage(
-            f"{self.base}/{device}", compact(payload).encode("utf-8"), float(event["ts"])
+            f"{self.base}/{device}", compact(payload).encode("utf-8"), float(event["ts"]), name
         )
 
 
 def zigbee_entries(
     recording: Iterable[RecordingEntry | bytes], base: str = BASE
 ) -> Iterator[RecordingEntry | bytes | ForeignMessage]:
-    """``recording`` with the events of Zigbee2MQTT kinds as Zigbee2MQTT messages, in the same
-    order; every other entry (cameras, sound monitors, presence buttons, malformed lines) as
-    it is."""
+    """``recording`` with the events of Zigbee2MQTT kinds as Zigbee2MQTT messages; every other
+    entry (cameras, sound monitors, presence buttons, malformed lines) as it is.
+
+    Late delivery (the recording's events up to 9 s late) keeps to what a broker can do with
+    Zigbee2MQTT: it publishes each device's reports as it hears them, and MQTT keeps one
+    client's messages in order, so one device's messages never overtake each other. Each
+    device's messages take the places of its events in the recording, in event-time order: a
+    device's late event is sent in its time, and the event it was late behind goes later.
+    """
+    entries = list(recording)
+    in_time: dict[str, list[Event]] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("kind") in ZIGBEE_KINDS:
+            in_time.setdefault(str(entry["device"]), []).append(entry)
+    for events in in_time.values():
+        events.sort(key=_event_ts)  # stable: events of the same time keep their order
+        events.reverse()  # popped from the end
     ward = ZigbeeWard(base)
-    for entry in recording:
-        message = ward.message(entry) if isinstance(entry, dict) else None
-        yield entry if message is None else message
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("kind") in ZIGBEE_KINDS:
+            message = ward.message(in_time[str(entry["device"])].pop())
+            yield entry if message is None else message  # never None: a Zigbee2MQTT kind
+        else:
+            yield entry
+
+
+def _event_ts(event: Event) -> float:
+    return float(event["ts"])
 
 
 def sources_section(ward: Ward, base: str = BASE) -> str:

@@ -47,7 +47,13 @@ from zoneinfo import ZoneInfo
 from prometheus_client.parser import text_string_to_metric_families
 from simulators.publish import Entry, PublishError, PublishProgress, publish_recording
 from simulators.ward import RecordingEntry, Ward, simulate_night, write_recording
-from simulators.ward.zigbee import SENSORS, ZIGBEE_KINDS, ZigbeeWard, rule_file
+from simulators.ward.zigbee import (
+    SENSORS,
+    ZIGBEE_KINDS,
+    ForeignMessage,
+    rule_file,
+    zigbee_entries,
+)
 
 from sensorhub.contract import PAGES_TOPIC
 from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection, MqttSettings
@@ -395,25 +401,20 @@ class Demo:
     def _as_zigbee(self, recording: Iterable[RecordingEntry]) -> Iterator[Entry]:
         """The night with its Zigbee2MQTT devices' events as their messages, showing a few of
         the raw payloads that change a state as they go in."""
-        zigbee = ZigbeeWard()
-        for entry in recording:
-            message = zigbee.message(entry) if isinstance(entry, dict) else None
-            if message is None:
-                yield entry
-                continue
-            self._zigbee_sent += 1
-            now = time.monotonic()
-            if (
-                isinstance(entry, dict)
-                and entry["event"] != "heartbeat"
-                and self._raw_shown < RAW_SHOWN
-                and now - self._raw_last >= RAW_EVERY
-            ):
-                self._raw_shown += 1
-                self._raw_last = now
-                payload = message.payload.decode("utf-8")
-                self.say(f"  {self.local(message.ts)}  in: {message.topic} {payload}")
-            yield message
+        for entry in zigbee_entries(recording):
+            if isinstance(entry, ForeignMessage):
+                self._zigbee_sent += 1
+                now = time.monotonic()
+                if (
+                    entry.event != "heartbeat"
+                    and self._raw_shown < RAW_SHOWN
+                    and now - self._raw_last >= RAW_EVERY
+                ):
+                    self._raw_shown += 1
+                    self._raw_last = now
+                    payload = entry.payload.decode("utf-8")
+                    self.say(f"  {self.local(entry.ts)}  in: {entry.topic} {payload}")
+            yield entry
 
     def _progress(self, progress: PublishProgress) -> None:
         if progress.event_time is None:
