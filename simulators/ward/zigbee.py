@@ -34,8 +34,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
+from sensorhub.codec.payload import decode_line
+from sensorhub.contract import DeadLetter
 from simulators.ward.model import Event, RecordingEntry, Ward, demo_rule_file
 from simulators.ward.recording import compact
 
@@ -136,19 +138,32 @@ def zigbee_entries(
     """
     entries = list(recording)
     in_time: dict[str, list[Event]] = {}
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("kind") in ZIGBEE_KINDS:
-            in_time.setdefault(str(entry["device"]), []).append(entry)
+    zigbee: dict[int, str] = {}  # the entries sent as Zigbee2MQTT messages: their devices
+    for index, entry in enumerate(entries):
+        if _is_zigbee(entry):
+            zigbee[index] = str(entry["device"])
+            in_time.setdefault(zigbee[index], []).append(entry)
     for events in in_time.values():
         events.sort(key=_event_ts)  # stable: events of the same time keep their order
         events.reverse()  # popped from the end
     ward = ZigbeeWard(base)
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("kind") in ZIGBEE_KINDS:
-            message = ward.message(in_time[str(entry["device"])].pop())
+    for index, entry in enumerate(entries):
+        device = zigbee.get(index)
+        if device is not None:
+            message = ward.message(in_time[device].pop())
             yield entry if message is None else message  # never None: a Zigbee2MQTT kind
         else:
             yield entry
+
+
+def _is_zigbee(entry: RecordingEntry | bytes) -> TypeGuard[Event]:
+    """Whether ``entry`` is a valid event (as the service's codec reads it) of a Zigbee2MQTT
+    kind. A line of the recording that is bad input stays as it is, for the dead letters: the
+    Zigbee2MQTT form of an event without a ``ts`` or with an event the kind does not have
+    would be another bad input, or none (a confidence out of range is not in the form)."""
+    if not isinstance(entry, dict) or entry.get("kind") not in ZIGBEE_KINDS:
+        return False
+    return not isinstance(decode_line(compact(entry).encode("utf-8"), 0.0, ""), DeadLetter)
 
 
 def _event_ts(event: Event) -> float:

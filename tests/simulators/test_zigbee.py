@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 from simulators.publish import main as publish_main
-from simulators.ward import Ward, demo_rule_file, simulate_night, valid_events, write_recording
+from simulators.ward import (
+    Ward,
+    demo_rule_file,
+    iter_recording,
+    simulate_night,
+    valid_events,
+    write_recording,
+)
 from simulators.ward.zigbee import (
     ZIGBEE_KINDS,
     ForeignMessage,
@@ -20,6 +27,9 @@ from simulators.ward.zigbee import (
 from sensorhub.codec.payload import event_time
 from sensorhub.rules import load_policy
 from sensorhub.sources.mapper import SourceMap
+from sensorhub.testing.broker import PrivateBroker
+
+from .test_simulator import Collector
 
 #: The native events whose Zigbee2MQTT state is the same field (a repeat of it is no event).
 _STATE_OF = {
@@ -126,3 +136,27 @@ def test_publish_refuses_to_shift_zigbee_payloads_to_now(
         publish_main([str(recording), "--sensors", "zigbee", "--now"])
     assert exit_.value.code == 2
     assert "--now cannot shift Zigbee2MQTT payloads" in capsys.readouterr().err
+
+
+@pytest.mark.mqtt
+def test_publish_sends_zigbee_devices_under_zigbee2mqtt_and_the_rest_natively(
+    tmp_path: Path, mosquitto: PrivateBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ward = Ward.typical(2, site="zpubtest")
+    recording = tmp_path / "night.jsonl"
+    write_recording(simulate_night(ward, 1, malformed_fraction=0.01).recording, recording)
+    expected = list(zigbee_entries(iter_recording(recording)))
+    foreign = [(e.topic, e.payload) for e in expected if isinstance(e, ForeignMessage)]
+    native = [e for e in expected if not isinstance(e, ForeignMessage)]
+    zigbee, care = Collector(mosquitto, "zigbee2mqtt/#"), Collector(mosquitto, "zpub-care/#")
+    try:
+        argv = [str(recording), "--sensors", "zigbee", "--prefix", "zpub-care"]
+        assert publish_main([*argv, "--broker", mosquitto.url]) == 0
+        got_foreign, got_native = zigbee.wait_for(len(foreign)), care.wait_for(len(native))
+    finally:
+        zigbee.close()
+        care.close()
+    assert got_foreign == foreign  # as they are, in their order
+    assert len(got_native) == len(native)
+    assert {topic.split("/")[3] for topic, _ in got_native} >= {"optical", "presence"}
+    assert f"done: {len(expected):,} messages" in capsys.readouterr().out
