@@ -245,7 +245,8 @@ class Demo:
             return 1
         self._summary(published, metrics, time.monotonic() - started)
         if args.keep is not None:
-            self.say(f"\nthe files are in {self.folder}; replay the same night offline with")
+            form = " (night.jsonl is its native form)" if args.sensors == "zigbee" else ""
+            self.say(f"\nthe files are in {self.folder}; replay the same night offline{form} with")
             self.say(f"  sensorhub replay {recording} --rules {rules} --pages replayed.jsonl")
         else:
             self.say("\n(--keep DIR keeps the night, the rule file, the pages and the service log)")
