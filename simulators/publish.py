@@ -3,7 +3,11 @@
 Each event goes to ``<prefix>/<site>/<room>/<kind>/<device>`` with its JSON as the payload, at
 QoS 1, in the recording's order; an acknowledgement line (``{"ts", "site", "ack": {...}}``)
 goes to ``sensorhub/ack/<site>`` as staff would send it. A malformed line is published as it
-is, to the topic of a valid room, so that it exercises the service's dead-letter path. At the
+is, to the topic of a valid room, so that it exercises the service's dead-letter path. A
+foreign device's message (``simulators.ward.zigbee.ForeignMessage``) goes to its own topic as
+it is. ``--sensors zigbee`` publishes the door contacts, motion sensors, call buttons and bed
+mats as Zigbee2MQTT devices under ``zigbee2mqtt/`` (the rule file needs the ``sources:``
+section that ``python -m simulators.ward --sensors zigbee --rules ...`` writes). At the
 end it waits until the broker has acknowledged every message, so nothing is lost.
 
 ``--speed 60`` replays a night so that event time runs 60 times faster than the wall clock
@@ -17,6 +21,7 @@ Command line::
 
     python -m simulators.publish night.jsonl --broker mqtt://127.0.0.1:1883 [--speed 60] [--now]
     python -m simulators.publish out/week --speed 600
+    python -m simulators.publish night.jsonl --sensors zigbee --speed 60
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ from sensorhub.codec.payload import event_time as _codec_event_time
 from sensorhub.contract import ACK_TOPIC, NAME_RE
 from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings, MqttSettingsError
 from simulators.ward import iter_recording
+from simulators.ward.zigbee import SENSORS, ForeignMessage, zigbee_entries
 
 logger = logging.getLogger(__name__)
 
-#: A recording entry: an event (dict), or a malformed line as text or bytes.
-Entry = dict[str, Any] | str | bytes
+#: A recording entry: an event (dict), or a malformed line as text or bytes; or a message of a
+#: foreign device, published as it is.
+Entry = dict[str, Any] | str | bytes | ForeignMessage
 
 #: Progress is reported this often (wall-clock seconds).
 PROGRESS_EVERY: Final = 2.0
@@ -160,7 +167,8 @@ def publish_recording(
     ``broker_url`` is ``mqtt://[user@]host[:port]`` or ``mqtts://...``, read by
     ``MqttSettings.from_url``. ``speed``: None publishes as fast as possible; a factor such as
     60 sleeps so that event time runs that many times faster than the wall clock.
-    ``shift_to_now`` moves every event time so the first event is now. ``on_progress`` is called
+    ``shift_to_now`` moves every event time so the first event is now (not with foreign
+    messages, whose time is in their payload: ``ValueError``). ``on_progress`` is called
     every ``progress_every`` seconds and at the end. ``stop``, when set, ends the publication
     early. Returns the final progress. Raises ``PublishError`` if the broker cannot be reached
     or does not acknowledge everything, ``ValueError`` for a bad speed or broker URL.
@@ -218,6 +226,20 @@ class _Publisher:
         body = {**entry["ack"], **({} if ts is None else {"ts": round(ts + shift, 3)})}
         self.send(f"{ACK_TOPIC}/{entry.get('site')}", json.dumps(body).encode("utf-8"))
 
+    def send_foreign(
+        self,
+        message: ForeignMessage,
+        first_ts: float | None,
+        speed: float | None,
+        stop: threading.Event | None,
+    ) -> None:
+        """A foreign device's message, as it is, paced by the event time it stands for."""
+        if speed is not None and first_ts is not None:
+            self.wait_until(self.started + (message.ts - first_ts) / speed, stop)
+        self.send(message.topic, message.payload)
+        self.progress.event_time = message.ts
+        self.report()
+
     def send_malformed(self, entry: Entry, topic: str) -> None:
         self.progress.malformed += 1
         if isinstance(entry, bytes):
@@ -254,6 +276,15 @@ class _Publisher:
                 break
             if isinstance(entry, dict) and isinstance(entry.get("ack"), dict):
                 self.send_ack(entry, shift)
+                continue
+            if isinstance(entry, ForeignMessage):
+                if shift_to_now:
+                    raise ValueError(
+                        "a foreign device's message keeps its time in its payload: it cannot "
+                        "be shifted to now (run serve on event time instead)"
+                    )
+                self.send_foreign(entry, first_ts, speed, stop)
+                first_ts = entry.ts if first_ts is None else first_ts
                 continue
             topic = topic_of(entry, self.prefix)
             ts = event_time(entry.get("ts")) if isinstance(entry, dict) else None
@@ -339,9 +370,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--now", action="store_true", help="shift event times so the first event is now"
     )
+    parser.add_argument(
+        "--sensors",
+        choices=SENSORS,
+        default="native",
+        help="zigbee: publish door contacts, motion sensors, call buttons and bed mats as "
+        "Zigbee2MQTT devices under zigbee2mqtt/ (default native)",
+    )
     args = parser.parse_args(argv)
     if args.speed is not None and args.speed <= 0:
         parser.error("--speed must be a positive factor")
+    if args.now and args.sensors == "zigbee":
+        parser.error(
+            "--now cannot shift Zigbee2MQTT payloads (their time is in last_seen): "
+            "run serve with --clock event instead"
+        )
     recording = find_recording(args.recording)
     if recording is None:
         parser.error(f"no such recording: {args.recording} (nor {args.recording}.jsonl.gz)")
@@ -349,8 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     when = ", event times shifted to now" if args.now else ""
     print(f"publishing {recording} to {args.broker} {how}{when}", flush=True)
     try:
+        entries = iter_recording(recording)
         done = publish_recording(
-            iter_recording(recording),
+            zigbee_entries(entries) if args.sensors == "zigbee" else entries,
             args.broker,
             prefix=args.prefix,
             speed=args.speed,

@@ -3,10 +3,13 @@
 Command line::
 
     python -m simulators.ward --rooms 8 --seed 1 --date 2026-11-20 --out night.jsonl \\
-        [--late 0.02] [--malformed 0.001] [--rules rules.yaml]
+        [--late 0.02] [--malformed 0.001] [--rules rules.yaml] [--sensors zigbee]
 
 It writes the night's recording and, with ``--rules``, the rule file of the ward's residents,
-and prints what the night holds. ``simulators.site`` takes its delivery options from here.
+and prints what the night holds. With ``--sensors zigbee`` the rule file also maps the ward's
+door contacts, motion sensors, call buttons and bed mats as Zigbee2MQTT devices
+(``simulators.ward.zigbee``), for ``python -m simulators.publish --sensors zigbee``.
+``simulators.site`` takes its delivery options from here.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from simulators.ward.model import Ward, demo_rule_file
+from simulators.ward.model import Ward
 from simulators.ward.night import Night, simulate_night
 from simulators.ward.recording import write_recording
+from simulators.ward.zigbee import SENSORS, rule_file
 
 
 def add_delivery_options(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rules", type=Path, help="also write the rule file with the residents' profiles here"
     )
+    parser.add_argument(
+        "--sensors",
+        choices=SENSORS,
+        default="native",
+        help="zigbee: the rule file maps door contacts, motion sensors, call buttons and bed "
+        "mats as Zigbee2MQTT devices (publish with simulators.publish --sensors zigbee)",
+    )
     args = parser.parse_args(argv)
     if args.rooms < 1:
         parser.error("--rooms must be at least 1")
@@ -104,6 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {lines} lines to {args.out}")
     if args.rules is not None:
         args.rules.parent.mkdir(parents=True, exist_ok=True)
-        args.rules.write_text(demo_rule_file(ward), encoding="utf-8")
+        args.rules.write_text(rule_file(ward, args.sensors), encoding="utf-8")
         print(f"wrote the rule file {args.rules}")
     return 0

@@ -51,6 +51,45 @@ def test_the_demo_prints_pages_and_a_summary_and_pages_what_replay_pages(
     assert int(match.group(1)) == summary.reactions
 
 
+#: A raw Zigbee2MQTT payload the demo shows going in: local time, topic, the JSON.
+RAW_LINE = re.compile(r"^  (\d\d:\d\d:\d\d)  in: (zigbee2mqtt/\S+) (\{.*\})$")
+
+
+@pytest.mark.mqtt
+def test_the_demo_with_zigbee_sensors_shows_a_few_raw_payloads_and_pages_what_native_pages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "demo"
+    argv = ["demo", "--sensors", "zigbee", "--rooms", "5", "--speed", "5000", "--keep"]
+    status = main([*argv, str(folder)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    # a few raw payloads, each a state change or a press as Zigbee2MQTT publishes it
+    raw = [match for line in out.splitlines() if (match := RAW_LINE.match(line))]
+    assert 1 <= len(raw) <= 8, out
+    for match in raw:
+        payload = json.loads(match.group(3))
+        assert {"contact", "occupancy", "action"} & payload.keys(), match.group(0)
+        assert payload["last_seen"].endswith("Z")
+    assert re.search(r"as Zigbee2MQTT\s+[\d,]+ of them", out), out
+    assert "sources:" in (folder / "rules.yaml").read_text()
+    pages = [line for line in out.splitlines() if PAGE_LINE.match(line)]
+    served = [json.loads(line) for line in (folder / "pages.jsonl").read_text().splitlines()]
+    assert len(served) == len(pages) > 0
+    # the night as it is natively (night.jsonl), replayed: the same pages, times included;
+    # only the evidence's ids differ (a mapped event's id is its message's digest)
+    replayed_path = tmp_path / "replayed.jsonl"
+    replay(folder / "night.jsonl", load_policy(folder / "rules.yaml"), replayed_path)
+    replayed = [json.loads(line) for line in replayed_path.read_text().splitlines()]
+
+    def said(pages: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
+        return sorted(sorted((k, v) for k, v in p.items() if k not in ("page_id", "events"))
+                      for p in pages)  # fmt: skip
+
+    assert said(served) == said(replayed)
+    assert {(p["kind"], p["room"]) for p in served} >= {("bed_exit", "105"), ("call", "101")}
+
+
 @pytest.mark.mqtt
 def test_the_demo_cleans_up_its_temporary_folder(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["demo", "--rooms", "1", "--speed", "20000"])

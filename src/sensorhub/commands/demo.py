@@ -6,6 +6,11 @@ ailing devices) and starts `sensorhub serve` on it, on event time. It then publi
 much faster than real time, prints every page as the service sends it, and ends with what a
 conventional alarm system would have sounded against what sensorhub paged.
 
+With --sensors zigbee the door contacts, motion sensors, call buttons and bed mats publish as
+Zigbee2MQTT devices do (`{"contact": false, ...}` on zigbee2mqtt/door-103), the rule file maps
+them with a `sources:` section (docs/sources.md), and the demo shows a few of these raw
+payloads going in; cameras, sound monitors and presence buttons stay native.
+
 Nothing is sent anywhere but the private broker, and everything is stopped at the end (also on
 Ctrl-C). The files (night.jsonl, rules.yaml, pages.jsonl, serve.log) live in a temporary folder
 unless --keep names one.
@@ -13,6 +18,7 @@ unless --keep names one.
 Examples:
   sensorhub demo
   sensorhub demo --rooms 16 --seed 7 --keep demo-night
+  sensorhub demo --sensors zigbee
   then, for the same night offline:
   sensorhub replay demo-night/night.jsonl --rules demo-night/rules.yaml --pages pages.jsonl
 """
@@ -32,14 +38,22 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 from zoneinfo import ZoneInfo
 
 from prometheus_client.parser import text_string_to_metric_families
-from simulators.publish import PublishError, PublishProgress, publish_recording
-from simulators.ward import Ward, demo_rule_file, simulate_night, write_recording
+from simulators.publish import Entry, PublishError, PublishProgress, publish_recording
+from simulators.ward import RecordingEntry, Ward, simulate_night, write_recording
+from simulators.ward.zigbee import (
+    SENSORS,
+    ZIGBEE_KINDS,
+    ForeignMessage,
+    rule_file,
+    zigbee_entries,
+)
 
 from sensorhub.contract import PAGES_TOPIC
 from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection, MqttSettings
@@ -62,6 +76,10 @@ LISTENER_ID: Final = "sensorhub-demo-pages"
 #: Share of events the demo night delivers late, and of lines that are malformed.
 LATE: Final = 0.01
 MALFORMED: Final = 0.002
+#: With --sensors zigbee: raw Zigbee2MQTT payloads shown at most, and at least this many
+#: seconds apart (a few, not every message).
+RAW_SHOWN: Final = 8
+RAW_EVERY: Final = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2000.0,
         help="how many times faster than real time the night is played (default 2000: "
         "a 9.5 h night in under 20 s)",
+    )
+    parser.add_argument(
+        "--sensors",
+        choices=SENSORS,
+        default="native",
+        help="zigbee: door contacts, motion sensors, call buttons and bed mats publish as "
+        "Zigbee2MQTT devices, mapped by the rule file's sources: section (default native: "
+        "every sensor speaks sensorhub's own format)",
     )
     parser.add_argument(
         "--keep",
@@ -138,6 +164,9 @@ class Demo:
         self._online = threading.Event()
         self._last_page = time.monotonic()
         self._stop = threading.Event()
+        self._zigbee_sent = 0
+        self._raw_shown = 0
+        self._raw_last = -RAW_EVERY
 
     # -- output --------------------------------------------------------------------------------
 
@@ -159,7 +188,7 @@ class Demo:
         pages = self.folder / "pages.jsonl"
         log = self.folder / "serve.log"
         write_recording(night.recording, recording)
-        rules.write_text(demo_rule_file(ward), encoding="utf-8")
+        rules.write_text(rule_file(ward, args.sensors), encoding="utf-8")
         first, last = ward.recording_bounds()
         high = sum(1 for room in ward.rooms if room.fall_risk == "high")
         wanders = sum(1 for room in ward.rooms if room.wanders)
@@ -174,6 +203,13 @@ class Demo:
             f"late, and {night.malformed} malformed lines)"
         )
         self.say(f"  rules      {rules}")
+        if args.sensors == "zigbee":
+            devices = sum(1 for r in ward.rooms for kind in r.kinds() if kind in ZIGBEE_KINDS)
+            self.say(
+                f"  sensors    {devices} door contacts, motion sensors, call buttons and bed "
+                "mats as Zigbee2MQTT devices on zigbee2mqtt/<name>, mapped by the rule file's "
+                "sources: section; cameras, sound monitors and presence buttons native on care/"
+            )
 
         self._broker = PrivateBroker()
         self._broker.start()
@@ -191,8 +227,11 @@ class Demo:
             f"{hours * 3600 / args.speed:.0f} s. Pages, as the service sends them:\n"
         )
         self.say(f"  {'time':8}  {'room':6}  {'page':15}  {'priority':8}  text")
+        entries: Iterable[Entry] = night.recording
+        if args.sensors == "zigbee":
+            entries = self._as_zigbee(night.recording)
         published = publish_recording(
-            night.recording,
+            entries,
             self._broker.url,
             speed=args.speed,
             on_progress=self._progress,
@@ -206,7 +245,8 @@ class Demo:
             return 1
         self._summary(published, metrics, time.monotonic() - started)
         if args.keep is not None:
-            self.say(f"\nthe files are in {self.folder}; replay the same night offline with")
+            form = " (night.jsonl is its native form)" if args.sensors == "zigbee" else ""
+            self.say(f"\nthe files are in {self.folder}; replay the same night offline{form} with")
             self.say(f"  sensorhub replay {recording} --rules {rules} --pages replayed.jsonl")
         else:
             self.say("\n(--keep DIR keeps the night, the rule file, the pages and the service log)")
@@ -359,6 +399,24 @@ class Demo:
         self._last_page = time.monotonic()
         self.say(format_page(payload, self.zone))
 
+    def _as_zigbee(self, recording: Iterable[RecordingEntry]) -> Iterator[Entry]:
+        """The night with its Zigbee2MQTT devices' events as their messages, showing a few of
+        the raw payloads that change a state as they go in."""
+        for entry in zigbee_entries(recording):
+            if isinstance(entry, ForeignMessage):
+                self._zigbee_sent += 1
+                now = time.monotonic()
+                if (
+                    entry.event != "heartbeat"
+                    and self._raw_shown < RAW_SHOWN
+                    and now - self._raw_last >= RAW_EVERY
+                ):
+                    self._raw_shown += 1
+                    self._raw_last = now
+                    payload = entry.payload.decode("utf-8")
+                    self.say(f"  {self.local(entry.ts)}  in: {entry.topic} {payload}")
+            yield entry
+
     def _progress(self, progress: PublishProgress) -> None:
         if progress.event_time is None:
             return
@@ -384,6 +442,11 @@ class Demo:
             f"  published         {published.sent:,} messages: {good:,} events and "
             f"{published.malformed} malformed lines (to show the dead-letter path)"
         )
+        if self.args.sensors == "zigbee":
+            self.say(
+                f"  as Zigbee2MQTT    {self._zigbee_sent:,} of them (each report also says "
+                "its device is alive: a heartbeat event)"
+            )
         self.say(f"  events classified {events:,.0f}")
         self.say(f"  dead letters      {dead:,.0f} (bad input, set aside with the reason)")
         self.say(f"  raw alarms        {raw:,.0f} (what a conventional alarm system would sound)")
