@@ -170,3 +170,66 @@ def test_a_door_opened_at_night_by_its_last_seen_time_is_paged_as_wandering(
     [evidence] = wandering.json()["events"]
     assert evidence.startswith("z2m:")
     assert evidence.endswith(":contact")
+
+
+VS373_RULES = """\
+version: 1
+sites:
+  {site}:
+    timezone: Europe/Amsterdam
+    rooms:
+      kamer1: {{}}
+    sources:
+      radar:
+        preset: vs373
+        base: {base}
+        devices:
+          kamer1-radar: {{room: kamer1, kind: optical}}
+"""
+
+
+def vs373_fall(local_time: str) -> dict[str, Any]:
+    """A fall alarm as Milesight's trigger report page prints it (keys with spaces, the
+    trigger data inside the device info)."""
+    return {
+        "device info": {
+            "device model": "VS373-868M",
+            "device sn": "6806E51510750004",
+            "time": local_time,
+            "trigger data": {"type": 0, "trigger id": 266, "event": 0, "status": 1},
+        }
+    }
+
+
+@pytest.mark.mqtt
+def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """A VS373 reports a fall at 23:00 local time (no offset: the site's time zone), and the
+    same alarm again 5 s later; a broken report is dead-lettered. The fall is paged once,
+    within the contract's 15 s of its event time, with the radar's event as evidence."""
+    base = f"{names.prefix}-vs373"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(VS373_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([names.pages, DEADLETTER_TOPIC])
+    service.start()
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:00"))
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:05"))
+    client.publish(f"{base}/kamer1-radar", {"device_info": {"time": "2026-11-20 23:00:06"}})
+    [page] = client.wait_for(is_page("fall", "kamer1"))
+    assert NIGHT < page.json()["ts"] <= NIGHT + 15
+    [evidence] = page.json()["events"]
+    assert evidence.startswith("radar:")
+    assert evidence.endswith(":fall")
+    [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+    assert letter.json()["source"] == "radar"
+    assert "(Milesight VS373), device 'kamer1-radar': no trigger_data" in letter.json()["error"]
+    service.stop_by("sigterm")
+    assert audited(audit, "kamer1-radar") == ["fall"]
+    assert len(client.matching(is_page("fall"))) == 1

@@ -350,3 +350,28 @@ def test_the_commented_sources_in_the_example_site_file_load(tmp_path: Path) -> 
     [source] = load_policy(path).sources
     assert source.devices["201-deur"] == DeviceSpec("zonnebloem", "201", "door", "201-deur")
     assert run_check(path) == 0
+
+
+def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: Path) -> None:
+    """The VS373 preset maps to optical events only: another kind is a mistake at its line,
+    and ``ts: received`` is taken instead of the radar's own time."""
+    path = write(
+        tmp_path,
+        """
+        radar:
+          preset: vs373
+          ts: received
+          devices:
+            kamer1-radar: {room: kamer1, kind: optical}
+            kamer2-radar: {room: kamer2, kind: bed}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (11, "sites.zon.sources.radar.devices.kamer2-radar.kind")
+    assert "kind 'bed' is not one that Milesight VS373 devices are mapped to: use optical" in (
+        error.message
+    )
+    path.write_text(path.read_text().replace("kind: bed", "kind: optical"))
+    [source] = load_policy(path).sources
+    assert (source.preset, source.base, source.ts.field) == ("vs373", "vs373", None)
+    assert run_check(path) == 0

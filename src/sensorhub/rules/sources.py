@@ -215,9 +215,12 @@ class NamesRules(Strict):
         return self
 
 
+#: ``ts: received`` (the time of receipt), as written: no field (a real one is never empty).
+RECEIVED: Final = TsRules.model_construct(field="", format="unix", timezone=None)
+
+
 def _received(value: Any) -> Any:
-    """``ts: received`` (the time of receipt) is the default: no field."""
-    return None if value == "received" else value
+    return RECEIVED if value == "received" else value
 
 
 class SourceRules(Strict):
@@ -240,7 +243,8 @@ class SourceRules(Strict):
     ts: Annotated[TsRules | None, BeforeValidator(_received)] = Field(
         None,
         description="Where the events' time comes from: received (when sensorhub received "
-        "the message), or {field, format, timezone}.",
+        "the message; the default, but for a preset whose payloads carry their time), or "
+        "{field, format, timezone}.",
     )
     names: NamesRules | None = Field(
         None,
@@ -325,8 +329,11 @@ class SourceRules(Strict):
         own = (rule.kind for rule in self.fields.values() if rule.kind not in (ANY, *preset))
         return (*preset, *dict.fromkeys(own))
 
-    def spec(self, name: str, site: str, rooms: Iterable[str] = ()) -> SourceSpec:
-        """This source compiled, as source ``name`` of ``site``."""
+    def spec(
+        self, name: str, site: str, rooms: Iterable[str] = (), timezone: str = "UTC"
+    ) -> SourceSpec:
+        """This source compiled, as source ``name`` of ``site`` (whose local time is that of
+        ``timezone``)."""
         preset = PRESETS[self.preset]
         rules = {
             kind: tuple(
@@ -341,9 +348,12 @@ class SourceRules(Strict):
             kind = ANY_KIND if own.kind == ANY else own.kind
             kept = tuple(rule for rule in rules.get(kind, ()) if rule.field != field)
             rules[kind] = (*kept, own.rule(field))
-        ts = (
-            TsSpec() if self.ts is None else TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
-        )
+        if self.ts is None and preset.ts_field is not None:
+            ts = TsSpec(preset.ts_field, "rfc3339", timezone)  # the device's local time
+        elif self.ts is None or not self.ts.field:  # ts: received
+            ts = TsSpec()
+        else:
+            ts = TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
         return SourceSpec(
             name=name,
             preset=self.preset,

@@ -72,6 +72,7 @@ class _Source:
         "ignored_suffixes",
         "named",
         "prefix",
+        "read",
         "rules",
         "spec",
         "title",
@@ -80,7 +81,9 @@ class _Source:
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.prefix = spec.base + "/"
-        self.title = PRESETS[spec.preset].title if spec.preset in PRESETS else spec.preset
+        preset = PRESETS.get(spec.preset)
+        self.title = spec.preset if preset is None else preset.title
+        self.read = parse_object if preset is None else preset.reader
         shared = spec.rules.get(ANY_KIND, ())
         self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
         self.devices = {
@@ -168,7 +171,7 @@ class SourceMap:
                 else:
                     self._state(_Job(source, rest, device, topic, payload, received_at, out))
                 return out
-            if rest.endswith(_AVAILABILITY):
+            if rest.endswith(_AVAILABILITY) and source.spec.availability:
                 name = rest[: -len(_AVAILABILITY)]
                 device = source.device(name)
                 if device is not None:  # retained too: the broker keeps it current
@@ -210,7 +213,7 @@ class SourceMap:
         return out
 
     def _state(self, job: _Job) -> None:
-        parsed = parse_object(job.payload)
+        parsed = job.source.read(job.payload)
         if isinstance(parsed, str):
             job.refuse(parsed)
             return

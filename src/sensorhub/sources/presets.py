@@ -10,11 +10,16 @@ documentation in docs/sources.md); the mapper does not change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from sensorhub.codec.payload import parse_object
+from sensorhub.codec.show import show_value
 from sensorhub.sources.spec import NO_EVENT, FieldRule, value_key
+
+#: How a preset reads a payload: the fields its field rules read, or why there are none.
+Reader = Callable[[bytes], dict[str, Any] | str]
 
 #: The kind a field rule applies to whatever the device's kind (device health).
 ANY_KIND: Final = "*"
@@ -28,7 +33,12 @@ class Preset:
     """A family of devices: ``title`` for messages, the usual ``base`` topic, the ``rules`` per
     kind (``ANY_KIND``: for every kind), the payloads of ``<device>/availability`` and the
     events they become, the topic levels under a device that are not its state, and the topics
-    under the base that belong to the bridge, not to a device."""
+    under the base that belong to the bridge, not to a device.
+
+    ``reader`` turns a payload into the fields the rules read (a JSON object as it is, or a
+    vendor's nested report flattened); ``ts_field``, if set, is the field holding the events'
+    time, written in the site's local time without an offset (the default of the source's
+    ``ts``)."""
 
     name: str
     title: str
@@ -37,6 +47,8 @@ class Preset:
     availability: Mapping[str, str]
     ignored_suffixes: tuple[str, ...]
     ignored_first: tuple[str, ...]
+    reader: Reader = parse_object
+    ts_field: str | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -102,5 +114,103 @@ ZIGBEE2MQTT: Final = Preset(
     ignored_first=("bridge",),
 )
 
+
+# Milesight VS373 fall-detection radar, trigger reports:
+# https://www.milesight.com/docs/en/vs373/topic/trigger-report.html
+#: ``trigger_data.event`` codes, by the name of the field the reader makes of them.
+VS373_EVENTS: Final = {
+    0: "fall",
+    1: "motionless",
+    2: "dwell",
+    3: "out_of_bed",
+    4: "occupancy",
+    5: "vacant",
+    6: "bradycardia",
+    7: "tachypnea",
+    8: "lying",
+}
+#: ``trigger_data.status`` codes, as the value of that field.
+VS373_STATUS: Final = {1: "alarm", 2: "resolve", 3: "ignore", 4: "status_report"}
+
+
+def _spelt(report: Mapping[str, Any], key: str) -> Any:
+    """``report[key]``, or as the vendor's own examples also spell it, with spaces."""
+    value = report.get(key)
+    return report.get(key.replace("_", " ")) if value is None else value
+
+
+def _coded(value: Any, codes: Mapping[int, str]) -> str | None:
+    return codes.get(value) if type(value) is int else None
+
+
+def read_vs373(payload: bytes) -> dict[str, Any] | str:
+    """A VS373 trigger report as one field named after its event (``fall``, ``out_of_bed``,
+    ...) holding its status (``alarm``, ``resolve``, ...), and ``time`` (``device_info.time``).
+
+    Milesight's examples write ``device_info``/``trigger_data`` and ``device info``/``trigger
+    data``, the latter inside ``device info``: all are read."""
+    parsed = parse_object(payload)
+    if isinstance(parsed, str):
+        return parsed
+    info = _spelt(parsed, "device_info")
+    trigger = _spelt(parsed, "trigger_data")
+    if trigger is None and isinstance(info, dict):
+        trigger = _spelt(info, "trigger_data")
+    if not isinstance(trigger, dict):
+        return "no trigger_data object: a VS373 trigger report has one, with its event and status"
+    event, status = trigger.get("event"), trigger.get("status")
+    name = _coded(event, VS373_EVENTS)
+    if name is None:
+        codes = ", ".join(f"{code} {name}" for code, name in VS373_EVENTS.items())
+        return f"trigger_data.event is {show_value(event)}, not one of {codes}"
+    state = _coded(status, VS373_STATUS)
+    if state is None:
+        codes = ", ".join(f"{code} {state}" for code, state in VS373_STATUS.items())
+        return f"trigger_data.status is {show_value(status)}, not one of {codes}"
+    fields: dict[str, Any] = {name: state}
+    if isinstance(info, dict) and "time" in info:
+        fields["time"] = info["time"]
+    return fields
+
+
+def _trigger(event: str, slot: str, alarm: str, resolve: str = NO_EVENT) -> FieldRule:
+    """A VS373 event's field: its alarm and resolve; ignore and status reports are no event."""
+    values = {"alarm": alarm, "resolve": resolve, "ignore": NO_EVENT, "status_report": NO_EVENT}
+    return FieldRule(
+        event,
+        slot,
+        ", ".join(repr(status) for status in values),
+        {value_key(status): outcome for status, outcome in values.items()},
+    )
+
+
+VS373: Final = Preset(
+    name="vs373",
+    title="Milesight VS373",
+    base="vs373",
+    rules={
+        "optical": (
+            # a fall's resolve is not the resident up again: it stops nothing (staff acknowledge)
+            _trigger("fall", "fall", "fall"),
+            _trigger("lying", "lying", "on_floor"),
+            # the out-of-bed alarm resolves when the resident is back in bed
+            _trigger("out_of_bed", "bed", "out_of_bed", "in_bed"),
+            # occupancy and vacant are one state: someone came in, the room is empty
+            _trigger("occupancy", "presence", "entered_room"),
+            _trigger("vacant", "presence", "no_person"),
+            # no event of the contract: a site maps them under fields if it wants them
+            *(
+                _trigger(event, event, NO_EVENT)
+                for event in ("motionless", "dwell", "bradycardia", "tachypnea")
+            ),
+        ),
+    },
+    availability={},
+    ignored_suffixes=(),
+    ignored_first=(),
+    reader=read_vs373,
+    ts_field="time",
+)
+
 #: The presets by name.
-PRESETS: Final[Mapping[str, Preset]] = {ZIGBEE2MQTT.name: ZIGBEE2MQTT}
+PRESETS: Final[Mapping[str, Preset]] = {preset.name: preset for preset in (ZIGBEE2MQTT, VS373)}
