@@ -375,3 +375,20 @@ def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: P
     [source] = load_policy(path).sources
     assert (source.preset, source.base, source.ts.field) == ("vs373", "vs373", None)
     assert run_check(path) == 0
+
+
+@pytest.mark.parametrize("title", ["## Milesight VS373"])
+def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) -> None:
+    """A preset's section of docs/sources.md: its source and its fields: examples, copied under
+    a site's sources:, are valid as written."""
+    text = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    section = text.split(title, 1)[1].split("\n## ", 1)[0]
+    source, *more = (block.split("```", 1)[0] for block in section.split("```yaml\n")[1:])
+    rooms = "    rooms: {kamer1: {}, kamer2: {}}\n    sources:\n"
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "version: 1\nsites:\n  zon:\n" + rooms + source + "".join(more), encoding="utf-8"
+    )
+    [spec] = load_policy(path).sources
+    assert len(spec.devices) >= 1
+    assert run_check(path) == 0
