@@ -10,8 +10,8 @@ availability message, with the fields real devices add (battery, voltage, linkqu
 many Milesight VS373 trigger reports of a radar in each room (both spellings of their keys, the
 time in local time). Times, in the same run, best of ``--repeat`` passes each:
 
-- ``SourceMap.map`` on every message of each preset (what the engine runs on a source's message: topic lookup,
-  JSON, field rules, table of last states, ids; a fresh table each pass);
+- ``SourceMap.map`` on every message of each preset (what the engine runs on a source's
+  message: topic lookup, JSON, field rules, table of last states, ids; a fresh table each pass);
 - ``decode_mqtt`` on as many native payloads of the same devices (the baseline: what serve runs
   on a message under ``care/``);
 - the engine's round on both streams, classification included, for scale.
