@@ -8,7 +8,8 @@ as Zigbee2MQTT publishes them: door and motion states (a change one time in four
 state with another link quality: a repeat, no event), button presses, and now and then an
 availability message, with the fields real devices add (battery, voltage, linkquality); and as
 many Milesight VS373 trigger reports of a radar in each room (both spellings of their keys, the
-time in local time). Times, in the same run, best of ``--repeat`` passes each:
+time in local time), and as many Home Assistant statestream states of a door sensor in each
+room. Times, in the same run, best of ``--repeat`` passes each:
 
 - ``SourceMap.map`` on every message of each preset (what the engine runs on a source's
   message: topic lookup, JSON, field rules, table of last states, ids; a fresh table each pass);
@@ -65,6 +66,17 @@ def rule_file(rooms: int) -> RuleFile:
                     "rooms": {f"kamer{room}": {} for room in range(rooms)},
                     "sources": {
                         "z2m": {"preset": "zigbee2mqtt", "devices": devices},
+                        "ha": {
+                            "preset": "homeassistant",
+                            "devices": {
+                                f"binary_sensor.kamer{room}_deur": {
+                                    "room": f"kamer{room}",
+                                    "kind": "door",
+                                    "device": f"kamer{room}-ha-deur",
+                                }
+                                for room in range(rooms)
+                            },
+                        },
                         "radar": {
                             "preset": "vs373",
                             "devices": {
@@ -150,6 +162,23 @@ def vs373_streams(rooms: int, count: int) -> tuple[list[Message], list[Message]]
     return radar, native
 
 
+def statestream_streams(rooms: int, count: int) -> tuple[list[Message], list[Message]]:
+    """Home Assistant statestream states of a door sensor in each room (plain on/off), and
+    native messages of the same events."""
+    rng = random.Random(2024)
+    ha: list[Message] = []
+    native: list[Message] = []
+    for i in range(count):
+        room = rng.randrange(rooms)
+        state = rng.choice(("on", "off"))
+        at = T0 + i * 0.01
+        topic = f"homeassistant/binary_sensor/kamer{room}_deur/state"
+        ha.append(Message(topic, state.encode(), at))
+        event = "open" if state == "on" else "closed"
+        native.append(native_message(room, "door", f"kamer{room}-ha-deur", event, at))
+    return ha, native
+
+
 def native_message(room: int, kind: str, device: str, event: str, at: float) -> Message:
     payload = json.dumps({"ts": at, "event": event, "id": f"{device}-{at:.2f}"}).encode()
     return Message(f"care/{SITE}/kamer{room}/{kind}/{device}", payload, at)
@@ -176,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     specs = policy.sources
     z2m, native = streams(args.rooms, args.messages)
     radar, native_radar = vs373_streams(args.rooms, args.messages)
+    ha, native_ha = statestream_streams(args.rooms, args.messages)
     n = len(z2m)
     load_before = os.getloadavg()[0]
 
@@ -210,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("native payload -> event (decode_mqtt, baseline)", run_decode(native), "events"),
         ("vs373 -> events (SourceMap.map)", run_map(radar), "events"),
         ("native optical payload -> event (decode_mqtt)", run_decode(native_radar), "events"),
+        ("homeassistant -> events (SourceMap.map)", run_map(ha), "events"),
+        ("native door payload -> event (decode_mqtt)", run_decode(native_ha), "events"),
         ("engine round, zigbee2mqtt messages", run_engine(z2m), "pages"),
         ("engine round, native messages", run_engine(native), "pages"),
     ]:
@@ -222,15 +254,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(machine()))
     print(f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average)")
     print(
-        f"stream   : {n} messages each, {args.rooms} rooms x (door, motion, button; radar), "
-        f"best of {args.repeat}"
+        f"stream   : {n} messages a preset, {args.rooms} rooms x (door, motion, button; "
+        f"radar; HA door), best of {args.repeat}"
     )
     print()
     width = max(len(label) for label, _, _ in rows)
     for label, seconds, _ in rows:
         print(f"{label:<{width}}  {seconds / n * 1e6:7.2f} µs/message")
     print()
-    for preset, (mapped, decoded) in (("zigbee2mqtt", (0, 1)), ("vs373", (2, 3))):
+    presets = (("zigbee2mqtt", (0, 1)), ("vs373", (2, 3)), ("homeassistant", (4, 5)))
+    for preset, (mapped, decoded) in presets:
         mapping, decoding = rows[mapped][1] / n * 1e6, rows[decoded][1] / n * 1e6
         verdict = "under" if mapping < 10 else "OVER"
         print(

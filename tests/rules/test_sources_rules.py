@@ -377,7 +377,7 @@ def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: P
     assert run_check(path) == 0
 
 
-@pytest.mark.parametrize("title", ["## Milesight VS373"])
+@pytest.mark.parametrize("title", ["## Milesight VS373", "## Home Assistant"])
 def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) -> None:
     """A preset's section of docs/sources.md: its source and its fields: examples, copied under
     a site's sources:, are valid as written."""
@@ -392,3 +392,22 @@ def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) ->
     [spec] = load_policy(path).sources
     assert len(spec.devices) >= 1
     assert run_check(path) == 0
+
+
+def test_a_home_assistant_source_takes_binary_sensors_of_its_kinds(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        ha:
+          preset: homeassistant
+          devices:
+            binary_sensor.kamer1_deur: {room: kamer1, kind: door}
+            binary_sensor.kamer2_knop: {room: kamer2, kind: call}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (
+        10,
+        "sites.zon.sources.ha.devices.binary_sensor.kamer2_knop.kind",
+    )
+    assert "use door, motion, bed" in error.message

@@ -70,6 +70,7 @@ class _Source:
         "devices",
         "ignored_first",
         "ignored_suffixes",
+        "name_of",
         "named",
         "prefix",
         "read",
@@ -84,6 +85,7 @@ class _Source:
         preset = PRESETS.get(spec.preset)
         self.title = spec.preset if preset is None else preset.title
         self.read = parse_object if preset is None else preset.reader
+        self.name_of = None if preset is None else preset.name_of
         shared = spec.rules.get(ANY_KIND, ())
         self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
         self.devices = {
@@ -163,13 +165,16 @@ class SourceMap:
                 continue
             first = first or source
             rest = topic[len(source.prefix) :]
-            device = source.device(rest)
+            name = rest if source.name_of is None else source.name_of(rest)
+            if name is None:  # a topic of the source that is no device's state
+                return Mapped(source.spec.name)
+            device = source.device(name)
             if device is not None:
                 out = Mapped(source.spec.name)
                 if retained:  # a state kept by the broker may be hours old: no event now
                     out.retained = True
                 else:
-                    self._state(_Job(source, rest, device, topic, payload, received_at, out))
+                    self._state(_Job(source, name, device, topic, payload, received_at, out))
                 return out
             if rest.endswith(_AVAILABILITY) and source.spec.availability:
                 name = rest[: -len(_AVAILABILITY)]
@@ -193,7 +198,11 @@ class SourceMap:
         rest = topic[len(source.prefix) :]
         if rest.split("/", 1)[0] in source.ignored_first or rest.endswith(source.ignored_suffixes):
             return out
-        name = rest.removesuffix(_AVAILABILITY)
+        name = (
+            rest.removesuffix(_AVAILABILITY)
+            if source.name_of is None
+            else source.name_of(rest) or rest
+        )
         if spec.unknown_devices == "deadletter" and not retained:
             out.dead_letters.append(
                 dead_letter(

@@ -36,9 +36,11 @@ class Preset:
     under the base that belong to the bridge, not to a device.
 
     ``reader`` turns a payload into the fields the rules read (a JSON object as it is, or a
-    vendor's nested report flattened); ``ts_field``, if set, is the field holding the events'
-    time, written in the site's local time without an offset (the default of the source's
-    ``ts``)."""
+    vendor's nested report flattened); ``name_of``, for topics that are not
+    ``<base>/<device>``, turns the topic after the base into the device's name (None: a topic
+    of the source that is no device's state, not read); ``ts_field``, if set, is the field
+    holding the events' time, written in the site's local time without an offset (the default
+    of the source's ``ts``)."""
 
     name: str
     title: str
@@ -48,6 +50,7 @@ class Preset:
     ignored_suffixes: tuple[str, ...]
     ignored_first: tuple[str, ...]
     reader: Reader = parse_object
+    name_of: Callable[[str], str | None] | None = None
     ts_field: str | None = None
 
     @property
@@ -212,5 +215,64 @@ VS373: Final = Preset(
     ts_field="time",
 )
 
+
+# Home Assistant's MQTT Statestream: https://www.home-assistant.io/integrations/mqtt_statestream/
+#: The longest state Home Assistant keeps (its states are at most 255 characters).
+_HA_STATE_MAX: Final = 255
+
+
+def statestream_entity(rest: str) -> str | None:
+    """``binary_sensor/kamer1_deur/state`` -> ``binary_sensor.kamer1_deur``; None for the other
+    topics of an entity (its attributes, last_changed, last_updated) and of the base."""
+    domain, _, tail = rest.partition("/")
+    object_id, _, level = tail.partition("/")
+    if level != "state" or not domain or not object_id:
+        return None
+    return f"{domain}.{object_id}"
+
+
+def read_statestream(payload: bytes) -> dict[str, Any] | str:
+    """A statestream state (plain text, such as ``on``) as the field ``state``."""
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "not UTF-8 text: Home Assistant's statestream sends a state as plain text (on, off)"
+    if len(text) > _HA_STATE_MAX:
+        return f"a state of {len(text)} characters, not a Home Assistant state (at most 255)"
+    return {"state": text}
+
+
+def _ha_state(on: str, off: str) -> FieldRule:
+    """A binary sensor's state; unavailable (its device is gone) is a fault."""
+    values = {"on": on, "off": off, "unavailable": "fault", "unknown": NO_EVENT}
+    return FieldRule(
+        "state",
+        "state",
+        ", ".join(repr(value) for value in values),
+        {value_key(value): event for value, event in values.items()},
+    )
+
+
+HOME_ASSISTANT: Final = Preset(
+    name="homeassistant",
+    title="Home Assistant statestream",
+    base="homeassistant",
+    rules={
+        # device_class door, window, opening: on is open
+        "door": (_ha_state("open", "closed"),),
+        # device_class motion, presence
+        "motion": (_ha_state("motion", "no_motion"),),
+        # device_class occupancy (a bed occupancy sensor)
+        "bed": (_ha_state("occupied", "vacated"),),
+    },
+    availability={},
+    ignored_suffixes=(),
+    ignored_first=(),
+    reader=read_statestream,
+    name_of=statestream_entity,
+)
+
 #: The presets by name.
-PRESETS: Final[Mapping[str, Preset]] = {preset.name: preset for preset in (ZIGBEE2MQTT, VS373)}
+PRESETS: Final[Mapping[str, Preset]] = {
+    preset.name: preset for preset in (ZIGBEE2MQTT, VS373, HOME_ASSISTANT)
+}
