@@ -348,8 +348,9 @@ class SourceRules(Strict):
             kind = ANY_KIND if own.kind == ANY else own.kind
             kept = tuple(rule for rule in rules.get(kind, ()) if rule.field != field)
             rules[kind] = (*kept, own.rule(field))
-        if self.ts is None and preset.ts_field is not None:
-            ts = TsSpec(preset.ts_field, "rfc3339", timezone)  # the device's local time
+        if self.ts is None and preset.ts is not None:  # a local time is the site's
+            local = preset.ts.format == "rfc3339" and preset.ts.timezone is None
+            ts = dataclasses.replace(preset.ts, timezone=timezone) if local else preset.ts
         elif self.ts is None or not self.ts.field:  # ts: received
             ts = TsSpec()
         else:

@@ -10,16 +10,28 @@ documentation in docs/sources.md); the mapper does not change.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sensorhub.codec.payload import parse_object
 from sensorhub.codec.show import show_value
-from sensorhub.sources.spec import NO_EVENT, FieldRule, value_key
+from sensorhub.sources.spec import NO_EVENT, FieldRule, TsSpec, value_key
 
-#: How a preset reads a payload: the fields its field rules read, or why there are none.
-Reader = Callable[[bytes], dict[str, Any] | str]
+#: How a preset reads a payload (and the topic after the base it came on): the fields its
+#: field rules read, or why there are none.
+Reader = Callable[[str, bytes], dict[str, Any] | str]
+#: What a preset's ``name_of`` says of a topic whose payload names the device (Frigate's
+#: events): its reader puts the device's name in the field :data:`DEVICE_FIELD`.
+IN_PAYLOAD: Final = ""
+DEVICE_FIELD: Final = "\0device"
+
+
+def read_json(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A payload that is one JSON object, as it is."""
+    return parse_object(payload)
+
 
 #: The kind a field rule applies to whatever the device's kind (device health).
 ANY_KIND: Final = "*"
@@ -38,9 +50,11 @@ class Preset:
     ``reader`` turns a payload into the fields the rules read (a JSON object as it is, or a
     vendor's nested report flattened); ``name_of``, for topics that are not
     ``<base>/<device>``, turns the topic after the base into the device's name (None: a topic
-    of the source that is no device's state, not read); ``ts_field``, if set, is the field
-    holding the events' time, written in the site's local time without an offset (the default
-    of the source's ``ts``)."""
+    of the source that is no device's state, not read; :data:`IN_PAYLOAD`: the reader finds
+    it); ``ts`` is the default of the source's ``ts`` (an ``rfc3339`` one without a time zone
+    is in the site's); ``available`` is a topic level under the base whose availability is
+    that of every device of the source; ``zones`` makes, for a role a camera's zone can have
+    (``bed``, ``door``), the field rule of a zone of that name."""
 
     name: str
     title: str
@@ -49,9 +63,11 @@ class Preset:
     availability: Mapping[str, str]
     ignored_suffixes: tuple[str, ...]
     ignored_first: tuple[str, ...]
-    reader: Reader = parse_object
+    reader: Reader = read_json
     name_of: Callable[[str], str | None] | None = None
-    ts_field: str | None = None
+    ts: TsSpec | None = None
+    available: str | None = None
+    zones: Mapping[str, Callable[[str], FieldRule]] = dataclasses.field(default_factory=dict)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -146,7 +162,7 @@ def _coded(value: Any, codes: Mapping[int, str]) -> str | None:
     return codes.get(value) if type(value) is int else None
 
 
-def read_vs373(payload: bytes) -> dict[str, Any] | str:
+def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
     """A VS373 trigger report as one field named after its event (``fall``, ``out_of_bed``,
     ...) holding its status (``alarm``, ``resolve``, ...), and ``time`` (``device_info.time``).
 
@@ -212,7 +228,7 @@ VS373: Final = Preset(
     ignored_suffixes=(),
     ignored_first=(),
     reader=read_vs373,
-    ts_field="time",
+    ts=TsSpec("time", "rfc3339"),  # the radar's local time
 )
 
 
@@ -231,7 +247,7 @@ def statestream_entity(rest: str) -> str | None:
     return f"{domain}.{object_id}"
 
 
-def read_statestream(payload: bytes) -> dict[str, Any] | str:
+def read_statestream(rest: str, payload: bytes) -> dict[str, Any] | str:
     """A statestream state (plain text, such as ``on``) as the field ``state``."""
     try:
         text = payload.decode("utf-8").strip()
