@@ -377,7 +377,7 @@ def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: P
     assert run_check(path) == 0
 
 
-@pytest.mark.parametrize("title", ["## Milesight VS373", "## Home Assistant"])
+@pytest.mark.parametrize("title", ["## Milesight VS373", "## Home Assistant", "## Frigate"])
 def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) -> None:
     """A preset's section of docs/sources.md: its source and its fields: examples, copied under
     a site's sources:, are valid as written."""
@@ -411,3 +411,36 @@ def test_a_home_assistant_source_takes_binary_sensors_of_its_kinds(tmp_path: Pat
         "sites.zon.sources.ha.devices.binary_sensor.kamer2_knop.kind",
     )
     assert "use door, motion, bed" in error.message
+
+
+def test_camera_zones_are_a_frigate_cameras_and_are_bed_or_door(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        nvr:
+          preset: frigate
+          devices:
+            kamer1: {room: kamer1, kind: optical, zones: {kamer1_bed: bed, kamer1_deur: door}}
+            kamer2: {room: kamer2, kind: optical, zones: {kamer2_bad: bathroom}}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (10, "sites.zon.sources.nvr.devices.kamer2.zones.kamer2_bad")
+    assert "must be bed or door" in error.message
+    path.write_text(path.read_text().replace("kamer2_bad: bathroom", "kamer2_bed: bed"))
+    [source] = load_policy(path).sources
+    assert source.devices["kamer1"].zones == (("kamer1_bed", "bed"), ("kamer1_deur", "door"))
+    assert run_check(path) == 0
+
+    path = write(
+        tmp_path,
+        """
+        z2m:
+          preset: zigbee2mqtt
+          devices:
+            kamer1-deur: {room: kamer1, kind: door, zones: {deur: door}}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (9, "sites.zon.sources.z2m.devices.kamer1-deur.zones")
+    assert "Zigbee2MQTT devices have no zones: zones are a Frigate camera's" in error.message

@@ -60,6 +60,12 @@ class DeviceRules(Strict):
         max_length=64,
         description="Its contract device name; the device's own name if that can be one.",
     )
+    zones: dict[str, Literal["bed", "door"]] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="A camera's zones (Frigate) by name: bed (in_bed, out_of_bed) or door "
+        "(entered_room, left_room).",
+    )
 
 
 class TsRules(Strict):
@@ -308,6 +314,12 @@ class SourceRules(Strict):
                     "use " + ", ".join(kinds) + " (or map a field for it under fields)",
                     device.kind,
                 )
+            if device.zones and not preset.zones:
+                problems.add(
+                    ("devices", name, "zones"),
+                    f"{preset.title} devices have no zones: zones are a Frigate camera's",
+                    device.zones,
+                )
             contract_name = device.device or name
             if not NAME_RE.fullmatch(contract_name):
                 problems.add(
@@ -360,7 +372,13 @@ class SourceRules(Strict):
             preset=self.preset,
             base=self.topic_base,
             devices={
-                own: DeviceSpec(site, device.room, device.kind, device.device or own)
+                own: DeviceSpec(
+                    site,
+                    device.room,
+                    device.kind,
+                    device.device or own,
+                    tuple(sorted(device.zones.items())),
+                )
                 for own, device in self.devices.items()
             },
             rules=rules,

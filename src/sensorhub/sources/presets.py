@@ -288,7 +288,138 @@ HOME_ASSISTANT: Final = Preset(
     name_of=statestream_entity,
 )
 
+
+# Frigate NVR: https://docs.frigate.video/integrations/mqtt/ (frigate/events,
+# frigate/<camera>/<object>, frigate/available)
+#: The events' topic (the camera is in the payload) and the object counted per camera.
+FRIGATE_EVENTS: Final = "events"
+FRIGATE_PERSON: Final = "person"
+_FRIGATE_TYPES: Final = ("new", "update", "end")
+#: A tracked person's passage through a zone, per Frigate event type (the value of the field
+#: ``zone:<name>`` the reader makes): seen first in it, come into it, gone out of it, lost in it
+ZONE_NEW, ZONE_ENTERED, ZONE_LEFT, ZONE_ENDED = "new", "entered", "left", "ended"
+
+
+def frigate_topic(rest: str) -> str | None:
+    """``events``: a device named in the payload; ``<camera>/person``: that camera's count of
+    persons; every other topic (snapshots, other objects, stats, reviews) is not read."""
+    if rest == FRIGATE_EVENTS:
+        return IN_PAYLOAD
+    camera, _, obj = rest.partition("/")
+    return camera if obj == FRIGATE_PERSON and camera else None
+
+
+def _zones(tracked: Mapping[str, Any], key: str) -> list[Any]:
+    zones = tracked.get(key)
+    return zones if isinstance(zones, list) else []
+
+
+def read_frigate(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A Frigate event as its camera (:data:`DEVICE_FIELD`), ``frame_time`` and, for a person,
+    a field ``zone:<name>`` for each zone it came into, went out of or was lost in; or a count
+    of persons as ``persons`` (``none``, ``one``, ``several``)."""
+    if rest != FRIGATE_EVENTS:
+        text = payload.strip()
+        if not text.isdigit() or len(text) > 6:
+            shown = show_value(text.decode("utf-8", "replace"))
+            return f"the count of persons is {shown}, not a whole number"
+        count = int(text)
+        return {"persons": "none" if count == 0 else "one" if count == 1 else "several"}
+    parsed = parse_object(payload)
+    if isinstance(parsed, str):
+        return parsed
+    kind, after, before = parsed.get("type"), parsed.get("after"), parsed.get("before")
+    if kind not in _FRIGATE_TYPES:
+        return f"type is {show_value(kind)}, not 'new', 'update' or 'end'"
+    if not isinstance(after, dict) or not isinstance(after.get("camera"), str):
+        return "after is not an object with the camera (a Frigate event has one)"
+    fields: dict[str, Any] = {DEVICE_FIELD: after["camera"]}
+    if "frame_time" in after:
+        fields["frame_time"] = after["frame_time"]
+    if after.get("label") != FRIGATE_PERSON or after.get("false_positive") is True:
+        return fields  # another object (a cat, a car): nothing of a person
+    now = _zones(after, "current_zones")
+    was = _zones(before, "current_zones") if isinstance(before, dict) else []
+    if kind == "new":
+        for zone in (*_zones(after, "entered_zones"), *now):
+            fields[f"zone:{zone}"] = ZONE_NEW
+    elif kind == "update":
+        for zone in now:
+            if zone not in was:
+                fields[f"zone:{zone}"] = ZONE_ENTERED
+        for zone in was:
+            if zone not in now:
+                fields[f"zone:{zone}"] = ZONE_LEFT
+    else:
+        for zone in now:
+            fields[f"zone:{zone}"] = ZONE_ENDED
+    return fields
+
+
+def _zone_rule(zone: str, slot: str, outcomes: Mapping[str, str], *, repeats: bool) -> FieldRule:
+    return FieldRule(
+        f"zone:{zone}",
+        slot,
+        ", ".join(repr(passage) for passage in outcomes),
+        {value_key(passage): outcome for passage, outcome in outcomes.items()},
+        repeats=repeats,
+    )
+
+
+def _bed_zone(zone: str) -> FieldRule:
+    """A person seen first in the bed zone or come into it is in bed, gone out of it out of
+    bed; one lost in it (under the blanket) is still in bed."""
+    outcomes = {
+        ZONE_NEW: "in_bed",
+        ZONE_ENTERED: "in_bed",
+        ZONE_LEFT: "out_of_bed",
+        ZONE_ENDED: NO_EVENT,
+    }
+    return _zone_rule(zone, "bed", outcomes, repeats=False)
+
+
+def _door_zone(zone: str) -> FieldRule:
+    """A person seen first at the door came in; one lost at the door went out; each passage is
+    an event (two people leaving one after the other)."""
+    outcomes = {
+        ZONE_NEW: "entered_room",
+        ZONE_ENTERED: NO_EVENT,
+        ZONE_LEFT: NO_EVENT,
+        ZONE_ENDED: "left_room",
+    }
+    return _zone_rule(zone, "door", outcomes, repeats=True)
+
+
+FRIGATE: Final = Preset(
+    name="frigate",
+    title="Frigate",
+    base="frigate",
+    rules={
+        "optical": (
+            FieldRule(
+                "persons",
+                "persons",
+                "a whole number",
+                {
+                    value_key("none"): "no_person",
+                    value_key("one"): NO_EVENT,
+                    value_key("several"): "multiple_persons",
+                },
+            ),
+        ),
+    },
+    availability={"online": "heartbeat", "offline": "fault"},
+    # frigate/<zone>/person counts a zone's persons: not a camera, not a device
+    ignored_suffixes=(FRIGATE_PERSON,),
+    ignored_first=(),
+    reader=read_frigate,
+    name_of=frigate_topic,
+    ts=TsSpec("frame_time", "unix", fallback=True),
+    available="available",
+    zones={"bed": _bed_zone, "door": _door_zone},
+)
+
 #: The presets by name.
 PRESETS: Final[Mapping[str, Preset]] = {
-    preset.name: preset for preset in (ZIGBEE2MQTT, VS373, HOME_ASSISTANT)
+    preset.name: preset for preset in (ZIGBEE2MQTT, VS373, HOME_ASSISTANT, FRIGATE)
 }
