@@ -9,7 +9,8 @@ state with another link quality: a repeat, no event), button presses, and now an
 availability message, with the fields real devices add (battery, voltage, linkquality); and as
 many Milesight VS373 trigger reports of a radar in each room (both spellings of their keys, the
 time in local time), and as many Home Assistant statestream states of a door sensor in each
-room. Times, in the same run, best of ``--repeat`` passes each:
+room, and as many Frigate events (and counts) of a camera in each room. Times, in the same
+run, best of ``--repeat`` passes each:
 
 - ``SourceMap.map`` on every message of each preset (what the engine runs on a source's
   message: topic lookup, JSON, field rules, table of last states, ids; a fresh table each pass);
@@ -73,6 +74,17 @@ def rule_file(rooms: int) -> RuleFile:
                                     "room": f"kamer{room}",
                                     "kind": "door",
                                     "device": f"kamer{room}-ha-deur",
+                                }
+                                for room in range(rooms)
+                            },
+                        },
+                        "nvr": {
+                            "preset": "frigate",
+                            "devices": {
+                                f"cam{room}": {
+                                    "room": f"kamer{room}",
+                                    "kind": "optical",
+                                    "zones": {f"cam{room}_bed": "bed", f"cam{room}_deur": "door"},
                                 }
                                 for room in range(rooms)
                             },
@@ -179,6 +191,57 @@ def statestream_streams(rooms: int, count: int) -> tuple[list[Message], list[Mes
     return ha, native
 
 
+def frigate_streams(rooms: int, count: int) -> tuple[list[Message], list[Message]]:
+    """Frigate events of a person in each room's camera going in and out of its bed and door
+    zones (with the fields Frigate sends: box, region, snapshot, scores), one message in ten a
+    count of persons; and native optical messages of the same events."""
+    rng = random.Random(1607)
+    frigate: list[Message] = []
+    native: list[Message] = []
+    zones: list[list[str]] = [[] for _ in range(rooms)]
+    for i in range(count):
+        room = rng.randrange(rooms)
+        at = T0 + i * 0.01
+        camera = f"cam{room}"
+        if i % 10 == 9:
+            persons = rng.choice((0, 1, 2))
+            event = ("no_person", "obstructed", "multiple_persons")[persons]
+            frigate.append(Message(f"frigate/{camera}/person", str(persons).encode(), at))
+            native.append(native_message(room, "optical", camera, event, at))
+            continue
+        before = zones[room]
+        after = rng.choice(([], [f"{camera}_bed"], [f"{camera}_deur"]))
+        zones[room] = after
+        tracked = {
+            "id": f"{T0:.6f}-{room}",
+            "camera": camera,
+            "frame_time": at,
+            "snapshot": {"frame_time": at, "box": [415, 489, 528, 700], "score": 0.77},
+            "label": "person",
+            "sub_label": None,
+            "top_score": 0.95,
+            "false_positive": False,
+            "start_time": T0,
+            "end_time": None,
+            "score": 0.79,
+            "box": [424, 500, 536, 712],
+            "area": 23744,
+            "ratio": 2.11,
+            "region": [264, 450, 667, 853],
+            "entered_zones": after,
+            "stationary": False,
+        }
+        payload = {
+            "type": "update",
+            "before": {**tracked, "current_zones": before},
+            "after": {**tracked, "current_zones": after},
+        }
+        frigate.append(Message("frigate/events", json.dumps(payload).encode(), at))
+        event = "in_bed" if after and after[0].endswith("_bed") else "out_of_bed"
+        native.append(native_message(room, "optical", camera, event, at))
+    return frigate, native
+
+
 def native_message(room: int, kind: str, device: str, event: str, at: float) -> Message:
     payload = json.dumps({"ts": at, "event": event, "id": f"{device}-{at:.2f}"}).encode()
     return Message(f"care/{SITE}/kamer{room}/{kind}/{device}", payload, at)
@@ -206,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     z2m, native = streams(args.rooms, args.messages)
     radar, native_radar = vs373_streams(args.rooms, args.messages)
     ha, native_ha = statestream_streams(args.rooms, args.messages)
+    nvr, native_nvr = frigate_streams(args.rooms, args.messages)
     n = len(z2m)
     load_before = os.getloadavg()[0]
 
@@ -242,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("native optical payload -> event (decode_mqtt)", run_decode(native_radar), "events"),
         ("homeassistant -> events (SourceMap.map)", run_map(ha), "events"),
         ("native door payload -> event (decode_mqtt)", run_decode(native_ha), "events"),
+        ("frigate -> events (SourceMap.map)", run_map(nvr), "events"),
+        ("native optical payload -> event (decode_mqtt) ", run_decode(native_nvr), "events"),
         ("engine round, zigbee2mqtt messages", run_engine(z2m), "pages"),
         ("engine round, native messages", run_engine(native), "pages"),
     ]:
@@ -255,14 +321,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average)")
     print(
         f"stream   : {n} messages a preset, {args.rooms} rooms x (door, motion, button; "
-        f"radar; HA door), best of {args.repeat}"
+        f"radar; HA door; camera), best of {args.repeat}"
     )
     print()
     width = max(len(label) for label, _, _ in rows)
     for label, seconds, _ in rows:
         print(f"{label:<{width}}  {seconds / n * 1e6:7.2f} µs/message")
     print()
-    presets = (("zigbee2mqtt", (0, 1)), ("vs373", (2, 3)), ("homeassistant", (4, 5)))
+    presets = (
+        ("zigbee2mqtt", (0, 1)),
+        ("vs373", (2, 3)),
+        ("homeassistant", (4, 5)),
+        ("frigate", (6, 7)),
+    )
     for preset, (mapped, decoded) in presets:
         mapping, decoding = rows[mapped][1] / n * 1e6, rows[decoded][1] / n * 1e6
         verdict = "under" if mapping < 10 else "OVER"
