@@ -233,3 +233,75 @@ def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
     service.stop_by("sigterm")
     assert audited(audit, "kamer1-radar") == ["fall"]
     assert len(client.matching(is_page("fall"))) == 1
+
+
+FRIGATE_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{resident: {{wanders: true}}}}
+    sources:
+      nvr:
+        preset: frigate
+        base: {base}
+        devices:
+          kamer1: {{room: kamer1, kind: optical, zones: {{kamer1_bed: bed, kamer1_deur: door}}}}
+"""
+
+
+def frigate_event(kind: str, t: float, now: list[str], was: list[str]) -> dict[str, Any]:
+    """A person on camera kamer1, as Frigate's MQTT page gives its events (trimmed)."""
+    tracked = {
+        "id": f"{NIGHT:.6f}-mxklsc",
+        "camera": "kamer1",
+        "frame_time": NIGHT + t,
+        "label": "person",
+        "false_positive": False,
+        "start_time": NIGHT,
+        "end_time": NIGHT + t if kind == "end" else None,
+        "score": 0.79,
+        "box": [424, 500, 536, 712],
+    }
+    return {
+        "type": kind,
+        "before": tracked | {"current_zones": was, "entered_zones": was},
+        "after": tracked | {"current_zones": now, "entered_zones": [*was, *now]},
+    }
+
+
+@pytest.mark.mqtt
+def test_a_frigate_camera_sees_a_wandering_resident_leave_and_is_paged(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """A wandering resident gets out of bed at 23:00 by the frames' time, walks to the door
+    zone and is lost there: left_room, paged as wandering within 30 s of event time. Frigate
+    going offline is a fault of the camera; a count that is no number is dead-lettered."""
+    base = f"{names.prefix}-frigate"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(FRIGATE_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([names.pages, DEADLETTER_TOPIC])
+    service.start()
+    bed, door = ["kamer1_bed"], ["kamer1_deur"]
+    client.publish(f"{base}/events", frigate_event("new", 0, bed, []))
+    client.publish(f"{base}/events", frigate_event("update", 20, [], bed))
+    client.publish(f"{base}/events", frigate_event("update", 25, door, []))
+    client.publish(f"{base}/events", frigate_event("end", 27, door, door))
+    client.publish(f"{base}/kamer1/person", b"two")
+    [page] = client.wait_for(is_page("wandering", "kamer1"))
+    assert NIGHT + 27 <= page.json()["ts"] <= NIGHT + 27 + 30
+    assert all(evidence.startswith("nvr:") for evidence in page.json()["events"])
+    [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+    assert (
+        "source 'nvr' (Frigate), device 'kamer1': the count of persons" in (letter.json()["error"])
+    )
+    client.publish(f"{base}/available", b"offline")
+    wait_until(lambda: "fault" in audited(audit, "kamer1"), "frigate offline taken")
+    service.stop_by("sigterm")
+    assert audited(audit, "kamer1") == ["in_bed", "out_of_bed", "left_room", "fault"]
