@@ -133,3 +133,20 @@ def test_a_retained_count_is_not_taken() -> None:
     mapped = publish(source_map(), "frigate/kamer1/person", "2", retained=True)
     assert mapped.retained
     assert not mapped.events
+
+
+def test_two_sites_on_one_frigate_each_get_their_cameras_availability() -> None:
+    sources = SourceMap(
+        [
+            SourceRules.model_validate(
+                {"preset": "frigate", "devices": {camera: {"room": "kamer1", "kind": "optical"}}}
+            ).spec(name, site, ("kamer1",))
+            for name, site, camera in (("nvr-a", "zon", "cam-a"), ("nvr-b", "hof", "cam-b"))
+        ]
+    )
+    offline = publish(sources, "frigate/available", "offline")
+    assert sorted((e.site, e.device, e.event) for e in offline.events) == [
+        ("hof", "cam-b", "fault"),
+        ("zon", "cam-a", "fault"),
+    ]
+    assert {change[0] for change in offline.changes} == {"nvr-a", "nvr-b"}

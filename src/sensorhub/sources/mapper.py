@@ -169,12 +169,15 @@ class SourceMap:
         if candidates is None:
             return None
         first: tuple[_Source, str] | None = None
+        available: Mapped | None = None
         for source in candidates:
             if not topic.startswith(source.prefix):
                 continue
             rest = topic[len(source.prefix) :]
-            if rest == source.available:  # the availability of all its devices
-                return self._all_available(source, topic, payload, received_at)
+            if rest == source.available:  # every device's, of each source of this base
+                available = available or Mapped(source.spec.name)
+                self._all_available(source, topic, payload, received_at, available)
+                continue
             name = rest if source.name_of is None else source.name_of(rest)
             if name is None:  # a topic of the source that is no device's state
                 return Mapped(source.spec.name)
@@ -203,6 +206,8 @@ class SourceMap:
                     out = Mapped(source.spec.name)
                     self._availability(_Job(source, name, device, topic, payload, received_at, out))
                     return out
+        if available is not None:
+            return available
         if first is None:
             return None
         return self._unknown(*first, topic, payload, received_at, retained=retained)
@@ -245,16 +250,14 @@ class SourceMap:
         return out
 
     def _all_available(
-        self, source: _Source, topic: str, payload: bytes, received_at: float
-    ) -> Mapped:
+        self, source: _Source, topic: str, payload: bytes, received_at: float, out: Mapped
+    ) -> None:
         """The availability of the whole source (Frigate's ``available``): each of its listed
-        devices' (retained too: the broker keeps it current)."""
-        out = Mapped(source.spec.name)
+        devices' (retained too: the broker keeps it current); one dead letter if it is bad."""
         for name, device in source.devices.items():
             self._availability(_Job(source, name, device, topic, payload, received_at, out))
-            if out.dead_letters:  # one is enough: the payload is the same for all
-                break
-        return out
+            if out.dead_letters:  # the payload is the same for all
+                return
 
     def _state(self, job: _Job, rest: str, parsed: dict[str, Any] | str | None = None) -> None:
         if parsed is None:
