@@ -210,7 +210,9 @@ def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
 ) -> None:
     """A VS373 reports a fall at 23:00 local time (no offset: the site's time zone), and the
     same alarm again 5 s later; a broken report is dead-lettered. The fall is paged once,
-    within the contract's 15 s of its event time, with the radar's event as evidence."""
+    within the contract's 15 s of its event time, with the radar's event as evidence. serve is
+    killed and started again with another hash seed: the radar repeating its unresolved alarm
+    is still no new event (the last states came back with the journal)."""
     base = f"{names.prefix}-vs373"
     rules = tmp_path / "rules.yaml"
     rules.write_text(VS373_RULES.format(site=names.site, base=base), encoding="utf-8")
@@ -218,7 +220,7 @@ def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
     service = serve_process(rules)
     service.command += ["--audit", str(audit)]
     client = mqtt_client([names.pages, DEADLETTER_TOPIC])
-    service.start()
+    service.start(seed=SEED_BEFORE)
     client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:00"))
     client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:05"))
     client.publish(f"{base}/kamer1-radar", {"device_info": {"time": "2026-11-20 23:00:06"}})
@@ -230,9 +232,21 @@ def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
     [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
     assert letter.json()["source"] == "radar"
     assert "(Milesight VS373), device 'kamer1-radar': no trigger_data" in letter.json()["error"]
+    wait_until(lambda: "fall" in audited(audit, "kamer1-radar"), "the fall taken")
+
+    service.kill()
+    service.start(seed=SEED_AFTER)
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:20"))
+    lying = {
+        "device_info": {"device_model": "VS373-868M", "time": "2026-11-20 23:00:30"},
+        "trigger_data": {"type": 0, "event": 8, "status": 1},
+    }
+    client.publish(f"{base}/kamer1-radar", lying)
+    wait_until(lambda: "on_floor" in audited(audit, "kamer1-radar"), "the lying alarm taken")
     service.stop_by("sigterm")
-    assert audited(audit, "kamer1-radar") == ["fall"]
-    assert len(client.matching(is_page("fall"))) == 1
+    assert audited(audit, "kamer1-radar") == ["fall", "on_floor"]
+    # one page (sent again after the kill, with its id, if the kill came before it was stored)
+    assert len({page.json()["page_id"] for page in client.matching(is_page("fall"))}) == 1
 
 
 FRIGATE_RULES = """\
