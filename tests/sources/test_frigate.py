@@ -99,7 +99,7 @@ def test_available_is_the_availability_of_every_camera() -> None:
 @pytest.mark.parametrize(
     ("topic", "payload", "reason"),
     [
-        ("frigate/events", "{", "device 'events': not JSON"),
+        ("frigate/events", "{", "topic 'events': not JSON"),
         ("frigate/events", {"type": "begin", "after": {}}, "type is 'begin', not 'new'"),
         ("frigate/events", {"type": "new", "after": {"id": "x"}}, "after is not an object with"),
         (

@@ -119,8 +119,8 @@ class _Source:
             self.named[name] = device
         return device
 
-    def where(self, device: str) -> str:
-        return f"source {self.spec.name!r} ({self.title}), device {device!r}"
+    def where(self, device: str, what: str = "device") -> str:
+        return f"source {self.spec.name!r} ({self.title}), {what} {device!r}"
 
 
 class SourceMap:
@@ -184,9 +184,12 @@ class SourceMap:
             parsed: dict[str, Any] | None = None
             if name == IN_PAYLOAD:  # the payload names the device (Frigate's events)
                 read = source.read(rest, payload)
-                if isinstance(read, str):
+                if isinstance(read, str):  # no device to name: the topic
                     out = Mapped(source.spec.name)
-                    _refuse(source, rest, topic, payload, received_at, out=out, why=read)
+                    why = f"{source.where(rest, 'topic')}: {read}"
+                    out.dead_letters.append(
+                        dead_letter(topic, payload, why, received_at, source=source.spec.name)
+                    )
                     return out
                 parsed, name = read, read.pop(DEVICE_FIELD)
             first = first or (source, name)
@@ -259,9 +262,8 @@ class SourceMap:
             if out.dead_letters:  # the payload is the same for all
                 return
 
-    def _state(self, job: _Job, rest: str, parsed: dict[str, Any] | str | None = None) -> None:
-        if parsed is None:
-            parsed = job.source.read(rest, job.payload)
+    def _state(self, job: _Job, rest: str, read: dict[str, Any] | None = None) -> None:
+        parsed = job.source.read(rest, job.payload) if read is None else read
         if isinstance(parsed, str):
             job.refuse(parsed)
             return
@@ -324,8 +326,15 @@ class _Job:
 
     def refuse(self, why: str) -> None:
         """A dead letter of this message: ``why``, after the source and device."""
-        source, name = self.source, self.name
-        _refuse(source, name, self.topic, self.payload, self.received_at, out=self.out, why=why)
+        self.out.dead_letters.append(
+            dead_letter(
+                self.topic,
+                self.payload,
+                f"{self.source.where(self.name)}: {why}",
+                self.received_at,
+                source=self.source.spec.name,
+            )
+        )
 
     def event(self, name: str, slot: str, ts: float) -> Event:
         """Event ``name`` of this device at ``ts``, its id a digest of the message and ``ts``."""
@@ -354,24 +363,6 @@ class _Job:
         return Event(
             ts, device.site, device.room, device.kind, device.device, name, event_id, raw=raw
         )
-
-
-def _refuse(
-    source: _Source,
-    name: str,
-    topic: str,
-    payload: bytes,
-    received_at: float,
-    *,
-    out: Mapped,
-    why: str,
-) -> None:
-    """A dead letter of a message of device ``name`` (or topic) of ``source``: ``why``."""
-    out.dead_letters.append(
-        dead_letter(
-            topic, payload, f"{source.where(name)}: {why}", received_at, source=source.spec.name
-        )
-    )
 
 
 def _outcome(rule: FieldRule, value: Any) -> str | None:
