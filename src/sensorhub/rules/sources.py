@@ -52,7 +52,9 @@ class DeviceRules(Strict):
 
     room: str = Field(min_length=1, max_length=64, description="Its room (one of the site's).")
     kind: str = Field(
-        min_length=1, max_length=64, description="Its contract kind: door, motion, call, bed."
+        min_length=1,
+        max_length=64,
+        description="Its contract kind: door, motion, call, bed, optical.",
     )
     device: str | None = Field(
         None,
@@ -238,10 +240,13 @@ class SourceRules(Strict):
         min_length=1,
         max_length=200,
         description="The topic its devices publish under (the preset's usual one if not set: "
-        "zigbee2mqtt).",
+        + ", ".join(preset.base for preset in PRESETS.values())
+        + ").",
     )
     devices: dict[str, DeviceRules] = Field(
-        default_factory=dict, description="The devices by their own name (friendly_name)."
+        default_factory=dict,
+        description="The devices by their own name (Zigbee2MQTT's friendly_name, the "
+        "radar's topic level, Frigate's camera, Home Assistant's entity id).",
     )
     battery_low: float = Field(
         20, ge=0, le=100, description="A battery level (%) at or below this is battery_low."

@@ -5,7 +5,9 @@ be, and for each kind which payload fields become which events (:class:`FieldRul
 of a rule file names its preset and adds what only the site knows: the devices table, the base
 topic if it is not the usual one, the battery threshold and where ``ts`` comes from
 (:mod:`sensorhub.rules.sources`). A new preset is one more :class:`Preset` here (and its
-documentation in docs/sources.md); the mapper does not change.
+documentation in docs/sources.md): its rules, and where its payloads or topics are not flat JSON
+on ``<base>/<device>``, its reader and topic layout (``reader``, ``name_of``); the mapper does
+not change.
 """
 
 from __future__ import annotations
