@@ -319,3 +319,52 @@ def test_a_frigate_camera_sees_a_wandering_resident_leave_and_is_paged(
     wait_until(lambda: "fault" in audited(audit, "kamer1"), "frigate offline taken")
     service.stop_by("sigterm")
     assert audited(audit, "kamer1") == ["in_bed", "out_of_bed", "left_room", "fault"]
+
+
+HA_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{}}
+    sources:
+      ha:
+        preset: homeassistant
+        base: {base}
+        devices:
+          binary_sensor.kamer1_deur: {{room: kamer1, kind: door, device: kamer1-deur}}
+"""
+
+
+@pytest.mark.mqtt
+def test_home_assistant_statestream_states_become_door_events(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """Statestream publishes retained: the state the broker holds when serve starts is not
+    taken; live, off and on are closed and open (a repeat dropped), unavailable a fault, the
+    entity's attribute topics are not read and a state that is no state is dead-lettered."""
+    base = f"{names.prefix}-ha"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(HA_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([DEADLETTER_TOPIC])
+    state = f"{base}/binary_sensor/kamer1_deur/state"
+    client.publish(state, b"on", retain=True)  # since the afternoon
+    try:
+        service.start()
+        for payload in (b"off", b"on", b"on", b"unavailable", b"open"):
+            client.publish(state, payload, retain=True)
+        client.publish(f"{base}/binary_sensor/kamer1_deur/device_class", b'"door"', retain=True)
+        [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+        wait_until(lambda: "fault" in audited(audit, "kamer1-deur"), "unavailable taken")
+        service.stop_by("sigterm")
+    finally:
+        client.publish(state, b"", retain=True)
+        client.publish(f"{base}/binary_sensor/kamer1_deur/device_class", b"", retain=True)
+    assert "device 'binary_sensor.kamer1_deur': field 'state' is 'open'" in letter.json()["error"]
+    assert audited(audit, "kamer1-deur") == ["closed", "open", "fault"]
