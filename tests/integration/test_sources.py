@@ -170,3 +170,201 @@ def test_a_door_opened_at_night_by_its_last_seen_time_is_paged_as_wandering(
     [evidence] = wandering.json()["events"]
     assert evidence.startswith("z2m:")
     assert evidence.endswith(":contact")
+
+
+VS373_RULES = """\
+version: 1
+sites:
+  {site}:
+    timezone: Europe/Amsterdam
+    rooms:
+      kamer1: {{}}
+    sources:
+      radar:
+        preset: vs373
+        base: {base}
+        devices:
+          kamer1-radar: {{room: kamer1, kind: optical}}
+"""
+
+
+def vs373_fall(local_time: str) -> dict[str, Any]:
+    """A fall alarm as Milesight's trigger report page prints it (keys with spaces, the
+    trigger data inside the device info)."""
+    return {
+        "device info": {
+            "device model": "VS373-868M",
+            "device sn": "6806E51510750004",
+            "time": local_time,
+            "trigger data": {"type": 0, "trigger id": 266, "event": 0, "status": 1},
+        }
+    }
+
+
+@pytest.mark.mqtt
+def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """A VS373 reports a fall at 23:00 local time (no offset: the site's time zone), and the
+    same alarm again 5 s later; a broken report is dead-lettered. The fall is paged once,
+    within the contract's 15 s of its event time, with the radar's event as evidence. serve is
+    killed and started again with another hash seed: the radar repeating its unresolved alarm
+    is still no new event (the last states came back with the journal)."""
+    base = f"{names.prefix}-vs373"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(VS373_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([names.pages, DEADLETTER_TOPIC])
+    service.start(seed=SEED_BEFORE)
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:00"))
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:05"))
+    client.publish(f"{base}/kamer1-radar", {"device_info": {"time": "2026-11-20 23:00:06"}})
+    [page] = client.wait_for(is_page("fall", "kamer1"))
+    assert NIGHT < page.json()["ts"] <= NIGHT + 15
+    [evidence] = page.json()["events"]
+    assert evidence.startswith("radar:")
+    assert evidence.endswith(":fall")
+    [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+    assert letter.json()["source"] == "radar"
+    assert "(Milesight VS373), device 'kamer1-radar': no trigger_data" in letter.json()["error"]
+    wait_until(lambda: "fall" in audited(audit, "kamer1-radar"), "the fall taken")
+
+    service.kill()
+    service.start(seed=SEED_AFTER)
+    client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:20"))
+    lying = {
+        "device_info": {"device_model": "VS373-868M", "time": "2026-11-20 23:00:30"},
+        "trigger_data": {"type": 0, "event": 8, "status": 1},
+    }
+    client.publish(f"{base}/kamer1-radar", lying)
+    wait_until(lambda: "on_floor" in audited(audit, "kamer1-radar"), "the lying alarm taken")
+    service.stop_by("sigterm")
+    assert audited(audit, "kamer1-radar") == ["fall", "on_floor"]
+    # one page (sent again after the kill, with its id, if the kill came before it was stored)
+    assert len({page.json()["page_id"] for page in client.matching(is_page("fall"))}) == 1
+
+
+FRIGATE_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{resident: {{wanders: true}}}}
+    sources:
+      nvr:
+        preset: frigate
+        base: {base}
+        devices:
+          kamer1: {{room: kamer1, kind: optical, zones: {{kamer1_bed: bed, kamer1_deur: door}}}}
+"""
+
+
+def frigate_event(kind: str, t: float, now: list[str], was: list[str]) -> dict[str, Any]:
+    """A person on camera kamer1, as Frigate's MQTT page gives its events (trimmed)."""
+    tracked = {
+        "id": f"{NIGHT:.6f}-mxklsc",
+        "camera": "kamer1",
+        "frame_time": NIGHT + t,
+        "label": "person",
+        "false_positive": False,
+        "start_time": NIGHT,
+        "end_time": NIGHT + t if kind == "end" else None,
+        "score": 0.79,
+        "box": [424, 500, 536, 712],
+    }
+    return {
+        "type": kind,
+        "before": tracked | {"current_zones": was, "entered_zones": was},
+        "after": tracked | {"current_zones": now, "entered_zones": [*was, *now]},
+    }
+
+
+@pytest.mark.mqtt
+def test_a_frigate_camera_sees_a_wandering_resident_leave_and_is_paged(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """A wandering resident gets out of bed at 23:00 by the frames' time, walks to the door
+    zone and is lost there: left_room, paged as wandering within 30 s of event time. Frigate
+    going offline is a fault of the camera; a count that is no number is dead-lettered."""
+    base = f"{names.prefix}-frigate"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(FRIGATE_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([names.pages, DEADLETTER_TOPIC])
+    service.start()
+    bed, door = ["kamer1_bed"], ["kamer1_deur"]
+    client.publish(f"{base}/events", frigate_event("new", 0, bed, []))
+    client.publish(f"{base}/events", frigate_event("update", 20, [], bed))
+    client.publish(f"{base}/events", frigate_event("update", 25, door, []))
+    client.publish(f"{base}/events", frigate_event("end", 27, door, door))
+    client.publish(f"{base}/kamer1/person", b"two")
+    [page] = client.wait_for(is_page("wandering", "kamer1"))
+    assert NIGHT + 27 <= page.json()["ts"] <= NIGHT + 27 + 30
+    assert all(evidence.startswith("nvr:") for evidence in page.json()["events"])
+    [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+    assert (
+        "source 'nvr' (Frigate), device 'kamer1': the count of persons" in (letter.json()["error"])
+    )
+    client.publish(f"{base}/available", b"offline")
+    wait_until(lambda: "fault" in audited(audit, "kamer1"), "frigate offline taken")
+    service.stop_by("sigterm")
+    assert audited(audit, "kamer1") == ["in_bed", "out_of_bed", "left_room", "fault"]
+
+
+HA_RULES = """\
+version: 1
+sites:
+  {site}:
+    rooms:
+      kamer1: {{}}
+    sources:
+      ha:
+        preset: homeassistant
+        base: {base}
+        devices:
+          binary_sensor.kamer1_deur: {{room: kamer1, kind: door, device: kamer1-deur}}
+"""
+
+
+@pytest.mark.mqtt
+def test_home_assistant_statestream_states_become_door_events(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+) -> None:
+    """Statestream publishes retained: the state the broker holds when serve starts is not
+    taken; live, off and on are closed and open (a repeat dropped), unavailable a fault, the
+    entity's attribute topics are not read and a state that is no state is dead-lettered."""
+    base = f"{names.prefix}-ha"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(HA_RULES.format(site=names.site, base=base), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    client = mqtt_client([DEADLETTER_TOPIC])
+    state = f"{base}/binary_sensor/kamer1_deur/state"
+    client.publish(state, b"on", retain=True)  # since the afternoon
+    try:
+        service.start()
+        for payload in (b"off", b"on", b"on", b"unavailable", b"open"):
+            client.publish(state, payload, retain=True)
+        client.publish(f"{base}/binary_sensor/kamer1_deur/device_class", b'"door"', retain=True)
+        [letter] = client.wait_for(lambda m: m.topic == DEADLETTER_TOPIC)
+        wait_until(lambda: "fault" in audited(audit, "kamer1-deur"), "unavailable taken")
+        service.stop_by("sigterm")
+    finally:
+        client.publish(state, b"", retain=True)
+        client.publish(f"{base}/binary_sensor/kamer1_deur/device_class", b"", retain=True)
+    assert "device 'binary_sensor.kamer1_deur': field 'state' is 'open'" in letter.json()["error"]
+    assert audited(audit, "kamer1-deur") == ["closed", "open", "fault"]

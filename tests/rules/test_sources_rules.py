@@ -350,3 +350,97 @@ def test_the_commented_sources_in_the_example_site_file_load(tmp_path: Path) -> 
     [source] = load_policy(path).sources
     assert source.devices["201-deur"] == DeviceSpec("zonnebloem", "201", "door", "201-deur")
     assert run_check(path) == 0
+
+
+def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: Path) -> None:
+    """The VS373 preset maps to optical events only: another kind is a mistake at its line,
+    and ``ts: received`` is taken instead of the radar's own time."""
+    path = write(
+        tmp_path,
+        """
+        radar:
+          preset: vs373
+          ts: received
+          devices:
+            kamer1-radar: {room: kamer1, kind: optical}
+            kamer2-radar: {room: kamer2, kind: bed}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (11, "sites.zon.sources.radar.devices.kamer2-radar.kind")
+    assert "kind 'bed' is not one that Milesight VS373 devices are mapped to: use optical" in (
+        error.message
+    )
+    path.write_text(path.read_text().replace("kind: bed", "kind: optical"))
+    [source] = load_policy(path).sources
+    assert (source.preset, source.base, source.ts.field) == ("vs373", "vs373", None)
+    assert run_check(path) == 0
+
+
+@pytest.mark.parametrize("title", ["## Milesight VS373", "## Home Assistant", "## Frigate"])
+def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) -> None:
+    """A preset's section of docs/sources.md: its source and its fields: examples, copied under
+    a site's sources:, are valid as written."""
+    text = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    section = text.split(title, 1)[1].split("\n## ", 1)[0]
+    source, *more = (block.split("```", 1)[0] for block in section.split("```yaml\n")[1:])
+    rooms = "    rooms: {kamer1: {}, kamer2: {}}\n    sources:\n"
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "version: 1\nsites:\n  zon:\n" + rooms + source + "".join(more), encoding="utf-8"
+    )
+    [spec] = load_policy(path).sources
+    assert len(spec.devices) >= 1
+    assert run_check(path) == 0
+
+
+def test_a_home_assistant_source_takes_binary_sensors_of_its_kinds(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        ha:
+          preset: homeassistant
+          devices:
+            binary_sensor.kamer1_deur: {room: kamer1, kind: door}
+            binary_sensor.kamer2_knop: {room: kamer2, kind: call}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (
+        10,
+        "sites.zon.sources.ha.devices.binary_sensor.kamer2_knop.kind",
+    )
+    assert "use door, motion, bed" in error.message
+
+
+def test_camera_zones_are_a_frigate_cameras_and_are_bed_or_door(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        nvr:
+          preset: frigate
+          devices:
+            kamer1: {room: kamer1, kind: optical, zones: {kamer1_bed: bed, kamer1_deur: door}}
+            kamer2: {room: kamer2, kind: optical, zones: {kamer2_bad: bathroom}}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (10, "sites.zon.sources.nvr.devices.kamer2.zones.kamer2_bad")
+    assert "must be bed or door" in error.message
+    path.write_text(path.read_text().replace("kamer2_bad: bathroom", "kamer2_bed: bed"))
+    [source] = load_policy(path).sources
+    assert source.devices["kamer1"].zones == (("kamer1_bed", "bed"), ("kamer1_deur", "door"))
+    assert run_check(path) == 0
+
+    path = write(
+        tmp_path,
+        """
+        z2m:
+          preset: zigbee2mqtt
+          devices:
+            kamer1-deur: {room: kamer1, kind: door, zones: {deur: door}}
+        """,
+    )
+    [error] = errors_of(path)
+    assert (error.line, error.key) == (9, "sites.zon.sources.z2m.devices.kamer1-deur.zones")
+    assert "Zigbee2MQTT devices have no zones: zones are a Frigate camera's" in error.message

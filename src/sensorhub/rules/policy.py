@@ -423,7 +423,7 @@ class Policy:
     def sources(self) -> tuple[SourceSpec, ...]:
         """The sources of foreign sensor payloads of every site, compiled (docs/sources.md)."""
         return tuple(
-            source.spec(name, site_name, site.rooms)
+            source.spec(name, site_name, site.rooms, self.staff(site_name).timezone)
             for site_name, site in self.rules.sites.items()
             for name, source in site.sources.items()
         )

@@ -52,13 +52,21 @@ class DeviceRules(Strict):
 
     room: str = Field(min_length=1, max_length=64, description="Its room (one of the site's).")
     kind: str = Field(
-        min_length=1, max_length=64, description="Its contract kind: door, motion, call, bed."
+        min_length=1,
+        max_length=64,
+        description="Its contract kind: door, motion, call, bed, optical.",
     )
     device: str | None = Field(
         None,
         min_length=1,
         max_length=64,
         description="Its contract device name; the device's own name if that can be one.",
+    )
+    zones: dict[str, Literal["bed", "door"]] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="A camera's zones (Frigate) by name: bed (in_bed, out_of_bed) or door "
+        "(entered_room, left_room).",
     )
 
 
@@ -215,9 +223,12 @@ class NamesRules(Strict):
         return self
 
 
+#: ``ts: received`` (the time of receipt), as written: no field (a real one is never empty).
+RECEIVED: Final = TsRules.model_construct(field="", format="unix", timezone=None)
+
+
 def _received(value: Any) -> Any:
-    """``ts: received`` (the time of receipt) is the default: no field."""
-    return None if value == "received" else value
+    return RECEIVED if value == "received" else value
 
 
 class SourceRules(Strict):
@@ -229,10 +240,13 @@ class SourceRules(Strict):
         min_length=1,
         max_length=200,
         description="The topic its devices publish under (the preset's usual one if not set: "
-        "zigbee2mqtt).",
+        + ", ".join(preset.base for preset in PRESETS.values())
+        + ").",
     )
     devices: dict[str, DeviceRules] = Field(
-        default_factory=dict, description="The devices by their own name (friendly_name)."
+        default_factory=dict,
+        description="The devices by their own name (Zigbee2MQTT's friendly_name, the "
+        "radar's topic level, Frigate's camera, Home Assistant's entity id).",
     )
     battery_low: float = Field(
         20, ge=0, le=100, description="A battery level (%) at or below this is battery_low."
@@ -240,7 +254,8 @@ class SourceRules(Strict):
     ts: Annotated[TsRules | None, BeforeValidator(_received)] = Field(
         None,
         description="Where the events' time comes from: received (when sensorhub received "
-        "the message), or {field, format, timezone}.",
+        "the message; the default, but for a preset whose payloads carry their time), or "
+        "{field, format, timezone}.",
     )
     names: NamesRules | None = Field(
         None,
@@ -304,6 +319,12 @@ class SourceRules(Strict):
                     "use " + ", ".join(kinds) + " (or map a field for it under fields)",
                     device.kind,
                 )
+            if device.zones and not preset.zones:
+                problems.add(
+                    ("devices", name, "zones"),
+                    f"{preset.title} devices have no zones: zones are a Frigate camera's",
+                    device.zones,
+                )
             contract_name = device.device or name
             if not NAME_RE.fullmatch(contract_name):
                 problems.add(
@@ -325,8 +346,11 @@ class SourceRules(Strict):
         own = (rule.kind for rule in self.fields.values() if rule.kind not in (ANY, *preset))
         return (*preset, *dict.fromkeys(own))
 
-    def spec(self, name: str, site: str, rooms: Iterable[str] = ()) -> SourceSpec:
-        """This source compiled, as source ``name`` of ``site``."""
+    def spec(
+        self, name: str, site: str, rooms: Iterable[str] = (), timezone: str = "UTC"
+    ) -> SourceSpec:
+        """This source compiled, as source ``name`` of ``site`` (whose local time is that of
+        ``timezone``)."""
         preset = PRESETS[self.preset]
         rules = {
             kind: tuple(
@@ -341,15 +365,25 @@ class SourceRules(Strict):
             kind = ANY_KIND if own.kind == ANY else own.kind
             kept = tuple(rule for rule in rules.get(kind, ()) if rule.field != field)
             rules[kind] = (*kept, own.rule(field))
-        ts = (
-            TsSpec() if self.ts is None else TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
-        )
+        if self.ts is None and preset.ts is not None:  # a local time is the site's
+            local = preset.ts.format == "rfc3339" and preset.ts.timezone is None
+            ts = dataclasses.replace(preset.ts, timezone=timezone) if local else preset.ts
+        elif self.ts is None or not self.ts.field:  # ts: received
+            ts = TsSpec()
+        else:
+            ts = TsSpec(self.ts.field, self.ts.format, self.ts.timezone)
         return SourceSpec(
             name=name,
             preset=self.preset,
             base=self.topic_base,
             devices={
-                own: DeviceSpec(site, device.room, device.kind, device.device or own)
+                own: DeviceSpec(
+                    site,
+                    device.room,
+                    device.kind,
+                    device.device or own,
+                    tuple(sorted(device.zones.items())),
+                )
                 for own, device in self.devices.items()
             },
             rules=rules,

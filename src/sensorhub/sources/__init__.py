@@ -1,5 +1,6 @@
-"""Foreign sensor payloads (Zigbee2MQTT, later vendor radars, camera systems, Home Assistant)
-mapped to contract events, sans-I/O (CONTRACT.md section 2, "Sensor sources"; docs/sources.md).
+"""Foreign sensor payloads (Zigbee2MQTT, the Milesight VS373 radar, Frigate cameras, Home
+Assistant's statestream) mapped to contract events, sans-I/O (CONTRACT.md section 2, "Sensor
+sources"; docs/sources.md).
 
 - :mod:`sensorhub.sources.spec`: what a source is once its rules are compiled (plain data: the
   devices table, the field rules per kind, where ``ts`` comes from);

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sensorhub.codec.payload import dead_letter, event_time, parse_object
 from sensorhub.codec.show import show_value
 from sensorhub.contract import TS_MAX, TS_MIN, DeadLetter, Event
-from sensorhub.sources.presets import ANY_KIND, PRESETS
+from sensorhub.sources.presets import ANY_KIND, DEVICE_FIELD, IN_PAYLOAD, PRESETS, read_json
 from sensorhub.sources.spec import NO_EVENT, DeviceSpec, FieldRule, SourceSpec, TsSpec, value_key
 
 #: The journal's topic of a change to the table of last states (payload: ``[source, device,
@@ -67,11 +67,14 @@ class _Source:
     """A source compiled for the per-message path: its devices with their field rules."""
 
     __slots__ = (
+        "available",
         "devices",
         "ignored_first",
         "ignored_suffixes",
+        "name_of",
         "named",
         "prefix",
+        "read",
         "rules",
         "spec",
         "title",
@@ -80,11 +83,22 @@ class _Source:
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.prefix = spec.base + "/"
-        self.title = PRESETS[spec.preset].title if spec.preset in PRESETS else spec.preset
+        preset = PRESETS.get(spec.preset)
+        self.title = spec.preset if preset is None else preset.title
+        self.read = read_json if preset is None else preset.reader
+        self.name_of = None if preset is None else preset.name_of
+        self.available = None if preset is None else preset.available
+        zones = {} if preset is None else preset.zones
         shared = spec.rules.get(ANY_KIND, ())
         self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
         self.devices = {
-            name: _Device(device, self.rules.get(device.kind, shared))
+            name: _Device(
+                device,
+                (
+                    *self.rules.get(device.kind, shared),
+                    *(zones[role](zone) for zone, role in device.zones if role in zones),
+                ),
+            )
             for name, device in spec.devices.items()
         }
         #: devices found by ``spec.names`` (looked up like the table from then on)
@@ -105,8 +119,8 @@ class _Source:
             self.named[name] = device
         return device
 
-    def where(self, device: str) -> str:
-        return f"source {self.spec.name!r} ({self.title}), device {device!r}"
+    def where(self, device: str, what: str = "device") -> str:
+        return f"source {self.spec.name!r} ({self.title}), {what} {device!r}"
 
 
 class SourceMap:
@@ -154,43 +168,72 @@ class SourceMap:
         candidates = self._by_first.get(topic.split("/", 1)[0])
         if candidates is None:
             return None
-        first: _Source | None = None
+        first: tuple[_Source, str] | None = None
+        available: Mapped | None = None
         for source in candidates:
             if not topic.startswith(source.prefix):
                 continue
-            first = first or source
             rest = topic[len(source.prefix) :]
-            device = source.device(rest)
+            if rest == source.available:  # every device's, of each source of this base
+                available = available or Mapped(source.spec.name)
+                self._all_available(source, topic, payload, received_at, available)
+                continue
+            name = rest if source.name_of is None else source.name_of(rest)
+            if name is None:  # a topic of the source that is no device's state
+                return Mapped(source.spec.name)
+            parsed: dict[str, Any] | None = None
+            if name == IN_PAYLOAD:  # the payload names the device (Frigate's events)
+                read = source.read(rest, payload)
+                if isinstance(read, str):  # no device to name: the topic
+                    out = Mapped(source.spec.name)
+                    why = f"{source.where(rest, 'topic')}: {read}"
+                    out.dead_letters.append(
+                        dead_letter(topic, payload, why, received_at, source=source.spec.name)
+                    )
+                    return out
+                parsed, name = read, read.pop(DEVICE_FIELD)
+            first = first or (source, name)
+            device = source.device(name)
             if device is not None:
                 out = Mapped(source.spec.name)
                 if retained:  # a state kept by the broker may be hours old: no event now
                     out.retained = True
                 else:
-                    self._state(_Job(source, rest, device, topic, payload, received_at, out))
+                    job = _Job(source, name, device, topic, payload, received_at, out)
+                    self._state(job, rest, parsed)
                 return out
-            if rest.endswith(_AVAILABILITY):
+            if rest.endswith(_AVAILABILITY) and source.spec.availability:
                 name = rest[: -len(_AVAILABILITY)]
                 device = source.device(name)
                 if device is not None:  # retained too: the broker keeps it current
                     out = Mapped(source.spec.name)
                     self._availability(_Job(source, name, device, topic, payload, received_at, out))
                     return out
+        if available is not None:
+            return available
         if first is None:
             return None
-        return self._unknown(first, topic, payload, received_at, retained)
+        return self._unknown(*first, topic, payload, received_at, retained=retained)
 
     @staticmethod
     def _unknown(
-        source: _Source, topic: str, payload: bytes, received_at: float, retained: bool
+        source: _Source,
+        name: str,
+        topic: str,
+        payload: bytes,
+        received_at: float,
+        *,
+        retained: bool,
     ) -> Mapped:
         """A message under ``source``'s base of no device it (or a source of the same base)
-        lists: the bridge's own, a command, or a device missing from the table."""
+        lists: the bridge's own, a command, or device ``name`` missing from the table."""
         spec = source.spec
         out = Mapped(spec.name)
         rest = topic[len(source.prefix) :]
         if rest.split("/", 1)[0] in source.ignored_first or rest.endswith(source.ignored_suffixes):
             return out
-        name = rest.removesuffix(_AVAILABILITY)
+        if source.name_of is None:
+            name = name.removesuffix(_AVAILABILITY)
         if spec.unknown_devices == "deadletter" and not retained:
             out.dead_letters.append(
                 dead_letter(
@@ -209,8 +252,18 @@ class SourceMap:
             )
         return out
 
-    def _state(self, job: _Job) -> None:
-        parsed = parse_object(job.payload)
+    def _all_available(
+        self, source: _Source, topic: str, payload: bytes, received_at: float, out: Mapped
+    ) -> None:
+        """The availability of the whole source (Frigate's ``available``): each of its listed
+        devices' (retained too: the broker keeps it current); one dead letter if it is bad."""
+        for name, device in source.devices.items():
+            self._availability(_Job(source, name, device, topic, payload, received_at, out))
+            if out.dead_letters:  # the payload is the same for all
+                return
+
+    def _state(self, job: _Job, rest: str, read: dict[str, Any] | None = None) -> None:
+        parsed = job.source.read(rest, job.payload) if read is None else read
         if isinstance(parsed, str):
             job.refuse(parsed)
             return
@@ -329,6 +382,8 @@ def _event_time(spec: TsSpec, parsed: dict[str, Any], received_at: float) -> flo
     if spec.field is None:
         return received_at
     if spec.field not in parsed:
+        if spec.fallback:
+            return received_at
         return f"field {spec.field!r} (the events' time) is missing"
     value = parsed[spec.field]
     problems: list[str] = []

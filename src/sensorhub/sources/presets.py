@@ -5,16 +5,35 @@ be, and for each kind which payload fields become which events (:class:`FieldRul
 of a rule file names its preset and adds what only the site knows: the devices table, the base
 topic if it is not the usual one, the battery threshold and where ``ts`` comes from
 (:mod:`sensorhub.rules.sources`). A new preset is one more :class:`Preset` here (and its
-documentation in docs/sources.md); the mapper does not change.
+documentation in docs/sources.md): its rules, and where its payloads or topics are not flat JSON
+on ``<base>/<device>``, its reader and topic layout (``reader``, ``name_of``); the mapper does
+not change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from sensorhub.sources.spec import NO_EVENT, FieldRule, value_key
+from sensorhub.codec.payload import parse_object
+from sensorhub.codec.show import show_value
+from sensorhub.sources.spec import NO_EVENT, FieldRule, TsSpec, value_key
+
+#: How a preset reads a payload (and the topic after the base it came on): the fields its
+#: field rules read, or why there are none.
+Reader = Callable[[str, bytes], dict[str, Any] | str]
+#: What a preset's ``name_of`` says of a topic whose payload names the device (Frigate's
+#: events): its reader puts the device's name in the field :data:`DEVICE_FIELD`.
+IN_PAYLOAD: Final = ""
+DEVICE_FIELD: Final = "\0device"
+
+
+def read_json(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A payload that is one JSON object, as it is."""
+    return parse_object(payload)
+
 
 #: The kind a field rule applies to whatever the device's kind (device health).
 ANY_KIND: Final = "*"
@@ -28,7 +47,16 @@ class Preset:
     """A family of devices: ``title`` for messages, the usual ``base`` topic, the ``rules`` per
     kind (``ANY_KIND``: for every kind), the payloads of ``<device>/availability`` and the
     events they become, the topic levels under a device that are not its state, and the topics
-    under the base that belong to the bridge, not to a device."""
+    under the base that belong to the bridge, not to a device.
+
+    ``reader`` turns a payload into the fields the rules read (a JSON object as it is, or a
+    vendor's nested report flattened); ``name_of``, for topics that are not
+    ``<base>/<device>``, turns the topic after the base into the device's name (None: a topic
+    of the source that is no device's state, not read; :data:`IN_PAYLOAD`: the reader finds
+    it); ``ts`` is the default of the source's ``ts`` (an ``rfc3339`` one without a time zone
+    is in the site's); ``available`` is a topic level under the base whose availability is
+    that of every device of the source; ``zones`` makes, for a role a camera's zone can have
+    (``bed``, ``door``), the field rule of a zone of that name."""
 
     name: str
     title: str
@@ -37,6 +65,11 @@ class Preset:
     availability: Mapping[str, str]
     ignored_suffixes: tuple[str, ...]
     ignored_first: tuple[str, ...]
+    reader: Reader = read_json
+    name_of: Callable[[str], str | None] | None = None
+    ts: TsSpec | None = None
+    available: str | None = None
+    zones: Mapping[str, Callable[[str], FieldRule]] = dataclasses.field(default_factory=dict)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -102,5 +135,293 @@ ZIGBEE2MQTT: Final = Preset(
     ignored_first=("bridge",),
 )
 
+
+# Milesight VS373 fall-detection radar, trigger reports:
+# https://www.milesight.com/docs/en/vs373/topic/trigger-report.html
+#: ``trigger_data.event`` codes, by the name of the field the reader makes of them.
+VS373_EVENTS: Final = {
+    0: "fall",
+    1: "motionless",
+    2: "dwell",
+    3: "out_of_bed",
+    4: "occupancy",
+    5: "vacant",
+    6: "bradycardia",
+    7: "tachypnea",
+    8: "lying",
+}
+#: ``trigger_data.status`` codes, as the value of that field.
+VS373_STATUS: Final = {1: "alarm", 2: "resolve", 3: "ignore", 4: "status_report"}
+
+
+def _spelt(report: Mapping[str, Any], key: str) -> Any:
+    """``report[key]``, or as the vendor's own examples also spell it, with spaces."""
+    value = report.get(key)
+    return report.get(key.replace("_", " ")) if value is None else value
+
+
+def _coded(value: Any, codes: Mapping[int, str]) -> str | None:
+    return codes.get(value) if type(value) is int else None
+
+
+def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A VS373 trigger report as one field named after its event (``fall``, ``out_of_bed``,
+    ...) holding its status (``alarm``, ``resolve``, ...), and ``time`` (``device_info.time``).
+
+    Milesight's examples write ``device_info``/``trigger_data`` and ``device info``/``trigger
+    data``, the latter inside ``device info``: all are read."""
+    parsed = parse_object(payload)
+    if isinstance(parsed, str):
+        return parsed
+    info = _spelt(parsed, "device_info")
+    trigger = _spelt(parsed, "trigger_data")
+    if trigger is None and isinstance(info, dict):
+        trigger = _spelt(info, "trigger_data")
+    if not isinstance(trigger, dict):
+        return "no trigger_data object: a VS373 trigger report has one, with its event and status"
+    event, status = trigger.get("event"), trigger.get("status")
+    name = _coded(event, VS373_EVENTS)
+    if name is None:
+        codes = ", ".join(f"{code} {name}" for code, name in VS373_EVENTS.items())
+        return f"trigger_data.event is {show_value(event)}, not one of {codes}"
+    state = _coded(status, VS373_STATUS)
+    if state is None:
+        codes = ", ".join(f"{code} {state}" for code, state in VS373_STATUS.items())
+        return f"trigger_data.status is {show_value(status)}, not one of {codes}"
+    fields: dict[str, Any] = {name: state}
+    if isinstance(info, dict) and "time" in info:
+        fields["time"] = info["time"]
+    return fields
+
+
+def _trigger(event: str, slot: str, alarm: str, resolve: str = NO_EVENT) -> FieldRule:
+    """A VS373 event's field: its alarm and resolve; ignore and status reports are no event."""
+    values = {"alarm": alarm, "resolve": resolve, "ignore": NO_EVENT, "status_report": NO_EVENT}
+    return FieldRule(
+        event,
+        slot,
+        ", ".join(repr(status) for status in values),
+        {value_key(status): outcome for status, outcome in values.items()},
+    )
+
+
+VS373: Final = Preset(
+    name="vs373",
+    title="Milesight VS373",
+    base="vs373",
+    rules={
+        "optical": (
+            # a fall's resolve is not the resident up again: it stops nothing (staff acknowledge)
+            _trigger("fall", "fall", "fall"),
+            _trigger("lying", "lying", "on_floor"),
+            # the out-of-bed alarm resolves when the resident is back in bed
+            _trigger("out_of_bed", "bed", "out_of_bed", "in_bed"),
+            # occupancy and vacant are one state: someone came in, the room is empty
+            _trigger("occupancy", "presence", "entered_room"),
+            _trigger("vacant", "presence", "no_person"),
+            # no event of the contract: a site maps them under fields if it wants them
+            *(
+                _trigger(event, event, NO_EVENT)
+                for event in ("motionless", "dwell", "bradycardia", "tachypnea")
+            ),
+        ),
+    },
+    availability={},
+    ignored_suffixes=(),
+    ignored_first=(),
+    reader=read_vs373,
+    ts=TsSpec("time", "rfc3339"),  # the radar's local time
+)
+
+
+# Home Assistant's MQTT Statestream: https://www.home-assistant.io/integrations/mqtt_statestream/
+#: The longest state Home Assistant keeps (its states are at most 255 characters).
+_HA_STATE_MAX: Final = 255
+
+
+def statestream_entity(rest: str) -> str | None:
+    """``binary_sensor/kamer1_deur/state`` -> ``binary_sensor.kamer1_deur``; None for the other
+    topics of an entity (its attributes, last_changed, last_updated) and of the base."""
+    domain, _, tail = rest.partition("/")
+    object_id, _, level = tail.partition("/")
+    if level != "state" or not domain or not object_id:
+        return None
+    return f"{domain}.{object_id}"
+
+
+def read_statestream(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A statestream state (plain text, such as ``on``) as the field ``state``."""
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "not UTF-8 text: Home Assistant's statestream sends a state as plain text (on, off)"
+    if len(text) > _HA_STATE_MAX:
+        return f"a state of {len(text)} characters, not a Home Assistant state (at most 255)"
+    return {"state": text}
+
+
+def _ha_state(on: str, off: str) -> FieldRule:
+    """A binary sensor's state; unavailable (its device is gone) is a fault."""
+    values = {"on": on, "off": off, "unavailable": "fault", "unknown": NO_EVENT}
+    return FieldRule(
+        "state",
+        "state",
+        ", ".join(repr(value) for value in values),
+        {value_key(value): event for value, event in values.items()},
+    )
+
+
+HOME_ASSISTANT: Final = Preset(
+    name="homeassistant",
+    title="Home Assistant statestream",
+    base="homeassistant",
+    rules={
+        # device_class door, window, opening: on is open
+        "door": (_ha_state("open", "closed"),),
+        # device_class motion, presence
+        "motion": (_ha_state("motion", "no_motion"),),
+        # device_class occupancy (a bed occupancy sensor)
+        "bed": (_ha_state("occupied", "vacated"),),
+    },
+    availability={},
+    ignored_suffixes=(),
+    ignored_first=(),
+    reader=read_statestream,
+    name_of=statestream_entity,
+)
+
+
+# Frigate NVR: https://docs.frigate.video/integrations/mqtt/ (frigate/events,
+# frigate/<camera>/<object>, frigate/available)
+#: The events' topic (the camera is in the payload) and the object counted per camera.
+FRIGATE_EVENTS: Final = "events"
+FRIGATE_PERSON: Final = "person"
+_FRIGATE_TYPES: Final = ("new", "update", "end")
+#: A tracked person's passage through a zone, per Frigate event type (the value of the field
+#: ``zone:<name>`` the reader makes): seen first in it, come into it, gone out of it, lost in it
+ZONE_NEW, ZONE_ENTERED, ZONE_LEFT, ZONE_ENDED = "new", "entered", "left", "ended"
+
+
+def frigate_topic(rest: str) -> str | None:
+    """``events``: a device named in the payload; ``<camera>/person``: that camera's count of
+    persons; every other topic (snapshots, other objects, stats, reviews) is not read."""
+    if rest == FRIGATE_EVENTS:
+        return IN_PAYLOAD
+    camera, _, obj = rest.partition("/")
+    return camera if obj == FRIGATE_PERSON and camera else None
+
+
+def _zones(tracked: Mapping[str, Any], key: str) -> list[Any]:
+    zones = tracked.get(key)
+    return zones if isinstance(zones, list) else []
+
+
+def read_frigate(rest: str, payload: bytes) -> dict[str, Any] | str:
+    """A Frigate event as its camera (:data:`DEVICE_FIELD`), ``frame_time`` and, for a person,
+    a field ``zone:<name>`` for each zone it came into, went out of or was lost in; or a count
+    of persons as ``persons`` (``none``, ``one``, ``several``)."""
+    if rest != FRIGATE_EVENTS:
+        text = payload.strip()
+        if not text.isdigit() or len(text) > 6:
+            shown = show_value(text.decode("utf-8", "replace"))
+            return f"the count of persons is {shown}, not a whole number"
+        count = int(text)
+        return {"persons": "none" if count == 0 else "one" if count == 1 else "several"}
+    parsed = parse_object(payload)
+    if isinstance(parsed, str):
+        return parsed
+    kind, after, before = parsed.get("type"), parsed.get("after"), parsed.get("before")
+    if kind not in _FRIGATE_TYPES:
+        return f"type is {show_value(kind)}, not 'new', 'update' or 'end'"
+    if not isinstance(after, dict) or not isinstance(after.get("camera"), str):
+        return "after is not an object with the camera (a Frigate event has one)"
+    fields: dict[str, Any] = {DEVICE_FIELD: after["camera"]}
+    if "frame_time" in after:
+        fields["frame_time"] = after["frame_time"]
+    if after.get("label") != FRIGATE_PERSON or after.get("false_positive") is True:
+        return fields  # another object (a cat, a car): nothing of a person
+    now = _zones(after, "current_zones")
+    was = _zones(before, "current_zones") if isinstance(before, dict) else []
+    if kind == "new":
+        for zone in (*_zones(after, "entered_zones"), *now):
+            fields[f"zone:{zone}"] = ZONE_NEW
+    elif kind == "update":
+        for zone in now:
+            if zone not in was:
+                fields[f"zone:{zone}"] = ZONE_ENTERED
+        for zone in was:
+            if zone not in now:
+                fields[f"zone:{zone}"] = ZONE_LEFT
+    else:
+        for zone in now:
+            fields[f"zone:{zone}"] = ZONE_ENDED
+    return fields
+
+
+def _zone_rule(zone: str, slot: str, outcomes: Mapping[str, str], *, repeats: bool) -> FieldRule:
+    return FieldRule(
+        f"zone:{zone}",
+        slot,
+        ", ".join(repr(passage) for passage in outcomes),
+        {value_key(passage): outcome for passage, outcome in outcomes.items()},
+        repeats=repeats,
+    )
+
+
+def _bed_zone(zone: str) -> FieldRule:
+    """A person seen first in the bed zone or come into it is in bed, gone out of it out of
+    bed; one lost in it (under the blanket) is still in bed."""
+    outcomes = {
+        ZONE_NEW: "in_bed",
+        ZONE_ENTERED: "in_bed",
+        ZONE_LEFT: "out_of_bed",
+        ZONE_ENDED: NO_EVENT,
+    }
+    return _zone_rule(zone, "bed", outcomes, repeats=False)
+
+
+def _door_zone(zone: str) -> FieldRule:
+    """A person seen first at the door came in; one lost at the door went out; each passage is
+    an event (two people leaving one after the other)."""
+    outcomes = {
+        ZONE_NEW: "entered_room",
+        ZONE_ENTERED: NO_EVENT,
+        ZONE_LEFT: NO_EVENT,
+        ZONE_ENDED: "left_room",
+    }
+    return _zone_rule(zone, "door", outcomes, repeats=True)
+
+
+FRIGATE: Final = Preset(
+    name="frigate",
+    title="Frigate",
+    base="frigate",
+    rules={
+        "optical": (
+            FieldRule(
+                "persons",
+                "persons",
+                "a whole number",
+                {
+                    value_key("none"): "no_person",
+                    value_key("one"): NO_EVENT,
+                    value_key("several"): "multiple_persons",
+                },
+            ),
+        ),
+    },
+    availability={"online": "heartbeat", "offline": "fault"},
+    # frigate/<zone>/person counts a zone's persons: not a camera, not a device
+    ignored_suffixes=(FRIGATE_PERSON,),
+    ignored_first=(),
+    reader=read_frigate,
+    name_of=frigate_topic,
+    ts=TsSpec("frame_time", "unix", fallback=True),
+    available="available",
+    zones={"bed": _bed_zone, "door": _door_zone},
+)
+
 #: The presets by name.
-PRESETS: Final[Mapping[str, Preset]] = {ZIGBEE2MQTT.name: ZIGBEE2MQTT}
+PRESETS: Final[Mapping[str, Preset]] = {
+    preset.name: preset for preset in (ZIGBEE2MQTT, VS373, HOME_ASSISTANT, FRIGATE)
+}

@@ -49,22 +49,27 @@ class FieldRule:
 
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
-    """Where a foreign device's events go: the contract's site, room, kind and device."""
+    """Where a foreign device's events go: the contract's site, room, kind and device; and for
+    a camera, the role of each of its zones (zone name, ``bed`` or ``door``)."""
 
     site: str
     room: str
     kind: str
     device: str
+    zones: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class TsSpec:
     """Where an event's ``ts`` comes from: the time of receipt (``field`` None), or a payload
-    field in ``format`` (an ``rfc3339`` time without an offset is read in ``timezone``)."""
+    field in ``format`` (an ``rfc3339`` time without an offset is read in ``timezone``); with
+    ``fallback``, a message without the field takes the time of receipt (a source whose other
+    messages carry no time, such as Frigate's counts)."""
 
     field: str | None = None
     format: TsFormat = "unix"
     timezone: str | None = None
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
