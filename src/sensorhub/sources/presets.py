@@ -194,15 +194,20 @@ def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
     return fields
 
 
+def _texts(field: str, slot: str, values: Mapping[str, str]) -> FieldRule:
+    """A field that holds one of the texts of ``values``, each to its event."""
+    return FieldRule(
+        field,
+        slot,
+        ", ".join(repr(text) for text in values),
+        {value_key(text): event for text, event in values.items()},
+    )
+
+
 def _trigger(event: str, slot: str, alarm: str, resolve: str = NO_EVENT) -> FieldRule:
     """A VS373 event's field: its alarm and resolve; ignore and status reports are no event."""
-    values = {"alarm": alarm, "resolve": resolve, "ignore": NO_EVENT, "status_report": NO_EVENT}
-    return FieldRule(
-        event,
-        slot,
-        ", ".join(repr(status) for status in values),
-        {value_key(status): outcome for status, outcome in values.items()},
-    )
+    statuses = {"alarm": alarm, "resolve": resolve, "ignore": NO_EVENT, "status_report": NO_EVENT}
+    return _texts(event, slot, statuses)
 
 
 VS373: Final = Preset(
@@ -262,12 +267,8 @@ def read_statestream(rest: str, payload: bytes) -> dict[str, Any] | str:
 
 def _ha_state(on: str, off: str) -> FieldRule:
     """A binary sensor's state; unavailable (its device is gone) is a fault."""
-    values = {"on": on, "off": off, "unavailable": "fault", "unknown": NO_EVENT}
-    return FieldRule(
-        "state",
-        "state",
-        ", ".join(repr(value) for value in values),
-        {value_key(value): event for value, event in values.items()},
+    return _texts(
+        "state", "state", {"on": on, "off": off, "unavailable": "fault", "unknown": NO_EVENT}
     )
 
 
