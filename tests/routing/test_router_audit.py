@@ -1,0 +1,291 @@
+"""The router's audit trail and page texts word for word, over one night that goes through every
+decision: held, routed, re-sent, escalated, held mid-escalation, released, acknowledged, ignored
+(unknown incident, acknowledgement too early, not staff, already acknowledged) and resolved.
+
+The mutation run of routing/router.py (docs/testing.md) found that the other tests look at the
+decisions but hardly at what the audit says: these pin it exactly, as an operator reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sensorhub.contract import Page
+from sensorhub.routing.router import RETAIN, Router
+from sensorhub.routing.silences import Silence, Silences
+from sensorhub.rules import Policy
+from tests.routing.test_router import NIGHT, incident_page, mute, policy
+
+__all__ = ["policy"]  # the rules of test_router, as a fixture here too
+
+#: the incidents of the night, as the classifier names them
+HELD = "zon/101/bed_exit/1736978400000"
+FAULT = "zon/102/device_fault/cam-1/fault/1736978400000"
+FALL = "zon/102/fall/1736978400000"
+WEST = "zon/201/bed_exit/1736978400000"
+
+
+def night(policy: Policy) -> tuple[list[dict[str, Any]], list[Page]]:
+    """What the router audited (as JSON) and paged over the night."""
+    silences = Silences()
+    silences.add(mute(room="101", hours=2))
+    camera = mute(device="cam-1", hours=2)
+    silences.add(camera)
+    router = Router(policy, silences=silences)
+    fall = incident_page(policy, "fall", NIGHT, "102")
+    pages = [
+        *router.route(incident_page(policy, "bed_exit", NIGHT, "101")),
+        *router.route(incident_page(policy, "device_fault", NIGHT, "102", device="cam-1")),
+        *router.route(fall),
+        *router.route(incident_page(policy, "bed_exit", NIGHT, "201")),
+    ]
+    assert [p.incident for p in pages] == [FALL, WEST]
+    silences.add(
+        Silence(
+            site="zon", room="201", until=NIGHT + 150, reason="visit", by="jan", created=NIGHT + 10
+        )
+    )
+    pages += router.advance(NIGHT + 60)
+    router.acknowledge("zon/999/fall/1", "e1", NIGHT + 61)
+    router.acknowledge(FALL, "e2", NIGHT - 3600)
+    router.acknowledge(FALL, "mallory", NIGHT + 61)
+    pages += router.advance(NIGHT + 120)
+    silences.remove(camera.id, by="jan", at=NIGHT + 200)
+    pages += router.advance(NIGHT + 205)
+    router.acknowledge(FALL, "e1", NIGHT + 210)
+    pages += router.advance(NIGHT + 210)
+    router.acknowledge(FALL, "e2", NIGHT + 215)
+    pages += router.advance(NIGHT + 215)
+    router.resolve("zon/999/fall/1", NIGHT + 220, "fall incident resolved: staff arrived")
+    router.resolve(HELD, NIGHT + 230, "bed exit resolved: back in bed")
+    router.resolve(FALL, NIGHT + 240, "fall incident resolved: staff arrived")
+    router.resolve(FAULT, NIGHT + 250, "device fault resolved: cam-1 reports again")
+    pages += router.advance(NIGHT + 3600)
+    return [entry.to_json() for entry in router.take_audit()], pages
+
+
+def test_the_audit_trail_of_a_night_says_what_was_decided_and_why_word_for_word(
+    policy: Policy,
+) -> None:
+    audit, _ = night(policy)
+    assert audit == [
+        {
+            "ts": NIGHT,
+            "decision": "held",
+            "reason": "room 101 of site zon is muted (sensor replaced)",
+            "incident": HELD,
+            "site": "zon",
+            "room": "101",
+        },
+        {
+            "ts": NIGHT,
+            "decision": "held",
+            "reason": (
+                "device cam-1 of site zon is muted (sensor replaced); paged "
+                "when the silence ends at 2025-01-15T23:59:00Z if still open"
+            ),
+            "incident": FAULT,
+            "site": "zon",
+            "room": "102",
+        },
+        {
+            "ts": NIGHT,
+            "decision": "routed",
+            "reason": (
+                "route 'east' to east-night (day-team off duty), escalation "
+                "at +60 s to same, +120 s to night-team/day-team"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "page_ids": [f"{FALL}/0/east-night"],
+        },
+        {
+            "ts": NIGHT,
+            "decision": "routed",
+            "reason": (
+                "route 'west' to west-night (day-team off duty), escalation "
+                "at +120 s to same, +300 s to team"
+            ),
+            "incident": WEST,
+            "site": "zon",
+            "room": "201",
+            "page_ids": [f"{WEST}/0/west-night"],
+        },
+        {
+            "ts": NIGHT + 60,
+            "decision": "escalated",
+            "reason": "not acknowledged: re-sent to east-night (escalation 1)",
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "page_ids": [f"{FALL}/1/east-night"],
+        },
+        {
+            "ts": NIGHT + 61,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by e1 of an incident the router does not "
+                "know (never paged, or forgotten 24 h after it was)"
+            ),
+            "incident": "zon/999/fall/1",
+            "by": "e1",
+        },
+        {
+            "ts": NIGHT - 3600,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by e2 given at 2025-01-15T21:00:00Z, before "
+                "the incident's first page at 2025-01-15T22:00:00Z: check the "
+                "clock of the pager gateway, or leave out 'ts'"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "by": "e2",
+        },
+        {
+            "ts": NIGHT + 61,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by 'mallory', who is none of the staff of "
+                "site zon: acknowledge as one of its pagers or groups "
+                "(staff.pagers, staff.groups; for a site without staff, one "
+                "of its recipients)"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "by": "mallory",
+        },
+        {
+            "ts": NIGHT + 120,
+            "decision": "escalated",
+            "reason": (
+                "not acknowledged: escalated to night-team (escalation 2); "
+                "day-team left out: off duty"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "page_ids": [f"{FALL}/2/night-team"],
+        },
+        {
+            "ts": NIGHT + 120,
+            "decision": "held",
+            "reason": "escalation 1 not sent: room 201 of site zon is muted",
+            "incident": WEST,
+            "site": "zon",
+            "room": "201",
+        },
+        {
+            "ts": NIGHT + 205,
+            "decision": "released",
+            "reason": (
+                "route 'faults' to technicians, escalation at +600 s to same, "
+                "+1200 s to night-team, +1800 s to t1/e1"
+            ),
+            "incident": FAULT,
+            "site": "zon",
+            "room": "102",
+            "page_ids": [f"{FAULT}/0/technicians"],
+        },
+        {
+            "ts": NIGHT + 210,
+            "decision": "acknowledged",
+            "reason": "acknowledged by e1: no escalation was pending",
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "by": "e1",
+        },
+        {
+            "ts": NIGHT + 215,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by e2, but the incident was already "
+                "acknowledged at 2025-01-15T22:03:30Z by e1"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+            "by": "e2",
+        },
+        {
+            "ts": NIGHT + 220,
+            "decision": "ignored",
+            "reason": (
+                "resolution of an incident the router does not know: fall "
+                "incident resolved: staff arrived"
+            ),
+            "incident": "zon/999/fall/1",
+        },
+        {
+            "ts": NIGHT + 230,
+            "decision": "resolved",
+            "reason": (
+                "bed exit resolved: back in bed: it was held back by a "
+                "silence and will not be paged"
+            ),
+            "incident": HELD,
+            "site": "zon",
+            "room": "101",
+        },
+        {
+            "ts": NIGHT + 240,
+            "decision": "ignored",
+            "reason": (
+                "fall incident resolved: staff arrived, but the incident was "
+                "already acknowledged at 2025-01-15T22:03:30Z by e1"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+        },
+        {
+            "ts": NIGHT + 250,
+            "decision": "resolved",
+            "reason": (
+                "device fault resolved: cam-1 reports again: 3 pending escalation steps cancelled"
+            ),
+            "incident": FAULT,
+            "site": "zon",
+            "room": "102",
+        },
+        {
+            "ts": NIGHT + 300,
+            "decision": "escalated",
+            "reason": "not acknowledged: escalated to night-team (escalation 2)",
+            "incident": WEST,
+            "site": "zon",
+            "room": "201",
+            "page_ids": [f"{WEST}/2/night-team"],
+        },
+    ]
+
+
+def test_the_pages_of_a_night_carry_their_ids_times_and_texts(policy: Policy) -> None:
+    """The held device fault is paged when its silence is removed, with the device in its text;
+    the held bed exit never is."""
+    _, pages = night(policy)
+    assert [(p.page_id, p.ts - NIGHT, p.text) for p in pages] == [
+        (f"{FALL}/0/east-night", 0, "Room 102: FALL"),
+        (f"{WEST}/0/west-night", 0, "Room 201: out of bed (fall risk)"),
+        (f"{FALL}/1/east-night", 60, "Room 102: FALL"),
+        (f"{FALL}/2/night-team", 120, "Room 102: FALL"),
+        (f"{FAULT}/0/technicians", 205, "Room 102: device cam-1 reports a fault"),
+        (f"{WEST}/2/night-team", 300, "Room 201: out of bed (fall risk)"),
+    ]
+
+
+@pytest.mark.parametrize("retain", [0, -1.0])
+def test_a_router_refuses_a_retention_that_is_not_positive(policy: Policy, retain: float) -> None:
+    with pytest.raises(ValueError, match=r"^retain must be positive$"):
+        Router(policy, retain=retain)
+
+
+def test_a_router_takes_any_positive_retention_even_under_a_second(policy: Policy) -> None:
+    assert Router(policy, retain=0.5).retain == 0.5
+    assert Router(policy).retain == RETAIN
