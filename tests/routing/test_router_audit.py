@@ -1,6 +1,7 @@
 """The router's audit trail and page texts word for word, over one night that goes through every
 decision: held, routed, re-sent, escalated, held mid-escalation, released, acknowledged, ignored
-(unknown incident, acknowledgement too early, not staff, already acknowledged) and resolved.
+(unknown incident, acknowledgement too early or too late, not staff, already acknowledged or
+resolved) and resolved.
 
 The mutation run of routing/router.py (docs/testing.md) found that the other tests look at the
 decisions but hardly at what the audit says: these pin it exactly, as an operator reads it.
@@ -8,6 +9,7 @@ decisions but hardly at what the audit says: these pin it exactly, as an operato
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from sensorhub.contract import Page
 from sensorhub.routing.router import RETAIN, Router
 from sensorhub.routing.silences import Silence, Silences
-from sensorhub.rules import Policy
+from sensorhub.rules import Policy, load_policy
 from tests.routing.test_router import NIGHT, incident_page, mute, policy
 
 __all__ = ["policy"]  # the rules of test_router, as a fixture here too
@@ -62,6 +64,8 @@ def night(policy: Policy) -> tuple[list[dict[str, Any]], list[Page]]:
     router.resolve(HELD, NIGHT + 230, "bed exit resolved: back in bed")
     router.resolve(FALL, NIGHT + 240, "fall incident resolved: staff arrived")
     router.resolve(FAULT, NIGHT + 250, "device fault resolved: cam-1 reports again")
+    router.acknowledge(FAULT, "t1", NIGHT + 260)
+    router.acknowledge(WEST, "w1", NIGHT + RETAIN + 1)
     pages += router.advance(NIGHT + 3600)
     return [entry.to_json() for entry in router.take_audit()], pages
 
@@ -255,6 +259,31 @@ def test_the_audit_trail_of_a_night_says_what_was_decided_and_why_word_for_word(
             "room": "102",
         },
         {
+            "ts": NIGHT + 260,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by t1, but the incident was already resolved at "
+                "2025-01-15T22:04:10Z"
+            ),
+            "incident": FAULT,
+            "site": "zon",
+            "room": "102",
+            "by": "t1",
+        },
+        {
+            "ts": NIGHT + RETAIN + 1,
+            "decision": "ignored",
+            "reason": (
+                "acknowledgement by w1 given at 2025-01-16T22:00:01Z, over 24 h after its "
+                "first page at 2025-01-15T22:00:00Z: check the clock of the pager gateway, "
+                "or leave out 'ts'"
+            ),
+            "incident": WEST,
+            "site": "zon",
+            "room": "201",
+            "by": "w1",
+        },
+        {
             "ts": NIGHT + 300,
             "decision": "escalated",
             "reason": "not acknowledged: escalated to night-team (escalation 2)",
@@ -289,3 +318,80 @@ def test_a_router_refuses_a_retention_that_is_not_positive(policy: Policy, retai
 def test_a_router_takes_any_positive_retention_even_under_a_second(policy: Policy) -> None:
     assert Router(policy, retain=0.5).retain == 0.5
     assert Router(policy).retain == RETAIN
+
+
+# -- escalations to a pager with its own language --------------------------------------------
+
+TECHNICIAN_RULES = """
+version: 1
+sites:
+  zon:
+    language: en
+    night: {start: "22:00", end: "07:00"}
+    recipients: {care: night-team, technical: technicians}
+    staff:
+      pagers:
+        e1: {address: "3101"}
+        e2: {address: "3102", language: nl}
+        t1: {address: "3900", language: nl}
+        t2: {address: "3901"}
+      groups:
+        night-team: [e1]
+        technicians: [t1, t2]
+      routes:
+        faults: {audience: technical, to: technicians}
+        care: {rooms: [101, 102], to: night-team}
+    escalation:
+      low: [{after: 10m, to: [t1, t2]}]
+      critical: [{after: 60s, to: [e1, e2]}]
+"""
+
+
+@pytest.fixture
+def technicians(tmp_path: Path) -> Policy:
+    path = tmp_path / "zon.yaml"
+    path.write_text(TECHNICIAN_RULES.lstrip(), encoding="utf-8")
+    return load_policy(path)
+
+
+@pytest.mark.parametrize(
+    ("reason", "dutch"),
+    [
+        ("battery_low", "Kamer 102: apparaat mat-7 batterij bijna leeg"),
+        ("obstructed", "Kamer 102: apparaat mat-7 camera afgedekt"),
+    ],
+)
+def test_an_escalated_device_fault_reads_in_the_language_of_each_pager(
+    technicians: Policy, reason: str, dutch: str
+) -> None:
+    router = Router(technicians)
+    page = incident_page(technicians, "device_fault", NIGHT, "102", device="mat-7", reason=reason)
+    router.route(page)
+    escalated = router.advance(NIGHT + 600)
+    assert [(p.recipient, p.text) for p in escalated] == [("t1", dutch), ("t2", page.text)]
+
+
+def test_an_escalated_fall_reads_in_the_language_of_each_pager(technicians: Policy) -> None:
+    router = Router(technicians)
+    router.route(incident_page(technicians, "fall", NIGHT, "102"))
+    escalated = router.advance(NIGHT + 60)
+    assert [(p.recipient, p.text) for p in escalated] == [
+        ("e1", "Room 102: FALL"),
+        ("e2", "Kamer 102: VAL"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "incident",
+    ["zon/102/device_fault/mat-7/humming/1", "zon/102/device_fault/1"],
+    ids=["a fault the texts do not name", "an id without device and fault"],
+)
+def test_an_escalated_device_fault_the_texts_cannot_say_keeps_the_sites_text(
+    technicians: Policy, incident: str
+) -> None:
+    """Rather than a wrong text in the pager's language."""
+    page = incident_page(technicians, "device_fault", NIGHT, "102", device="mat-7")
+    router = Router(technicians)
+    router.route(page.model_copy(update={"incident": incident}))
+    escalated = router.advance(NIGHT + 600)
+    assert [(p.recipient, p.text) for p in escalated] == [("t1", page.text), ("t2", page.text)]
