@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from sensorhub.contract import Page
+from sensorhub.core.types import Evidence, Opened, Resolved
 from sensorhub.routing.router import RETAIN, Router
 from sensorhub.routing.silences import Silence, Silences
 from sensorhub.rules import Policy, load_policy
-from tests.routing.test_router import NIGHT, incident_page, mute, policy
+from tests.routing.test_router import NIGHT, incident_opened, incident_page, mute, policy
 
 __all__ = ["policy"]  # the rules of test_router, as a fixture here too
 
@@ -395,3 +396,88 @@ def test_an_escalated_device_fault_the_texts_cannot_say_keeps_the_sites_text(
     router.route(page.model_copy(update={"incident": incident}))
     escalated = router.advance(NIGHT + 600)
     assert [(p.recipient, p.text) for p in escalated] == [("t1", page.text), ("t2", page.text)]
+
+
+# -- the core's incident changes --------------------------------------------------------------
+
+
+def test_new_evidence_after_a_silence_ends_pages_a_held_care_incident_from_then(
+    policy: Policy,
+) -> None:
+    """Evidence while the room is muted pages nothing; evidence after it does, at its own time,
+    and the router remembers the incident 24 h from then."""
+    silences = Silences()
+    silences.add(
+        Silence(site="zon", room="101", until=NIGHT + 90, reason="care", by="jan", created=NIGHT)
+    )
+    router = Router(policy, silences=silences)
+    opened = incident_opened("bed_exit", NIGHT)
+    assert router.open(opened) == []
+    assert router.evidence(Evidence(opened.incident, NIGHT + 60)) == []
+    (page,) = router.evidence(Evidence(opened.incident, NIGHT + 100))
+    assert (page.page_id, page.ts) == (f"{HELD}/0/east-night", NIGHT + 100)
+    assert router.status(HELD) == "open"
+    released = router.take_audit()[-1].to_json()
+    assert released == {
+        "ts": NIGHT + 100,
+        "decision": "released",
+        "reason": (
+            "route 'east' to east-night (day-team off duty), escalation at +120 s to same, "
+            "+300 s to team"
+        ),
+        "incident": HELD,
+        "site": "zon",
+        "room": "101",
+        "page_ids": [f"{HELD}/0/east-night"],
+    }
+    router.resolve(HELD, NIGHT + 150, "bed exit resolved: back in bed")
+    router.advance(NIGHT + 100 + RETAIN - 1)
+    assert router.status(HELD) == "resolved"
+    router.advance(NIGHT + 100 + RETAIN)
+    assert router.status(HELD) is None
+
+
+def test_an_opened_device_fault_is_paged_with_its_device_and_fault(policy: Policy) -> None:
+    opened = Opened(
+        "zon/101/device_fault/mat-7/battery_low/1", "device_fault", "zon", "101", NIGHT, ("e",),
+        device="mat-7", fault="battery_low",
+    )  # fmt: skip
+    assert [p.text for p in Router(policy).open(opened)] == ["Room 101: device mat-7 battery low"]
+
+
+def test_run_sends_the_steps_due_up_to_each_change_before_it_then_keeps_the_changes_order(
+    policy: Policy,
+) -> None:
+    """A step due at the very time of a resolution still goes out (the clock gets there
+    first), even when that time is ``until``; changes at the same time keep their order."""
+    router = Router(policy)
+    router.open(incident_opened("fall", NIGHT))
+    router.take_audit()
+    later = incident_opened("fall", NIGHT + 60, "102")
+    resolution = Resolved(f"zon/101/fall/{round(NIGHT * 1000)}", NIGHT + 60, "staff arrived")
+    pages = router.run([resolution, later], until=NIGHT + 60)
+    assert [(p.page_id, p.ts) for p in pages] == [
+        (f"{resolution.incident}/1/east-night", NIGHT + 60),
+        (f"{later.incident}/0/east-night", NIGHT + 60),
+    ]
+    assert [(a.ts, a.decision, a.incident, a.reason) for a in router.take_audit()] == [
+        (
+            NIGHT + 60,
+            "escalated",
+            resolution.incident,
+            "not acknowledged: re-sent to east-night (escalation 1)",
+        ),
+        (
+            NIGHT + 60,
+            "resolved",
+            resolution.incident,
+            "staff arrived: 1 pending escalation step cancelled",
+        ),
+        (
+            NIGHT + 60,
+            "routed",
+            later.incident,
+            "route 'east' to east-night (day-team off duty), escalation at +60 s to same, "
+            "+120 s to night-team/day-team",
+        ),
+    ]
