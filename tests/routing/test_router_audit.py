@@ -481,3 +481,56 @@ def test_run_sends_the_steps_due_up_to_each_change_before_it_then_keeps_the_chan
             "+120 s to night-team/day-team",
         ),
     ]
+
+
+# -- acknowledgements on a site's topic -------------------------------------------------------
+
+
+def test_an_acknowledgement_on_another_sites_topic_is_refused_as_not_open_and_audited(
+    policy: Policy,
+) -> None:
+    """night-team may acknowledge on the topic of site elders (which has no staff: its
+    recipients do), but the incident is zon's."""
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    router.take_audit()
+    refused = router.acknowledge(FALL, "night-team", NIGHT + 5, site="elders")
+    assert refused is not None
+    assert refused.code == "not_open"
+    assert refused.reason == (
+        "acknowledgement by night-team on the topic of site elders, but the incident is of site zon"
+    )
+    (audit,) = router.take_audit()
+    assert audit.to_json() == {
+        "ts": NIGHT + 5,
+        "decision": "ignored",
+        "reason": refused.reason,
+        "incident": FALL,
+        "site": "zon",
+        "room": "102",
+        "by": "night-team",
+    }
+    assert router.status(FALL) == "open"
+
+
+@pytest.mark.parametrize(
+    ("by", "code"), [("mallory", "not_staff"), ("e1", "not_open")], ids=["not staff", "staff"]
+)
+def test_an_acknowledgement_of_an_unknown_incident_on_a_sites_topic_checks_that_sites_staff(
+    policy: Policy, by: str, code: str
+) -> None:
+    """The site of the topic is all there is to check the acknowledger against, and the audit
+    keeps it."""
+    router = Router(policy)
+    refused = router.acknowledge("zon/999/fall/1", by, NIGHT + 5, site="zon")
+    assert refused is not None
+    assert refused.code == code
+    (audit,) = router.take_audit()
+    assert audit.to_json() == {
+        "ts": NIGHT + 5,
+        "decision": "ignored",
+        "reason": refused.reason,
+        "incident": "zon/999/fall/1",
+        "site": "zon",
+        "by": by,
+    }
