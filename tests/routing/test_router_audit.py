@@ -534,3 +534,73 @@ def test_an_acknowledgement_of_an_unknown_incident_on_a_sites_topic_checks_that_
         "site": "zon",
         "by": by,
     }
+
+
+# -- edges of the clock -----------------------------------------------------------------------
+
+
+def test_an_acknowledgement_at_the_routers_clock_takes_effect_at_once(policy: Policy) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    router.advance(NIGHT + 30)
+    assert router.acknowledge(FALL, "e1", NIGHT + 30) is None
+    assert router.status(FALL) == "acknowledged"  # no advance() needed
+    assert router.take_audit()[-1].to_json() == {
+        "ts": NIGHT + 30,
+        "decision": "acknowledged",
+        "reason": "acknowledged by e1: 2 pending escalation steps cancelled",
+        "incident": FALL,
+        "site": "zon",
+        "room": "102",
+        "by": "e1",
+    }
+
+
+def test_an_acknowledgement_is_taken_up_to_exactly_retain_after_the_first_page(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    assert router.acknowledge(FALL, "e1", NIGHT + RETAIN) is None
+    refused = router.acknowledge(FALL, "e1", NIGHT + RETAIN + 0.001)
+    assert refused is not None
+    assert refused.code == "bad_time"
+
+
+def test_a_second_first_page_of_an_incident_is_audited_at_its_time_with_the_status(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    fall = incident_page(policy, "fall", NIGHT, "102")
+    router.route(fall)
+    assert router.route(fall) == []
+    assert router.take_audit()[-1].to_json() == {
+        "ts": NIGHT,
+        "decision": "ignored",
+        "reason": "incident already routed (open): no second first page",
+        "incident": FALL,
+        "site": "zon",
+        "room": "102",
+    }
+
+
+def test_next_due_skips_held_care_incidents_and_is_none_with_nothing_to_do(
+    policy: Policy,
+) -> None:
+    silences = Silences()
+    silences.add(mute(room="101"))
+    router = Router(policy, silences=silences)
+    assert router.next_due() is None
+    router.route(incident_page(policy, "bed_exit", NIGHT, "101"))
+    assert router.next_due() is None  # held for good: nothing to do but forget it
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    assert router.next_due() == NIGHT + 60
+
+
+def test_a_held_care_incident_is_forgotten_unpaged_after_its_silence_ended(policy: Policy) -> None:
+    silences = Silences()
+    silences.add(mute(room="101"))
+    router = Router(policy, silences=silences)
+    router.route(incident_page(policy, "bed_exit", NIGHT, "101"))
+    assert router.advance(NIGHT + RETAIN + 1) == []
+    assert router.status(HELD) is None
