@@ -604,3 +604,23 @@ def test_a_held_care_incident_is_forgotten_unpaged_after_its_silence_ended(polic
     router.route(incident_page(policy, "bed_exit", NIGHT, "101"))
     assert router.advance(NIGHT + RETAIN + 1) == []
     assert router.status(HELD) is None
+
+
+def test_an_escalation_held_by_a_silence_is_named_by_its_page_id_in_the_silences_audit(
+    policy: Policy,
+) -> None:
+    silences = Silences()
+    router = Router(policy, silences=silences)
+    router.route(incident_page(policy, "bed_exit", NIGHT, "201"))
+    silences.add(
+        Silence(site="zon", room="201", until=NIGHT + 150, reason="visit", by="jan", created=NIGHT)
+    )
+    silences.take_audit()
+    assert router.advance(NIGHT + 120) == []
+    (held,) = silences.take_audit()
+    assert (held.decision, held.ts, held.incident, held.page_id) == (
+        "silenced",
+        NIGHT + 120,
+        WEST,
+        f"{WEST}/1",
+    )
