@@ -9,6 +9,7 @@ decisions but hardly at what the audit says: these pin it exactly, as an operato
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, Opened, Resolved
-from sensorhub.routing.router import RETAIN, Router
+from sensorhub.routing.router import RETAIN, PendingStep, Router
 from sensorhub.routing.silences import Silence, Silences
 from sensorhub.rules import Policy, load_policy
 from tests.routing.test_router import NIGHT, incident_opened, incident_page, mute, policy
@@ -624,3 +625,46 @@ def test_an_escalation_held_by_a_silence_is_named_by_its_page_id_in_the_silences
         WEST,
         f"{WEST}/1",
     )
+
+
+# -- state ------------------------------------------------------------------------------------
+
+
+def test_pending_names_each_steps_targets_and_changes_carry_the_time_of_the_first_pages(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    assert router.pending() == [
+        PendingStep(FALL, 1, NIGHT + 60, ("same",)),
+        PendingStep(FALL, 2, NIGHT + 120, ("night-team", "day-team")),
+    ]
+    changes = router.take_changes()
+    assert json.loads(changes[FALL] or "null")["paged_at"] == NIGHT
+    assert router.take_changes() == {}
+    assert router.take_changes(everything=True) == changes
+
+
+def test_acknowledgements_waiting_for_the_clock_survive_a_restore_in_time_order(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    router.acknowledge(FALL, "e1", NIGHT + 100)
+    router.acknowledge(FALL, "e2", NIGHT + 50)
+    restored = Router(policy)
+    restored.restore(router.snapshot())
+    assert restored.advance(NIGHT + 3600) == []  # e2's came before the first step, at 60 s
+    assert [(a.decision, a.by, a.ts) for a in restored.take_audit()] == [
+        ("acknowledged", "e2", NIGHT + 50)
+    ]
+
+
+def test_run_sends_no_step_due_after_until_for_a_change_ahead_of_it(policy: Policy) -> None:
+    """A call is opened at its arrival, ahead of the event clock: the steps due between the
+    clock and the call wait for the clock."""
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    call = incident_opened("call", NIGHT + 100, "101")
+    pages = router.run([call], until=NIGHT + 50)
+    assert [(p.page_id, p.ts) for p in pages] == [(f"{call.incident}/0/east-night", NIGHT + 100)]
