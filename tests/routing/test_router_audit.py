@@ -17,6 +17,7 @@ import pytest
 
 from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, Opened, Resolved
+from sensorhub.routing.acks import AckRecord
 from sensorhub.routing.router import RETAIN, PendingStep, Router
 from sensorhub.routing.silences import Silence, Silences
 from sensorhub.rules import Policy, load_policy
@@ -668,3 +669,72 @@ def test_run_sends_no_step_due_after_until_for_a_change_ahead_of_it(policy: Poli
     call = incident_opened("call", NIGHT + 100, "101")
     pages = router.run([call], until=NIGHT + 50)
     assert [(p.page_id, p.ts) for p in pages] == [(f"{call.incident}/0/east-night", NIGHT + 100)]
+
+
+# -- closing and forgetting -------------------------------------------------------------------
+
+
+def test_a_second_resolution_is_ignored_and_the_incident_forgotten_a_day_on_audited(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    router.resolve(FALL, NIGHT + 10, "fall incident resolved: staff arrived")
+    router.resolve(FALL, NIGHT + 20, "fall incident resolved: call cancelled")
+    router.advance(NIGHT + RETAIN + 5)
+    assert [entry.to_json() for entry in router.take_audit()[2:]] == [
+        {
+            "ts": NIGHT + 20,
+            "decision": "ignored",
+            "reason": (
+                "fall incident resolved: call cancelled, but the incident was already "
+                "resolved at 2025-01-15T22:00:10Z"
+            ),
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+        },
+        {
+            "ts": NIGHT + RETAIN + 5,
+            "decision": "forgotten",
+            "reason": "24 h after its first page (resolved)",
+            "incident": FALL,
+            "site": "zon",
+            "room": "102",
+        },
+    ]
+
+
+def test_an_acknowledgement_that_took_effect_is_recorded_with_its_incident(
+    policy: Policy,
+) -> None:
+    router = Router(policy)
+    router.route(incident_page(policy, "fall", NIGHT, "102"))
+    router.advance(NIGHT + 30)
+    router.acknowledge(FALL, "e1", NIGHT + 30)
+    assert router.take_acks() == [AckRecord(FALL, "e1", NIGHT + 30)]
+
+
+def test_without_an_audit_a_second_first_page_still_marks_its_incident_changed(
+    policy: Policy,
+) -> None:
+    router = Router(policy, audit=False)
+    fall = incident_page(policy, "fall", NIGHT, "102")
+    router.route(fall)
+    router.take_changes()
+    router.route(fall)
+    assert list(router.take_changes()) == [FALL]
+
+
+def test_a_released_device_fault_is_remembered_a_day_from_its_release(policy: Policy) -> None:
+    silences = Silences()
+    camera = mute(device="cam-1", hours=2)
+    silences.add(camera)
+    router = Router(policy, silences=silences)
+    router.route(incident_page(policy, "device_fault", NIGHT, "102", device="cam-1"))
+    silences.remove(camera.id, by="jan", at=NIGHT + 3600)
+    assert len(router.advance(NIGHT + 3600)) == 1
+    router.advance(NIGHT + 3600 + RETAIN - 1)
+    assert router.status(FAULT) == "open"
+    router.advance(NIGHT + 3600 + RETAIN)
+    assert router.status(FAULT) is None
