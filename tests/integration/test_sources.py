@@ -68,6 +68,18 @@ def is_dead_letter_of_source(field: str) -> Callable[[Received], bool]:
     return match
 
 
+def serve_with_audit(
+    serve_process: Callable[..., ServeProcess], tmp_path: Path, rules_text: str
+) -> tuple[ServeProcess, Path]:
+    """``serve`` on ``rules_text`` (not started), with its ``--audit`` file."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules_text, encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    service = serve_process(rules)
+    service.command += ["--audit", str(audit)]
+    return service, audit
+
+
 @pytest.mark.mqtt
 def test_zigbee2mqtt_devices_are_paged_and_their_repeats_dropped_across_a_restart(
     serve_process: Callable[..., ServeProcess],
@@ -76,11 +88,9 @@ def test_zigbee2mqtt_devices_are_paged_and_their_repeats_dropped_across_a_restar
     tmp_path: Path,
 ) -> None:
     base = f"{names.prefix}-z2m"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(site=names.site, base=base), encoding="utf-8")
-    audit = tmp_path / "audit.jsonl"
-    service = serve_process(rules)
-    service.command += ["--audit", str(audit)]
+    service, audit = serve_with_audit(
+        serve_process, tmp_path, RULES.format(site=names.site, base=base)
+    )
     client = mqtt_client([names.pages, DEADLETTER_TOPIC])
 
     def z2m(name: str, payload: Any, *, retain: bool = False) -> None:
@@ -214,11 +224,9 @@ def test_a_vs373_fall_alarm_is_paged_once_in_the_radars_local_time(
     killed and started again with another hash seed: the radar repeating its unresolved alarm
     is still no new event (the last states came back with the journal)."""
     base = f"{names.prefix}-vs373"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(VS373_RULES.format(site=names.site, base=base), encoding="utf-8")
-    audit = tmp_path / "audit.jsonl"
-    service = serve_process(rules)
-    service.command += ["--audit", str(audit)]
+    service, audit = serve_with_audit(
+        serve_process, tmp_path, VS373_RULES.format(site=names.site, base=base)
+    )
     client = mqtt_client([names.pages, DEADLETTER_TOPIC])
     service.start(seed=SEED_BEFORE)
     client.publish(f"{base}/kamer1-radar", vs373_fall("2026-11-20 23:00:00"))
@@ -295,11 +303,9 @@ def test_a_frigate_camera_sees_a_wandering_resident_leave_and_is_paged(
     zone and is lost there: left_room, paged as wandering within 30 s of event time. Frigate
     going offline is a fault of the camera; a count that is no number is dead-lettered."""
     base = f"{names.prefix}-frigate"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(FRIGATE_RULES.format(site=names.site, base=base), encoding="utf-8")
-    audit = tmp_path / "audit.jsonl"
-    service = serve_process(rules)
-    service.command += ["--audit", str(audit)]
+    service, audit = serve_with_audit(
+        serve_process, tmp_path, FRIGATE_RULES.format(site=names.site, base=base)
+    )
     client = mqtt_client([names.pages, DEADLETTER_TOPIC])
     service.start()
     bed, door = ["kamer1_bed"], ["kamer1_deur"]
@@ -347,11 +353,9 @@ def test_home_assistant_statestream_states_become_door_events(
     taken; live, off and on are closed and open (a repeat dropped), unavailable a fault, the
     entity's attribute topics are not read and a state that is no state is dead-lettered."""
     base = f"{names.prefix}-ha"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(HA_RULES.format(site=names.site, base=base), encoding="utf-8")
-    audit = tmp_path / "audit.jsonl"
-    service = serve_process(rules)
-    service.command += ["--audit", str(audit)]
+    service, audit = serve_with_audit(
+        serve_process, tmp_path, HA_RULES.format(site=names.site, base=base)
+    )
     client = mqtt_client([DEADLETTER_TOPIC])
     state = f"{base}/binary_sensor/kamer1_deur/state"
     client.publish(state, b"on", retain=True)  # since the afternoon
