@@ -42,7 +42,8 @@ from typing import Any, Final
 
 from sensorhub.codec.payload import event_time as _codec_event_time
 from sensorhub.contract import ACK_TOPIC, NAME_RE
-from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings, MqttSettingsError
+from sensorhub.io.inbox import InboundMessage
+from sensorhub.io.mqtt import MqttConnection, MqttSettings, MqttSettingsError
 from simulators.ward import iter_recording
 from simulators.ward.zigbee import SENSORS, ForeignMessage, zigbee_entries
 

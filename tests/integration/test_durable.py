@@ -23,7 +23,8 @@ from sensorhub.codec.payload import decode_mqtt
 from sensorhub.commands.serve import Service, ServiceOptions
 from sensorhub.contract import ACK_TOPIC, Event
 from sensorhub.core.types import Opened
-from sensorhub.io.mqtt import InboundMessage, MqttConnection, MqttSettings
+from sensorhub.io.inbox import InboundMessage
+from sensorhub.io.mqtt import MqttConnection, MqttSettings
 from sensorhub.rules import load_policy
 from sensorhub.store import open_store
 from sensorhub.testing.broker import PrivateBroker

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from sensorhub.io.mqtt import InboundMessage, Inbox, MqttConnection, MqttSettings, split_publishes
+from sensorhub.io.inbox import InboundMessage, Inbox
+from sensorhub.io.mqtt import MqttConnection, MqttSettings, split_publishes
 from sensorhub.testing.broker import HOST, PrivateBroker, free_port
 from tests.conftest import WAIT, Names, TestClient
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sensorhub.io.mqtt import InboundMessage, Inbox
+from sensorhub.io.inbox import InboundMessage, Inbox
 
 
 def _message(n: int) -> InboundMessage:

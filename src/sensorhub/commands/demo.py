@@ -56,7 +56,8 @@ from simulators.ward.zigbee import (
 )
 
 from sensorhub.contract import PAGES_TOPIC
-from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection, MqttSettings
+from sensorhub.io.inbox import InboundMessage
+from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection, MqttSettings
 from sensorhub.testing.broker import BrokerError, PrivateBroker, free_port
 
 logger = logging.getLogger(__name__)

@@ -58,14 +58,8 @@ from sensorhub.durations import (
     duration_argument,
     format_duration,
 )
-from sensorhub.io.mqtt import (
-    STATUS_TOPIC,
-    InboundMessage,
-    Inbox,
-    MqttConnection,
-    MqttSettings,
-    MqttSettingsError,
-)
+from sensorhub.io.inbox import InboundMessage, Inbox
+from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection, MqttSettings, MqttSettingsError
 from sensorhub.io.mqtt_cli import add_broker_arguments, mqtt_settings
 from sensorhub.routing.pages import PRIORITY
 from sensorhub.rules import RuleFileError, load_policy

@@ -25,8 +25,9 @@ from typing import Any, Final
 
 from sensorhub.contract import Page
 from sensorhub.core.types import JournalEntry
+from sensorhub.io.inbox import InboundMessage
 from sensorhub.io.metrics import ServiceMetrics
-from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection
+from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection
 from sensorhub.routing.acks import AckRecord
 from sensorhub.store import Store, StoreError
 

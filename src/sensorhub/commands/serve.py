@@ -77,17 +77,13 @@ from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
 from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
 from sensorhub.io.homeassistant import HomeAssistant, check_discovery_prefix
+from sensorhub.io.inbox import InboundMessage, Inbox
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
-from sensorhub.io.mqtt import (
-    InboundMessage,
-    Inbox,
-    MqttConnection,
-    MqttSettings,
-    MqttSettingsError,
-)
+from sensorhub.io.mqtt import MqttConnection, MqttSettings, MqttSettingsError
 from sensorhub.io.mqtt_cli import mqtt_settings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.io.throttle import LogThrottle
+from sensorhub.io.triage import FloodReport, hopeless
 from sensorhub.routing.silences import SILENCES_STATE, when
 from sensorhub.rules import RuleFileError, load_policy
 from sensorhub.rules.policy import Policy
@@ -202,8 +198,13 @@ class Service:
             audit=self.options.audit_path is not None,
         )
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.metrics = ServiceMetrics(self.registry, raw_alarms=lambda: self.engine.raw_alarms)
-        self.inbox = Inbox()
+        # bad input that can only be dead letters waits in a lane of its own (io/triage.py)
+        self.inbox = Inbox(hopeless(self.options.prefix))
+        self.metrics = ServiceMetrics(
+            self.registry,
+            raw_alarms=lambda: self.engine.raw_alarms,
+            dropped=lambda: self.inbox.dropped,
+        )
         ha = self.options.homeassistant
         self.homeassistant = None if ha is None else HomeAssistant(ha)
         self.connection = MqttConnection(
@@ -220,6 +221,7 @@ class Service:
         self._dead_letter_log = LogThrottle(
             logger, f"see {DEADLETTER_TOPIC} and the metric sensorhub_deadletters_total"
         )
+        self._flood = FloodReport(logger, lambda: self.inbox.dropped)
         self._pages_out: IO[str] | None = None
         self._audit_out: IO[str] | None = None
         self.metrics_port: int | None = None
@@ -355,6 +357,7 @@ class Service:
         forgotten (at start, then every hour). The store is not looked at while it cannot be
         written: it may be gone."""
         self._dead_letter_log.flush(monotonic)
+        self._flood.flush()
         if not self.held.holding:
             try:
                 self._look_at_store(monotonic)

@@ -48,7 +48,8 @@ from typing import Any, Final
 
 from sensorhub import __version__
 from sensorhub.contract import INCIDENT_KINDS, Page
-from sensorhub.io.mqtt import STATUS_TOPIC, InboundMessage, MqttConnection, MqttSettings
+from sensorhub.io.inbox import InboundMessage
+from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection, MqttSettings
 from sensorhub.rules.policy import Policy
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ copied per event.
 | ``sensorhub_raw_alarms_total`` | counter | alarms a conventional system would have sounded |
 | ``sensorhub_reduction_ratio`` | gauge | 1 - reactions / raw alarms (0 before the first raw alarm) |
 | ``sensorhub_store_writable`` | gauge | 1 while the store takes the rounds' writes, 0 while it cannot (the status is then offline) |
+| ``sensorhub_deadletters_dropped_total`` | counter | bad messages dropped without a dead letter: a flood filled the lane of bad input (``io.triage``) |
 | ``sensorhub_store_held_rounds`` | gauge | rounds decided (and paged) but not yet written to the store: held in memory until it can be written |
 """  # noqa: E501 - a table reads best unbroken
 
@@ -85,6 +86,22 @@ class _ClassifierCollector(Collector):
         )
 
 
+class _DroppedCollector(Collector):
+    """Reads, when Prometheus scrapes, how many bad messages a flood made serve drop without a
+    dead letter (the inbox counts them on the network thread)."""
+
+    def __init__(self, dropped: Callable[[], int]) -> None:
+        self._dropped = dropped
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "sensorhub_deadletters_dropped",
+            "Bad messages dropped without a dead letter: a flood of bad input filled the lane "
+            "that holds them while good input goes first.",
+            value=self._dropped(),
+        )
+
+
 class ServiceMetrics:
     """The service's metrics, registered in ``registry``.
 
@@ -93,7 +110,11 @@ class ServiceMetrics:
     """
 
     def __init__(
-        self, registry: CollectorRegistry, *, raw_alarms: Callable[[], int] = lambda: 0
+        self,
+        registry: CollectorRegistry,
+        *,
+        raw_alarms: Callable[[], int] = lambda: 0,
+        dropped: Callable[[], int] = lambda: 0,
     ) -> None:
         self.registry = registry
         self.events = Counter(
@@ -149,6 +170,7 @@ class ServiceMetrics:
             registry=registry,
         )
         registry.register(_ClassifierCollector(raw_alarms, self.reactions))
+        registry.register(_DroppedCollector(dropped))
         # one child per kind, looked up once: labels() takes a lock and builds a key per call
         self._event_counts = {kind: self.events.labels(kind=kind) for kind in KINDS}
 

@@ -43,7 +43,6 @@ import ssl
 import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
@@ -51,6 +50,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from sensorhub.io.inbox import InboundMessage, Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -174,24 +175,8 @@ class MqttSettings:
         return cls(host, port, client_id, username, password, tls, keepalive)
 
 
-@dataclass(slots=True)
-class InboundMessage:
-    """A message as received from the broker, with the wall time it arrived. Not changed once
-    made (not ``frozen``: a frozen dataclass takes 1.2 µs to make, a fifth of what receiving a
-    message costs in all)."""
-
-    topic: str
-    payload: bytes
-    received_at: float
-    #: Delivered from the broker's retained store (on subscribe), not published just now.
-    retained: bool = False
-    #: The broker's message id and QoS, for ``MqttConnection.ack`` (0: nothing to acknowledge).
-    mid: int = 0
-    qos: int = 0
-
-
 #: Bytes read from the broker's socket per system call at most (``_BufferedSocket``).
-READ_BLOCK: Final = 1 << 16
+READ_BLOCK: Final = 1 << 18
 #: Packets paho's loop reads in one round at most, beyond the first, while a block holds more.
 READ_BURST: Final = 1000
 _PUBACK: Final = struct.Struct("!BBH")
@@ -322,10 +307,11 @@ class _Client(paho.Client):
         messages = sock.publishes()
         if not messages:
             return
+        # the ids first: the inbox may set a message's QoS to 0 (its low lane acknowledged it)
+        mids = [] if self._manual_ack else [m.mid for m in messages if m.qos == 1]
         with self._in_callback_mutex:
             on_messages(messages)
-        if not self._manual_ack:
-            self.ack_all([message.mid for message in messages if message.qos == 1])
+        self.ack_all(mids)
 
     def _handle_on_message(self, message: paho.MQTTMessage) -> None:
         """Straight to ``on_message``: sensorhub adds no per-topic callbacks (see
@@ -345,41 +331,6 @@ class _Client(paho.Client):
         if mids:
             packets = b"".join([_PUBACK.pack(_PUBACK_HEAD, 2, mid) for mid in mids])
             self._packet_queue(paho.PUBACK, packets, 0, 0)
-
-
-class Inbox:
-    """Received messages, from paho's network thread to one consumer that takes them in
-    batches: a message is appended to a deque (no lock), and a flag is raised for the first of
-    a batch, which the consumer waits on. (A ``queue.Queue`` takes a lock and notifies the
-    consumer on every message: per message as much work as the rest of receiving it. A
-    ``queue.SimpleQueue`` would do, but its ``get`` with a timeout can wait for ever once a
-    signal handler ran inside it, as SIGTERM's does in the main thread.)"""
-
-    def __init__(self) -> None:
-        self._items: deque[InboundMessage] = deque()
-        self._ready = threading.Event()
-
-    def put(self, message: InboundMessage) -> None:
-        self._items.append(message)
-        if not self._ready.is_set():
-            self._ready.set()
-
-    def put_all(self, messages: list[InboundMessage]) -> None:
-        self._items.extend(messages)
-        if not self._ready.is_set():
-            self._ready.set()
-
-    def take(self, most: int, timeout: float) -> list[InboundMessage]:
-        """Up to ``most`` messages in arrival order; waits up to ``timeout`` for the first."""
-        items = self._items
-        if not items and not self._ready.wait(timeout):
-            return []
-        # cleared before taking: a message put from here on raises the flag again
-        self._ready.clear()
-        taken = [items.popleft() for _ in range(min(most, len(items)))]
-        if items:
-            self._ready.set()
-        return taken
 
 
 class MqttConnection:
@@ -702,24 +653,27 @@ class MqttConnection:
             topic = message.topic
         except UnicodeDecodeError:  # the broker should refuse these; never die on one
             topic = bytes(message._topic).decode("utf-8", errors="replace")
-        self.inbox.put(
-            InboundMessage(
-                topic,
-                bytes(message.payload),
-                received_at,
-                bool(message.retain),
-                message.mid,
-                message.qos,
-            )
+        payload = bytes(message.payload)
+        inbound = InboundMessage(
+            topic, payload, received_at, bool(message.retain), message.mid, message.qos
         )
+        if isinstance(self.inbox, Inbox):
+            self._ack_now(self.inbox.put(inbound))
+        else:
+            self.inbox.put(inbound)
 
     def _on_messages(self, messages: list[InboundMessage]) -> None:
         inbox = self.inbox
         if isinstance(inbox, Inbox):
-            inbox.put_all(messages)
+            self._ack_now(inbox.put_all(messages))
         else:
             for message in messages:
                 inbox.put(message)
+
+    def _ack_now(self, mids: list[int]) -> None:
+        """Acknowledge what the inbox's low lane took (``manual_ack``; otherwise paho has)."""
+        if mids and self.manual_ack:
+            self._client.ack_all(mids)
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason_code: Any, properties: Any
