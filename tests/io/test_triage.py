@@ -4,6 +4,7 @@ bounded lane of its own, acknowledged at once, so that it never holds good input
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -107,6 +108,23 @@ def test_a_flood_is_taken_a_few_at_a_time_after_what_came_before_it_and_overflow
     assert inbox.take(100, 0.01) == []
     inbox.put(_message(CALL, b"junk", 50))  # room again
     assert _names(inbox.take(100, 1.0)) == [50.0]
+
+
+def test_the_low_lane_is_given_so_often_at_most_and_wakes_no_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "LOW_PER_TAKE", 2)
+    monkeypatch.setattr(lanes, "LOW_EVERY", 0.5)
+    inbox = Inbox(TEST)
+    inbox.put_all([_message(CALL, b"junk", n) for n in range(1, 6)])
+    assert _names(inbox.take(100, 1.0)) == [1.0, 2.0]
+    started = time.monotonic()
+    assert inbox.take(100, 0.1) == []  # not yet: the loop is free meanwhile
+    assert time.monotonic() - started >= 0.09
+    inbox.put(_message(CALL, GOOD, 6))
+    assert _names(inbox.take(100, 1.0)) == [6.0]  # good input at once, the lane waits
+    assert _names(inbox.take(100, 1.0)) == [3.0, 4.0]  # its time came
+    assert time.monotonic() - started >= 0.45
 
 
 def test_the_low_lane_holds_so_many_bytes_at_most(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,20 +7,25 @@ batches, with a low lane for bad input that can only be dead letters (``io.triag
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["LOW_LANE", "LOW_LANE_BYTES", "LOW_PER_TAKE", "InboundMessage", "Inbox"]
+__all__ = ["LOW_EVERY", "LOW_LANE", "LOW_LANE_BYTES", "LOW_PER_TAKE", "InboundMessage", "Inbox"]
 
 #: The low lane of ``Inbox`` (messages that can only be dead letters): messages and payload
-#: bytes it holds at most, and how many of them each ``take`` gives after the others. A round
-#: of serve decides those few beside its good messages: 64 16-KiB dead letters cost it about
-#: 10 ms, what a call arriving meanwhile may wait.
+#: bytes it holds at most, and how many of them ``take`` gives how often at most. Dead-lettering
+#: a 16 KiB message costs serve about 150 µs with the GIL held, and while serve's loop holds the
+#: GIL, paho's network thread waits up to 5 ms for it after every read of the socket: bad input
+#: dead-lettered as fast as it came kept the network thread from reading, and a call waited at
+#: the broker behind the flood. 32 every 20 ms (1,600 a second) keep the loop free most of the
+#: time, and a call that arrives meanwhile waits for 32 dead letters at most.
 LOW_LANE: Final = 10_000
 LOW_LANE_BYTES: Final = 64 << 20
-LOW_PER_TAKE: Final = 64
+LOW_PER_TAKE: Final = 32
+LOW_EVERY: Final = 0.02
 
 
 @dataclass(slots=True)
@@ -49,10 +54,12 @@ class Inbox:
 
     With ``hopeless`` (``io.triage``), a message it says can only be a dead letter goes to a
     second, low lane instead, bounded (``LOW_LANE`` messages, ``LOW_LANE_BYTES`` of payload;
-    what overflows is counted in ``dropped``); ``take`` gives at most ``LOW_PER_TAKE`` of those
-    with the others, each where it came among them: unless a flood holds the low lane back,
-    every message is taken in arrival order as before. Their QoS is set to 0 once ``put`` has
-    said to acknowledge them at once: nothing acknowledges them again."""
+    what overflows is counted in ``dropped``); ``take`` gives ``LOW_PER_TAKE`` of those at
+    most, with the others, each where it came among them, and after a full share the next only
+    ``LOW_EVERY`` s later (a flood). Unless a flood holds the low lane back, every message is
+    taken in arrival order as before. Their QoS is
+    set to 0 once ``put`` has said to acknowledge them at once: nothing acknowledges them
+    again."""
 
     def __init__(self, hopeless: Callable[[str, bytes], bool] | None = None) -> None:
         self._items: deque[InboundMessage] = deque()
@@ -64,6 +71,9 @@ class Inbox:
         # network thread) and taken (by the consumer): each written by one thread, no lock
         self._items_in = self._items_out = 0
         self._low_in = self._low_out = 0
+        # a flood: the low lane's last share was full; it is given again at _low_due
+        self._pacing = False
+        self._low_due = 0.0
         #: Messages for the low lane dropped because it was full (a flood), so far.
         self.dropped = 0
 
@@ -75,47 +85,66 @@ class Inbox:
     def put_all(self, messages: list[InboundMessage]) -> list[int]:
         """Take ``messages``; the ids of those to acknowledge at once (see ``put``)."""
         hopeless = self._hopeless
-        now: list[int] = []
         if hopeless is None:
             self._items.extend(messages)
+            now: list[int] = []
         else:
-            items, low, came = self._items, self._low, self._items_in
-            for message in messages:
-                if message.retained or not hopeless(message.topic, message.payload):
-                    items.append(message)
-                    came += 1
-                    continue
-                if message.qos:
-                    now.append(message.mid)
-                    message.qos = 0
-                size = len(message.payload)
-                if len(low) < LOW_LANE and self._low_in - self._low_out + size <= LOW_LANE_BYTES:
-                    self._low_in += size
-                    low.append((came, message))
-                else:
-                    self.dropped += 1
-            self._items_in = came
+            before = self._items_in
+            now = self._sort(messages, hopeless)
+            if self._items_in == before and self._pacing:  # a flood wakes no one
+                return now
         if not self._ready.is_set():
             self._ready.set()
         return now
 
+    def _sort(
+        self, messages: list[InboundMessage], hopeless: Callable[[str, bytes], bool]
+    ) -> list[int]:
+        """Each of ``messages`` into its lane; the ids to acknowledge at once."""
+        now: list[int] = []
+        items, low, came = self._items, self._low, self._items_in
+        for message in messages:
+            if message.retained or not hopeless(message.topic, message.payload):
+                items.append(message)
+                came += 1
+                continue
+            if message.qos:
+                now.append(message.mid)
+                message.qos = 0
+            size = len(message.payload)
+            if len(low) < LOW_LANE and self._low_in - self._low_out + size <= LOW_LANE_BYTES:
+                self._low_in += size
+                low.append((came, message))
+            else:
+                self.dropped += 1
+        self._items_in = came
+        return now
+
     def take(self, most: int, timeout: float) -> list[InboundMessage]:
         """Up to ``most`` messages in arrival order, and among them up to ``LOW_PER_TAKE`` of
-        the low lane that came before the last of those; waits up to ``timeout`` for the
-        first."""
+        the low lane that came before the last of those, unless a flood made them wait;
+        waits up to ``timeout`` for the first (during a flood, the low lane's wakes no
+        one: it waits its time)."""
         items = self._items
-        low = self._low
-        if not items and not low and not self._ready.wait(timeout):
-            return []
+        if not items:
+            wait = timeout if not self._pacing else min(timeout, self._low_due - time.monotonic())
+            if (wait <= 0 or not self._ready.wait(wait)) and not self._low_is_due():
+                return []
         # cleared before taking: a message put from here on raises the flag again
         self._ready.clear()
         taken = [items.popleft() for _ in range(min(most, len(items)))]
         self._items_out += len(taken)
-        if low:
+        if self._low_is_due():
+            given = len(taken)
             taken = self._with_low(taken)
-        if items or low:
+            self._pacing = len(taken) - given == LOW_PER_TAKE
+            self._low_due = time.monotonic() + LOW_EVERY
+        if items:
             self._ready.set()
         return taken
+
+    def _low_is_due(self) -> bool:
+        return bool(self._low) and (not self._pacing or time.monotonic() >= self._low_due)
 
     def _with_low(self, taken: list[InboundMessage]) -> list[InboundMessage]:
         """``taken`` (the next of the other messages) with the low lane's messages that came
