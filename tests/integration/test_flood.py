@@ -86,7 +86,7 @@ def test_a_call_behind_a_flood_of_bad_input_is_paged_before_the_flood_is_dead_le
     assert letters_before <= lanes.LOW_PER_TAKE  # at most one round's share of the flood
 
     dropped = service.inbox.dropped
-    assert dropped > 0  # 80 MB of flood: more than the lane holds (64 MiB)
+    assert dropped > 0  # 80 MB of flood: more than the lane holds (16 MiB)
     letters = client.wait_for(is_dead_letter_of(names), count=FLOOD - dropped, timeout=60)
     assert {m.json()["topic"] for m in letters} == {bad_topic}
     assert all(m.json()["length"] == len(BAD) for m in letters)

@@ -23,7 +23,7 @@ __all__ = ["LOW_EVERY", "LOW_LANE", "LOW_LANE_BYTES", "LOW_PER_TAKE", "InboundMe
 #: the broker behind the flood. 32 every 20 ms (1,600 a second) keep the loop free most of the
 #: time, and a call that arrives meanwhile waits for 32 dead letters at most.
 LOW_LANE: Final = 10_000
-LOW_LANE_BYTES: Final = 64 << 20
+LOW_LANE_BYTES: Final = 16 << 20
 LOW_PER_TAKE: Final = 32
 LOW_EVERY: Final = 0.02
 
