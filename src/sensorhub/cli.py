@@ -27,7 +27,7 @@ _RAW = argparse.RawDescriptionHelpFormatter
 #: subcommand -> (module, one-line help)
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "serve": (
-        "sensorhub.commands.serve",
+        "sensorhub.commands.serve_cli",
         "classify live events from an MQTT broker and publish pages",
     ),
     "fallback": (

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sensorhub import cli
 from sensorhub.codec.columns import EventColumns
-from sensorhub.commands import serve as service
+from sensorhub.commands import serve_cli
 from sensorhub.contract import DEADLETTER_TOPIC, Event, Page
 from sensorhub.io.mqtt import (
     STATUS_TOPIC,
@@ -485,7 +485,7 @@ def test_unusable_broker_settings_say_what_to_change(
 
 def _args(**overrides: Any) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    service.add_arguments(parser)
+    serve_cli.add_arguments(parser)
     args = parser.parse_args([])
     for name, value in overrides.items():
         setattr(args, name, value)
@@ -496,16 +496,16 @@ def test_password_comes_from_the_file_or_the_environment_and_is_not_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SENSORHUB_MQTT_PASSWORD", "from-env")
-    settings = service.mqtt_settings(_args(username="hub"), "mqtt://broker.local")
+    settings = serve_cli.mqtt_settings(_args(username="hub"), "mqtt://broker.local")
     assert settings.password == "from-env"  # noqa: S105 - a test value, not a secret
     secret = tmp_path / "password"
     secret.write_text("from-file\n", encoding="utf-8")
-    settings = service.mqtt_settings(
+    settings = serve_cli.mqtt_settings(
         _args(username="hub", password_file=secret), "mqtt://broker.local"
     )
     assert settings.password == "from-file"  # noqa: S105 - a test value, not a secret
     assert "from-file" not in repr(settings)
     with pytest.raises(MqttSettingsError, match="cannot read the password file"):
-        service.mqtt_settings(
+        serve_cli.mqtt_settings(
             _args(username="hub", password_file=tmp_path / "missing"), "mqtt://broker.local"
         )

@@ -1,49 +1,16 @@
-"""Classify live sensor events from an MQTT broker and publish a page for each actionable incident.
+"""The live service behind ``sensorhub serve`` (its command line and help: ``serve_cli.py``).
 
-Subscribes to PREFIX/# (QoS 1: care/<site>/<room>/<kind>/<device>), classifies every event with
-the rule file's policy, routes each incident to its recipients and publishes the pages (QoS 1)
-to sensorhub/pages/<site>/<recipient>, and as ESPA 4.4.4 calls to the site's paging systems.
-Unanswered pages are re-sent and escalated by the rule file's escalation steps until staff
-acknowledge (sensorhub/ack/<site>, or the pager) or arrive in the room. Bad messages go to
-sensorhub/deadletter with the reason; the service goes on. Its state (online/offline) is kept
-retained on sensorhub/status. Stop it with Ctrl-C or SIGTERM.
-
-Open incidents, pending escalations, acknowledgements, silences (sensorhub mute) and the pages
-not yet confirmed delivered are kept in the store (--store): a restart, even after kill -9,
-loses no page, sends no second first page and resumes each escalation at its time.
-
-The broker keeps our session while sensorhub is away (a fixed --client-id and a persistent
-session): events sent meanwhile are delivered when it is back. Run one sensorhub per client id.
-
-Without --broker, sensorhub starts a private Mosquitto on a free port of 127.0.0.1 and logs its
-address: handy to try things out, not for a site.
-
-The password is never given on the command line or in the rule file: set it in the environment
-variable SENSORHUB_MQTT_PASSWORD, or put it in a file readable only by the service
-(--password-file).
-
-Clock: with --clock wall (the default, for live sites) incidents decided by a timer (a fall not
-contradicted within 10 s, a bed exit, ...) are paged when the wall clock minus --lateness has
-passed the timer, so they lag by --lateness; resident calls are paged on arrival. --clock event
-uses only the events' own time, as replay does: for replaying recordings over MQTT and tests.
-
-Examples:
-  sensorhub serve --broker mqtts://broker.site.local --username sensorhub \\
-      --cafile /etc/sensorhub/site-ca.pem --rules /etc/sensorhub/site.yaml \\
-      --metrics-port 9464 --pages /var/log/sensorhub/pages.jsonl
-      (with SENSORHUB_MQTT_PASSWORD set in the service's environment)
-  sensorhub serve --rules rules/example-site.yaml       # try it on a private broker
+``Service`` takes MQTT messages in rounds, has the engine decide them, writes each round to the
+store before anything leaves, and publishes the pages over MQTT and to the paging systems; it
+resumes from the store after a restart and reads its rules again on a reload.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import logging
 import queue
-import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -53,16 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from sensorhub.codec.acks import AckIn
 from sensorhub.commands.held import HeldDeliveries, HeldSteps, Step
 from sensorhub.commands.retention import HISTORY_INTERVAL, prune_history
-from sensorhub.commands.serve_args import (
-    IDLE_FLUSH,
-    add_arguments,  # noqa: F401 - the command's options, as cli.py expects
-)
-from sensorhub.commands.signals import handle, stopped_by_signals
 from sensorhub.contract import (
     ACK_TOPIC,
     DEADLETTER_TOPIC,
@@ -79,8 +41,7 @@ from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
 from sensorhub.io.homeassistant import HomeAssistant, check_discovery_prefix
 from sensorhub.io.inbox import InboundMessage, Inbox
 from sensorhub.io.metrics import ServiceMetrics, serve_metrics
-from sensorhub.io.mqtt import MqttConnection, MqttSettings, MqttSettingsError
-from sensorhub.io.mqtt_cli import mqtt_settings
+from sensorhub.io.mqtt import MqttConnection, MqttSettings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.io.throttle import LogThrottle
 from sensorhub.io.triage import FloodReport, hopeless
@@ -97,11 +58,12 @@ from sensorhub.store import (
     open_store,
     store_url_default,
 )
-from sensorhub.testing.broker import BrokerError, PrivateBroker
 from sensorhub.text import escaped
 
 logger = logging.getLogger(__name__)
 
+#: Event clock: decide everything buffered when no message came for this long (s), by default.
+IDLE_FLUSH: Final = 5.0
 #: How often the wall clock is given to the classifier (s).
 TICK_INTERVAL: Final = 0.1
 #: How long the main loop waits for a message before it looks at the clock again (s).
@@ -716,76 +678,3 @@ def _append(path: Path) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as stream:
         yield stream
-
-
-# -- the command ---------------------------------------------------------------------------------
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.rules)
-    except RuleFileError as error:
-        print(f"sensorhub serve: the rule file has mistakes:\n{error}", file=sys.stderr)
-        return 2
-    try:
-        options = ServiceOptions(
-            rules_path=args.rules,
-            prefix=args.prefix,
-            clock=args.clock,
-            lateness=args.lateness,
-            idle_flush=args.idle_flush,
-            pages_path=args.pages,
-            audit_path=args.audit,
-            metrics_port=args.metrics_port,
-            metrics_addr=args.metrics_addr,
-            store_url=args.store,
-            homeassistant=args.homeassistant_prefix if args.homeassistant else None,
-        )
-    except ValueError as error:
-        print(f"sensorhub serve: {error}", file=sys.stderr)
-        return 2
-    with ExitStack() as resources:
-        url = args.broker
-        if url is None:
-            try:
-                broker = resources.enter_context(PrivateBroker())
-            except BrokerError as error:
-                print(f"sensorhub serve: {error}", file=sys.stderr)
-                return 2
-            url = broker.url
-            logger.warning(
-                "no --broker given: started a private Mosquitto at %s (127.0.0.1 only). "
-                "Publish events there, e.g. mosquitto_pub -h %s -p %d -q 1 "
-                '-t %s/SITE/ROOM/call/BUTTON -m \'{"ts": %d, "event": "pressed"}\'',
-                url,
-                broker.host,
-                broker.port,
-                options.prefix,
-                int(time.time()),
-            )
-        try:
-            settings = mqtt_settings(args, url)
-        except MqttSettingsError as error:
-            print(f"sensorhub serve: {error}", file=sys.stderr)
-            return 2
-        try:
-            store = resources.enter_context(open_store(options.store_url))
-        except StoreError as error:
-            print(f"sensorhub serve: {error}", file=sys.stderr)
-            return 2
-        try:
-            service = Service(policy, settings, options, registry=REGISTRY, store=store)
-        except OSError as error:  # paho reads the TLS files when the client is made
-            print(f"sensorhub serve: cannot set up TLS: {error}", file=sys.stderr)
-            return 2
-        except ValueError as error:  # a source's topics overlap --prefix
-            print(f"sensorhub serve: {error}", file=sys.stderr)
-            return 2
-        stop = stopped_by_signals(resources)
-        handle(resources, signal.SIGHUP, service.request_reload)  # read the rules again
-        try:
-            service.run_forever(stop)
-        except ServiceError as error:
-            print(f"sensorhub serve: {error}", file=sys.stderr)
-            return 2
-    return 0
