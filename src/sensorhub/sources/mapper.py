@@ -104,7 +104,7 @@ class _Source:
         #: devices found by ``spec.names`` (looked up like the table from then on)
         self.named: dict[str, _Device] = {}
         self.ignored_first = frozenset(spec.ignored_first)
-        self.ignored_suffixes = tuple("/" + suffix for suffix in spec.ignored_suffixes)
+        self.ignored_suffixes = frozenset(spec.ignored_suffixes)
 
     def device(self, name: str) -> _Device | None:
         """The device of name ``name``: in the table, or by the names pattern."""
@@ -230,8 +230,9 @@ class SourceMap:
         spec = source.spec
         out = Mapped(spec.name)
         rest = topic[len(source.prefix) :]
-        if rest.split("/", 1)[0] in source.ignored_first or rest.endswith(source.ignored_suffixes):
-            return out
+        first, *levels = rest.split("/")
+        if first in source.ignored_first or not source.ignored_suffixes.isdisjoint(levels):
+            return out  # the bridge's own, or a level under a device's topic (set/state)
         if source.name_of is None:
             name = name.removesuffix(_AVAILABILITY)
         if spec.unknown_devices == "deadletter" and not retained:

@@ -131,7 +131,9 @@ ZIGBEE2MQTT: Final = Preset(
         ),
     },
     availability={"online": "heartbeat", "offline": "fault"},
-    ignored_suffixes=("set", "get"),
+    # commands (<name>/set, <name>/set/state, /get) and, with Zigbee2MQTT's Home Assistant
+    # integration, each press again on <name>/action (the state message has it: one press)
+    ignored_suffixes=("set", "get", "action"),
     ignored_first=("bridge",),
 )
 
