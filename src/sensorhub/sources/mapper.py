@@ -76,6 +76,7 @@ class _Source:
         "prefix",
         "read",
         "rules",
+        "serials",
         "spec",
         "title",
     )
@@ -88,6 +89,7 @@ class _Source:
         self.read = read_json if preset is None else preset.reader
         self.name_of = None if preset is None else preset.name_of
         self.available = None if preset is None else preset.available
+        self.serials = preset is not None and preset.serials
         zones = {} if preset is None else preset.zones
         shared = spec.rules.get(ANY_KIND, ())
         self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
@@ -192,8 +194,14 @@ class SourceMap:
                     )
                     return out
                 parsed, name = read, read.pop(DEVICE_FIELD)
-            first = first or (source, name)
             device = source.device(name)
+            if device is None and source.serials and parsed is None:
+                # radars on one topic: the report names its radar (its serial number)
+                read = source.read(rest, payload)
+                serial = read.pop(DEVICE_FIELD, None) if isinstance(read, dict) else None
+                if isinstance(serial, str):
+                    parsed, name, device = read, serial, source.device(serial)
+            first = first or (source, name)
             if device is not None:
                 out = Mapped(source.spec.name)
                 if retained:  # a state kept by the broker may be hours old: no event now

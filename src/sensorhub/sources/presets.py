@@ -56,7 +56,9 @@ class Preset:
     it); ``ts`` is the default of the source's ``ts`` (an ``rfc3339`` one without a time zone
     is in the site's); ``available`` is a topic level under the base whose availability is
     that of every device of the source; ``zones`` makes, for a role a camera's zone can have
-    (``bed``, ``door``), the field rule of a zone of that name."""
+    (``bed``, ``door``), the field rule of a zone of that name; with ``serials``, a message whose
+    topic names no device of the source is taken for the device the reader finds in the
+    payload (:data:`DEVICE_FIELD`: a radar's serial number), if the source lists it."""
 
     name: str
     title: str
@@ -70,6 +72,7 @@ class Preset:
     ts: TsSpec | None = None
     available: str | None = None
     zones: Mapping[str, Callable[[str], FieldRule]] = dataclasses.field(default_factory=dict)
+    serials: bool = False
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -168,7 +171,8 @@ def _coded(value: Any, codes: Mapping[int, str]) -> str | None:
 
 def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
     """A VS373 trigger report as one field named after its event (``fall``, ``out_of_bed``,
-    ...) holding its status (``alarm``, ``resolve``, ...), and ``time`` (``device_info.time``).
+    ...) holding its status (``alarm``, ``resolve``, ...), ``time`` (``device_info.time``) and
+    the radar's serial number (``device_info.device_sn``) as :data:`DEVICE_FIELD`.
 
     Milesight's examples write ``device_info``/``trigger_data`` and ``device info``/``trigger
     data``, the latter inside ``device info``: all are read."""
@@ -191,8 +195,12 @@ def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
         codes = ", ".join(f"{code} {state}" for code, state in VS373_STATUS.items())
         return f"trigger_data.status is {show_value(status)}, not one of {codes}"
     fields: dict[str, Any] = {name: state}
-    if isinstance(info, dict) and "time" in info:
-        fields["time"] = info["time"]
+    if isinstance(info, dict):
+        if "time" in info:
+            fields["time"] = info["time"]
+        serial = _spelt(info, "device_sn")
+        if isinstance(serial, str):
+            fields[DEVICE_FIELD] = serial
     return fields
 
 
@@ -238,6 +246,7 @@ VS373: Final = Preset(
     ignored_first=(),
     reader=read_vs373,
     ts=TsSpec("time", "rfc3339"),  # the radar's local time
+    serials=True,  # radars that share a topic are told apart by device_info.device_sn
 )
 
 
