@@ -3,6 +3,7 @@ journalled with the contract's fields only, the last states kept in its snapshot
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -53,6 +54,24 @@ def test_a_mapped_event_is_paged_and_journalled_with_contract_fields_only(
     assert [json.loads(e.payload) for e in out.journal if e.topic == STATE_TOPIC] == [
         ["z2m", "kamer1-deur", "contact", "open"]
     ]
+
+
+def test_a_retained_message_is_not_taken_and_says_what_to_do_by_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    """serve warns once per topic with these words: a Zigbee2MQTT device set to retain is
+    Zigbee2MQTT's setting to change, not a sensor that breaks the contract."""
+    engine = Engine(policy(tmp_path))
+    retained_door = dataclasses.replace(door(False, T), retained=True)
+    native = Message("care/hof/kamer1/door/d1", b'{"ts": 1795212000, "event": "open"}', T, True)
+    out = engine.round([retained_door, native], drain=True)
+    assert not out.pages
+    assert out.retained == [("zigbee2mqtt/kamer1-deur", "z2m"), ("care/hof/kamer1/door/d1", None)]
+    z2m, care = (engine.sources.retained_note(source) for _, source in out.retained)
+    assert "source 'z2m' (Zigbee2MQTT)" in z2m
+    assert "set retain: false for it under devices: in Zigbee2MQTT's configuration.yaml" in z2m
+    assert "sensors must publish events without the retain flag" not in z2m
+    assert "sensors must publish events without the retain flag" in care
 
 
 def test_the_last_states_come_back_from_a_snapshot(tmp_path: Path) -> None:

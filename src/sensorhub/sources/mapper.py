@@ -27,7 +27,14 @@ from zoneinfo import ZoneInfo
 from sensorhub.codec.payload import dead_letter, event_time, parse_object
 from sensorhub.codec.show import show_value
 from sensorhub.contract import TS_MAX, TS_MIN, DeadLetter, Event
-from sensorhub.sources.presets import ANY_KIND, DEVICE_FIELD, IN_PAYLOAD, PRESETS, read_json
+from sensorhub.sources.presets import (
+    ANY_KIND,
+    DEVICE_FIELD,
+    IN_PAYLOAD,
+    PRESETS,
+    RETAINED_ADVICE,
+    read_json,
+)
 from sensorhub.sources.spec import NO_EVENT, DeviceSpec, FieldRule, SourceSpec, TsSpec, value_key
 
 #: The journal's topic of a change to the table of last states (payload: ``[source, device,
@@ -138,6 +145,22 @@ class SourceMap:
     def __bool__(self) -> bool:
         return bool(self.sources)
 
+    def retained_note(self, source: str | None) -> str:
+        """Why a retained message of ``source`` (None: a native event on the prefix) is not
+        taken, and what to do about it, in the words of the family of devices it came from."""
+        found = next((s for s in self.sources if s.spec.name == source), None)
+        if found is None:
+            return (
+                "it is the broker's stored copy, not a new event (sensors must publish events "
+                "without the retain flag)"
+            )
+        preset = PRESETS.get(found.spec.preset)
+        advice = RETAINED_ADVICE if preset is None else preset.retained
+        return (
+            f"it is the broker's stored copy of a state of source {found.spec.name!r} "
+            f"({found.title}), not a new event; the next change is taken ({advice})"
+        )
+
     @property
     def filters(self) -> list[str]:
         """The MQTT topic filters that serve subscribes to for these sources."""
@@ -197,10 +220,10 @@ class SourceMap:
             device = source.device(name)
             if device is None and source.serials and parsed is None:
                 # radars on one topic: the report names its radar (its serial number)
-                read = source.read(rest, payload)
-                serial = read.pop(DEVICE_FIELD, None) if isinstance(read, dict) else None
-                if isinstance(serial, str):
-                    parsed, name, device = read, serial, source.device(serial)
+                report = source.read(rest, payload)
+                serial = report.pop(DEVICE_FIELD, None) if isinstance(report, dict) else None
+                if isinstance(report, dict) and isinstance(serial, str):
+                    parsed, name, device = report, serial, source.device(serial)
             first = first or (source, name)
             if device is not None:
                 out = Mapped(source.spec.name)

@@ -35,6 +35,8 @@ def read_json(rest: str, payload: bytes) -> dict[str, Any] | str:
     return parse_object(payload)
 
 
+#: What to do about a retained state of a preset that says nothing of its own.
+RETAINED_ADVICE: Final = "publish the devices' states without the retain flag"
 #: The kind a field rule applies to whatever the device's kind (device health).
 ANY_KIND: Final = "*"
 #: The battery level (%) at or below which a device reports ``battery_low`` unless its source
@@ -56,9 +58,10 @@ class Preset:
     it); ``ts`` is the default of the source's ``ts`` (an ``rfc3339`` one without a time zone
     is in the site's); ``available`` is a topic level under the base whose availability is
     that of every device of the source; ``zones`` makes, for a role a camera's zone can have
-    (``bed``, ``door``), the field rule of a zone of that name; with ``serials``, a message whose
-    topic names no device of the source is taken for the device the reader finds in the
-    payload (:data:`DEVICE_FIELD`: a radar's serial number), if the source lists it."""
+    (``bed``, ``door``), the field rule of a zone of that name; ``retained`` says what to do
+    about a retained state (serve's warning, which names the source); with ``serials``, a
+    message whose topic names no device of the source is taken for the device the reader finds
+    in the payload (:data:`DEVICE_FIELD`: a radar's serial number), if the source lists it."""
 
     name: str
     title: str
@@ -73,6 +76,7 @@ class Preset:
     available: str | None = None
     zones: Mapping[str, Callable[[str], FieldRule]] = dataclasses.field(default_factory=dict)
     serials: bool = False
+    retained: str = RETAINED_ADVICE
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -138,6 +142,8 @@ ZIGBEE2MQTT: Final = Preset(
     # integration, each press again on <name>/action (the state message has it: one press)
     ignored_suffixes=("set", "get", "action"),
     ignored_first=("bridge",),
+    retained="the device is set to retain: true in Zigbee2MQTT; set retain: false for it under "
+    "devices: in Zigbee2MQTT's configuration.yaml to stop this warning",
 )
 
 
@@ -247,6 +253,7 @@ VS373: Final = Preset(
     reader=read_vs373,
     ts=TsSpec("time", "rfc3339"),  # the radar's local time
     serials=True,  # radars that share a topic are told apart by device_info.device_sn
+    retained="turn the retain flag off in the radar's MQTT settings to stop this warning",
 )
 
 
@@ -300,6 +307,7 @@ HOME_ASSISTANT: Final = Preset(
     ignored_first=(),
     reader=read_statestream,
     name_of=statestream_entity,
+    retained="Home Assistant's statestream publishes every state retained: nothing to do",
 )
 
 
@@ -431,6 +439,7 @@ FRIGATE: Final = Preset(
     ts=TsSpec("frame_time", "unix", fallback=True),
     available="available",
     zones={"bed": _bed_zone, "door": _door_zone},
+    retained="Frigate published it retained: nothing to do",
 )
 
 #: The presets by name.
