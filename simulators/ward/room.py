@@ -69,7 +69,9 @@ def heartbeat_events(
     t = start + rng.uniform(0, HEARTBEAT_EVERY)
     radar = kind == "optical" and profile.radar  # its clock says whole seconds
     while t < end:
-        events.append(make_event(site, profile, kind, math.ceil(t) if radar else t, "heartbeat"))
+        events.append(
+            make_event(site, profile, kind, float(math.ceil(t)) if radar else t, "heartbeat")
+        )
         if low_from <= t < low_until:
             low = make_event(site, profile, kind, t + 0.2, "battery_low", value=rng.uniform(5, 12))
             events.append(low)

@@ -413,8 +413,8 @@ class Demo:
         self.say(format_page(payload, self.zone))
 
     def _as_zigbee(self, recording: Iterable[RecordingEntry]) -> Iterator[Entry]:
-        """The night with its Zigbee2MQTT devices' events as their messages, showing a few of
-        the raw payloads that change a state as they go in."""
+        """The night with its Zigbee2MQTT devices' and radars' events as their messages, showing
+        a few of the raw payloads that change a state as they go in (a radar's among them)."""
         radar_shown = False
         for entry in zigbee_entries(recording, timezone=self.ward.timezone):
             if isinstance(entry, ForeignMessage):
