@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -128,4 +130,48 @@ def test_serve_refuses_a_source_on_its_prefix_with_a_sentence(
     assert capsys.readouterr().err == (
         "sensorhub serve: source 'z2m' has the base topic 'zigbee2mqtt', which overlaps the "
         "prefix of native events 'zigbee2mqtt': give one of them another topic\n"
+    )
+
+
+RADAR_RULES = """\
+version: 1
+sites:
+  hof:
+    rooms: {kamer1: {resident: {wanders: true}}}
+    sources:
+      z2m:
+        preset: zigbee2mqtt
+        devices: {kamer1-deur: {room: kamer1, kind: door}}
+      radar:
+        preset: vs373
+        devices: {kamer1-radar: {room: kamer1, kind: optical}}
+"""
+
+
+def radar(event: int, status: int, at: float) -> Message:
+    local = datetime.fromtimestamp(at, ZoneInfo("Europe/Amsterdam"))
+    report = {
+        "device_info": {"device_sn": "6806E51510750004", "time": f"{local:%Y-%m-%d %H:%M:%S}"},
+        "trigger_data": {"type": 0, "event": event, "status": status},
+    }
+    return Message("vs373/kamer1-radar", json.dumps(report).encode(), at)
+
+
+@pytest.mark.parametrize(("vacant_after", "paged"), [(12, True), (25, False)])
+def test_in_a_radar_room_a_wanderer_leaving_is_paged_only_if_the_radar_finds_the_room_empty_in_time(
+    tmp_path: Path, vacant_after: int, paged: bool
+) -> None:
+    """A radar cannot see someone leave (docs/sources.md, "A radar room"): the door opened at
+    night is wandering when the radar reports the room vacant within wandering_confirm (20 s);
+    a later vacant report finds the door window closed, the radar heard: nothing is paged."""
+    engine = Engine(policy(tmp_path, RADAR_RULES))
+    messages = [
+        radar(3, 1, T - 60),  # out of bed
+        door(False, T),  # the door opens
+        door(True, T + 6),
+        radar(5, 1, T + vacant_after),  # the room empty
+    ]
+    out = engine.round(messages, drain=True)
+    assert [(p.kind, p.room) for p in out.pages if p.escalation == 0] == (
+        [("wandering", "kamer1")] if paged else []
     )
