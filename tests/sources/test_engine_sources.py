@@ -133,19 +133,14 @@ def test_serve_refuses_a_source_on_its_prefix_with_a_sentence(
     )
 
 
-RADAR_RULES = """\
-version: 1
-sites:
-  hof:
-    rooms: {kamer1: {resident: {wanders: true}}}
-    sources:
-      z2m:
-        preset: zigbee2mqtt
-        devices: {kamer1-deur: {room: kamer1, kind: door}}
+RADAR_RULES = (
+    RULES
+    + """\
       radar:
         preset: vs373
         devices: {kamer1-radar: {room: kamer1, kind: optical}}
 """
+)
 
 
 def radar(event: int, status: int, at: float) -> Message:
