@@ -6,8 +6,9 @@ goes to ``sensorhub/ack/<site>`` as staff would send it. A malformed line is pub
 is, to the topic of a valid room, so that it exercises the service's dead-letter path. A
 foreign device's message (``simulators.ward.zigbee.ForeignMessage``) goes to its own topic as
 it is. ``--sensors zigbee`` publishes the door contacts, motion sensors, call buttons and bed
-mats as Zigbee2MQTT devices under ``zigbee2mqtt/`` (the rule file needs the ``sources:``
-section that ``python -m simulators.ward --sensors zigbee --rules ...`` writes). At the
+mats as Zigbee2MQTT devices under ``zigbee2mqtt/``, and the care radars of a ward simulated
+with ``--radars`` as Milesight VS373 radars under ``vs373/`` (the rule file needs the
+``sources:`` section that ``python -m simulators.ward --sensors zigbee --rules ...`` writes). At the
 end it waits until the broker has acknowledged every message, so nothing is lost.
 
 ``--speed 60`` replays a night so that event time runs 60 times faster than the wall clock
@@ -376,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=SENSORS,
         default="native",
         help="zigbee: publish door contacts, motion sensors, call buttons and bed mats as "
-        "Zigbee2MQTT devices under zigbee2mqtt/ (default native)",
+        "Zigbee2MQTT devices under zigbee2mqtt/, and care radars (radar-<room>) as VS373 "
+        "radars under vs373/ (default native)",
     )
     args = parser.parse_args(argv)
     if args.speed is not None and args.speed <= 0:

@@ -40,8 +40,9 @@ The modules, each using only those above it:
   devices gone silent);
 - ``episodes``: the episodes of ward life, one room through the night (``RoomNight``);
 - ``night``: the ward-wide plan, every room's night, and ``simulate_night``;
-- ``zigbee``: the same night as Zigbee2MQTT devices publish it, and the ``sources:`` section
-  of the rule file that maps it back;
+- ``radar``: a radar room's events as Milesight VS373 trigger reports, and its ``sources:`` entry;
+- ``zigbee``: the same night as Zigbee2MQTT devices (and radars) publish it, and the
+  ``sources:`` section of the rule file that maps it back;
 - ``cli``: the command line (``python -m simulators.ward``).
 
 This package re-exports what its users (``simulators.site``, ``sensorhub demo``, the tests,

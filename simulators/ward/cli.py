@@ -3,12 +3,14 @@
 Command line::
 
     python -m simulators.ward --rooms 8 --seed 1 --date 2026-11-20 --out night.jsonl \\
-        [--late 0.02] [--malformed 0.001] [--rules rules.yaml] [--sensors zigbee]
+        [--late 0.02] [--malformed 0.001] [--rules rules.yaml] [--sensors zigbee] [--radars]
 
 It writes the night's recording and, with ``--rules``, the rule file of the ward's residents,
 and prints what the night holds. With ``--sensors zigbee`` the rule file also maps the ward's
 door contacts, motion sensors, call buttons and bed mats as Zigbee2MQTT devices
-(``simulators.ward.zigbee``), for ``python -m simulators.publish --sensors zigbee``.
+(``simulators.ward.zigbee``), for ``python -m simulators.publish --sensors zigbee``. With
+``--radars`` three rooms of every eight have a care radar instead of a camera
+(``Ward.typical``), mapped as Milesight VS373 radars with ``--sensors zigbee``.
 ``simulators.site`` takes its delivery options from here.
 """
 
@@ -33,6 +35,16 @@ def add_delivery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--malformed", type=float, default=0.0, help="share of events followed by a bad line"
+    )
+
+
+def add_radars_option(parser: argparse.ArgumentParser) -> None:
+    """``--radars``: rooms with a care radar instead of a camera."""
+    parser.add_argument(
+        "--radars",
+        action="store_true",
+        help="rooms 101, 103 and 106 (and so on, three of every eight) have a VS373 care radar "
+        "instead of a camera; with --sensors zigbee it publishes as a VS373 does",
     )
 
 
@@ -101,11 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="zigbee: the rule file maps door contacts, motion sensors, call buttons and bed "
         "mats as Zigbee2MQTT devices (publish with simulators.publish --sensors zigbee)",
     )
+    add_radars_option(parser)
     args = parser.parse_args(argv)
     if args.rooms < 1:
         parser.error("--rooms must be at least 1")
     check_delivery_options(parser, args)
-    ward = Ward.typical(args.rooms, site=args.site, day=args.date)
+    ward = Ward.typical(args.rooms, site=args.site, day=args.date, radars=args.radars)
     night = simulate_night(
         ward, args.seed, late_fraction=args.late, malformed_fraction=args.malformed
     )

@@ -43,7 +43,8 @@ class RoomNight(RoomLog):
             "fall": rates.fall,
             "call": rates.call,
         }
-        if "optical" in self.kinds:
+        if "optical" in self.kinds and not self.radar:
+            # look-alikes of a fall that fool a camera; a radar measures height, not looks
             per_night["blanket"] = rates.blanket
             per_night["kneeling"] = rates.kneeling
         if self.profile.wanders:
@@ -140,7 +141,7 @@ class RoomNight(RoomLog):
         t = arrive + self.u(1, 4)
         while t < leave - 5:
             self.see(t, self.rng.choice(("multiple_persons", "staff_present")))
-            if self.camera:
+            if self.camera and not self.radar:
                 clear = max(clear, t + STAFF_RECENT)
             t += self.u(25, 45)
         if out_of_bed:
@@ -410,7 +411,9 @@ class RoomNight(RoomLog):
         self.emit(door, "door", "open")
         self.see(door + self.u(1, 3), "left_room")
         self.emit(door + self.u(5, 10), "door", "closed")
-        self.see(door + self.u(15, 40), "no_person")
+        # a radar cannot see the resident leave (left_room): the room found empty within
+        # wandering_confirm (20 s) of the door opening is what tells the policy
+        self.see(door + (self.u(8, 15) if self.radar else self.u(15, 40)), "no_person")
         incidents = [self.expected("bed_exit", left)] if self.high else []
         incidents.append(self.expected("wandering", door))
         alone = self.chance(0.35)

@@ -42,6 +42,15 @@ DEVICE_PREFIX: Final[dict[str, str]] = {
     "presence": "pres",
     "acoustic": "mic",
 }
+#: The optical device of a room with a care radar instead of a camera: ``radar-101``.
+RADAR_PREFIX: Final = "radar"
+#: What a care radar (the Milesight VS373) can say of the six things a camera sees of the
+#: resident: a fall, someone lying on the floor, out of bed and back in bed, someone coming into
+#: the room and the room empty. It cannot tell staff from the resident, see the bathroom, the
+#: bed edge or a person leaving, and nothing covers it (docs/sources.md, "A radar room").
+RADAR_EVENTS: Final = frozenset(
+    {"fall", "on_floor", "out_of_bed", "in_bed", "entered_room", "no_person"}
+)
 
 Event = dict[str, Any]
 RecordingEntry = Event | str
@@ -57,6 +66,8 @@ class RoomProfile:
     """One room: who lives there and which sensors it has.
 
     Every room has a call button and a staff presence button; the other sensors are optional.
+    With ``radar`` the room's optical sensor is a care radar (``radar-101``) instead of a camera:
+    it reports only :data:`RADAR_EVENTS`, as whole seconds (the radar's clock).
     ``bathroom_grace`` is how long (seconds) the resident may be out of bed at night before it
     is paged (the rule file's ``bathroom_grace``).
     """
@@ -70,10 +81,13 @@ class RoomProfile:
     has_motion: bool = False
     has_acoustic: bool = False
     bathroom_grace: float = DEFAULT_GRACE
+    radar: bool = False
 
     def __post_init__(self) -> None:
         if not (self.has_optical or self.has_bed_mat):
             raise ValueError(f"room {self.name}: something must see the bed (camera or bed mat)")
+        if self.radar and not self.has_optical:
+            raise ValueError(f"room {self.name}: a radar takes the place of a camera (has_optical)")
         if self.bathroom_grace < 600:
             # the episodes keep a resident's time out of bed minutes away from the grace
             raise ValueError(f"room {self.name}: the simulator needs a bathroom grace >= 10 min")
@@ -92,7 +106,8 @@ class RoomProfile:
         return tuple(kind for kind, there in present.items() if there)
 
     def device(self, kind: str) -> str:
-        return f"{DEVICE_PREFIX[kind]}-{self.name}"
+        prefix = RADAR_PREFIX if kind == "optical" and self.radar else DEVICE_PREFIX[kind]
+        return f"{prefix}-{self.name}"
 
 
 #: The mix of a typical ward, repeated for larger wards: two high fall-risk residents, two who
@@ -107,6 +122,10 @@ TYPICAL_ROOMS: Final[tuple[RoomProfile, ...]] = (
     RoomProfile("", wanders=True, has_optical=False, has_motion=True, has_acoustic=True),
     RoomProfile("", fall_risk="low"),
 )
+#: The rooms of the typical mix that get a care radar instead of their camera in a ward with
+#: radars: a resident at high fall risk, one who wanders, and a room without a bed mat (the radar
+#: alone sees the bed).
+RADAR_ROOMS: Final = (0, 2, 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +146,26 @@ class Ward:
     lead_in: timedelta = timedelta(minutes=30)
 
     @classmethod
-    def typical(cls, rooms: int = 8, *, site: str = "zonnehof", day: Day | None = None) -> Ward:
-        """A ward of ``rooms`` rooms (named 101, 102, ...) with the typical mix of residents."""
+    def typical(
+        cls,
+        rooms: int = 8,
+        *,
+        site: str = "zonnehof",
+        day: Day | None = None,
+        radars: bool = False,
+    ) -> Ward:
+        """A ward of ``rooms`` rooms (named 101, 102, ...) with the typical mix of residents;
+        with ``radars``, the rooms of the mix in :data:`RADAR_ROOMS` have a care radar instead
+        of a camera (the residents and their nights are the same)."""
         if rooms < 1:
             raise ValueError("a ward has at least one room")
         profiles = []
         for index in range(rooms):
             floor, number = divmod(index, 99)
             name = f"{floor + 1}{number + 1:02d}"
-            base = TYPICAL_ROOMS[index % len(TYPICAL_ROOMS)]
-            profiles.append(dataclasses.replace(base, name=name))
+            mix = index % len(TYPICAL_ROOMS)
+            radar = radars and mix in RADAR_ROOMS
+            profiles.append(dataclasses.replace(TYPICAL_ROOMS[mix], name=name, radar=radar))
         return cls(site=site, rooms=tuple(profiles), date=day or date(2026, 11, 20))
 
     @property
@@ -274,6 +303,8 @@ def demo_rule_file(ward: Ward, *, written_by: str = "simulators.ward") -> str:
         if room.bathroom_grace != DEFAULT_GRACE:
             resident.append(f"bathroom_grace: {_duration(room.bathroom_grace)}")
         sensors = ", ".join(room.kinds())
+        if room.radar:
+            sensors = sensors.replace("optical", "radar")
         body = f"{{resident: {{{', '.join(resident)}}}}}" if resident else "{}"
         lines.append(f'      "{room.name}": {body}  # {sensors}')
     return "\n".join(lines) + "\n"

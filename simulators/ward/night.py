@@ -94,12 +94,12 @@ def plan_night(
                 schedule[room.name].append(Scheduled(at, "round"))
                 at += rng.uniform(120, 300)
 
-    # ailing devices, about one of each per eight rooms: a camera obstructed, a battery running
-    # low, a device gone silent
+    # ailing devices, about one of each per eight rooms: a camera obstructed (not a radar:
+    # nothing hangs in front of it), a battery running low, a device gone silent
     troubles = Troubles()
     count = max(1, round(len(ward.rooms) * rates.device_trouble))
     middle = (night_start + 3600, night_end - 2 * 3600)
-    with_camera = [room for room in ward.rooms if room.has_optical]
+    with_camera = [room for room in ward.rooms if room.has_optical and not room.radar]
     for room in rng.sample(with_camera, min(count, len(with_camera))):
         at = rng.uniform(*middle)
         troubles.obstructed[room.name] = at

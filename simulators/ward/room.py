@@ -13,6 +13,7 @@ import random
 from sensorhub.contract import IncidentKind
 from simulators.ward.model import (
     HEARTBEAT_EVERY,
+    RADAR_EVENTS,
     SILENT_AFTER,
     Episode,
     Event,
@@ -66,8 +67,11 @@ def heartbeat_events(
     events: list[Event] = []
     lows: list[float] = []
     t = start + rng.uniform(0, HEARTBEAT_EVERY)
+    radar = kind == "optical" and profile.radar  # its clock says whole seconds
     while t < end:
-        events.append(make_event(site, profile, kind, t, "heartbeat"))
+        events.append(
+            make_event(site, profile, kind, float(math.ceil(t)) if radar else t, "heartbeat")
+        )
         if low_from <= t < low_until:
             low = make_event(site, profile, kind, t + 0.2, "battery_low", value=rng.uniform(5, 12))
             events.append(low)
@@ -119,7 +123,10 @@ class RoomLog:
         self.start, self.end = ward.recording_bounds()
         self.silent_from: dict[str, float] = {}
         self.high = profile.fall_risk == "high"
+        #: something sees the bed and the floor (a camera or a radar): it decides, not the mat
         self.camera = profile.has_optical
+        #: a care radar (:data:`RADAR_EVENTS` only): it does not see staff come and go
+        self.radar = profile.radar
         self.grace = profile.bathroom_grace
         #: when staff who were in the room stop counting as present for the policy
         self.staff_clear = -math.inf
@@ -137,6 +144,11 @@ class RoomLog:
     ) -> None:
         if kind not in self.kinds:
             return
+        if kind == "optical" and self.radar:
+            if event not in RADAR_EVENTS:
+                return
+            # the radar's clock says whole seconds; it reports at the second after
+            t, confidence = float(math.ceil(round(t, 3))), None
         self.events.append(
             make_event(
                 self.ward.site,

@@ -22,11 +22,12 @@ field is sent only once an event of the night has set it (a door's first report 
 anything happened says nothing about the door), so a periodic report never makes an event of
 its own but the heartbeat.
 
-The kinds Zigbee2MQTT does not cover (cameras, sound monitors, the staff presence buttons) stay
-native, as do the malformed lines. The generated ``sources:`` section (:func:`sources_section`)
-lists each Zigbee device with its room and kind, takes ``ts`` from ``last_seen``, makes every
-report a ``heartbeat`` (the device is heard, as its native heartbeats say) and a ``hold`` of a
-call button a ``cancelled``.
+The care radars of a ward's radar rooms publish as Milesight VS373 radars do
+(:mod:`simulators.ward.radar`). The kinds neither covers (cameras, sound monitors, the staff
+presence buttons) stay native, as do the malformed lines. The generated ``sources:`` section
+(:func:`sources_section`) lists each Zigbee device with its room and kind, takes ``ts`` from
+``last_seen``, makes every report a ``heartbeat`` (the device is heard, as its native heartbeats
+say) and a ``hold`` of a call button a ``cancelled``; and lists the radars likewise.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any, Final, Literal, TypeGuard
 from sensorhub.codec.payload import decode_line
 from sensorhub.contract import DeadLetter
 from simulators.ward.model import Event, RecordingEntry, Ward, demo_rule_file
+from simulators.ward.radar import RADAR_BASE, RadarWard, is_radar, radar_section
 from simulators.ward.recording import compact
 
 #: The forms a ward's sensors can publish in.
@@ -125,10 +127,16 @@ class ZigbeeWard:
 
 
 def zigbee_entries(
-    recording: Iterable[RecordingEntry | bytes], base: str = BASE
+    recording: Iterable[RecordingEntry | bytes],
+    base: str = BASE,
+    *,
+    radar_base: str = RADAR_BASE,
+    timezone: str = "Europe/Amsterdam",
 ) -> Iterator[RecordingEntry | bytes | ForeignMessage]:
-    """``recording`` with the events of Zigbee2MQTT kinds as Zigbee2MQTT messages; every other
-    entry (cameras, sound monitors, presence buttons, malformed lines) as it is.
+    """``recording`` with the events of Zigbee2MQTT kinds as Zigbee2MQTT messages and those of
+    radars as VS373 trigger reports under ``radar_base`` (their time in ``timezone``, the
+    ward's); every other entry (cameras, sound monitors, presence buttons, malformed lines) as
+    it is. A radar's event may be more than one report (the alarms it resolves first).
 
     Late delivery (the recording's events up to 9 s late) keeps to what a broker can do with
     Zigbee2MQTT: it publishes each device's reports as it hears them, and MQTT keeps one
@@ -146,22 +154,27 @@ def zigbee_entries(
     for events in in_time.values():
         events.sort(key=_event_ts)  # stable: events of the same time keep their order
         events.reverse()  # popped from the end
-    ward = ZigbeeWard(base)
+    ward, radars = ZigbeeWard(base), RadarWard(timezone, radar_base)
     for index, entry in enumerate(entries):
         device = zigbee.get(index)
-        if device is not None:
-            message = ward.message(in_time[device].pop())
-            yield entry if message is None else message  # never None: a Zigbee2MQTT kind
-        else:
+        if device is None:
             yield entry
+            continue
+        event = in_time[device].pop()
+        if is_radar(event):
+            for topic, payload in radars.reports(event):
+                yield ForeignMessage(topic, payload, float(event["ts"]), event["event"])
+            continue
+        message = ward.message(event)
+        yield entry if message is None else message  # never None: a Zigbee2MQTT kind
 
 
 def _is_zigbee(entry: RecordingEntry | bytes) -> TypeGuard[Event]:
     """Whether ``entry`` is a valid event (as the service's codec reads it) of a Zigbee2MQTT
-    kind. A line of the recording that is bad input stays as it is, for the dead letters: the
-    Zigbee2MQTT form of an event without a ``ts`` or with an event the kind does not have
+    kind or of a radar. A line of the recording that is bad input stays as it is, for the dead
+    letters: the foreign form of an event without a ``ts`` or with an event the kind does not have
     would be another bad input, or none (a confidence out of range is not in the form)."""
-    if not isinstance(entry, dict) or entry.get("kind") not in ZIGBEE_KINDS:
+    if not isinstance(entry, dict) or not (entry.get("kind") in ZIGBEE_KINDS or is_radar(entry)):
         return False
     return not isinstance(decode_line(compact(entry).encode("utf-8"), 0.0, ""), DeadLetter)
 
@@ -170,7 +183,7 @@ def _event_ts(event: Event) -> float:
     return float(event["ts"])
 
 
-def sources_section(ward: Ward, base: str = BASE) -> str:
+def sources_section(ward: Ward, base: str = BASE, radar_base: str = RADAR_BASE) -> str:
     """The ``sources:`` section (under the ward's site) that maps :func:`zigbee_entries`'s
     messages back to the ward's events."""
     lines = [
@@ -193,6 +206,7 @@ def sources_section(ward: Ward, base: str = BASE) -> str:
         for kind in room.kinds()
         if kind in ZIGBEE_KINDS
     )
+    lines.extend(radar_section(ward, radar_base))
     return "\n".join(lines) + "\n"
 
 
@@ -200,6 +214,6 @@ def rule_file(
     ward: Ward, sensors: Sensors = "native", *, written_by: str = "simulators.ward"
 ) -> str:
     """The ward's rule file (:func:`demo_rule_file`), with the ``sources:`` section of its
-    Zigbee2MQTT devices if ``sensors`` is ``zigbee``."""
+    Zigbee2MQTT devices and radars if ``sensors`` is ``zigbee``."""
     text = demo_rule_file(ward, written_by=written_by)
     return text + sources_section(ward) if sensors == "zigbee" else text

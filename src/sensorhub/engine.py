@@ -106,8 +106,9 @@ class Round:
     events: Counter[str] = field(default_factory=Counter)
     #: incident -> when the event that opened it was received (its first pages' latency)
     received: dict[str, float] = field(default_factory=dict)
-    #: topics of retained messages, not taken (a retained message is no new event)
-    retained: list[str] = field(default_factory=list)
+    #: retained messages not taken (a retained message is no new event): their topics, and the
+    #: source each came from (None: a native event)
+    retained: list[tuple[str, str | None]] = field(default_factory=list)
     #: acknowledgements that stopped nothing (dead-lettered), by why
     refused: Counter[RefusalCode] = field(default_factory=Counter)
 
@@ -237,7 +238,7 @@ class Engine:
             if mapped is not None:
                 self._take_mapped(mapped, message, events, taken, out)
             elif message.retained:
-                out.retained.append(message.topic)
+                out.retained.append((message.topic, None))
             elif message.topic.startswith(ACK_TOPIC + "/"):
                 parsed = parse_ack(message.topic, message.payload)
                 if isinstance(parsed, str):
@@ -288,7 +289,7 @@ class Engine:
         such: contract fields only), its dead letters, its changes to the table of last
         states journalled (a restart takes them up)."""
         if mapped.retained:
-            out.retained.append(message.topic)
+            out.retained.append((message.topic, mapped.source))
         out.dead_letters.extend(mapped.dead_letters)
         for event in mapped.events:
             events.append(event)

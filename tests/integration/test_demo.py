@@ -51,27 +51,36 @@ def test_the_demo_prints_pages_and_a_summary_and_pages_what_replay_pages(
     assert int(match.group(1)) == summary.reactions
 
 
-#: A raw Zigbee2MQTT payload the demo shows going in: local time, topic, the JSON.
-RAW_LINE = re.compile(r"^  (\d\d:\d\d:\d\d)  in: (zigbee2mqtt/\S+) (\{.*\})$")
+#: A raw Zigbee2MQTT or VS373 payload the demo shows going in: local time, topic, the JSON.
+RAW_LINE = re.compile(r"^  (\d\d:\d\d:\d\d)  in: ((?:zigbee2mqtt|vs373)/\S+) (\{.*\})$")
 
 
 @pytest.mark.mqtt
+@pytest.mark.parametrize("radars", [[], ["--radars"]], ids=["cameras", "radars"])
 def test_the_demo_with_zigbee_sensors_shows_a_few_raw_payloads_and_pages_what_native_pages(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    radars: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     folder = tmp_path / "demo"
-    argv = ["demo", "--sensors", "zigbee", "--rooms", "5", "--speed", "5000", "--keep"]
+    argv = ["demo", "--sensors", "zigbee", *radars, "--rooms", "5", "--speed", "5000", "--keep"]
     status = main([*argv, str(folder)])
     out = capsys.readouterr().out
     assert status == 0, out
-    # a few raw payloads, each a state change or a press as Zigbee2MQTT publishes it
+    # a few raw payloads, each a state change or a press as Zigbee2MQTT publishes it, or a
+    # radar's trigger report
     raw = [match for line in out.splitlines() if (match := RAW_LINE.match(line))]
-    assert 1 <= len(raw) <= 8, out
+    assert 1 <= len(raw) <= 9, out
     for match in raw:
         payload = json.loads(match.group(3))
+        if match.group(2).startswith("vs373/"):
+            assert payload["device_info"]["time"].startswith("2026-11-2"), match.group(0)
+            continue
         assert {"contact", "occupancy", "action"} & payload.keys(), match.group(0)
         assert payload["last_seen"].endswith("Z")
     assert re.search(r"as Zigbee2MQTT\s+[\d,]+ of them", out), out
+    if radars:  # rooms 101 and 103 have a radar: at least one of its reports is shown
+        assert re.search(r"as VS373 reports\s+[\d,]+ of them", out), out
+        assert any(match.group(2).startswith("vs373/radar-10") for match in raw), out
+        assert "preset: vs373" in (folder / "rules.yaml").read_text()
     assert "sources:" in (folder / "rules.yaml").read_text()
     pages = [line for line in out.splitlines() if PAGE_LINE.match(line)]
     served = [json.loads(line) for line in (folder / "pages.jsonl").read_text().splitlines()]

@@ -125,6 +125,12 @@ def test_zigbee2mqtt_devices_are_paged_and_their_repeats_dropped_across_a_restar
         client.publish(f"{base}/kamer2-knop/availability", b"", retain=True)  # clear them
         client.publish(f"{base}/kamer1-deur", b"", retain=True)
 
+    # the retained door state: the advice is Zigbee2MQTT's setting, not a native sensor's
+    log = service.text()
+    assert f"ignoring a retained message on {base}/kamer1-deur" in log
+    assert "source 'z2m' (Zigbee2MQTT)" in log
+    assert "set retain: false for it under devices:" in log
+    assert "sensors must publish events without the retain flag" not in log
     assert "linkquality" not in audit.read_text(encoding="utf-8")  # contract fields only
     assert "linkquality" not in letter.json()["payload"]
     assert audited(audit, "kamer1-deur") == ["open", "closed"]

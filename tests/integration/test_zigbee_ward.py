@@ -1,8 +1,10 @@
 """A simulated ward night published natively, and the same night with its door contacts, motion
-sensors, call buttons and bed mats published as Zigbee2MQTT devices, each through a real
-Mosquitto to ``sensorhub serve --clock event`` in a process of its own: the same reactions
-(kind, room and first-page time) and, as the times are read from ``last_seen`` to the
-millisecond the recording keeps, the very same pages, escalations and device faults included."""
+sensors, call buttons and bed mats published as Zigbee2MQTT devices (and, in a ward with radar
+rooms, its care radars as Milesight VS373 trigger reports), each through a real Mosquitto to
+``sensorhub serve --clock event`` in a process of its own: the same reactions (kind, room and
+first-page time) and, as the times are read from ``last_seen`` to the millisecond the recording
+keeps (and the radars' to the second they keep), the very same pages, escalations and device
+faults included."""
 
 from __future__ import annotations
 
@@ -84,23 +86,33 @@ def _key(page: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @pytest.mark.mqtt
+@pytest.mark.parametrize("radars", [False, True], ids=["cameras", "radars"])
 def test_a_ward_published_as_zigbee2mqtt_gets_the_reactions_it_gets_published_natively(
+    *,
+    radars: bool,
     tmp_path: Path,
     names: Names,
     mosquitto: PrivateBroker,
     serve_process: Callable[..., ServeProcess],
     mqtt_client: Callable[..., TestClient],
 ) -> None:
-    ward = Ward.typical(8, site=SITE)
+    ward = Ward.typical(8, site=SITE, radars=radars)
     names = dataclasses.replace(names, site=SITE)
     night = simulate_night(ward, SEED, late_fraction=LATE, malformed_fraction=0.002)
-    base = f"z2m-{names.prefix}"  # a base topic of this test's own
+    # base topics of this test's own
+    base, radar_base = f"z2m-{names.prefix}", f"vs373-{names.prefix}"
     rules = tmp_path / "rules.yaml"
     # one rule file for both: only the form the sensors publish in differs
-    rules.write_text(rule_file(ward) + sources_section(ward, base), encoding="utf-8")
+    sources = sources_section(ward, base, radar_base)
+    rules.write_text(rule_file(ward) + sources, encoding="utf-8")
     native: list[Entry] = list(night.recording)
-    zigbee: list[Entry] = list(zigbee_entries(night.recording, base))
+    foreign = zigbee_entries(night.recording, base, radar_base=radar_base, timezone=ward.timezone)
+    zigbee: list[Entry] = list(foreign)
     assert sum(isinstance(e, ForeignMessage) for e in zigbee) > 2000
+    reports = [
+        e for e in zigbee if isinstance(e, ForeignMessage) and e.topic.startswith(radar_base)
+    ]
+    assert len(reports) > 300 if radars else not reports
 
     run = {
         "serve_process": serve_process,
@@ -119,5 +131,7 @@ def test_a_ward_published_as_zigbee2mqtt_gets_the_reactions_it_gets_published_na
     assert ("call", "101") in kinds
     assert ("bed_exit", "105") in kinds
     assert ("absent_too_long", "104") in kinds
+    if radars:  # and what the radars decide: a fall and a bed exit, wandering with the door
+        assert {("fall", "101"), ("bed_exit", "101"), ("wandering", "103")} <= kinds
     # and the same pages altogether: re-notifications, escalations, device faults
     assert sorted(map(_key, as_zigbee)) == sorted(map(_key, natively))

@@ -379,19 +379,20 @@ def test_a_vs373_source_takes_optical_radars_and_says_so_at_the_line(tmp_path: P
 
 @pytest.mark.parametrize("title", ["## Milesight VS373", "## Home Assistant", "## Frigate"])
 def test_the_preset_examples_in_docs_sources_load(tmp_path: Path, title: str) -> None:
-    """A preset's section of docs/sources.md: its source and its fields: examples, copied under
-    a site's sources:, are valid as written."""
+    """A preset's section of docs/sources.md: each source it shows, and each of its fields:
+    examples under the first source, copied under a site's sources:, is valid as written."""
     text = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
     section = text.split(title, 1)[1].split("\n## ", 1)[0]
-    source, *more = (block.split("```", 1)[0] for block in section.split("```yaml\n")[1:])
+    blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
+    sources = [block for block in blocks if not block.startswith("        ")]
+    more = [sources[0] + block for block in blocks if block.startswith("        ")]
     rooms = "    rooms: {kamer1: {}, kamer2: {}}\n    sources:\n"
     path = tmp_path / "site.yaml"
-    path.write_text(
-        "version: 1\nsites:\n  zon:\n" + rooms + source + "".join(more), encoding="utf-8"
-    )
-    [spec] = load_policy(path).sources
-    assert len(spec.devices) >= 1
-    assert run_check(path) == 0
+    for source in [*sources, *more]:
+        path.write_text("version: 1\nsites:\n  zon:\n" + rooms + source, encoding="utf-8")
+        [spec] = load_policy(path).sources
+        assert len(spec.devices) >= 1
+        assert run_check(path) == 0
 
 
 def test_a_home_assistant_source_takes_binary_sensors_of_its_kinds(tmp_path: Path) -> None:

@@ -141,12 +141,16 @@ def test_most_conventional_alarms_need_nobody_but_some_do(ward: Ward, tmp_path: 
     assert summary.reactions < summary.raw_alarms / 2
 
 
-@pytest.mark.parametrize(("rooms", "seed", "late"), [(8, 1, 0.0), (8, 2, 0.02), (16, 3, 0.02)])
+@pytest.mark.parametrize(
+    ("rooms", "seed", "late", "radars"),
+    [(8, 1, 0.0, False), (8, 2, 0.02, False), (16, 3, 0.02, False), (16, 4, 0.02, True)],
+)
 def test_the_reference_policy_pages_what_the_episodes_expect(
-    rooms: int, seed: int, late: float, tmp_path: Path
+    rooms: int, seed: int, late: float, radars: bool, tmp_path: Path
 ) -> None:
-    """Each episode names the incidents it should cause; replay pages exactly those."""
-    ward = Ward.typical(rooms)
+    """Each episode names the incidents it should cause; replay pages exactly those (in rooms
+    with a care radar instead of a camera too)."""
+    ward = Ward.typical(rooms, radars=radars)
     night = simulate_night(ward, seed, late_fraction=late)
     recording = tmp_path / "night.jsonl"
     write_recording(night.recording, recording)

@@ -4,6 +4,7 @@ back to the native event at its very time (no broker: the service's own mapper).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from simulators.ward import (
     valid_events,
     write_recording,
 )
+from simulators.ward.model import RADAR_EVENTS
+from simulators.ward.radar import RadarWard
 from simulators.ward.zigbee import (
     ZIGBEE_KINDS,
     ForeignMessage,
@@ -99,6 +102,79 @@ def test_every_state_change_of_a_zigbee_device_maps_back_to_its_native_event_and
         last[(device, field)] = name
     kinds = {name for _, _, name in mapped}
     assert {"open", "closed", "motion", "vacated", "occupied", "pressed"} <= kinds
+
+
+def test_a_radar_room_reports_what_a_vs373_can_say_and_each_report_maps_back(
+    tmp_path: Path,
+) -> None:
+    ward = Ward.typical(8, radars=True)
+    assert [room.name for room in ward.rooms if room.radar] == ["101", "103", "106"]
+    night = simulate_night(ward, 1, late_fraction=0.1)  # a fall in 101
+    optical = [e for e in valid_events(night.recording) if e["kind"] == "optical"]
+    assert {e["device"] for e in optical} == {
+        "radar-101",
+        "radar-103",
+        "radar-106",
+        "cam-102",
+        "cam-108",
+    }
+    radar = [e for e in optical if e["device"].startswith("radar-")]
+    assert {e["event"] for e in radar} <= {*RADAR_EVENTS, "heartbeat"}
+    assert all(e["ts"] == int(e["ts"]) for e in radar)  # the radar's clock: whole seconds
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rule_file(ward, "zigbee"), encoding="utf-8")
+    sources = SourceMap(load_policy(rules).sources)
+
+    mapped: list[tuple[float, str, str]] = []
+    reports = [
+        m
+        for m in zigbee_entries(night.recording, timezone=ward.timezone)
+        if isinstance(m, ForeignMessage) and m.topic.startswith("vs373/")
+    ]
+    for report in reports:
+        body = json.loads(report.payload)
+        assert set(body) == {"device_info", "trigger_data"}  # Milesight's own example's form
+        out = sources.map(report.topic, report.payload, 0.0, retained=False)
+        assert out is not None
+        assert out.dead_letters == []
+        # each report says the radar is alive, at the radar's time (not the time received)
+        assert [(e.ts, e.event) for e in out.events if e.event == "heartbeat"] == [
+            (report.ts, "heartbeat")
+        ]
+        mapped += [(e.ts, e.device, e.event) for e in out.events if e.event != "heartbeat"]
+    native = {(e["ts"], e["device"], e["event"]) for e in radar if e["event"] != "heartbeat"}
+    # nothing made up, each at its native time; what is not mapped is a repeat of the radar's
+    # state (out of bed again, in bed again, still lying on the floor)
+    assert set(mapped) <= native
+    assert {name for _, device, name in native - set(mapped)} <= {
+        "out_of_bed",
+        "in_bed",
+        "on_floor",
+    }
+    assert {name for _, _, name in mapped} == RADAR_EVENTS
+
+
+def test_a_fall_alarm_stands_until_the_resident_is_back_in_bed_so_the_next_fall_is_new() -> None:
+    radars = RadarWard("Europe/Amsterdam")
+
+    def sent(ts: float, name: str) -> list[tuple[int, int]]:
+        event = {"ts": ts, "kind": "optical", "device": "radar-101", "event": name}
+        return [
+            (body["trigger_data"]["event"], body["trigger_data"]["status"])
+            for body in (json.loads(payload) for _, payload in radars.reports(event))
+        ]
+
+    assert sent(1795207514.0, "fall") == [(0, 1)]
+    assert sent(1795207516.0, "on_floor") == [(8, 1)]
+    assert sent(1795207600.0, "in_bed") == [(0, 2), (8, 2), (3, 2)]  # staff handled it
+    assert sent(1795207700.0, "in_bed") == [(3, 2)]
+    assert sent(1795207800.0, "heartbeat") == [(4, 4)]  # a status report of occupancy
+    (topic, payload), *_ = radars.reports(
+        {"ts": 1795207514.0, "kind": "optical", "device": "radar-101", "event": "fall"}
+    )
+    assert topic == "vs373/radar-101"
+    # the radar's clock: local time (winter: UTC+1), whole seconds, no offset
+    assert json.loads(payload)["device_info"]["time"] == "2026-11-20 21:45:14"
 
 
 def test_last_seen_reads_back_as_the_event_time_to_the_bit() -> None:

@@ -3,8 +3,11 @@ journalled with the contract's fields only, the last states kept in its snapshot
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -53,6 +56,24 @@ def test_a_mapped_event_is_paged_and_journalled_with_contract_fields_only(
     assert [json.loads(e.payload) for e in out.journal if e.topic == STATE_TOPIC] == [
         ["z2m", "kamer1-deur", "contact", "open"]
     ]
+
+
+def test_a_retained_message_is_not_taken_and_says_what_to_do_by_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    """serve warns once per topic with these words: a Zigbee2MQTT device set to retain is
+    Zigbee2MQTT's setting to change, not a sensor that breaks the contract."""
+    engine = Engine(policy(tmp_path))
+    retained_door = dataclasses.replace(door(False, T), retained=True)
+    native = Message("care/hof/kamer1/door/d1", b'{"ts": 1795212000, "event": "open"}', T, True)
+    out = engine.round([retained_door, native], drain=True)
+    assert not out.pages
+    assert out.retained == [("zigbee2mqtt/kamer1-deur", "z2m"), ("care/hof/kamer1/door/d1", None)]
+    z2m, care = (engine.sources.retained_note(source) for _, source in out.retained)
+    assert "source 'z2m' (Zigbee2MQTT)" in z2m
+    assert "set retain: false for it under devices: in Zigbee2MQTT's configuration.yaml" in z2m
+    assert "sensors must publish events without the retain flag" not in z2m
+    assert "sensors must publish events without the retain flag" in care
 
 
 def test_the_last_states_come_back_from_a_snapshot(tmp_path: Path) -> None:
@@ -109,4 +130,43 @@ def test_serve_refuses_a_source_on_its_prefix_with_a_sentence(
     assert capsys.readouterr().err == (
         "sensorhub serve: source 'z2m' has the base topic 'zigbee2mqtt', which overlaps the "
         "prefix of native events 'zigbee2mqtt': give one of them another topic\n"
+    )
+
+
+RADAR_RULES = (
+    RULES
+    + """\
+      radar:
+        preset: vs373
+        devices: {kamer1-radar: {room: kamer1, kind: optical}}
+"""
+)
+
+
+def radar(event: int, status: int, at: float) -> Message:
+    local = datetime.fromtimestamp(at, ZoneInfo("Europe/Amsterdam"))
+    report = {
+        "device_info": {"device_sn": "6806E51510750004", "time": f"{local:%Y-%m-%d %H:%M:%S}"},
+        "trigger_data": {"type": 0, "event": event, "status": status},
+    }
+    return Message("vs373/kamer1-radar", json.dumps(report).encode(), at)
+
+
+@pytest.mark.parametrize(("vacant_after", "paged"), [(12, True), (25, False)])
+def test_in_a_radar_room_a_wanderer_leaving_is_paged_only_if_the_radar_finds_the_room_empty_in_time(
+    tmp_path: Path, vacant_after: int, paged: bool
+) -> None:
+    """A radar cannot see someone leave (docs/sources.md, "A radar room"): the door opened at
+    night is wandering when the radar reports the room vacant within wandering_confirm (20 s);
+    a later vacant report finds the door window closed, the radar heard: nothing is paged."""
+    engine = Engine(policy(tmp_path, RADAR_RULES))
+    messages = [
+        radar(3, 1, T - 60),  # out of bed
+        door(False, T),  # the door opens
+        door(True, T + 6),
+        radar(5, 1, T + vacant_after),  # the room empty
+    ]
+    out = engine.round(messages, drain=True)
+    assert [(p.kind, p.room) for p in out.pages if p.escalation == 0] == (
+        [("wandering", "kamer1")] if paged else []
     )

@@ -166,3 +166,47 @@ def test_a_site_maps_motionless_to_on_floor_under_fields() -> None:
     assert names(publish(sources, report(1, 1))) == ["on_floor"]
     assert names(publish(sources, report(1, 2))) == []
     assert names(publish(sources, report(0, 1))) == ["fall"]  # the preset's rules stay
+
+
+def test_radars_sharing_one_topic_are_told_apart_by_their_serial_number(tmp_path: Path) -> None:
+    """Every report names its radar (``device_info.device_sn``, or ``device sn``): a table keyed
+    by serial number maps radars that publish on one topic, each to its own room."""
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            sites:
+              zonnehof:
+                rooms: {kamer1: {}, kamer2: {}}
+                sources:
+                  radar:
+                    preset: vs373
+                    devices:
+                      "6806E51510750004": {room: kamer1, kind: optical, device: kamer1-radar}
+                      "6806E41970333123": {room: kamer2, kind: optical, device: kamer2-radar}
+            """
+        ),
+        encoding="utf-8",
+    )
+    sources = SourceMap(load_policy(path).sources)
+    by_case = {case["example"]: case["payload"] for case in FIXTURES["cases"]}
+    shared = "vs373/afdeling-oost"  # the one topic the ward's radars are set to
+    reports = [by_case["Fall Alarm"], by_case["Out-of-Bed Alarm"], by_case["Lying Alarm"]]
+    mapped = [sources.map(shared, json.dumps(r).encode(), T, False) for r in reports]
+    assert all(m is not None and not m.dead_letters for m in mapped)
+    assert [(e.room, e.device, e.event) for m in mapped if m for e in m.events] == [
+        ("kamer1", "kamer1-radar", "fall"),
+        ("kamer2", "kamer2-radar", "out_of_bed"),
+        ("kamer1", "kamer1-radar", "on_floor"),
+    ]
+    # the same report again is a repeat of that radar's state, not of the topic's
+    again = sources.map(shared, json.dumps(reports[0]).encode(), T + 1, False)
+    assert again is not None
+    assert not again.events
+    # a radar the table does not list is dead-lettered by its serial number
+    unknown = report(0, 1) | {"device_info": {"device_sn": "6806E50000000000", "time": "x"}}
+    letter_of = sources.map(shared, json.dumps(unknown).encode(), T, False)
+    assert letter_of is not None
+    [letter] = letter_of.dead_letters
+    assert "device '6806E50000000000': not in sources.radar.devices" in letter.error

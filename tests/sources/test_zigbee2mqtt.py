@@ -187,6 +187,24 @@ def test_bridge_topics_commands_and_ignored_devices_make_nothing() -> None:
     assert sources.map("care/zonnehof/kamer1/door/d", b"{}", T, False) is None
 
 
+def test_the_action_and_command_subtopics_of_a_listed_device_are_not_dead_lettered() -> None:
+    """With its Home Assistant integration on, Zigbee2MQTT also publishes each press plain on
+    ``<name>/action`` (the state message carries it too: one press, not two), and commands go to
+    ``<name>/set/<attribute>`` (guide/usage/mqtt_topics_and_messages.md, "Without JSON")."""
+    sources = source_map()
+    press = publish(sources, "kamer1-knop", {"action": "single", "linkquality": 80})
+    assert names(press) == ["pressed"]
+    for name, payload in [
+        ("kamer1-knop/action", b"single"),
+        ("kamer1-knop/action", b""),
+        ("kamer1-deur/set/state", b"ON"),
+        ("kamer1-deur/get/state", b""),
+    ]:
+        mapped = publish(sources, name, payload)
+        assert not mapped.events, name
+        assert not mapped.dead_letters, (name, mapped.dead_letters)
+
+
 @pytest.mark.parametrize(
     ("ts", "payload", "expected"),
     [

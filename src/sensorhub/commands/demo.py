@@ -9,7 +9,9 @@ conventional alarm system would have sounded against what sensorhub paged.
 With --sensors zigbee the door contacts, motion sensors, call buttons and bed mats publish as
 Zigbee2MQTT devices do (`{"contact": false, ...}` on zigbee2mqtt/door-103), the rule file maps
 them with a `sources:` section (docs/sources.md), and the demo shows a few of these raw
-payloads going in; cameras, sound monitors and presence buttons stay native.
+payloads going in; cameras, sound monitors and presence buttons stay native. With --radars
+three rooms of every eight have a Milesight VS373 care radar instead of a camera, which with
+--sensors zigbee publishes the radar's own trigger reports (on vs373/radar-101).
 
 Nothing is sent anywhere but the private broker, and everything is stopped at the end (also on
 Ctrl-C). The files (night.jsonl, rules.yaml, pages.jsonl, serve.log) live in a temporary folder
@@ -19,6 +21,7 @@ Examples:
   sensorhub demo
   sensorhub demo --rooms 16 --seed 7 --keep demo-night
   sensorhub demo --sensors zigbee
+  sensorhub demo --sensors zigbee --radars
   then, for the same night offline:
   sensorhub replay demo-night/night.jsonl --rules demo-night/rules.yaml --pages pages.jsonl
 """
@@ -47,6 +50,8 @@ from zoneinfo import ZoneInfo
 from prometheus_client.parser import text_string_to_metric_families
 from simulators.publish import Entry, PublishError, PublishProgress, publish_recording
 from simulators.ward import RecordingEntry, Ward, simulate_night, write_recording
+from simulators.ward.cli import add_radars_option
+from simulators.ward.radar import RADAR_BASE
 from simulators.ward.zigbee import (
     SENSORS,
     ZIGBEE_KINDS,
@@ -110,6 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Zigbee2MQTT devices, mapped by the rule file's sources: section (default native: "
         "every sensor speaks sensorhub's own format)",
     )
+    add_radars_option(parser)
     parser.add_argument(
         "--keep",
         type=Path,
@@ -152,7 +158,7 @@ class Demo:
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:
         self.args = args
         self.folder = folder
-        self.ward = Ward.typical(args.rooms, day=args.date)
+        self.ward = Ward.typical(args.rooms, day=args.date, radars=args.radars)
         self.zone = ZoneInfo(self.ward.timezone)
         self._print_lock = threading.Lock()
         self._broker: PrivateBroker | None = None
@@ -166,6 +172,7 @@ class Demo:
         self._last_page = time.monotonic()
         self._stop = threading.Event()
         self._zigbee_sent = 0
+        self._radar_sent = 0
         self._raw_shown = 0
         self._raw_last = -RAW_EVERY
 
@@ -210,6 +217,12 @@ class Demo:
                 f"  sensors    {devices} door contacts, motion sensors, call buttons and bed "
                 "mats as Zigbee2MQTT devices on zigbee2mqtt/<name>, mapped by the rule file's "
                 "sources: section; cameras, sound monitors and presence buttons native on care/"
+            )
+        if args.sensors == "zigbee" and args.radars:
+            radars = sum(1 for room in ward.rooms if room.radar)
+            self.say(
+                f"             {radars} care radars (rooms with a radar instead of a camera) as "
+                f"Milesight VS373 radars on {RADAR_BASE}/<name>, mapped by the same section"
             )
 
         self._broker = PrivateBroker()
@@ -401,17 +414,20 @@ class Demo:
         self.say(format_page(payload, self.zone))
 
     def _as_zigbee(self, recording: Iterable[RecordingEntry]) -> Iterator[Entry]:
-        """The night with its Zigbee2MQTT devices' events as their messages, showing a few of
-        the raw payloads that change a state as they go in."""
-        for entry in zigbee_entries(recording):
+        """The night with its Zigbee2MQTT devices' and radars' events as their messages, showing
+        a few of the raw payloads that change a state as they go in (a radar's among them)."""
+        radar_shown = False
+        for entry in zigbee_entries(recording, timezone=self.ward.timezone):
             if isinstance(entry, ForeignMessage):
-                self._zigbee_sent += 1
+                radar = entry.topic.startswith(RADAR_BASE + "/")
+                if radar:
+                    self._radar_sent += 1
+                else:
+                    self._zigbee_sent += 1
                 now = time.monotonic()
-                if (
-                    entry.event != "heartbeat"
-                    and self._raw_shown < RAW_SHOWN
-                    and now - self._raw_last >= RAW_EVERY
-                ):
+                due = self._raw_shown < RAW_SHOWN and now - self._raw_last >= RAW_EVERY
+                if entry.event != "heartbeat" and (due or (radar and not radar_shown)):
+                    radar_shown = radar_shown or radar
                     self._raw_shown += 1
                     self._raw_last = now
                     payload = entry.payload.decode("utf-8")
@@ -439,14 +455,21 @@ class Demo:
         kinds = ", ".join(f"{kind} {n}" for kind, n in by_kind.most_common()) or "none"
         self.say("\nsummary")
         good = published.sent - published.malformed
+        # a radar's event may be two reports or three (the alarms it resolves first)
+        what = "events" if self.args.sensors == "native" else "sensor messages"
         self.say(
-            f"  published         {published.sent:,} messages: {good:,} events and "
+            f"  published         {published.sent:,} messages: {good:,} {what} and "
             f"{published.malformed} malformed lines (to show the dead-letter path)"
         )
         if self.args.sensors == "zigbee":
             self.say(
                 f"  as Zigbee2MQTT    {self._zigbee_sent:,} of them (each report also says "
                 "its device is alive: a heartbeat event)"
+            )
+        if self._radar_sent:
+            self.say(
+                f"  as VS373 reports  {self._radar_sent:,} of them (each also says its radar is "
+                "alive)"
             )
         self.say(f"  events classified {events:,.0f}")
         self.say(f"  dead letters      {dead:,.0f} (bad input, set aside with the reason)")

@@ -506,14 +506,11 @@ class Service:
                 buffered,
                 len(work.pages),
             )
-        for topic in work.retained:
+        for topic, source in work.retained:
             if topic not in self._retained_topics:
                 self._retained_topics.add(topic)
-                logger.warning(
-                    "ignoring a retained message on %s: it is the broker's stored copy, not a "
-                    "new event (sensors must publish events without the retain flag)",
-                    topic,
-                )
+                why = self.engine.sources.retained_note(source)
+                logger.warning("ignoring a retained message on %s: %s", topic, why)
         for letter in work.dead_letters:
             self._dead_letter(letter)
         for kind, count in work.events.items():

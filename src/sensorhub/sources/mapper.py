@@ -27,7 +27,14 @@ from zoneinfo import ZoneInfo
 from sensorhub.codec.payload import dead_letter, event_time, parse_object
 from sensorhub.codec.show import show_value
 from sensorhub.contract import TS_MAX, TS_MIN, DeadLetter, Event
-from sensorhub.sources.presets import ANY_KIND, DEVICE_FIELD, IN_PAYLOAD, PRESETS, read_json
+from sensorhub.sources.presets import (
+    ANY_KIND,
+    DEVICE_FIELD,
+    IN_PAYLOAD,
+    PRESETS,
+    RETAINED_ADVICE,
+    read_json,
+)
 from sensorhub.sources.spec import NO_EVENT, DeviceSpec, FieldRule, SourceSpec, TsSpec, value_key
 
 #: The journal's topic of a change to the table of last states (payload: ``[source, device,
@@ -76,6 +83,7 @@ class _Source:
         "prefix",
         "read",
         "rules",
+        "serials",
         "spec",
         "title",
     )
@@ -88,6 +96,7 @@ class _Source:
         self.read = read_json if preset is None else preset.reader
         self.name_of = None if preset is None else preset.name_of
         self.available = None if preset is None else preset.available
+        self.serials = preset is not None and preset.serials
         zones = {} if preset is None else preset.zones
         shared = spec.rules.get(ANY_KIND, ())
         self.rules = {kind: (*rules, *shared) for kind, rules in spec.rules.items()}
@@ -104,7 +113,7 @@ class _Source:
         #: devices found by ``spec.names`` (looked up like the table from then on)
         self.named: dict[str, _Device] = {}
         self.ignored_first = frozenset(spec.ignored_first)
-        self.ignored_suffixes = tuple("/" + suffix for suffix in spec.ignored_suffixes)
+        self.ignored_suffixes = frozenset(spec.ignored_suffixes)
 
     def device(self, name: str) -> _Device | None:
         """The device of name ``name``: in the table, or by the names pattern."""
@@ -135,6 +144,22 @@ class SourceMap:
 
     def __bool__(self) -> bool:
         return bool(self.sources)
+
+    def retained_note(self, source: str | None) -> str:
+        """Why a retained message of ``source`` (None: a native event on the prefix) is not
+        taken, and what to do about it, in the words of the family of devices it came from."""
+        found = next((s for s in self.sources if s.spec.name == source), None)
+        if found is None:
+            return (
+                "it is the broker's stored copy, not a new event (sensors must publish events "
+                "without the retain flag)"
+            )
+        preset = PRESETS.get(found.spec.preset)
+        advice = RETAINED_ADVICE if preset is None else preset.retained
+        return (
+            f"it is the broker's stored copy of a state of source {found.spec.name!r} "
+            f"({found.title}), not a new event; the next change is taken ({advice})"
+        )
 
     @property
     def filters(self) -> list[str]:
@@ -192,8 +217,14 @@ class SourceMap:
                     )
                     return out
                 parsed, name = read, read.pop(DEVICE_FIELD)
-            first = first or (source, name)
             device = source.device(name)
+            if device is None and source.serials and parsed is None:
+                # radars on one topic: the report names its radar (its serial number)
+                report = source.read(rest, payload)
+                serial = report.pop(DEVICE_FIELD, None) if isinstance(report, dict) else None
+                if isinstance(report, dict) and isinstance(serial, str):
+                    parsed, name, device = report, serial, source.device(serial)
+            first = first or (source, name)
             if device is not None:
                 out = Mapped(source.spec.name)
                 if retained:  # a state kept by the broker may be hours old: no event now
@@ -230,8 +261,9 @@ class SourceMap:
         spec = source.spec
         out = Mapped(spec.name)
         rest = topic[len(source.prefix) :]
-        if rest.split("/", 1)[0] in source.ignored_first or rest.endswith(source.ignored_suffixes):
-            return out
+        first, *levels = rest.split("/")
+        if first in source.ignored_first or not source.ignored_suffixes.isdisjoint(levels):
+            return out  # the bridge's own, or a level under a device's topic (set/state)
         if source.name_of is None:
             name = name.removesuffix(_AVAILABILITY)
         if spec.unknown_devices == "deadletter" and not retained:

@@ -35,6 +35,8 @@ def read_json(rest: str, payload: bytes) -> dict[str, Any] | str:
     return parse_object(payload)
 
 
+#: What to do about a retained state of a preset that says nothing of its own.
+RETAINED_ADVICE: Final = "publish the devices' states without the retain flag"
 #: The kind a field rule applies to whatever the device's kind (device health).
 ANY_KIND: Final = "*"
 #: The battery level (%) at or below which a device reports ``battery_low`` unless its source
@@ -56,7 +58,10 @@ class Preset:
     it); ``ts`` is the default of the source's ``ts`` (an ``rfc3339`` one without a time zone
     is in the site's); ``available`` is a topic level under the base whose availability is
     that of every device of the source; ``zones`` makes, for a role a camera's zone can have
-    (``bed``, ``door``), the field rule of a zone of that name."""
+    (``bed``, ``door``), the field rule of a zone of that name; ``retained`` says what to do
+    about a retained state (serve's warning, which names the source); with ``serials``, a
+    message whose topic names no device of the source is taken for the device the reader finds
+    in the payload (:data:`DEVICE_FIELD`: a radar's serial number), if the source lists it."""
 
     name: str
     title: str
@@ -70,6 +75,8 @@ class Preset:
     ts: TsSpec | None = None
     available: str | None = None
     zones: Mapping[str, Callable[[str], FieldRule]] = dataclasses.field(default_factory=dict)
+    serials: bool = False
+    retained: str = RETAINED_ADVICE
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -131,8 +138,12 @@ ZIGBEE2MQTT: Final = Preset(
         ),
     },
     availability={"online": "heartbeat", "offline": "fault"},
-    ignored_suffixes=("set", "get"),
+    # commands (<name>/set, <name>/set/state, /get) and, with Zigbee2MQTT's Home Assistant
+    # integration, each press again on <name>/action (the state message has it: one press)
+    ignored_suffixes=("set", "get", "action"),
     ignored_first=("bridge",),
+    retained="the device is set to retain: true in Zigbee2MQTT; set retain: false for it under "
+    "devices: in Zigbee2MQTT's configuration.yaml to stop this warning",
 )
 
 
@@ -166,7 +177,8 @@ def _coded(value: Any, codes: Mapping[int, str]) -> str | None:
 
 def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
     """A VS373 trigger report as one field named after its event (``fall``, ``out_of_bed``,
-    ...) holding its status (``alarm``, ``resolve``, ...), and ``time`` (``device_info.time``).
+    ...) holding its status (``alarm``, ``resolve``, ...), ``time`` (``device_info.time``) and
+    the radar's serial number (``device_info.device_sn``) as :data:`DEVICE_FIELD`.
 
     Milesight's examples write ``device_info``/``trigger_data`` and ``device info``/``trigger
     data``, the latter inside ``device info``: all are read."""
@@ -189,8 +201,12 @@ def read_vs373(rest: str, payload: bytes) -> dict[str, Any] | str:
         codes = ", ".join(f"{code} {state}" for code, state in VS373_STATUS.items())
         return f"trigger_data.status is {show_value(status)}, not one of {codes}"
     fields: dict[str, Any] = {name: state}
-    if isinstance(info, dict) and "time" in info:
-        fields["time"] = info["time"]
+    if isinstance(info, dict):
+        if "time" in info:
+            fields["time"] = info["time"]
+        serial = _spelt(info, "device_sn")
+        if isinstance(serial, str):
+            fields[DEVICE_FIELD] = serial
     return fields
 
 
@@ -236,6 +252,8 @@ VS373: Final = Preset(
     ignored_first=(),
     reader=read_vs373,
     ts=TsSpec("time", "rfc3339"),  # the radar's local time
+    serials=True,  # radars that share a topic are told apart by device_info.device_sn
+    retained="turn the retain flag off in the radar's MQTT settings to stop this warning",
 )
 
 
@@ -289,6 +307,7 @@ HOME_ASSISTANT: Final = Preset(
     ignored_first=(),
     reader=read_statestream,
     name_of=statestream_entity,
+    retained="Home Assistant's statestream publishes every state retained: nothing to do",
 )
 
 
@@ -420,6 +439,7 @@ FRIGATE: Final = Preset(
     ts=TsSpec("frame_time", "unix", fallback=True),
     available="available",
     zones={"bed": _bed_zone, "door": _door_zone},
+    retained="Frigate published it retained: nothing to do",
 )
 
 #: The presets by name.

@@ -87,7 +87,8 @@ class SourceSpec:
     availability: Mapping[str, str]
     ts: TsSpec = TsSpec()
     unknown_devices: Literal["deadletter", "ignore"] = "deadletter"
-    #: topic levels under a device's topic that are not its state and are not taken
+    #: topic levels under a device's topic (at any depth) that are not its state and are not
+    #: taken
     ignored_suffixes: tuple[str, ...] = ()
     #: topics under ``base`` (first level) that are the bridge's own, not a device's
     ignored_first: tuple[str, ...] = ()
