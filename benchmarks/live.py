@@ -42,8 +42,9 @@ of messages as the run as fast as possible, each replaced by ``BYTES`` control b
 every one a dead letter), published as fast as the broker takes them, with the same calls among
 them sent on a connection of their own (a hostile client floods on its own connection, the
 buttons have theirs: on the flood's, a call waited behind megabytes of it in that TCP stream
-before the broker or serve could see it). Its call latency, beside that of the run as fast as possible of good events, is issue 13's
-measure: calls decided within 100 ms p99 while bad input floods in. Makes no assertion on time.
+before the broker or serve could see it). Its call latency, beside that of the run as fast as
+possible of good events, is issue 13's measure: calls decided within 100 ms p99 while bad input
+floods in. Makes no assertion on time.
 
 ``--broker-setting LINE`` adds a line to the private Mosquitto's configuration, to see what the
 broker's limits do: by default Mosquitto sends a subscriber at most 20 unacknowledged QoS 1
