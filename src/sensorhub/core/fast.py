@@ -25,6 +25,7 @@ the reference), ``arrival.py`` (the compiled check of a press paged on arrival),
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -94,6 +95,10 @@ class FastClassifier(EventClock):
     arrays, buffer and timers included) decides from there on exactly as ``c`` would.
     """
 
+    #: With audit on, only these (site, room) get audit records (None: every room); see
+    #: :meth:`set_audit`. A class default, so a snapshot made before it existed still loads.
+    audit_rooms: frozenset[tuple[str, str]] | None = None
+
     def __init__(
         self,
         policy: Policy,
@@ -155,11 +160,20 @@ class FastClassifier(EventClock):
             if isinstance(shape, tuple):
                 setattr(self, name, np.zeros(shape, dtype=dtype))
 
-    def set_audit(self, audit: bool) -> None:
-        """Whether to make audit records from now on (as the constructor's ``audit``)."""
+    def set_audit(self, audit: bool, rooms: Iterable[tuple[str, str]] | None = None) -> None:
+        """Whether to make audit records from now on (as the constructor's ``audit``);
+        ``rooms``: of these (site, room) only (``rules compare`` explains the pages of a few
+        rooms: a Python object per event of every other room would cost it most of its time).
+        Redeliveries, which name no room, are audited either way."""
         self.audit = audit
+        self.audit_rooms = None if rooms is None else frozenset(rooms)
         # without an audit trail, the kernel keeps only the records of incidents
         self._cnt[k.C_AUDIT] = 1 if audit else 0
+
+    def _audits(self, policy: RoomPolicy) -> bool:
+        """Whether the decisions of ``policy``'s room get audit records (with audit on)."""
+        rooms = self.audit_rooms
+        return rooms is None or (policy.site, policy.room) in rooms
 
     def set_policy(self, policy: Policy) -> list[RoomReload]:
         """As the reference's: rooms whose parameters changed decide by the new ones from now
@@ -572,7 +586,7 @@ class FastClassifier(EventClock):
         self._step.incidents.append(
             Opened(incident, "call", policy.site, policy.room, ts, (self._log.ref(seq),), seq=seq)
         )
-        if self.audit:
+        if self.audit and self._audits(policy):
             self._step.audit.append(
                 AuditRecord(
                     ts=ts,
@@ -620,7 +634,7 @@ class FastClassifier(EventClock):
                     step.incidents.append(Resolved(incident, t, text))
                 elif decision == k.D_EVIDENCE:
                     step.incidents.append(Evidence(incident, t))
-            if not self.audit:
+            if not self.audit or not self._audits(policy):
                 continue
             if text is None:
                 text = records.reason_text(policy, row, frow, self.registry)
