@@ -288,7 +288,7 @@ class _Replays:
                 recording,
                 policy,
                 pages,
-                f"{name}, the audit of {len(rooms)} rooms",
+                f"{name}, the audit of {_rooms(rooms)}",
                 audit=audit,
                 rooms=rooms,
             )
@@ -327,6 +327,13 @@ class _Replays:
             raise _BadInputError(str(error)) from None
         except (OSError, EOFError, ValueError) as error:
             raise _BadInputError(f"{recording}: cannot be read: {error}") from None
+
+
+def _rooms(rooms: Collection[tuple[str, str]]) -> str:
+    if len(rooms) == 1:
+        site, room = next(iter(rooms))
+        return f"room {room} of {site}"
+    return f"{len(rooms)} rooms"
 
 
 @contextmanager

@@ -73,6 +73,7 @@ def _bars(ax: Axes, labels: list[str], counts: list[tuple[int, int]], title: str
     ax.set_ylabel("reactions (care pages, escalation 0)")
     ax.legend(["OLD", "NEW"], loc="upper right")
     ax.margins(y=0.15)
+    ax.yaxis.get_major_locator().set_params(integer=True)
 
 
 def _hours(ax: Axes, c: Comparison) -> None:
@@ -92,3 +93,4 @@ def _hours(ax: Axes, c: Comparison) -> None:
     ax.set_ylabel("pages, escalations included")
     ax.set_title("pages only one side sends, by hour")
     ax.legend(["only OLD", "only NEW"], loc="upper right")
+    ax.yaxis.get_major_locator().set_params(integer=True)
