@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from recordings import machine
+from recordings import load_line, machine
 from startup import ROOT, Checkout, Command, make_recording, run
 
 HIGH_RISK = re.compile(r'^(\s+"[^"]+": )\{resident: \{fall_risk: high\}\}', re.MULTILINE)
@@ -96,10 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print()
     print("\n".join(machine()))
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     print(
         f"recording: {Path(week['jsonl']).stem}, {int(week['lines']):,} lines; rules "
         f"{rules.name} against {changed.name} (room {room} at normal fall risk)"
