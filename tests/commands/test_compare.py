@@ -127,6 +127,12 @@ def test_truth_gives_recall_and_the_new_miss(
     listed = [row for row in misses[: len(lost)] if f"room {ROOM}" in row and "bed_exit" in row]
     assert len(listed) == len(lost)
     assert "incidents NEW catches that OLD missed: none" in out
+    assert "incidents both miss: none" in out
+    # the candidate against itself: the same misses on both sides, listed as such
+    code, out, _ = compare(capsys, new, new, files.recording, "--truth", files.truth)
+    assert code == 0
+    assert "incidents NEW misses that OLD caught: none" in out
+    assert f"incidents both miss: {len(lost)}\n" in out
 
 
 def test_exit_codes_for_ci(

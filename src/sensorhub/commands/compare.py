@@ -169,8 +169,8 @@ def _compare(args: argparse.Namespace, say: Callable[[str], None]) -> Comparison
             raise _BadInputError("--audit and --rules go with --pages only")
         old_path, new_path, *recordings = args.inputs
         policy = _policy(old_path)
-        run = _Replays(recordings, say)
-        old, new = run.sides(str(old_path), policy, str(new_path), _policy(new_path))
+        replays = _Replays(recordings, say)
+        old, new = replays.sides(str(old_path), policy, str(new_path), _policy(new_path))
     return compare(
         old,
         new,
@@ -251,7 +251,7 @@ class _Replays:
         the audit of the rooms where they differ (those rooms' audit only: a second replay)."""
         for recording in self.recordings:
             if not recording.is_file():
-                raise _BadInputError(f"{recording}: no such recording")
+                raise _BadInputError(f"{recording}: no such recording (or not a file)")
         with tempfile.TemporaryDirectory(prefix="sensorhub-compare-") as scratch:
             folder = Path(scratch)
             old_pages = self._pages(old_policy, folder, "OLD")
@@ -325,7 +325,7 @@ class _Replays:
                 )
         except RecordingError as error:
             raise _BadInputError(str(error)) from None
-        except (OSError, EOFError, ValueError) as error:
+        except (OSError, EOFError) as error:
             raise _BadInputError(f"{recording}: cannot be read: {error}") from None
 
 

@@ -8,8 +8,8 @@ is one, its audit trail (the JSON objects of ``--audit``). It gives a :class:`Co
 - every page only one side sends (the same room, kind, recipient, escalation and time in the
   other's pages is the same page), each with why the other did not send it: its audit's
   decision on that room at the moment the page was decided (see :func:`why_not`);
-- with a ground truth, each side's evaluation (``sensorhub evaluate``) and the incidents the
-  new side misses that the old one caught (and the other way round).
+- with a ground truth, each side's evaluation (``sensorhub evaluate``), the incidents the new
+  side misses that the old one caught, the other way round, and those both miss.
 
 ``sensorhub rules compare`` replays recordings through two rule files to get the sides;
 ``sensorhub.evaluation.compare_report`` and ``compare_plot`` show a comparison.
@@ -75,6 +75,8 @@ class Comparison:
     new_misses: tuple[Outcome, ...] = ()
     #: incidents of the truth the old side missed (or paged late) that the new side catches
     fixed: tuple[Outcome, ...] = ()
+    #: incidents of the truth neither side caught in time (as the new side paged them)
+    both_missed: tuple[Outcome, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -281,6 +283,7 @@ def compare(
         new_evaluation=new_evaluation,
         new_misses=tuple(n for o, n in pairs if o.status == "caught" != n.status),
         fixed=tuple(n for o, n in pairs if n.status == "caught" != o.status),
+        both_missed=tuple(n for o, n in pairs if o.status != "caught" != n.status),
     )
 
 

@@ -73,7 +73,7 @@ def _bars(ax: Axes, labels: list[str], counts: list[tuple[int, int]], title: str
     ax.set_ylabel("reactions (care pages, escalation 0)")
     ax.legend(["OLD", "NEW"], loc="upper right")
     ax.margins(y=0.15)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    _whole_numbers(ax)
 
 
 def _hours(ax: Axes, c: Comparison) -> None:
@@ -93,4 +93,11 @@ def _hours(ax: Axes, c: Comparison) -> None:
     ax.set_ylabel("pages, escalations included")
     ax.set_title("pages only one side sends, by hour")
     ax.legend(["only OLD", "only NEW"], loc="upper right")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    _whole_numbers(ax)
+
+
+def _whole_numbers(ax: Axes) -> None:
+    """Counts on the y axis: no ticks between whole numbers."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 (slow import)
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))

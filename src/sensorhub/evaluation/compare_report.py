@@ -117,6 +117,7 @@ def _truth(c: Comparison, old: Evaluation, new: Evaluation) -> list[str]:
         )
     out.extend(_outcomes("incidents NEW misses that OLD caught", c.new_misses, new))
     out.extend(_outcomes("incidents NEW catches that OLD missed", c.fixed, new))
+    out.extend(_outcomes("incidents both miss", c.both_missed, new))
     return out
 
 
