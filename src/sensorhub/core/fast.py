@@ -613,13 +613,18 @@ class FastClassifier(EventClock):
         n = int(self._cnt[k.C_NOUT])
         if n == 0:
             return
-        out_i = self._out_i[:n].tolist()
-        out_f = self._out_f[:n].tolist()
+        out_i, out_f = self._out_i[:n], self._out_f[:n]
+        if self.audit and self.audit_rooms is not None:
+            # the records of the rooms audited and those of incidents; the others, most of
+            # them, never become Python objects
+            audited = np.array([self._audits(policy) for policy in self._policies], dtype=bool)
+            rows = np.flatnonzero((out_i[:, k.O_KIND] >= 0) | audited[out_i[:, k.O_ROOM]])
+            out_i, out_f = out_i[rows], out_f[rows]
         late_items: set[int] = set()
         if lates is not None and plan_e is not None and lates.any():
             late_items = set(plan_e[lates].tolist())
         step = self._step
-        for row, frow in zip(out_i, out_f, strict=True):
+        for row, frow in zip(out_i.tolist(), out_f.tolist(), strict=True):
             item, r, decision = row[k.O_ITEM], row[k.O_ROOM], row[k.O_DECISION]
             policy = self._policies[r]
             t = frow[k.OF_TS]
