@@ -48,7 +48,7 @@ import msgspec
 import numpy as np
 import pydantic_core
 
-from recordings import ensure_recording, machine
+from recordings import ensure_recording, load_line, machine
 from sensorhub.codec.batch import LineDecoder
 from sensorhub.codec.columns import Registry
 from sensorhub.codec.lines import read_chunks
@@ -183,10 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"versions : msgspec {msgspec.__version__}, "
         + (f"orjson {orjson.__version__}" if orjson else "orjson not importable")
     )
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     print(
         f"recording: {name} ({recording.generator} simulator): {n:,} non-blank lines, "
         f"mean {sum(map(len, lines)) / n:.0f} B; in memory, best of {args.repeat} passes, "

@@ -61,7 +61,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from recordings import machine
+from recordings import load_line, machine
 from sensorhub.codec.columns import EventColumns
 from sensorhub.contract import EVENT_CODES, KINDS, Event
 from sensorhub.core import kernel
@@ -457,10 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     floor = reference.rate
     print()
     print("\n".join(machine()))
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     late = int((stream.ts < np.maximum.accumulate(stream.ts)).sum())
     days = (float(stream.ts.max()) - float(stream.ts.min())) / 86_400.0
     print(

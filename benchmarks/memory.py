@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recordings import Recording, machine
+from recordings import Recording, load_line, machine
 
 #: The long recording must need less than this many times the memory of the short one.
 TARGET_RATIO = 10.0
@@ -175,10 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parent = own_peak_mb()
     print()
     print("\n".join(machine()))
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     print(
         f"recordings: {short.jsonl.name} {short.lines:,} lines ({short.sizes}); "
         f"{long.jsonl.name} {long.lines:,} lines ({long.sizes})"

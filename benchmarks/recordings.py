@@ -61,6 +61,14 @@ def machine() -> list[str]:
     ]
 
 
+def load_line(before: float, after: float) -> str:
+    """The line saying how busy the machine was (the 1-minute load average) before and after."""
+    return (
+        f"load     : {before:.2f} before, {after:.2f} after (1-minute load average; "
+        f"above {os.cpu_count()} other work competes for the cpus)"
+    )
+
+
 @dataclass(frozen=True)
 class Recording:
     """One benchmark recording, in both formats, and the rule file of its site."""

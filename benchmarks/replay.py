@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recordings import Recording, ensure_recording, machine
+from recordings import Recording, ensure_recording, load_line, machine
 from sensorhub.codec.batch import LineDecoder
 from sensorhub.codec.columnar import FAST_BATCH_SIZE, ParquetRecording
 from sensorhub.codec.columns import EventColumns, Registry
@@ -295,10 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     events = results["replay jsonl"][2]
     print()
     print("\n".join(machine()))
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     print(
         f"recording: {recording.jsonl.name} ({recording.generator} simulator): "
         f"{recording.lines:,} lines, {events:,} events; {recording.sizes}"

@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recordings import DATA, machine
+from recordings import DATA, load_line, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The last commit before the command line imported only what the command it names needs.
@@ -224,10 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print()
     print("\n".join(machine()))
-    print(
-        f"load     : {load_before:.2f} before, {load_after:.2f} after (1-minute load average; "
-        f"above {os.cpu_count()} other work competes for the cpus)"
-    )
+    print(load_line(load_before, load_after))
     print(
         "bytecode : "
         + (

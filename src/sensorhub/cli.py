@@ -60,6 +60,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
 #: ``sensorhub rules ACTION``: action -> (module, one-line help)
 RULES_ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "check": ("sensorhub.commands.rules", "check a rule file and report each mistake"),
+    "compare": (
+        "sensorhub.commands.compare",
+        "replay recordings through two rule files and show every page that differs, and why",
+    ),
 }
 
 #: The options of ``sensorhub`` itself (before the command) that take a value.

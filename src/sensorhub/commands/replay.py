@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -314,12 +314,15 @@ def replay(
     lateness: float = MAX_LATENESS,
     progress: Callable[[ReplaySummary], None] | None = None,
     classifier: ClassifierName = "fast",
+    audit_rooms: Collection[tuple[str, str]] | None = None,
 ) -> ReplaySummary:
     """Classify ``recording``, route and escalate as ``serve`` does, and write its pages (and
     audit trail and dead letters).
 
     ``classifier``: ``"fast"`` (the compiled core, a batch of columns at a time) or
     ``"reference"`` (the pure-Python twin, an event at a time); both write the same files.
+    ``audit_rooms``: the classifier's audit records of these (site, room) only (the fast one;
+    the reference's audit has every room); routing's and redeliveries' are all written.
     A Parquet recording that is not a sensorhub recording raises ``RecordingError`` (before
     anything is written)."""
     if classifier not in CLASSIFIERS:
@@ -340,6 +343,8 @@ def replay(
         routing_audit=audit,
         durable=False,
     )
+    if audit and audit_rooms is not None and isinstance(engine.classifier, FastClassifier):
+        engine.classifier.set_audit(True, audit_rooms)
     summary = ReplaySummary()
     started = last_progress = time.perf_counter()
     if deadletter_path is None:

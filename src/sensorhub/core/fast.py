@@ -25,6 +25,7 @@ the reference), ``arrival.py`` (the compiled check of a press paged on arrival),
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -94,6 +95,10 @@ class FastClassifier(EventClock):
     arrays, buffer and timers included) decides from there on exactly as ``c`` would.
     """
 
+    #: With audit on, only these (site, room) get audit records (None: every room); see
+    #: :meth:`set_audit`. A class default, so a snapshot made before it existed still loads.
+    audit_rooms: frozenset[tuple[str, str]] | None = None
+
     def __init__(
         self,
         policy: Policy,
@@ -155,11 +160,20 @@ class FastClassifier(EventClock):
             if isinstance(shape, tuple):
                 setattr(self, name, np.zeros(shape, dtype=dtype))
 
-    def set_audit(self, audit: bool) -> None:
-        """Whether to make audit records from now on (as the constructor's ``audit``)."""
+    def set_audit(self, audit: bool, rooms: Iterable[tuple[str, str]] | None = None) -> None:
+        """Whether to make audit records from now on (as the constructor's ``audit``);
+        ``rooms``: of these (site, room) only (``rules compare`` explains the pages of a few
+        rooms: a Python object per event of every other room would cost it most of its time).
+        Redeliveries, which name no room, are audited either way."""
         self.audit = audit
+        self.audit_rooms = None if rooms is None else frozenset(rooms)
         # without an audit trail, the kernel keeps only the records of incidents
         self._cnt[k.C_AUDIT] = 1 if audit else 0
+
+    def _audits(self, policy: RoomPolicy) -> bool:
+        """Whether the decisions of ``policy``'s room get audit records (with audit on)."""
+        rooms = self.audit_rooms
+        return rooms is None or (policy.site, policy.room) in rooms
 
     def set_policy(self, policy: Policy) -> list[RoomReload]:
         """As the reference's: rooms whose parameters changed decide by the new ones from now
@@ -572,7 +586,7 @@ class FastClassifier(EventClock):
         self._step.incidents.append(
             Opened(incident, "call", policy.site, policy.room, ts, (self._log.ref(seq),), seq=seq)
         )
-        if self.audit:
+        if self.audit and self._audits(policy):
             self._step.audit.append(
                 AuditRecord(
                     ts=ts,
@@ -599,13 +613,18 @@ class FastClassifier(EventClock):
         n = int(self._cnt[k.C_NOUT])
         if n == 0:
             return
-        out_i = self._out_i[:n].tolist()
-        out_f = self._out_f[:n].tolist()
+        out_i, out_f = self._out_i[:n], self._out_f[:n]
+        if self.audit and self.audit_rooms is not None:
+            # the records of the rooms audited and those of incidents; the others, most of
+            # them, never become Python objects
+            audited = np.array([self._audits(policy) for policy in self._policies], dtype=bool)
+            rows = np.flatnonzero((out_i[:, k.O_KIND] >= 0) | audited[out_i[:, k.O_ROOM]])
+            out_i, out_f = out_i[rows], out_f[rows]
         late_items: set[int] = set()
         if lates is not None and plan_e is not None and lates.any():
             late_items = set(plan_e[lates].tolist())
         step = self._step
-        for row, frow in zip(out_i, out_f, strict=True):
+        for row, frow in zip(out_i.tolist(), out_f.tolist(), strict=True):
             item, r, decision = row[k.O_ITEM], row[k.O_ROOM], row[k.O_DECISION]
             policy = self._policies[r]
             t = frow[k.OF_TS]
@@ -620,7 +639,7 @@ class FastClassifier(EventClock):
                     step.incidents.append(Resolved(incident, t, text))
                 elif decision == k.D_EVIDENCE:
                     step.incidents.append(Evidence(incident, t))
-            if not self.audit:
+            if not self.audit or not self._audits(policy):
                 continue
             if text is None:
                 text = records.reason_text(policy, row, frow, self.registry)
