@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from sensorhub.codec.acks import AckIn
 from sensorhub.commands.held import HeldDeliveries, HeldSteps, Step
 from sensorhub.commands.retention import HISTORY_INTERVAL, prune_history
+from sensorhub.commands.shadow import SHADOW_STATE, Shadow
 from sensorhub.contract import (
     ACK_TOPIC,
     DEADLETTER_TOPIC,
@@ -108,6 +109,10 @@ class ServiceOptions:
     store_url: str = field(default_factory=store_url_default)
     #: Home Assistant's discovery prefix (``--homeassistant``), None: no discovery
     homeassistant: str | None = None
+    #: candidate rules decided beside the live ones, paging nobody (``--shadow``), and where
+    #: their pages are written as JSONL too (``--shadow-pages``)
+    shadow_path: Path | None = None
+    shadow_pages_path: Path | None = None
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
@@ -176,6 +181,18 @@ class Service:
             self.inbox,
             manual_ack=True,
         )
+        self.shadow = (
+            None
+            if self.options.shadow_path is None
+            else Shadow(
+                self.options.shadow_path,
+                self.connection,
+                self.registry,
+                prefix=self.options.prefix,
+                lateness=self.options.lateness,
+                clock=self.options.clock,
+            )
+        )
         # rounds the store could not take, written in order when it can again (held.py)
         self.held = HeldSteps(self.store, self.connection, self.metrics)
         self._held_deliveries = HeldDeliveries()
@@ -238,6 +255,8 @@ class Service:
                 self._pages_out = resources.enter_context(_append(opts.pages_path))
             if opts.audit_path is not None:
                 self._audit_out = resources.enter_context(_append(opts.audit_path))
+            if self.shadow is not None and opts.shadow_pages_path is not None:
+                self.shadow.pages = resources.enter_context(_append(opts.shadow_pages_path))
             if opts.metrics_port is not None:
                 try:
                     server = serve_metrics(self.registry, opts.metrics_port, opts.metrics_addr)
@@ -407,6 +426,8 @@ class Service:
         journal = store.journal()
         incidents = store.incidents()
         resumed = self.engine.resume(saved, journal, incidents)
+        if self.shadow is not None:
+            self.shadow.resume(store.load_state(SHADOW_STATE), journal)
         if saved is not None and not resumed.classifier:
             logger.warning(
                 "the saved classifier is not taken up (%s): the classifier starts afresh (open "
@@ -447,6 +468,8 @@ class Service:
         if self.engine.sources.filters != filters:
             logger.warning("the sources' topics changed: restart serve to subscribe to them")
         self._write_reloaded(reloaded, "on reload")
+        if self.shadow is not None:
+            self.shadow.reload()
         if self.homeassistant is not None:
             self.homeassistant.reload(policy)
         systems = {s.name: (s.site, s.config) for s in policy.paging_systems().values()}
@@ -499,6 +522,8 @@ class Service:
         if self.homeassistant is not None:  # its birth message is not for the engine
             messages = self.homeassistant.received(messages)
         work = self.engine.round(messages, tick=tick, drain=drain, acks=acks)
+        if self.shadow is not None:
+            self.shadow.round(messages, tick, drain, acks, work.pages)
         if drain and (buffered or work.pages):
             logger.info(
                 "no message for %.1f s: decided the %d buffered events (%d pages)",
@@ -592,7 +617,9 @@ class Service:
     def _save_snapshot(self) -> None:
         """The classifier's state, and the journal since the last one emptied, together."""
         journal, self._clock_entries = self._clock_entries, []
-        state = {CLASSIFIER_STATE: self.engine.snapshot()}
+        state = {CLASSIFIER_STATE: self.engine.snapshot(), SHADOW_STATE: None}
+        if self.shadow is not None:  # else an old one must not meet a later journal
+            state[SHADOW_STATE] = self.shadow.snapshot()
         self.held.write(Step((), state, (), None, (), journal, True, self._take_delivered()))
         self._journalled = 0
         self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
@@ -656,6 +683,8 @@ class Service:
         state = self.store.load_state(SILENCES_STATE)
         if state is not None and state != self._silences_state:
             self.engine.silences.restore(state)
+            if self.shadow is not None:
+                self.shadow.restore_silences(state)
             self._silences_state = state
 
     def _write_files(self, work: Round) -> None:

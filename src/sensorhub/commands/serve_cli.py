@@ -106,6 +106,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"buffered, as replay does at the end of a file (a duration; default "
         f"{format_duration(IDLE_FLUSH)})",
     )
+    shadow = parser.add_argument_group("trying rules before they go live")
+    shadow.add_argument(
+        "--shadow",
+        type=Path,
+        metavar="CANDIDATE",
+        help="also decide the same stream by the CANDIDATE rule file, paging nobody: its pages "
+        "go to sensorhub/shadow/<site>/<recipient> only, agreement is counted in "
+        "sensorhub_shadow_pages_total{kind,verdict}; a reload reads it again",
+    )
+    shadow.add_argument(
+        "--shadow-pages",
+        type=Path,
+        metavar="FILE",
+        help="also append the candidate's pages to FILE (JSONL), for sensorhub rules compare "
+        "--pages LIVE FILE (with --pages LIVE)",
+    )
     keep = parser.add_argument_group("durable state")
     keep.add_argument(
         "--store",
@@ -161,6 +177,12 @@ def run(args: argparse.Namespace) -> int:
     except RuleFileError as error:
         print(f"sensorhub serve: the rule file has mistakes:\n{error}", file=sys.stderr)
         return 2
+    if args.shadow is not None:
+        try:
+            load_policy(args.shadow)
+        except RuleFileError as error:
+            print(f"sensorhub serve: the --shadow rules have mistakes:\n{error}", file=sys.stderr)
+            return 2
     try:
         options = ServiceOptions(
             rules_path=args.rules,
@@ -174,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
             metrics_addr=args.metrics_addr,
             store_url=args.store,
             homeassistant=args.homeassistant_prefix if args.homeassistant else None,
+            shadow_path=args.shadow,
+            shadow_pages_path=args.shadow_pages,
         )
     except ValueError as error:
         print(f"sensorhub serve: {error}", file=sys.stderr)
