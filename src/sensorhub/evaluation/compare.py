@@ -21,7 +21,7 @@ import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sensorhub.contract import INCIDENT_KINDS, Page
@@ -77,7 +77,7 @@ class Comparison:
     fixed: tuple[Outcome, ...] = ()
     #: incidents of the truth neither side caught in time (as the new side paged them)
     both_missed: tuple[Outcome, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def old_reactions(self) -> int:
@@ -133,35 +133,23 @@ def only_in(pages: Iterable[Page], others: Iterable[Page]) -> list[Page]:
     return result
 
 
-def rooms_to_explain(old: Sequence[Page], new: Sequence[Page]) -> set[tuple[str, str]]:
-    """The (site, room) of every page only one side sends: the rooms whose audit a
-    comparison needs (a replay can audit only those, see ``FastClassifier.set_audit``)."""
-    return {(p.site, p.room) for p in (*only_in(old, new), *only_in(new, old))}
-
-
 class AuditIndex:
     """One side's audit trail, by room and by incident, to say why it did not send a page."""
 
     def __init__(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        by_room: dict[tuple[str, str], list[tuple[float, int, Mapping[str, Any]]]] = defaultdict(
-            list
-        )
-        by_incident: dict[str, list[tuple[float, int, Mapping[str, Any]]]] = defaultdict(list)
-        for n, entry in enumerate(entries):
-            ts = entry.get("ts")
-            if not isinstance(ts, int | float):
+        by_room: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+        by_incident: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for entry in entries:
+            if not isinstance(entry.get("ts"), int | float):
                 continue
-            item = (float(ts), n, entry)
             place = entry_place(entry)
             if place is not None:
-                by_room[place].append(item)
+                by_room[place].append(entry)
             incident = entry.get("incident")
             if isinstance(incident, str):
-                by_incident[incident].append(item)
-        for items in (*by_room.values(), *by_incident.values()):
-            items.sort(key=lambda item: (item[0], item[1]))
-        self._by_room = {key: _Timeline(items) for key, items in by_room.items()}
-        self._by_incident = {key: _Timeline(items) for key, items in by_incident.items()}
+                by_incident[incident].append(entry)
+        self._by_room = {key: _Timeline(entries) for key, entries in by_room.items()}
+        self._by_incident = {key: _Timeline(entries) for key, entries in by_incident.items()}
 
     def why_not(self, page: Page, opened: float) -> str:
         """Why this side sent no page like ``page`` (which the other side sent), in the words
@@ -200,11 +188,11 @@ class AuditIndex:
 
 
 class _Timeline:
-    """Audit entries in time order."""
+    """Audit entries in time order (those of one time in the order given)."""
 
-    def __init__(self, items: list[tuple[float, int, Mapping[str, Any]]]) -> None:
-        self._times = [item[0] for item in items]
-        self._entries = [item[2] for item in items]
+    def __init__(self, entries: list[Mapping[str, Any]]) -> None:
+        self._entries = sorted(entries, key=lambda entry: float(entry["ts"]))
+        self._times = [float(entry["ts"]) for entry in self._entries]
 
     def last_before(self, ts: float) -> Mapping[str, Any] | None:
         i = bisect_right(self._times, ts)
