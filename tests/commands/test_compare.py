@@ -109,7 +109,7 @@ def test_a_rule_file_against_itself_has_no_difference(
 
 
 def test_truth_gives_recall_and_the_new_miss(
-    site: tuple[SiteFiles, Path], old_pages: list[Page], capsys: pytest.CaptureFixture[str]
+    site: tuple[SiteFiles, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     files, new = site
     code, out, _ = compare(capsys, files.rules, new, files.recording, "--truth", files.truth)
