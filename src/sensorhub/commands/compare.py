@@ -11,13 +11,14 @@ through OLD and through NEW, with routing and escalation as `serve` does. Printe
   other did not page: its audit's decision on that room then (the rooms that differ are
   replayed a second time with their audit on);
 - with --truth (a simulator's STEM.truth.json; the census beside it, if any), the recall and
-  the misses of each, and the incidents NEW misses that OLD caught.
+  the misses of each: the incidents NEW misses that OLD caught, those NEW catches that OLD
+  missed, and those both miss.
 
 With --pages the two sides are two page files instead (one contract page per line, or a
 capture of {"topic", "payload"} lines, as `sensorhub evaluate` reads), e.g. a night of live
-pages and of a shadow's; --audit gives their audit files (JSONL, as `serve --audit` and
-`replay --audit` write) for the reasons, and --rules the rule file whose time zones count
-the nights (default: the shipped reference policy's).
+pages and of a shadow's (LIVE is reported as OLD, SHADOW as NEW); --audit gives their audit
+files (JSONL, as `serve --audit` and `replay --audit` write) for the reasons, and --rules the
+rule file whose time zones count the nights (default: the shipped reference policy's).
 
 exit status:
   0  compared (and no --fail-on-... condition was met)
