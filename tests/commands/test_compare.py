@@ -89,6 +89,39 @@ def test_one_residents_fall_risk_changes_only_that_residents_bed_exits(
     assert f"{bed_exits} -> {bed_exits - reactions}" in all_nights
 
 
+def test_a_changed_recipient_is_explained_by_the_others_routing(
+    site: tuple[SiteFiles, Path],
+    old_pages: list[Page],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Room 102's care pages to the technicians instead: the same pages to another recipient,
+    the same reactions, each page's reason the other side's routing of that incident."""
+    files, _ = site
+    text = files.rules.read_text(encoding="utf-8")
+    line = '      "102": {}'
+    assert line in text
+    other = tmp_path / "other.yaml"
+    recipients = "{recipients: {care: technicians, technical: technicians}}"
+    other.write_text(text.replace(line, f'      "102": {recipients}'), encoding="utf-8")
+    code, out, _ = compare(capsys, files.rules, other, files.recording)
+    assert code == 0
+    moved = [p for p in old_pages if p.room == "102" and p.audience == "care"]
+    assert moved
+    only_old, only_new = section(out, "pages only OLD sends"), section(out, "pages only NEW sends")
+    assert len(only_old) == len(only_new) == len(moved)
+    for row, page in zip(only_old, moved, strict=True):
+        assert row.split()[3:7] == ["102", page.kind, str(page.escalation), "night-team"]
+        n = page.escalation
+        escalated = f"escalated: not acknowledged: re-sent to technicians (escalation {n})"
+        said = escalated if n else "routed: the site's recipients.care technicians"
+        assert said in row, row
+    for row in only_new:
+        assert row.split()[6] == "technicians"
+        assert "night-team" in row.split("technicians", 1)[1]
+    assert " -> " not in "\n".join(section(out, "reactions per night"))
+
+
 def test_a_rule_file_against_itself_has_no_difference(
     site: tuple[SiteFiles, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
