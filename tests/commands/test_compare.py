@@ -374,3 +374,17 @@ def test_replay_audits_only_the_rooms_asked_for(
 
 #: The router's decisions (its audit records are all written either way)
 ROUTING = {"routed", "escalated", "held", "released", "acknowledged", "resolved", "forgotten"}
+
+
+def test_several_recordings_are_replayed_one_after_the_other(
+    site: tuple[SiteFiles, Path], old_pages: list[Page], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same recording twice (each replayed on its own): every figure twice over."""
+    files, new = site
+    code, out, _ = compare(capsys, files.rules, new, files.recording, files.recording)
+    assert code == 0
+    expected = [p for p in old_pages if p.room == ROOM and p.kind == "bed_exit"]
+    assert f"pages only OLD sends: {2 * len(expected)}\n" in out
+    assert all(row.endswith(GRACE_REASON) for row in section(out, "pages only OLD sends"))
+    total, lost = (sum(p.is_reaction for p in pages) for pages in (old_pages, expected))
+    assert f"reactions OLD {2 * total}, NEW {2 * (total - lost)} " in out
