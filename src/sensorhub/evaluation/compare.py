@@ -79,13 +79,22 @@ class Comparison:
     both_missed: tuple[Outcome, ...] = ()
     notes: tuple[str, ...] = ()
 
+    def reactions_of(self, *, night: str | None = None, kind: str | None = None) -> tuple[int, int]:
+        """(old, new) reactions of ``night`` and of ``kind`` (None: all of them)."""
+        cells = [
+            counts
+            for (n, k), counts in self.reactions.items()
+            if night in (None, n) and kind in (None, k)
+        ]
+        return sum(old for old, _ in cells), sum(new for _, new in cells)
+
     @property
     def old_reactions(self) -> int:
-        return sum(old for old, _ in self.reactions.values())
+        return self.reactions_of()[0]
 
     @property
     def new_reactions(self) -> int:
-        return sum(new for _, new in self.reactions.values())
+        return self.reactions_of()[1]
 
     @property
     def more_reactions(self) -> float:

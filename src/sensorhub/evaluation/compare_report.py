@@ -49,19 +49,20 @@ def render_comparison(c: Comparison) -> str:
 
 
 def _reaction_table(c: Comparison) -> list[str]:
-    rows: list[tuple[str, list[str]]] = []
-    for night in c.nights:
-        cells = [c.reactions.get((night, kind), (0, 0)) for kind in c.kinds]
-        total = (sum(o for o, _ in cells), sum(n for _, n in cells))
-        rows.append((f"{night} {weekday(night)}", [cell(*x) for x in (*cells, total)]))
-    totals = [
-        cell(
-            sum(c.reactions.get((night, kind), (0, 0))[0] for night in c.nights),
-            sum(c.reactions.get((night, kind), (0, 0))[1] for night in c.nights),
+    rows = [
+        (
+            f"{night} {weekday(night)}",
+            [cell(*c.reactions_of(night=night, kind=kind)) for kind in c.kinds]
+            + [cell(*c.reactions_of(night=night))],
         )
-        for kind in c.kinds
+        for night in c.nights
     ]
-    rows.append(("all nights", [*totals, cell(c.old_reactions, c.new_reactions)]))
+    rows.append(
+        (
+            "all nights",
+            [cell(*c.reactions_of(kind=kind)) for kind in c.kinds] + [cell(*c.reactions_of())],
+        )
+    )
     header = [*c.kinds, "all"]
     widths = [max(len(h), *(len(r[1][i]) for r in rows)) for i, h in enumerate(header)]
     out = ["reactions per night and incident kind (OLD -> NEW where they differ)"]
