@@ -110,11 +110,10 @@ def _truth(c: Comparison, old: Evaluation, new: Evaluation) -> list[str]:
     )
     for name, e in (("OLD", old), ("NEW", new)):
         caught = sum(o.status == "caught" for o in e.care)
-        late = sum(o.status == "late" for o in (*e.care, *e.technical))
-        missed = sum(o.status == "missed" for o in (*e.care, *e.technical))
         out.append(
-            f"  {name:<4}{ratio(e.recall):>8}{f'{caught}/{e.care_incidents}':>10}{late:>6}"
-            f"{missed:>8}{ratio(e.technical_recall):>18}{len(e.needless):>20}"
+            f"  {name:<4}{ratio(e.recall):>8}{f'{caught}/{e.care_incidents}':>10}"
+            f"{len(e.late):>6}{len(e.missed):>8}{ratio(e.technical_recall):>18}"
+            f"{len(e.needless):>20}"
         )
     out.extend(_outcomes("incidents NEW misses that OLD caught", c.new_misses, new))
     out.extend(_outcomes("incidents NEW catches that OLD missed", c.fixed, new))
