@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 from datetime import date
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -388,3 +389,26 @@ def test_several_recordings_are_replayed_one_after_the_other(
     assert all(row.endswith(GRACE_REASON) for row in section(out, "pages only OLD sends"))
     total, lost = (sum(p.is_reaction for p in pages) for pages in (old_pages, expected))
     assert f"reactions OLD {2 * total}, NEW {2 * (total - lost)} " in out
+
+
+def test_only_a_recording_with_differences_is_replayed_again_for_the_audit(
+    site: tuple[SiteFiles, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, new = site
+    evening = tmp_path / "evening.jsonl"  # the first events of the first night: no bed exits
+    with gzip.open(files.recording, "rt", encoding="utf-8") as lines:
+        evening.write_text("".join(islice(lines, 500)), encoding="utf-8")
+    code = main(
+        ["rules", "compare", str(files.rules), str(new), str(evening), str(files.recording)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "pages only OLD sends: 0" not in out
+    replays = [line for line in err.splitlines() if line.startswith("replaying ")]
+    assert replays == [
+        f"replaying {evening} through OLD ...",
+        f"replaying {evening} through NEW ...",
+        f"replaying {files.recording} through OLD ...",
+        f"replaying {files.recording} through NEW ...",
+        f"replaying {files.recording} through NEW, the audit of room {ROOM} of zonnehof ...",
+    ]

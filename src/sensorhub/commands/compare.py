@@ -249,52 +249,56 @@ class _Replays:
         self, old: str, old_policy: Policy, new: str, new_policy: Policy
     ) -> tuple[Side, Side]:
         """Both sides: their pages (each recording replayed through each rule file), then
-        the audit of the rooms where they differ (those rooms' audit only: a second replay)."""
+        the audit of the rooms where they differ, of the recordings where they differ (a
+        second replay of those, with those rooms' audit only)."""
         for recording in self.recordings:
             if not recording.is_file():
                 raise _BadInputError(f"{recording}: no such recording (or not a file)")
+        pages: dict[str, list[Page]] = {"OLD": [], "NEW": []}
+        audit: dict[str, list[dict[str, Any]]] = {"OLD": [], "NEW": []}
+        policies = {"OLD": old_policy, "NEW": new_policy}
         with tempfile.TemporaryDirectory(prefix="sensorhub-compare-") as scratch:
             folder = Path(scratch)
-            old_pages = self._pages(old_policy, folder, "OLD")
-            new_pages = self._pages(new_policy, folder, "NEW")
-            # OLD's audit says why OLD did not send what only NEW sends, and the other way
-            old_rooms = {(p.site, p.room) for p in only_in(new_pages, old_pages)}
-            new_rooms = {(p.site, p.room) for p in only_in(old_pages, new_pages)}
-            old_audit = self._audit(old_policy, folder, "OLD", old_rooms)
-            new_audit = self._audit(new_policy, folder, "NEW", new_rooms)
-        return Side(old, old_pages, old_audit), Side(new, new_pages, new_audit)
+            for n, recording in enumerate(self.recordings):
+                got = {
+                    name: self._pages(recording, policy, folder / f"{name}-{n}", name)
+                    for name, policy in policies.items()
+                }
+                # OLD's audit says why OLD did not send what only NEW sends, and the other way
+                for name, other in (("OLD", "NEW"), ("NEW", "OLD")):
+                    pages[name].extend(got[name])
+                    rooms = {(p.site, p.room) for p in only_in(got[other], got[name])}
+                    if rooms:
+                        stem = folder / f"{name}-{n}"
+                        audit[name].extend(
+                            self._audit(recording, policies[name], stem, name, rooms)
+                        )
+        return Side(old, pages["OLD"], audit["OLD"]), Side(new, pages["NEW"], audit["NEW"])
 
-    def _pages(self, policy: Policy, folder: Path, name: str) -> list[Page]:
-        pages: list[Page] = []
-        for n, recording in enumerate(self.recordings):
-            path = folder / f"{name}-{n}.pages.jsonl"
-            summary = self._replay(recording, policy, path, name)
-            if summary.dead_letters and name == "OLD":
-                self.say(
-                    f"{recording}: {summary.dead_letters} lines are not valid events and were "
-                    "left out (`sensorhub replay` writes them to a dead-letter file)"
-                )
-            pages.extend(_pages(path))
-        return pages
+    def _pages(self, recording: Path, policy: Policy, stem: Path, name: str) -> list[Page]:
+        pages = stem.with_suffix(".pages.jsonl")
+        summary = self._replay(recording, policy, pages, name)
+        if summary.dead_letters and name == "OLD":
+            self.say(
+                f"{recording}: {summary.dead_letters} lines are not valid events and were left "
+                "out (`sensorhub replay` writes them to a dead-letter file)"
+            )
+        return _pages(pages)
 
     def _audit(
-        self, policy: Policy, folder: Path, name: str, rooms: Collection[tuple[str, str]]
+        self,
+        recording: Path,
+        policy: Policy,
+        stem: Path,
+        name: str,
+        rooms: Collection[tuple[str, str]],
     ) -> list[dict[str, Any]]:
-        if not rooms:
-            return []
-        entries: list[dict[str, Any]] = []
-        for n, recording in enumerate(self.recordings):
-            pages, audit = folder / f"{name}-{n}.again.jsonl", folder / f"{name}-{n}.audit.jsonl"
-            self._replay(
-                recording,
-                policy,
-                pages,
-                f"{name}, the audit of {_rooms(rooms)}",
-                audit=audit,
-                rooms=rooms,
-            )
-            entries.extend(_audit(audit))
-        return entries
+        audit = stem.with_suffix(".audit.jsonl")
+        what = f"{name}, the audit of {_rooms(rooms)}"
+        self._replay(
+            recording, policy, stem.with_suffix(".again.jsonl"), what, audit=audit, rooms=rooms
+        )
+        return _audit(audit)
 
     def _replay(
         self,
