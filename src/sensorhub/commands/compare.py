@@ -8,8 +8,9 @@ through OLD and through NEW, with routing and escalation as `serve` does. Printe
 
 - the reactions (care pages with escalation 0) of each per night and per incident kind;
 - every page only one of them sends (time, room, kind, escalation, recipient), with why the
-  other did not page: its audit's decision on that room then (the rooms that differ are
-  replayed a second time with their audit on);
+  other did not page: its audit's decision on that room then (a recording whose pages differ
+  is replayed once more through the side that did not send them, with the audit of the rooms
+  that differ);
 - with --truth (a simulator's STEM.truth.json; the census beside it, if any), the recall and
   the misses of each: the incidents NEW misses that OLD caught, those NEW catches that OLD
   missed, and those both miss.
