@@ -237,12 +237,13 @@ def compare(
     def night(page: Page) -> str:
         return night_of(page.ts, timezone_of(page.site))
 
-    counts: dict[str, Counter[tuple[str, str]]] = {}
-    for side in (old, new):
-        counts[side.name] = Counter((night(p), p.kind) for p in side.pages if p.is_reaction)
-    old_counts, new_counts = counts[old.name], counts[new.name]
+    old_counts, new_counts = (
+        Counter((night(p), p.kind) for p in side.pages if p.is_reaction) for side in (old, new)
+    )
     cells = {*old_counts, *new_counts}
-    nights = sorted({night(p) for p in (*old.pages, *new.pages)})
+    nights = sorted(
+        {night(p) for p in (*old.pages, *new.pages)} | set(truth.nights if truth else ())
+    )
     kinds = tuple(kind for kind in INCIDENT_KINDS if any(cell[1] == kind for cell in cells))
     only_old = _differences(old, new, night)
     only_new = _differences(new, old, night)
