@@ -7,7 +7,7 @@ is one, its audit trail (the JSON objects of ``--audit``). It gives a :class:`Co
 - the reactions (care pages with escalation 0) of each, per night and per incident kind;
 - every page only one side sends (the same room, kind, recipient, escalation and time in the
   other's pages is the same page), each with why the other did not send it: its audit's
-  decision on that room at the moment the page was decided (see :func:`why_not`);
+  decision on that room at the moment the page was decided (see :meth:`AuditIndex.why_not`);
 - with a ground truth, each side's evaluation (``sensorhub evaluate``), the incidents the new
   side misses that the old one caught, the other way round, and those both miss.
 
@@ -52,7 +52,6 @@ class Difference:
     """A page only one side sends, and why the other side did not (its audit's words)."""
 
     page: Page
-    night: str
     why_not: str
 
 
@@ -245,8 +244,8 @@ def compare(
         {night(p) for p in (*old.pages, *new.pages)} | set(truth.nights if truth else ())
     )
     kinds = tuple(kind for kind in INCIDENT_KINDS if any(cell[1] == kind for cell in cells))
-    only_old = _differences(old, new, night)
-    only_new = _differences(new, old, night)
+    only_old = _differences(old, new)
+    only_new = _differences(new, old)
     notes = [
         f"no audit of {side.name}: no reason why it did not send the pages only {other} sends"
         for side, other, theirs in ((old, "NEW", only_new), (new, "OLD", only_old))
@@ -285,7 +284,7 @@ def compare(
     )
 
 
-def _differences(side: Side, other: Side, night: Callable[[Page], str]) -> tuple[Difference, ...]:
+def _differences(side: Side, other: Side) -> tuple[Difference, ...]:
     """The pages only ``side`` sends, each with why ``other`` did not."""
     pages = only_in(side.pages, other.pages)
     if not pages:
@@ -293,10 +292,6 @@ def _differences(side: Side, other: Side, night: Callable[[Page], str]) -> tuple
     opened = {p.incident: p.ts for p in side.pages if p.escalation == 0}
     index = AuditIndex(other.audit) if other.audit is not None else None
     return tuple(
-        Difference(
-            page,
-            night(page),
-            index.why_not(page, opened.get(page.incident, page.ts)) if index else "",
-        )
+        Difference(page, index.why_not(page, opened.get(page.incident, page.ts)) if index else "")
         for page in pages
     )
