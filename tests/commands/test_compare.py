@@ -318,6 +318,13 @@ def test_bad_page_files_and_arguments_are_said(
     code, _, err = compare(capsys, files.rules, new)
     assert code == 2
     assert "at least one recording" in err
+    missing = tmp_path / "missing.yaml"
+    code, _, err = compare(capsys, missing, new, files.recording)
+    assert code == 2
+    assert str(missing) in err
+    code, _, err = compare(capsys, files.rules, new, files.recording, "--truth", missing)
+    assert code == 2
+    assert f"{missing}: no such file" in err
     code, _, err = compare(capsys, files.rules, new, files.recording, "--pages", good, good)
     assert code == 2
     assert "not both" in err
