@@ -8,9 +8,9 @@ through OLD and through NEW, with routing and escalation as `serve` does. Printe
 
 - the reactions (care pages with escalation 0) of each per night and per incident kind;
 - every page only one of them sends (time, room, kind, escalation, recipient), with why the
-  other did not page: its audit's decision on that room then (a recording whose pages differ
-  is replayed once more through the side that did not send them, with the audit of the rooms
-  that differ);
+  other did not page: that it sends the same page up to an hour earlier or later (and when),
+  or its audit's decision on that room then (a recording whose pages differ is replayed once
+  more through the side that did not send them, with the audit of the rooms that differ);
 - with --truth (a simulator's STEM.truth.json; the census beside it, if any), the recall and
   the misses of each: the incidents NEW misses that OLD caught, those NEW catches that OLD
   missed, and those both miss.
@@ -24,8 +24,8 @@ rule file whose time zones count the nights (default: the shipped reference poli
 exit status:
   0  compared (and no --fail-on-... condition was met)
   1  --fail-on-new-miss: NEW misses an incident of the truth that OLD caught (without --truth:
-     NEW drops a reaction OLD sends); or --fail-on-more-reactions PCT: NEW sends more than PCT
-     percent more reactions than OLD
+     NEW drops a reaction OLD sends, or sends it later); or --fail-on-more-reactions PCT: NEW
+     sends more than PCT percent more reactions than OLD
   2  bad input: a rule file with mistakes (each at FILE:LINE), a recording, page, audit or
      truth file that cannot be read
 """
@@ -97,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-on-new-miss",
         action="store_true",
         help="exit 1 when NEW misses an incident of the truth OLD caught (without --truth: "
-        "when NEW drops a reaction OLD sends)",
+        "when NEW drops a reaction OLD sends, or sends it later)",
     )
     parser.add_argument(
         "--fail-on-more-reactions",

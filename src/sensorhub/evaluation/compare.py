@@ -32,6 +32,8 @@ from sensorhub.store.history import entry_place
 #: Pages (and audit entries) this close in event time are at the same moment: times are kept
 #: to the millisecond.
 SAME_TIME: Final = 0.0005
+#: A page one side sends up to this long before or after the other is the same page, moved.
+MOVED_WITHIN: Final = 3600.0
 #: Audit decisions that say nothing about why a page was or was not sent.
 _BACKGROUND: Final = frozenset({"state", "ignored"})
 #: What a page is without its id: two sides sending pages equal in these send the same page.
@@ -53,6 +55,8 @@ class Difference:
 
     page: Page
     why_not: str
+    #: the same page as the other side sends it, at another time (then ``why_not`` is empty)
+    moved: Page | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +110,13 @@ class Comparison:
 
     @property
     def lost_reactions(self) -> tuple[Difference, ...]:
-        """Reactions only the old side sends."""
-        return tuple(d for d in self.only_old if d.page.is_reaction)
+        """Reactions only the old side sends: that the new side does not send, or sends later
+        (a late page is a missed one; one sent earlier is not lost)."""
+        return tuple(
+            d
+            for d in self.only_old
+            if d.page.is_reaction and (d.moved is None or d.moved.ts > d.page.ts)
+        )
 
     @property
     def has_truth(self) -> bool:
@@ -244,8 +253,10 @@ def compare(
         {night(p) for p in (*old.pages, *new.pages)} | set(truth.nights if truth else ())
     )
     kinds = tuple(kind for kind in INCIDENT_KINDS if any(cell[1] == kind for cell in cells))
-    only_old = _differences(old, new)
-    only_new = _differences(new, old)
+    old_pages, new_pages = only_in(old.pages, new.pages), only_in(new.pages, old.pages)
+    moved = _moved(old_pages, new_pages)
+    only_old = _differences(old, old_pages, new, moved)
+    only_new = _differences(new, new_pages, old, moved)
     notes = [
         f"no audit of {side.name}: no reason why it did not send the pages only {other} sends"
         for side, other, theirs in ((old, "NEW", only_new), (new, "OLD", only_old))
@@ -284,14 +295,41 @@ def compare(
     )
 
 
-def _differences(side: Side, other: Side) -> tuple[Difference, ...]:
-    """The pages only ``side`` sends, each with why ``other`` did not."""
-    pages = only_in(side.pages, other.pages)
+def _differences(
+    side: Side, pages: list[Page], other: Side, moved: Mapping[str, Page]
+) -> tuple[Difference, ...]:
+    """``pages``, the pages only ``side`` sends, each with why ``other`` did not: that it sends
+    the same page at another time (``moved``: page id -> the other's page), or its audit's
+    reason."""
     if not pages:
         return ()
     opened = {p.incident: p.ts for p in side.pages if p.escalation == 0}
     index = AuditIndex(other.audit) if other.audit is not None else None
-    return tuple(
-        Difference(page, index.why_not(page, opened.get(page.incident, page.ts)) if index else "")
-        for page in pages
-    )
+
+    def why(page: Page) -> Difference:
+        if page.page_id in moved:
+            return Difference(page, "", moved[page.page_id])
+        return Difference(
+            page, index.why_not(page, opened.get(page.incident, page.ts)) if index else ""
+        )
+
+    return tuple(why(page) for page in pages)
+
+
+def _moved(only_old: list[Page], only_new: list[Page]) -> dict[str, Page]:
+    """The pages only one side sends that the other sends at another time: the same site,
+    room, kind, recipient and escalation within ``MOVED_WITHIN`` s (a longer grace, a shorter
+    confirmation window), paired one to one in time order. Page id -> the other side's page,
+    both ways."""
+    waiting: dict[tuple[str, str, str, str, int], list[Page]] = defaultdict(list)
+    for page in only_new:
+        waiting[page_key(page)[:5]].append(page)
+    pairs: dict[str, Page] = {}
+    for page in only_old:
+        candidates = waiting.get(page_key(page)[:5], [])
+        near = [p for p in candidates if abs(p.ts - page.ts) <= MOVED_WITHIN]
+        if near:
+            other = min(near, key=lambda p: abs(p.ts - page.ts))
+            candidates.remove(other)
+            pairs[page.page_id], pairs[other.page_id] = other, page
+    return pairs

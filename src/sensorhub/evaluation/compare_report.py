@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sensorhub.durations import format_duration
 from sensorhub.evaluation.compare import Comparison, Difference
 from sensorhub.evaluation.report import nights_text, ratio, weekday
 from sensorhub.evaluation.scoring import Evaluation, Outcome
@@ -89,7 +90,7 @@ def _differences(
             d.page.kind,
             str(d.page.escalation),
             d.page.recipient,
-            d.why_not or "(no audit)",
+            _why(c, d),
         )
         for d in differences
     ]
@@ -100,6 +101,14 @@ def _differences(
         for row in (header, *rows)
     )
     return out
+
+
+def _why(c: Comparison, d: Difference) -> str:
+    if d.moved is not None:
+        delta = d.moved.ts - d.page.ts
+        later = "later" if delta > 0 else "earlier"
+        return f"sends it {format_duration(round(abs(delta)))} {later}, at {c.local_time(d.moved)}"
+    return d.why_not or "(no audit)"
 
 
 def _truth(c: Comparison, old: Evaluation, new: Evaluation) -> list[str]:
