@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 from datetime import date
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,39 @@ def test_one_residents_fall_risk_changes_only_that_residents_bed_exits(
     assert f"{bed_exits} -> {bed_exits - reactions}" in all_nights
 
 
+def test_a_changed_recipient_is_explained_by_the_others_routing(
+    site: tuple[SiteFiles, Path],
+    old_pages: list[Page],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Room 102's care pages to the technicians instead: the same pages to another recipient,
+    the same reactions, each page's reason the other side's routing of that incident."""
+    files, _ = site
+    text = files.rules.read_text(encoding="utf-8")
+    line = '      "102": {}'
+    assert line in text
+    other = tmp_path / "other.yaml"
+    recipients = "{recipients: {care: technicians, technical: technicians}}"
+    other.write_text(text.replace(line, f'      "102": {recipients}'), encoding="utf-8")
+    code, out, _ = compare(capsys, files.rules, other, files.recording)
+    assert code == 0
+    moved = [p for p in old_pages if p.room == "102" and p.audience == "care"]
+    assert moved
+    only_old, only_new = section(out, "pages only OLD sends"), section(out, "pages only NEW sends")
+    assert len(only_old) == len(only_new) == len(moved)
+    for row, page in zip(only_old, moved, strict=True):
+        assert row.split()[3:7] == ["102", page.kind, str(page.escalation), "night-team"]
+        n = page.escalation
+        escalated = f"escalated: not acknowledged: re-sent to technicians (escalation {n})"
+        said = escalated if n else "routed: the site's recipients.care technicians"
+        assert said in row, row
+    for row in only_new:
+        assert row.split()[6] == "technicians"
+        assert "night-team" in row.split("technicians", 1)[1]
+    assert " -> " not in "\n".join(section(out, "reactions per night"))
+
+
 def test_a_rule_file_against_itself_has_no_difference(
     site: tuple[SiteFiles, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -109,7 +143,7 @@ def test_a_rule_file_against_itself_has_no_difference(
 
 
 def test_truth_gives_recall_and_the_new_miss(
-    site: tuple[SiteFiles, Path], old_pages: list[Page], capsys: pytest.CaptureFixture[str]
+    site: tuple[SiteFiles, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     files, new = site
     code, out, _ = compare(capsys, files.rules, new, files.recording, "--truth", files.truth)
@@ -284,6 +318,13 @@ def test_bad_page_files_and_arguments_are_said(
     code, _, err = compare(capsys, files.rules, new)
     assert code == 2
     assert "at least one recording" in err
+    missing = tmp_path / "missing.yaml"
+    code, _, err = compare(capsys, missing, new, files.recording)
+    assert code == 2
+    assert str(missing) in err
+    code, _, err = compare(capsys, files.rules, new, files.recording, "--truth", missing)
+    assert code == 2
+    assert f"{missing}: no such file" in err
     code, _, err = compare(capsys, files.rules, new, files.recording, "--pages", good, good)
     assert code == 2
     assert "not both" in err
@@ -341,3 +382,40 @@ def test_replay_audits_only_the_rooms_asked_for(
 
 #: The router's decisions (its audit records are all written either way)
 ROUTING = {"routed", "escalated", "held", "released", "acknowledged", "resolved", "forgotten"}
+
+
+def test_several_recordings_are_replayed_one_after_the_other(
+    site: tuple[SiteFiles, Path], old_pages: list[Page], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same recording twice (each replayed on its own): every figure twice over."""
+    files, new = site
+    code, out, _ = compare(capsys, files.rules, new, files.recording, files.recording)
+    assert code == 0
+    expected = [p for p in old_pages if p.room == ROOM and p.kind == "bed_exit"]
+    assert f"pages only OLD sends: {2 * len(expected)}\n" in out
+    assert all(row.endswith(GRACE_REASON) for row in section(out, "pages only OLD sends"))
+    total, lost = (sum(p.is_reaction for p in pages) for pages in (old_pages, expected))
+    assert f"reactions OLD {2 * total}, NEW {2 * (total - lost)} " in out
+
+
+def test_only_a_recording_with_differences_is_replayed_again_for_the_audit(
+    site: tuple[SiteFiles, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, new = site
+    evening = tmp_path / "evening.jsonl"  # the first events of the first night: no bed exits
+    with gzip.open(files.recording, "rt", encoding="utf-8") as lines:
+        evening.write_text("".join(islice(lines, 500)), encoding="utf-8")
+    code = main(
+        ["rules", "compare", str(files.rules), str(new), str(evening), str(files.recording)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "pages only OLD sends: 0" not in out
+    replays = [line for line in err.splitlines() if line.startswith("replaying ")]
+    assert replays == [
+        f"replaying {evening} through OLD ...",
+        f"replaying {evening} through NEW ...",
+        f"replaying {files.recording} through OLD ...",
+        f"replaying {files.recording} through NEW ...",
+        f"replaying {files.recording} through NEW, the audit of room {ROOM} of zonnehof ...",
+    ]

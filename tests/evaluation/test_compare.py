@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sensorhub.contract import Page
 from sensorhub.evaluation.compare import Side, compare, only_in
+from sensorhub.evaluation.compare_report import render_comparison
+from sensorhub.evaluation.truth import GroundTruth
 
 SITE, ROOM, TZ = "zonnehof", "105", "Europe/Amsterdam"
 #: 23:00 local time
@@ -91,7 +93,7 @@ def test_reactions_per_night_and_the_change() -> None:
     evening, morning, next_evening = T, T + 6 * 3600, T + 24 * 3600
     old = [page(evening), page(morning), page(morning, escalation=1), page(next_evening)]
     new = [page(evening), page(evening + 1), page(morning), page(next_evening)]
-    c = compare(Side("old", old), Side("new", new), timezone_of=lambda _: TZ)
+    c = compare(Side("old", old), Side("old", new), timezone_of=lambda _: TZ)  # names alike
     assert c.old_reactions == c.new_reactions - 1 == 3
     assert c.more_reactions == 100 / 3
     assert c.nights == ("2026-11-20", "2026-11-21")
@@ -104,5 +106,49 @@ def test_reactions_per_night_and_the_change() -> None:
     assert c.new_miss_count == 0  # the escalation only OLD sends is no lost reaction
     assert c.notes == (
         "no audit of old: no reason why it did not send the pages only NEW sends",
-        "no audit of new: no reason why it did not send the pages only OLD sends",
+        "no audit of old: no reason why it did not send the pages only OLD sends",
     )
+
+
+def test_a_night_of_the_truth_without_pages_is_a_row_too() -> None:
+    truth = GroundTruth(
+        site=SITE,
+        timezone=TZ,
+        seed=1,
+        nights=["2026-11-19", "2026-11-20"],
+        rooms=[],
+        episodes=[],
+        incidents=[],
+    )
+    c = compare(
+        Side("old", [page(T)]), Side("new", [page(T)]), timezone_of=lambda _: TZ, truth=truth
+    )
+    assert c.nights == ("2026-11-19", "2026-11-20")
+    assert c.reactions_of(night="2026-11-19") == (0, 0)
+    assert c.reactions_of(night="2026-11-20") == (1, 1)
+    assert c.new_misses == c.fixed == c.both_missed == ()
+
+
+def test_a_page_sent_at_another_time_is_the_same_page_moved() -> None:
+    """A longer grace: NEW sends the same page 5 minutes later (a lost reaction for CI); one
+    it sends earlier is not lost; one over an hour away is another page."""
+    later, earlier = page(T), page(T + 7200)
+    far = page(T + 4 * 3600)
+    old = [later, earlier, far]
+    new = [page(T + 300), page(T + 7200 - 60), page(T + 4 * 3600 + 3601)]
+    c = compare(Side("old", old), Side("new", new, []), timezone_of=lambda _: TZ)
+    assert [(d.page, d.moved) for d in c.only_old] == [
+        (later, new[0]),
+        (earlier, new[1]),
+        (far, None),
+    ]
+    assert [(d.page, d.moved) for d in c.only_new] == [
+        (new[0], later),
+        (new[1], earlier),
+        (new[2], None),
+    ]
+    assert [d.page for d in c.lost_reactions] == [later, far]
+    text = render_comparison(c)
+    assert "sends it 5m later, at 2026-11-20 23:05:00 CET" in text
+    assert "sends it 1m earlier, at 2026-11-21 00:59:00 CET" in text
+    assert "no decision on this room in the audit" in text  # far: NEW's audit is empty

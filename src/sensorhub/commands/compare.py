@@ -8,22 +8,24 @@ through OLD and through NEW, with routing and escalation as `serve` does. Printe
 
 - the reactions (care pages with escalation 0) of each per night and per incident kind;
 - every page only one of them sends (time, room, kind, escalation, recipient), with why the
-  other did not page: its audit's decision on that room then (the rooms that differ are
-  replayed a second time with their audit on);
+  other did not page: that it sends the same page up to an hour earlier or later (and when),
+  or its audit's decision on that room then (a recording whose pages differ is replayed once
+  more through the side that did not send them, with the audit of the rooms that differ);
 - with --truth (a simulator's STEM.truth.json; the census beside it, if any), the recall and
-  the misses of each, and the incidents NEW misses that OLD caught.
+  the misses of each: the incidents NEW misses that OLD caught, those NEW catches that OLD
+  missed, and those both miss.
 
 With --pages the two sides are two page files instead (one contract page per line, or a
 capture of {"topic", "payload"} lines, as `sensorhub evaluate` reads), e.g. a night of live
-pages and of a shadow's; --audit gives their audit files (JSONL, as `serve --audit` and
-`replay --audit` write) for the reasons, and --rules the rule file whose time zones count
-the nights (default: the shipped reference policy's).
+pages and of a shadow's (LIVE is reported as OLD, SHADOW as NEW); --audit gives their audit
+files (JSONL, as `serve --audit` and `replay --audit` write) for the reasons, and --rules the
+rule file whose time zones count the nights (default: the shipped reference policy's).
 
 exit status:
   0  compared (and no --fail-on-... condition was met)
   1  --fail-on-new-miss: NEW misses an incident of the truth that OLD caught (without --truth:
-     NEW drops a reaction OLD sends); or --fail-on-more-reactions PCT: NEW sends more than PCT
-     percent more reactions than OLD
+     NEW drops a reaction OLD sends, or sends it later); or --fail-on-more-reactions PCT: NEW
+     sends more than PCT percent more reactions than OLD
   2  bad input: a rule file with mistakes (each at FILE:LINE), a recording, page, audit or
      truth file that cannot be read
 """
@@ -95,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-on-new-miss",
         action="store_true",
         help="exit 1 when NEW misses an incident of the truth OLD caught (without --truth: "
-        "when NEW drops a reaction OLD sends)",
+        "when NEW drops a reaction OLD sends, or sends it later)",
     )
     parser.add_argument(
         "--fail-on-more-reactions",
@@ -248,52 +250,56 @@ class _Replays:
         self, old: str, old_policy: Policy, new: str, new_policy: Policy
     ) -> tuple[Side, Side]:
         """Both sides: their pages (each recording replayed through each rule file), then
-        the audit of the rooms where they differ (those rooms' audit only: a second replay)."""
+        the audit of the rooms where they differ, of the recordings where they differ (a
+        second replay of those, with those rooms' audit only)."""
         for recording in self.recordings:
             if not recording.is_file():
                 raise _BadInputError(f"{recording}: no such recording (or not a file)")
+        pages: dict[str, list[Page]] = {"OLD": [], "NEW": []}
+        audit: dict[str, list[dict[str, Any]]] = {"OLD": [], "NEW": []}
+        policies = {"OLD": old_policy, "NEW": new_policy}
         with tempfile.TemporaryDirectory(prefix="sensorhub-compare-") as scratch:
             folder = Path(scratch)
-            old_pages = self._pages(old_policy, folder, "OLD")
-            new_pages = self._pages(new_policy, folder, "NEW")
-            # OLD's audit says why OLD did not send what only NEW sends, and the other way
-            old_rooms = {(p.site, p.room) for p in only_in(new_pages, old_pages)}
-            new_rooms = {(p.site, p.room) for p in only_in(old_pages, new_pages)}
-            old_audit = self._audit(old_policy, folder, "OLD", old_rooms)
-            new_audit = self._audit(new_policy, folder, "NEW", new_rooms)
-        return Side(old, old_pages, old_audit), Side(new, new_pages, new_audit)
+            for n, recording in enumerate(self.recordings):
+                got = {
+                    name: self._pages(recording, policy, folder / f"{name}-{n}", name)
+                    for name, policy in policies.items()
+                }
+                # OLD's audit says why OLD did not send what only NEW sends, and the other way
+                for name, other in (("OLD", "NEW"), ("NEW", "OLD")):
+                    pages[name].extend(got[name])
+                    rooms = {(p.site, p.room) for p in only_in(got[other], got[name])}
+                    if rooms:
+                        stem = folder / f"{name}-{n}"
+                        audit[name].extend(
+                            self._audit(recording, policies[name], stem, name, rooms)
+                        )
+        return Side(old, pages["OLD"], audit["OLD"]), Side(new, pages["NEW"], audit["NEW"])
 
-    def _pages(self, policy: Policy, folder: Path, name: str) -> list[Page]:
-        pages: list[Page] = []
-        for n, recording in enumerate(self.recordings):
-            path = folder / f"{name}-{n}.pages.jsonl"
-            summary = self._replay(recording, policy, path, name)
-            if summary.dead_letters and name == "OLD":
-                self.say(
-                    f"{recording}: {summary.dead_letters} lines are not valid events and were "
-                    "left out (`sensorhub replay` writes them to a dead-letter file)"
-                )
-            pages.extend(_pages(path))
-        return pages
+    def _pages(self, recording: Path, policy: Policy, stem: Path, name: str) -> list[Page]:
+        pages = stem.with_suffix(".pages.jsonl")
+        summary = self._replay(recording, policy, pages, name)
+        if summary.dead_letters and name == "OLD":
+            self.say(
+                f"{recording}: {summary.dead_letters} lines are not valid events and were left "
+                "out (`sensorhub replay` writes them to a dead-letter file)"
+            )
+        return _pages(pages)
 
     def _audit(
-        self, policy: Policy, folder: Path, name: str, rooms: Collection[tuple[str, str]]
+        self,
+        recording: Path,
+        policy: Policy,
+        stem: Path,
+        name: str,
+        rooms: Collection[tuple[str, str]],
     ) -> list[dict[str, Any]]:
-        if not rooms:
-            return []
-        entries: list[dict[str, Any]] = []
-        for n, recording in enumerate(self.recordings):
-            pages, audit = folder / f"{name}-{n}.again.jsonl", folder / f"{name}-{n}.audit.jsonl"
-            self._replay(
-                recording,
-                policy,
-                pages,
-                f"{name}, the audit of {_rooms(rooms)}",
-                audit=audit,
-                rooms=rooms,
-            )
-            entries.extend(_audit(audit))
-        return entries
+        audit = stem.with_suffix(".audit.jsonl")
+        what = f"{name}, the audit of {_rooms(rooms)}"
+        self._replay(
+            recording, policy, stem.with_suffix(".again.jsonl"), what, audit=audit, rooms=rooms
+        )
+        return _audit(audit)
 
     def _replay(
         self,

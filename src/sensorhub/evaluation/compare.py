@@ -7,7 +7,7 @@ is one, its audit trail (the JSON objects of ``--audit``). It gives a :class:`Co
 - the reactions (care pages with escalation 0) of each, per night and per incident kind;
 - every page only one side sends (the same room, kind, recipient, escalation and time in the
   other's pages is the same page), each with why the other did not send it: its audit's
-  decision on that room at the moment the page was decided (see :func:`why_not`);
+  decision on that room at the moment the page was decided (see :meth:`AuditIndex.why_not`);
 - with a ground truth, each side's evaluation (``sensorhub evaluate``), the incidents the new
   side misses that the old one caught, the other way round, and those both miss.
 
@@ -21,7 +21,7 @@ import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sensorhub.contract import INCIDENT_KINDS, Page
@@ -32,6 +32,8 @@ from sensorhub.store.history import entry_place
 #: Pages (and audit entries) this close in event time are at the same moment: times are kept
 #: to the millisecond.
 SAME_TIME: Final = 0.0005
+#: A page one side sends up to this long before or after the other is the same page, moved.
+MOVED_WITHIN: Final = 3600.0
 #: Audit decisions that say nothing about why a page was or was not sent.
 _BACKGROUND: Final = frozenset({"state", "ignored"})
 #: What a page is without its id: two sides sending pages equal in these send the same page.
@@ -52,8 +54,9 @@ class Difference:
     """A page only one side sends, and why the other side did not (its audit's words)."""
 
     page: Page
-    night: str
     why_not: str
+    #: the same page as the other side sends it, at another time (then ``why_not`` is empty)
+    moved: Page | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +80,24 @@ class Comparison:
     fixed: tuple[Outcome, ...] = ()
     #: incidents of the truth neither side caught in time (as the new side paged them)
     both_missed: tuple[Outcome, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+
+    def reactions_of(self, *, night: str | None = None, kind: str | None = None) -> tuple[int, int]:
+        """(old, new) reactions of ``night`` and of ``kind`` (None: all of them)."""
+        cells = [
+            counts
+            for (n, k), counts in self.reactions.items()
+            if night in (None, n) and kind in (None, k)
+        ]
+        return sum(old for old, _ in cells), sum(new for _, new in cells)
 
     @property
     def old_reactions(self) -> int:
-        return sum(old for old, _ in self.reactions.values())
+        return self.reactions_of()[0]
 
     @property
     def new_reactions(self) -> int:
-        return sum(new for _, new in self.reactions.values())
+        return self.reactions_of()[1]
 
     @property
     def more_reactions(self) -> float:
@@ -98,8 +110,13 @@ class Comparison:
 
     @property
     def lost_reactions(self) -> tuple[Difference, ...]:
-        """Reactions only the old side sends."""
-        return tuple(d for d in self.only_old if d.page.is_reaction)
+        """Reactions only the old side sends: that the new side does not send, or sends later
+        (a late page is a missed one; one sent earlier is not lost)."""
+        return tuple(
+            d
+            for d in self.only_old
+            if d.page.is_reaction and (d.moved is None or d.moved.ts > d.page.ts)
+        )
 
     @property
     def has_truth(self) -> bool:
@@ -133,35 +150,23 @@ def only_in(pages: Iterable[Page], others: Iterable[Page]) -> list[Page]:
     return result
 
 
-def rooms_to_explain(old: Sequence[Page], new: Sequence[Page]) -> set[tuple[str, str]]:
-    """The (site, room) of every page only one side sends: the rooms whose audit a
-    comparison needs (a replay can audit only those, see ``FastClassifier.set_audit``)."""
-    return {(p.site, p.room) for p in (*only_in(old, new), *only_in(new, old))}
-
-
 class AuditIndex:
     """One side's audit trail, by room and by incident, to say why it did not send a page."""
 
     def __init__(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        by_room: dict[tuple[str, str], list[tuple[float, int, Mapping[str, Any]]]] = defaultdict(
-            list
-        )
-        by_incident: dict[str, list[tuple[float, int, Mapping[str, Any]]]] = defaultdict(list)
-        for n, entry in enumerate(entries):
-            ts = entry.get("ts")
-            if not isinstance(ts, int | float):
+        by_room: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+        by_incident: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for entry in entries:
+            if not isinstance(entry.get("ts"), int | float):
                 continue
-            item = (float(ts), n, entry)
             place = entry_place(entry)
             if place is not None:
-                by_room[place].append(item)
+                by_room[place].append(entry)
             incident = entry.get("incident")
             if isinstance(incident, str):
-                by_incident[incident].append(item)
-        for items in (*by_room.values(), *by_incident.values()):
-            items.sort(key=lambda item: (item[0], item[1]))
-        self._by_room = {key: _Timeline(items) for key, items in by_room.items()}
-        self._by_incident = {key: _Timeline(items) for key, items in by_incident.items()}
+                by_incident[incident].append(entry)
+        self._by_room = {key: _Timeline(entries) for key, entries in by_room.items()}
+        self._by_incident = {key: _Timeline(entries) for key, entries in by_incident.items()}
 
     def why_not(self, page: Page, opened: float) -> str:
         """Why this side sent no page like ``page`` (which the other side sent), in the words
@@ -200,11 +205,11 @@ class AuditIndex:
 
 
 class _Timeline:
-    """Audit entries in time order."""
+    """Audit entries in time order (those of one time in the order given)."""
 
-    def __init__(self, items: list[tuple[float, int, Mapping[str, Any]]]) -> None:
-        self._times = [item[0] for item in items]
-        self._entries = [item[2] for item in items]
+    def __init__(self, entries: list[Mapping[str, Any]]) -> None:
+        self._entries = sorted(entries, key=lambda entry: float(entry["ts"]))
+        self._times = [float(entry["ts"]) for entry in self._entries]
 
     def last_before(self, ts: float) -> Mapping[str, Any] | None:
         i = bisect_right(self._times, ts)
@@ -240,15 +245,18 @@ def compare(
     def night(page: Page) -> str:
         return night_of(page.ts, timezone_of(page.site))
 
-    counts: dict[str, Counter[tuple[str, str]]] = {}
-    for side in (old, new):
-        counts[side.name] = Counter((night(p), p.kind) for p in side.pages if p.is_reaction)
-    old_counts, new_counts = counts[old.name], counts[new.name]
+    old_counts, new_counts = (
+        Counter((night(p), p.kind) for p in side.pages if p.is_reaction) for side in (old, new)
+    )
     cells = {*old_counts, *new_counts}
-    nights = sorted({night(p) for p in (*old.pages, *new.pages)})
+    nights = sorted(
+        {night(p) for p in (*old.pages, *new.pages)} | set(truth.nights if truth else ())
+    )
     kinds = tuple(kind for kind in INCIDENT_KINDS if any(cell[1] == kind for cell in cells))
-    only_old = _differences(old, new, night)
-    only_new = _differences(new, old, night)
+    old_pages, new_pages = only_in(old.pages, new.pages), only_in(new.pages, old.pages)
+    moved = _moved(old_pages, new_pages)
+    only_old = _differences(old, old_pages, new, moved)
+    only_new = _differences(new, new_pages, old, moved)
     notes = [
         f"no audit of {side.name}: no reason why it did not send the pages only {other} sends"
         for side, other, theirs in ((old, "NEW", only_new), (new, "OLD", only_old))
@@ -287,18 +295,41 @@ def compare(
     )
 
 
-def _differences(side: Side, other: Side, night: Callable[[Page], str]) -> tuple[Difference, ...]:
-    """The pages only ``side`` sends, each with why ``other`` did not."""
-    pages = only_in(side.pages, other.pages)
+def _differences(
+    side: Side, pages: list[Page], other: Side, moved: Mapping[str, Page]
+) -> tuple[Difference, ...]:
+    """``pages``, the pages only ``side`` sends, each with why ``other`` did not: that it sends
+    the same page at another time (``moved``: page id -> the other's page), or its audit's
+    reason."""
     if not pages:
         return ()
     opened = {p.incident: p.ts for p in side.pages if p.escalation == 0}
     index = AuditIndex(other.audit) if other.audit is not None else None
-    return tuple(
-        Difference(
-            page,
-            night(page),
-            index.why_not(page, opened.get(page.incident, page.ts)) if index else "",
+
+    def why(page: Page) -> Difference:
+        if page.page_id in moved:
+            return Difference(page, "", moved[page.page_id])
+        return Difference(
+            page, index.why_not(page, opened.get(page.incident, page.ts)) if index else ""
         )
-        for page in pages
-    )
+
+    return tuple(why(page) for page in pages)
+
+
+def _moved(only_old: list[Page], only_new: list[Page]) -> dict[str, Page]:
+    """The pages only one side sends that the other sends at another time: the same site,
+    room, kind, recipient and escalation within ``MOVED_WITHIN`` s (a longer grace, a shorter
+    confirmation window), paired one to one in time order. Page id -> the other side's page,
+    both ways."""
+    waiting: dict[tuple[str, str, str, str, int], list[Page]] = defaultdict(list)
+    for page in only_new:
+        waiting[page_key(page)[:5]].append(page)
+    pairs: dict[str, Page] = {}
+    for page in only_old:
+        candidates = waiting.get(page_key(page)[:5], [])
+        near = [p for p in candidates if abs(p.ts - page.ts) <= MOVED_WITHIN]
+        if near:
+            other = min(near, key=lambda p: abs(p.ts - page.ts))
+            candidates.remove(other)
+            pairs[page.page_id], pairs[other.page_id] = other, page
+    return pairs

@@ -34,8 +34,13 @@ def render_comparison_png(comparison: Comparison, path: Path) -> None:
     FigureCanvasAgg(figure)
     nights, kinds, hours = figure.subplots(1, 3, width_ratios=(1.2, 1, 1))
     labels = [f"{n[5:]} {weekday(n)}" for n in c.nights]
-    _bars(nights, labels, [_sum(c, night=n) for n in c.nights], "reactions per night")
-    _bars(kinds, list(c.kinds), [_sum(c, kind=k) for k in c.kinds], "reactions per incident kind")
+    _bars(nights, labels, [c.reactions_of(night=n) for n in c.nights], "reactions per night")
+    _bars(
+        kinds,
+        list(c.kinds),
+        [c.reactions_of(kind=k) for k in c.kinds],
+        "reactions per incident kind",
+    )
     _hours(hours, c)
     title = (
         f"OLD {c.old}  vs  NEW {c.new}\n{nights_text(c.nights)}: reactions OLD "
@@ -50,15 +55,6 @@ def render_comparison_png(comparison: Comparison, path: Path) -> None:
         )
     figure.suptitle(title, fontsize=12)
     figure.savefig(path, format="png")
-
-
-def _sum(c: Comparison, *, night: str | None = None, kind: str | None = None) -> tuple[int, int]:
-    cells = [
-        counts
-        for (n, k), counts in c.reactions.items()
-        if (night is None or n == night) and (kind is None or k == kind)
-    ]
-    return sum(o for o, _ in cells), sum(n for _, n in cells)
 
 
 def _bars(ax: Axes, labels: list[str], counts: list[tuple[int, int]], title: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sensorhub.durations import format_duration
 from sensorhub.evaluation.compare import Comparison, Difference
 from sensorhub.evaluation.report import nights_text, ratio, weekday
 from sensorhub.evaluation.scoring import Evaluation, Outcome
@@ -49,19 +50,20 @@ def render_comparison(c: Comparison) -> str:
 
 
 def _reaction_table(c: Comparison) -> list[str]:
-    rows: list[tuple[str, list[str]]] = []
-    for night in c.nights:
-        cells = [c.reactions.get((night, kind), (0, 0)) for kind in c.kinds]
-        total = (sum(o for o, _ in cells), sum(n for _, n in cells))
-        rows.append((f"{night} {weekday(night)}", [cell(*x) for x in (*cells, total)]))
-    totals = [
-        cell(
-            sum(c.reactions.get((night, kind), (0, 0))[0] for night in c.nights),
-            sum(c.reactions.get((night, kind), (0, 0))[1] for night in c.nights),
+    rows = [
+        (
+            f"{night} {weekday(night)}",
+            [cell(*c.reactions_of(night=night, kind=kind)) for kind in c.kinds]
+            + [cell(*c.reactions_of(night=night))],
         )
-        for kind in c.kinds
+        for night in c.nights
     ]
-    rows.append(("all nights", [*totals, cell(c.old_reactions, c.new_reactions)]))
+    rows.append(
+        (
+            "all nights",
+            [cell(*c.reactions_of(kind=kind)) for kind in c.kinds] + [cell(*c.reactions_of())],
+        )
+    )
     header = [*c.kinds, "all"]
     widths = [max(len(h), *(len(r[1][i]) for r in rows)) for i, h in enumerate(header)]
     out = ["reactions per night and incident kind (OLD -> NEW where they differ)"]
@@ -88,7 +90,7 @@ def _differences(
             d.page.kind,
             str(d.page.escalation),
             d.page.recipient,
-            d.why_not or "(no audit)",
+            _why(c, d),
         )
         for d in differences
     ]
@@ -101,6 +103,14 @@ def _differences(
     return out
 
 
+def _why(c: Comparison, d: Difference) -> str:
+    if d.moved is not None:
+        delta = d.moved.ts - d.page.ts
+        later = "later" if delta > 0 else "earlier"
+        return f"sends it {format_duration(round(abs(delta)))} {later}, at {c.local_time(d.moved)}"
+    return d.why_not or "(no audit)"
+
+
 def _truth(c: Comparison, old: Evaluation, new: Evaluation) -> list[str]:
     out = ["against the ground truth"]
     out.append(
@@ -109,11 +119,10 @@ def _truth(c: Comparison, old: Evaluation, new: Evaluation) -> list[str]:
     )
     for name, e in (("OLD", old), ("NEW", new)):
         caught = sum(o.status == "caught" for o in e.care)
-        late = sum(o.status == "late" for o in (*e.care, *e.technical))
-        missed = sum(o.status == "missed" for o in (*e.care, *e.technical))
         out.append(
-            f"  {name:<4}{ratio(e.recall):>8}{f'{caught}/{e.care_incidents}':>10}{late:>6}"
-            f"{missed:>8}{ratio(e.technical_recall):>18}{len(e.needless):>20}"
+            f"  {name:<4}{ratio(e.recall):>8}{f'{caught}/{e.care_incidents}':>10}"
+            f"{len(e.late):>6}{len(e.missed):>8}{ratio(e.technical_recall):>18}"
+            f"{len(e.needless):>20}"
         )
     out.extend(_outcomes("incidents NEW misses that OLD caught", c.new_misses, new))
     out.extend(_outcomes("incidents NEW catches that OLD missed", c.fixed, new))
