@@ -31,6 +31,7 @@ from sensorhub.rules.common import bad_name, duration_value
 from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
+from sensorhub.rules.syntax import scalar_slip, syntax_mistake
 from sensorhub.text import escaped
 
 __all__ = [
@@ -177,7 +178,8 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     except RuleFileLimit as limit:
         raise RuleFileError([RuleError(file, limit.line, "", limit.message)]) from None
     except yaml.MarkedYAMLError as error:
-        raise RuleFileError([_syntax_error(file, error)]) from None
+        line, message = syntax_mistake(error)
+        raise RuleFileError([RuleError(file, line, "", message)]) from None
     except yaml.reader.ReaderError as error:  # a control character
         line = text.count("\n", 0, error.position) + 1
         raise RuleFileError(
@@ -212,38 +214,20 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     builder = _Builder(file)
     data = builder.convert(root, ())
     errors = list(builder.errors)
+    said = {(error.line, error.key) for error in errors}
     try:
         rules = RuleFile.model_validate(data)
     except ValidationError as error:
-        errors.extend(_pydantic_errors(file, error, data, builder.lines))
+        # one mistake per key: where the YAML was already found wrong, its words stand
+        errors.extend(
+            found
+            for found in _pydantic_errors(file, error, data, builder.lines)
+            if (found.line, found.key) not in said
+        )
         rules = None
     if errors or rules is None:
         raise RuleFileError(_sorted_unique(errors))
     return ParsedRuleFile(file, rules, builder.lines)
-
-
-def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> RuleError:
-    mark = error.problem_mark or error.context_mark
-    line = mark.line + 1 if mark is not None else 1
-    problem = error.problem or "not valid YAML"
-    context = f"{error.context}, " if error.context else ""
-    if "'\\t'" in problem or "\t" in problem:
-        hint = ": indent with spaces, never tabs"
-    elif "mapping values are not allowed" in problem:
-        hint = ": a value with ': ' in it needs quotes, or a key is indented wrongly"
-    elif "expected a single document" in context:
-        hint = ": a rule file is one document, remove the second '---'"
-    elif "could not find expected ':'" in problem:
-        hint = ": each line needs 'key: value', and quotes must be closed"
-    else:
-        hint = ""
-    started = error.context_mark
-    if started is not None and mark is not None and started.line != mark.line:
-        if "quoted" in context:
-            hint += f" (the quote opened on line {started.line + 1} is never closed)"
-        elif "flow" in context:
-            hint += f" (the bracket opened on line {started.line + 1} is never closed)"
-    return RuleError(file, line, "", f"this is not valid YAML here: {context}{problem}{hint}")
 
 
 def _line(node: yaml.Node) -> int:
@@ -299,10 +283,15 @@ class _Builder:
             if ":" in str(node.value):
                 return str(node.value)
         try:
-            return self._scalars.construct_object(node, deep=True)
+            value = self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError:
             self._error(node, path, f"cannot read {node.value!r}: remove the tag {node.tag!r}")
             return None
+        slip = scalar_slip(node, path, value)
+        if slip is not None:
+            self._error(node, path, slip)
+            return str(node.value)  # as written, so that the models add no second mistake
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
