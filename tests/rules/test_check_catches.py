@@ -149,3 +149,129 @@ def test_what_yaml_reads_as_another_value_is_a_mistake_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
 ) -> None:
     assert_one_mistake(tmp_path, capsys, text, key, words)
+
+
+# -- keys under the wrong parent, and YAML that is not YAML -------------------------------------
+
+TWENTY_ROOMS = "".join(f"    {number}: {{}}\n" for number in range(101, 121))
+
+INDENTATION = [
+    (
+        "rooms indented as far as the site's name: one mistake, not one per room",
+        "version: 1\nsites:\n  zon:\n    night: {start: '22:00', end: '07:00'}\n"
+        "  rooms:  # <-\n" + TWENTY_ROOMS,
+        "sites.rooms",
+        "'rooms' is read as a site name here; it looks like a key of site 'zon' (line 3) "
+        "indented too little: indent it as far as that site's other keys",
+    ),
+    (
+        "a room's key indented as far as the room's name",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101:\n        wanders: true\n"
+        "      fall_risk: high  # <-\n",
+        "sites.zon.rooms.fall_risk",
+        "'fall_risk' is read as a room name here; it looks like a key of room '101' (line 5) "
+        "indented too little",
+    ),
+    (
+        "a site's key indented as far as the rooms",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101: {}\n      staff:  # <-\n"
+        "        pagers: {e1: {}}\n",
+        "sites.zon.rooms.staff",
+        "'staff' is read as a room name here; it looks like a key of site 'zon' indented too "
+        "far: indent it as far as rooms: (line 4)",
+    ),
+    (
+        "defaults indented under sites",
+        "version: 1\nsites:\n  zon: {}\n  defaults:  # <-\n    language: nl\n",
+        "sites.defaults",
+        "it looks like a key of the file indented too far: start it at the left margin",
+    ),
+    (
+        "rooms written straight under the site",
+        "version: 1\nsites:\n  zon:\n    language: nl\n    101: {}  # <-\n    102:\n"
+        "      resident: {fall_risk: high}\n    103: {}\n    104: {}\n",
+        "sites.zon.101",
+        "'101', '102', '103' and 1 more look like rooms written straight under site 'zon', "
+        "where they are no key of a site: put them under the site's rooms:",
+    ),
+    (
+        "a site's key indented under a setting of the site",
+        "version: 1\nsites:\n  zon:\n    night:\n      start: '22:00'\n      end: '07:00'\n"
+        "      rooms: {101: {}}  # <-\n",
+        "sites.zon.night.rooms",
+        "'rooms' cannot be set in 'night': it is a key of site 'zon', indented too far? Indent "
+        "it as far as night: (line 4)",
+    ),
+]
+
+SYNTAX = [
+    (
+        "a key indented between two levels",
+        "version: 1\nsites:\n  zon:\n    language: nl\n   rooms:  # <-\n    101: {}\n",
+        "this line is indented by 3 spaces, which lines it up with no key above it: the keys of "
+        "one mapping (as the one on line 3) start in the same column",
+    ),
+    (
+        "a list item among the keys of a mapping",
+        "version: 1\ndefaults:\n  language: nl\n  - wanders: true  # <-\n",
+        "a '- ' list item among the keys of the mapping that starts on line 3: put a list on "
+        "the lines under its key",
+    ),
+    (
+        "a key among the items of a list",
+        "version: 1\ndefaults:\n  escalation:\n    critical:\n      - {after: 60s, to: same}\n"
+        "      high: []  # <-\n",
+        "a 'key:' among the '- ' items of the list that starts on line 5",
+    ),
+    (
+        "an unclosed [",
+        "version: 1\nsites:\n  zon:\n    staff:\n      wings: {oost: [101, 102}  # <-\n",
+        "the [ opened on line 5 is not closed here: write [a, b, c] on one line, or close it",
+    ),
+    (
+        "an unclosed {",
+        "version: 1\ndefaults:\n  night: {start: '22:00', end: '07:00'\n  language: nl  # <-\n",
+        "the { opened on line 3 is not closed here, or two of its items lack the ','",
+    ),
+    (
+        "an alias of no anchor",
+        "version: 1\ndefaults:\n  recipients: *west  # <-\n",
+        "*west repeats an anchor that is not defined above it: write &west on the value",
+    ),
+    (
+        "a value that starts with @",
+        "version: 1\ndefaults:\n  language: @nl  # <-\n",
+        "a value cannot start with '@' in YAML: put the value in quotes",
+    ),
+    (
+        "a list item after the key on its line",
+        "version: 1\ndefaults:\n  escalation:\n    low: - {after: 1m, to: same}  # <-\n",
+        "a '- ' list item cannot follow 'key:' on the same line",
+    ),
+    (
+        "a backslash in double quotes",
+        'version: 1\nsites:\n  zon:\n    paging:\n      p: {device: "C:\\dev\\com1"}  # <-\n',
+        "'d' after a backslash is no escape in \"double quotes\": write the value in 'single "
+        "quotes', where a backslash is a backslash",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [case[1:] for case in INDENTATION],
+    ids=[case[0] for case in INDENTATION],
+)
+def test_a_key_under_the_wrong_parent_is_one_mistake_saying_where_it_belongs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
+) -> None:
+    assert_one_mistake(tmp_path, capsys, text, key, words)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [case[1:] for case in SYNTAX], ids=[case[0] for case in SYNTAX]
+)
+def test_text_that_is_not_yaml_is_said_in_words_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: str
+) -> None:
+    assert_one_mistake(tmp_path, capsys, text, "", "this is not valid YAML here: " + words)

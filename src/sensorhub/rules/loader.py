@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from sensorhub.contract import NAME_RE
 from sensorhub.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.common import bad_name, duration_value
+from sensorhub.rules.indentation import misplaced
 from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 from sensorhub.rules.policy import Policy
@@ -214,6 +215,8 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     builder = _Builder(file)
     data = builder.convert(root, ())
     errors = list(builder.errors)
+    for place, message in misplaced(data, builder.lines):
+        errors.append(RuleError(file, _line_of(builder.lines, place), ".".join(place), message))
     said = {(error.line, error.key) for error in errors}
     try:
         rules = RuleFile.model_validate(data)
@@ -378,7 +381,7 @@ def _pydantic_errors(
         if name_errors:
             yield from name_errors
             continue
-        yield RuleError(file, _line_of(lines, loc), ".".join(loc), _message(item, loc))
+        yield RuleError(file, _line_of(lines, loc), ".".join(loc), _message(item, loc, lines))
 
 
 def _bad_names(
@@ -408,7 +411,7 @@ def _bad_name(path: KeyPath, name: str) -> str:
     return bad_name(name, "site" if path[-1] == "sites" else "room")
 
 
-def _message(item: Any, loc: KeyPath) -> str:
+def _message(item: Any, loc: KeyPath, lines: Mapping[KeyPath, int]) -> str:
     kind: str = item["type"]
     value = item.get("input")
     ctx: dict[str, Any] = item.get("ctx") or {}
@@ -419,7 +422,7 @@ def _message(item: Any, loc: KeyPath) -> str:
         description = f" ({field.description.rstrip('.')})" if field and field.description else ""
         return f"{name} is missing here: add it{description}"
     if kind == "extra_forbidden":
-        return _unknown_key(loc)
+        return _unknown_key(loc, lines)
     if kind == "literal_error":
         allowed = str(ctx.get("expected", "")).replace("'", "")
         return f"{_show(value)} is not allowed: {name} must be {allowed}"
@@ -453,13 +456,32 @@ def _message(item: Any, loc: KeyPath) -> str:
     return str(item["msg"])
 
 
-def _unknown_key(loc: KeyPath) -> str:
+def _named(place: KeyPath) -> str:
+    """A mapping of the file by what it is: site 'zon', room '12', defaults."""
+    if place[-1] == "resident":
+        return f"the resident of room {place[-2]!r}"
+    if len(place) > 1 and place[-2] in ("sites", "rooms"):
+        return f"{place[-2][:-1]} {place[-1]!r}"
+    return repr(place[-1])
+
+
+def _unknown_key(loc: KeyPath, lines: Mapping[KeyPath, int]) -> str:
     key = loc[-1]
     model = _model_at(loc[:-1])
     known = list(model.model_fields) if model else []
     close = difflib.get_close_matches(key, known, n=1)
     if close:
         return f"unknown key {key!r}: did you mean {close[0]!r}?"
+    for end in range(len(loc) - 2, -1, -1):  # the mappings around this one, nearest first
+        around = _model_at(loc[:end])
+        if around is not None and key in around.model_fields:
+            where = f"cannot be set in {_named(loc[:-1])}: it is a key of"
+            if not end:
+                return f"{key!r} {where} the file, indented too far? Start it at the left margin"
+            return (
+                f"{key!r} {where} {_named(loc[:end])}, indented too far? Indent it as far as "
+                f"{loc[end]}: (line {_line_of(lines, loc[: end + 1])})"
+            )
     homes = [where for other, where in _HOMES if key in other.model_fields]
     if homes:
         return f"{key!r} cannot be set here: it belongs {homes[0]}"
