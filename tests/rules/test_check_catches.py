@@ -151,6 +151,38 @@ def test_what_yaml_reads_as_another_value_is_a_mistake_at_its_line(
     assert_one_mistake(tmp_path, capsys, text, key, words)
 
 
+# -- wings and paging systems ----------------------------------------------------------------------
+
+WINGS = [
+    (
+        "a room in two wings",
+        STAFF + "      wings:\n        oost: [101, 102]\n        west: [201, 102]  # <-\n",
+        "sites.zon.staff.wings.west.1",
+        "room '102' is in wing 'oost' too: the first route that names either wing gets all its "
+        "pages, the other wing's staff none; keep each room in one wing",
+    ),
+    (
+        "a room in no wing when the site has wings (one a route names itself needs none)",
+        STAFF + "      wings:\n        oost: [101, 102]\n        west: [201]\n"
+        "      routes: {kamer-301: {rooms: 301, to: e1}}\n"
+        "    rooms:\n      101: {}\n      103: {}  # <-\n      201: {}\n      301: {}\n",
+        "sites.zon.rooms.103",
+        "room '103' is in no wing, though the site has wings (oost, west): no route by wing "
+        "pages it, so its pages go to a route for all rooms or to recipients; add it to its "
+        "wing under staff.wings",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"), [case[1:] for case in WINGS], ids=[case[0] for case in WINGS]
+)
+def test_each_room_of_a_site_with_wings_is_in_one_wing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
+) -> None:
+    assert_one_mistake(tmp_path, capsys, text, key, words)
+
+
 # -- keys under the wrong parent, and YAML that is not YAML -------------------------------------
 
 TWENTY_ROOMS = "".join(f"    {number}: {{}}\n" for number in range(101, 121))

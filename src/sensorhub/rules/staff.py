@@ -218,6 +218,7 @@ class Staff(Strict):
                     group,
                 )
                 break
+        wing_of: dict[str, str] = {}
         for wing, rooms in self.wings.items():
             for index, room in enumerate(rooms):
                 if not NAME_RE.fullmatch(room):
@@ -226,6 +227,16 @@ class Staff(Strict):
                         bad_name(room, "room"),
                         room,
                     )
+                elif room in wing_of:
+                    problems.add(
+                        ("wings", wing, index),
+                        f"room {room!r} is in wing {wing_of[room]!r} too: the first route that "
+                        "names either wing gets all its pages, the other wing's staff none; "
+                        "keep each room in one wing",
+                        room,
+                    )
+                else:
+                    wing_of[room] = wing
         for shift, schedule in self.schedules.items():
             for index, name in enumerate(schedule.on_duty):
                 if name not in self.names:
