@@ -17,6 +17,7 @@ from sensorhub.commands import rules as check
 from sensorhub.rules import RuleFileError, load_policy
 
 MARK = "# <-"
+EXAMPLE = Path(__file__).parents[2] / "rules" / "example-site.yaml"
 
 STAFF = """\
 version: 1
@@ -181,6 +182,124 @@ def test_each_room_of_a_site_with_wings_is_in_one_wing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
 ) -> None:
     assert_one_mistake(tmp_path, capsys, text, key, words)
+
+
+#: Two wings with night nurses, a day team, an app reached over MQTT only, technicians apart.
+NIGHTS = """\
+version: 1
+sites:
+  zon:
+    recipients: {care: night, technical: tech}
+    staff:
+      pagers:
+        e1: {address: "3101"}
+        e2: {address: "3102"}
+        w1: {address: "3201"}
+        d1: {address: "3301"}
+        app: {}
+        t1: {}
+      groups:
+        east-night: [e1, e2]
+        west-night: [w1]
+        night: [east-night, west-night]
+        day: [d1]
+        apps: [app]
+        tech: [t1]
+      wings: {east: [101], west: [201]}
+      schedules:
+        night: {start: "22:00", end: "07:00", on_duty: [east-night, west-night, night]}
+        day: {start: "07:00", end: "22:00", on_duty: day}
+      routes:
+        faults: {audience: technical, to: tech}
+        east: {wings: east, to: [east-night, day, apps]}
+        west: {wings: west, to: [west-night, day]}
+    paging:
+      dect: {host: h, port: 1, pagers: {east-night: "3100", night: "3000"}}
+"""
+
+UNREACHED = [
+    (
+        "a group on duty at night for a wing that no paging system calls",
+        NIGHTS.replace(
+            "west: {wings: west, to: [west-night, day]}",
+            "west: {wings: west, to: [west-night, day]}  # <-",
+        ),
+        "sites.zon.staff.routes.west.to.0",
+        "'west-night' gets the falls of wing west at night (22:00-07:00) by route 'west', but "
+        "no paging system of the site calls it, so those falls reach no handset: add it to "
+        'paging.dect.pagers with its call address in quotes, e.g. west-night: "3100"',
+    ),
+    (
+        "its pagers called one by one are not the group",
+        NIGHTS.replace('night: "3000"}', 'w1: "3201"}').replace(
+            "west: {wings: west, to: [west-night, day]}",
+            "west: {wings: west, to: [west-night, day]}  # <-",
+        ),
+        "sites.zon.staff.routes.west.to.0",
+        "(w1 in it is there, but that is not enough: a page to a group goes out under the "
+        "group's name)",
+    ),
+    (
+        "only the names that get the falls: a route for falls before the wing's",
+        NIGHTS.replace('east-night: "3100", ', "")
+        .replace(
+            "faults: {audience: technical, to: tech}",
+            "faults: {audience: technical, "
+            "to: tech}\n        falls: {kinds: fall, wings: west, to: night}",
+        )
+        .replace(
+            "east: {wings: east, to: [east-night, day, apps]}",
+            "east: {wings: east, to: [east-night, day, apps]}  # <-",
+        ),
+        "sites.zon.staff.routes.east.to.0",
+        "'east-night' gets the falls of wing east at night (22:00-07:00) by route 'east'",
+    ),
+    (
+        "a room's own night counts",
+        NIGHTS.replace(
+            "    paging:",
+            "    rooms:\n      101: {}\n      201: {night: {start: "
+            '"21:00", end: "07:00"}}\n    paging:',
+        )
+        .replace('night: "3000"}', 'west-night: "3200"}')
+        .replace(
+            'schedules:\n        night: {start: "22:00"',
+            "schedules:\n        late: {start: "
+            '"21:00", end: "22:00", on_duty: day}\n        night: {start: "22:00"',
+        )
+        .replace(
+            "west: {wings: west, to: [west-night, day]}",
+            "west: {wings: west, to: [west-night, day]}  # <-",
+        ),
+        "sites.zon.staff.routes.west.to.1",
+        "'day' gets the falls of wing west at night (21:00-22:00) by route 'west'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"), [case[1:] for case in UNREACHED], ids=[case[0] for case in UNREACHED]
+)
+def test_a_paging_system_calls_every_name_that_gets_falls_at_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
+) -> None:
+    """Day staff, technicians and names reached over MQTT only need no call address."""
+    assert_one_mistake(tmp_path, capsys, text, key, words)
+
+
+def test_the_example_site_with_its_paging_system_in_use_is_correct(tmp_path: Path) -> None:
+    """rules/example-site.yaml with the paging system it shows (commented out) in use."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("    # paging:")
+    block = text[start : text.index("\n\n", start)]
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        text.replace(block, block.replace("    # ", "    ", 1).replace("    #   ", "      "))
+    )
+    assert run_check(path) == 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(path.read_text().replace('nachtdienst-west: "3200"', 'west-1: "3201"'))
+    assert run_check(broken) == 1
 
 
 # -- keys under the wrong parent, and YAML that is not YAML -------------------------------------

@@ -31,7 +31,7 @@ from sensorhub.rules.common import bad_name, duration_value
 from sensorhub.rules.indentation import misplaced
 from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
-from sensorhub.rules.policy import Policy
+from sensorhub.rules.policy import Policy, reference_errors
 from sensorhub.rules.syntax import scalar_slip, syntax_mistake
 from sensorhub.text import escaped
 
@@ -40,6 +40,7 @@ __all__ = [
     "ParsedRuleFile",
     "RuleError",
     "RuleFileError",
+    "compile_policy",
     "default_rules_path",
     "format_duration",
     "load_policy",
@@ -128,11 +129,27 @@ def load_policy(path: Path | None = None) -> Policy:
     """The compiled policy of rule file ``path`` over the shipped defaults (or those alone)."""
     default_path = default_rules_path()
     default = load_rule_file(default_path)
-    rules, source = (default, default_path) if path is None else (load_rule_file(path), path)
+    if path is None:
+        return compile_policy(ParsedRuleFile(str(default_path), default, {(): 1}), None)
+    return compile_policy(parse_rule_file(path), default)
+
+
+def compile_policy(parsed: ParsedRuleFile, base: RuleFile | None) -> Policy:
+    """The policy of a parsed file over ``base``; what only shows once the two are layered
+    (a name taken from the shipped rules, falls that reach no handset) is a mistake at its line."""
+    problems = reference_errors(parsed.rules, base)
+    if problems:
+        raise RuleFileError(
+            [
+                RuleError(parsed.file, parsed.line_of(key), ".".join(key), message)
+                for key, message in problems
+            ]
+        )
     try:
-        return Policy(rules, base=None if path is None else default)
+        return Policy(parsed.rules, base=base)
     except ValueError as error:
-        raise RuleFileError([RuleError(str(source), 1, "defaults", str(error))]) from None
+        line = parsed.line_of(("defaults",))
+        raise RuleFileError([RuleError(parsed.file, line, "defaults", str(error))]) from None
 
 
 def parse_rule_file(path: Path) -> ParsedRuleFile:

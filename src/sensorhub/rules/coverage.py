@@ -1,0 +1,178 @@
+"""Whether the night's falls reach a handset: the groups on duty at night and the paging systems.
+
+A page goes to a paging system only under its own recipient's name (``paging.<name>.pagers``),
+never through the members of a group: a site that names a paging system but leaves out a group
+that its routes page at night has falls that reach nobody's handset, only MQTT, and nothing
+said so. :func:`handset_errors` plays the routes as the router does (first route that fits a
+fall and has someone on duty), minute by minute through each room's night, and reports every
+name that gets falls then but that no paging system of its site calls. A name whose pagers have
+no ``address`` and none of which a paging system calls is reached over MQTT only, on purpose.
+
+:func:`duty_minutes` and :func:`spans` are the shift arithmetic that ``rules check``'s warnings
+share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from sensorhub.rules.model import NightWindow, Parameters, RuleFile, SiteRules, Staff
+from sensorhub.rules.staff import Route
+
+__all__ = ["DAY", "duty_minutes", "handset_errors", "spans"]
+
+#: Minutes in a day.
+DAY: Final = 24 * 60
+
+Errors = list[tuple[tuple[str, ...], str]]
+
+
+def duty_minutes(staff: Staff, name: str) -> set[int] | None:
+    """The minutes of the day ``name`` is on duty; None if no shift names it (always)."""
+    minutes: set[int] | None = None
+    for schedule in staff.schedules.values():
+        if name not in schedule.on_duty:
+            continue
+        minutes = minutes or set()
+        minutes.update(_window(schedule.start, schedule.end))
+    return minutes
+
+
+def spans(minutes: set[int]) -> list[str]:
+    """Minutes of the day as HH:MM-HH:MM spans (one running past midnight stays one)."""
+    found: list[tuple[int, int]] = []
+    for minute in sorted(minutes):
+        if found and found[-1][1] == minute:
+            found[-1] = (found[-1][0], minute + 1)
+        else:
+            found.append((minute, minute + 1))
+    if len(found) > 1 and found[0][0] == 0 and found[-1][1] == DAY:
+        found = [(found[-1][0], found[0][1]), *found[1:-1]]
+    return [f"{a // 60:02d}:{a % 60:02d}-{b // 60 % 24:02d}:{b % 60:02d}" for a, b in found]
+
+
+def handset_errors(rules: RuleFile, base: RuleFile | None) -> Errors:
+    """Names that get falls at night but that no paging system of their site calls."""
+    errors: Errors = []
+    for site_name, site in rules.sites.items():
+        if site.paging and site.staff is not None and site.staff.routes:
+            errors += _site_errors(site_name, site, site.staff, rules, base)
+    return errors
+
+
+def _window(start: str, end: str) -> range | tuple[int, ...]:
+    first, last = NightWindow.minutes(start), NightWindow.minutes(end)
+    return range(first, last) if first < last else (*range(first, DAY), *range(last))
+
+
+def _night(*levels: Parameters | None) -> tuple[str, str] | None:
+    """The night of the most specific level that sets one (the shipped defaults always do)."""
+    night = next((level.night for level in reversed(levels) if level and level.night), None)
+    return None if night is None else (night.start, night.end)
+
+
+def _site_errors(
+    site_name: str, site: SiteRules, staff: Staff, rules: RuleFile, base: RuleFile | None
+) -> Errors:
+    called = {name for system in site.paging.values() for name in system.pagers}
+    duty = {name: duty_minutes(staff, name) for route in staff.routes.values() for name in route.to}
+    # who gets a fall, minute by minute of each room's night: the rooms that the same routes
+    # fit, with the same night, are one case
+    cases: dict[tuple[tuple[str, ...], tuple[str, str] | None], None] = {}
+    for room in _rooms(site, staff):
+        fitting = tuple(
+            name for name, route in staff.routes.items() if _fits_fall(staff, route, room)
+        )
+        levels = [base.defaults if base else None, rules.defaults, site]
+        if room in site.rooms:
+            levels += [site.rooms[room], site.rooms[room].resident]
+        cases[(fitting, _night(*levels))] = None
+    paged: dict[tuple[str, str], set[int]] = {}  # route, name -> night minutes it gets falls
+    for fitting, night in cases:
+        for minute in _window(*night) if night else ():
+            for route_name in fitting:
+                on = [name for name in staff.routes[route_name].to if _on_duty(duty[name], minute)]
+                for name in on:
+                    paged.setdefault((route_name, name), set()).add(minute)
+                if on:
+                    break
+    errors: Errors = []
+    for route_name, route in staff.routes.items():
+        for index, name in enumerate(route.to):
+            minutes = paged.get((route_name, name))
+            if minutes is None or name in called or not _has_handset(staff, name, called):
+                continue
+            errors.append(
+                (
+                    ("sites", site_name, "staff", "routes", route_name, "to", str(index)),
+                    _unreached(site, staff, route_name, name, minutes=minutes, called=called),
+                )
+            )
+    return errors
+
+
+def _on_duty(minutes: set[int] | None, minute: int) -> bool:
+    return minutes is None or minute in minutes
+
+
+def _rooms(site: SiteRules, staff: Staff) -> Iterator[str]:
+    """Every room the site or its routes name, and one that nobody names ("")."""
+    named = dict.fromkeys(site.rooms)
+    for wing in staff.wings.values():
+        named.update(dict.fromkeys(wing))
+    for route in staff.routes.values():
+        named.update(dict.fromkeys(route.rooms or ()))
+    yield from named
+    yield ""
+
+
+def _fits_fall(staff: Staff, route: Route, room: str) -> bool:
+    """Whether ``route`` fits a fall in ``room`` ("": a room that nobody names)."""
+    if route.audience != "care" or (route.kinds is not None and "fall" not in route.kinds):
+        return False
+    if route.priorities is not None and "critical" not in route.priorities:
+        return False
+    if route.rooms is None and route.wings is None:
+        return True
+    return room in (route.rooms or ()) or any(room in staff.wings[w] for w in route.wings or ())
+
+
+def _has_handset(staff: Staff, name: str, called: set[str]) -> bool:
+    """Whether ``name`` has a pager with a call address, or one that a paging system calls."""
+    return any(
+        pager in called or staff.pagers[pager].address is not None for pager in staff.members(name)
+    )
+
+
+def _unreached(
+    site: SiteRules,
+    staff: Staff,
+    route_name: str,
+    name: str,
+    *,
+    minutes: set[int],
+    called: set[str],
+) -> str:
+    route = staff.routes[route_name]
+    where = (
+        "wing " + ", ".join(route.wings)
+        if route.wings
+        else "room " + ", ".join(route.rooms)
+        if route.rooms
+        else "every room"
+    )
+    system = next(iter(site.paging))
+    message = (
+        f"{name!r} gets the falls of {where} at night ({' and '.join(spans(minutes))}) by "
+        f"route {route_name!r}, but no paging system of the site calls it, so those falls "
+        f"reach no handset: add it to paging.{system}.pagers with its call address in quotes, "
+        f'e.g. {name}: "3100"'
+    )
+    members = [pager for pager in staff.members(name) if pager in called and pager != name]
+    if members:
+        message += (
+            f" ({' and '.join(members)} in it {'is' if len(members) == 1 else 'are'} there, but "
+            "that is not enough: a page to a group goes out under the group's name)"
+        )
+    return message
