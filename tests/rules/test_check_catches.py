@@ -359,8 +359,8 @@ SYNTAX = [
     (
         "a key indented between two levels",
         "version: 1\nsites:\n  zon:\n    language: nl\n   rooms:  # <-\n    101: {}\n",
-        "this line is indented by 3 spaces, which lines it up with no key above it: the keys of "
-        "one mapping (as the one on line 3) start in the same column",
+        "this line is indented by 3 spaces, which lines it up with no key above it: line it "
+        "up with the key on line 3 (2 spaces) or with the keys under it",
     ),
     (
         "a list item among the keys of a mapping",

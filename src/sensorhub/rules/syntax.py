@@ -93,7 +93,7 @@ def syntax_mistake(error: yaml.MarkedYAMLError) -> tuple[int, str]:
     context = error.context or ""
     started = error.context_mark
     opened = started.line + 1 if started is not None else line
-    words = _words(problem, context, opened, mark)
+    words = _words(problem, context, started, mark)
     if words is None:
         words = f"{context + ', ' if context else ''}{problem}{_hint(problem, context)}"
         if started is not None and mark is not None and started.line != mark.line:
@@ -104,9 +104,12 @@ def syntax_mistake(error: yaml.MarkedYAMLError) -> tuple[int, str]:
     return line, f"this is not valid YAML here: {words}"
 
 
-def _words(problem: str, context: str, opened: int, mark: yaml.Mark | None) -> str | None:
+def _words(
+    problem: str, context: str, started: yaml.Mark | None, mark: yaml.Mark | None
+) -> str | None:
     """The parser's and scanner's messages that name tokens, said as the mistake behind them."""
     found = problem.rpartition("found ")[2]
+    opened = started.line + 1 if started is not None else 1
     if problem.startswith("expected <block end>"):
         if context.startswith("while parsing a block collection"):
             return (
@@ -122,8 +125,8 @@ def _words(problem: str, context: str, opened: int, mark: yaml.Mark | None) -> s
         column = mark.column if mark is not None else 0
         return (
             f"this line is indented by {column} spaces, which lines it up with no key above "
-            f"it: the keys of one mapping (as the one on line {opened}) start in the same "
-            "column; indent it exactly as far as the keys it belongs with"
+            f"it: line it up with the key on line {opened} ({started.column if started else 0} "
+            "spaces) or with the keys under it"
         )
     if context.startswith("while parsing a flow sequence"):
         return (
