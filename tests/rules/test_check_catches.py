@@ -324,6 +324,14 @@ INDENTATION = [
         "indented too little",
     ),
     (
+        "a resident indented as far as the rooms, though it would be a room",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101:\n        acoustic_threshold: 70\n"
+        "      resident:  # <-\n        fall_risk: high\n",
+        "sites.zon.rooms.resident",
+        "'resident' is read as a room name here; it looks like a key of room '101' (line 5) "
+        "indented too little: indent it as far as that room's other keys",
+    ),
+    (
         "a site's key indented as far as the rooms",
         "version: 1\nsites:\n  zon:\n    rooms:\n      101: {}\n      staff:  # <-\n"
         "        pagers: {e1: {}}\n",
