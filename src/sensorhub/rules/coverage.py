@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Final
 
 from sensorhub.rules.model import NightWindow, Parameters, RuleFile, SiteRules, Staff
-from sensorhub.rules.staff import Route
 
 __all__ = ["DAY", "duty_minutes", "handset_errors", "spans"]
 
@@ -79,11 +78,10 @@ def _site_errors(
     duty = {name: duty_minutes(staff, name) for route in staff.routes.values() for name in route.to}
     # who gets a fall, minute by minute of each room's night: the rooms that the same routes
     # fit, with the same night, are one case
+    falls = _fall_rooms(staff)
     cases: dict[tuple[tuple[str, ...], tuple[str, str] | None], None] = {}
     for room in _rooms(site, staff):
-        fitting = tuple(
-            name for name, route in staff.routes.items() if _fits_fall(staff, route, room)
-        )
+        fitting = tuple(name for name, rooms in falls.items() if rooms is None or room in rooms)
         levels = [base.defaults if base else None, rules.defaults, site]
         if room in site.rooms:
             levels += [site.rooms[room], site.rooms[room].resident]
@@ -127,15 +125,20 @@ def _rooms(site: SiteRules, staff: Staff) -> Iterator[str]:
     yield ""
 
 
-def _fits_fall(staff: Staff, route: Route, room: str) -> bool:
-    """Whether ``route`` fits a fall in ``room`` ("": a room that nobody names)."""
-    if route.audience != "care" or (route.kinds is not None and "fall" not in route.kinds):
-        return False
-    if route.priorities is not None and "critical" not in route.priorities:
-        return False
-    if route.rooms is None and route.wings is None:
-        return True
-    return room in (route.rooms or ()) or any(room in staff.wings[w] for w in route.wings or ())
+def _fall_rooms(staff: Staff) -> dict[str, frozenset[str] | None]:
+    """The care routes that take falls, each with its rooms (None: every room)."""
+    found: dict[str, frozenset[str] | None] = {}
+    for name, route in staff.routes.items():
+        if route.audience != "care" or (route.kinds is not None and "fall" not in route.kinds):
+            continue
+        if route.priorities is not None and "critical" not in route.priorities:
+            continue
+        if route.rooms is None and route.wings is None:
+            found[name] = None
+        else:
+            wings = (room for wing in route.wings or () for room in staff.wings[wing])
+            found[name] = frozenset((*(route.rooms or ()), *wings))
+    return found
 
 
 def _has_handset(staff: Staff, name: str, called: set[str]) -> bool:
