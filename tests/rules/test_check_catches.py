@@ -7,61 +7,22 @@ test demands that line, the key and the words, from ``sensorhub rules check`` as
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from sensorhub.commands import rules as check
 from sensorhub.rules import RuleFileError, load_policy
+
+from .test_paging_rules import STAFF, run_check
 
 MARK = "# <-"
 EXAMPLE = Path(__file__).parents[2] / "rules" / "example-site.yaml"
-
-STAFF = """\
-version: 1
-sites:
-  zon:
-    recipients: {care: night, technical: tech}
-    staff:
-      pagers:
-        e1: {address: "3101"}
-        e2: {address: "3102"}
-        t1: {}
-      groups:
-        night: [e1, e2]
-        tech: [t1]
-"""
 
 
 def marked_line(text: str) -> int:
     (line,) = [number for number, row in enumerate(text.splitlines(), 1) if MARK in row]
     return line
-
-
-def run_check(path: Path) -> int:
-    parser = argparse.ArgumentParser()
-    check.add_arguments(parser)
-    return check.run(parser.parse_args([str(path)]))
-
-
-def assert_one_mistake(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
-) -> None:
-    """``text`` has exactly one mistake, at its marked line, at ``key``, saying ``words``."""
-    text = textwrap.dedent(text)
-    path = tmp_path / "site.yaml"
-    path.write_text(text, encoding="utf-8")
-    line = marked_line(text)
-    with pytest.raises(RuleFileError) as caught:
-        load_policy(path)
-    [error] = caught.value.errors
-    assert (error.line, error.key) == (line, key), str(error)
-    assert words in error.message
-    assert run_check(path) == 1
-    printed = capsys.readouterr().out.splitlines()
-    assert printed == [str(error), f"{path}: 1 mistake, not loaded"]
 
 
 # -- what YAML reads as something else -----------------------------------------------------------
@@ -143,15 +104,6 @@ ADDRESSES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "key", "words"), [case[1:] for case in ADDRESSES], ids=[case[0] for case in ADDRESSES]
-)
-def test_what_yaml_reads_as_another_value_is_a_mistake_at_its_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
-) -> None:
-    assert_one_mistake(tmp_path, capsys, text, key, words)
-
-
 # -- wings and paging systems ----------------------------------------------------------------------
 
 WINGS = [
@@ -173,15 +125,6 @@ WINGS = [
         "wing under staff.wings",
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    ("text", "key", "words"), [case[1:] for case in WINGS], ids=[case[0] for case in WINGS]
-)
-def test_each_room_of_a_site_with_wings_is_in_one_wing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
-) -> None:
-    assert_one_mistake(tmp_path, capsys, text, key, words)
 
 
 #: Two wings with night nurses, a day team, an app reached over MQTT only, technicians apart.
@@ -277,16 +220,6 @@ UNREACHED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "key", "words"), [case[1:] for case in UNREACHED], ids=[case[0] for case in UNREACHED]
-)
-def test_a_paging_system_calls_every_name_that_gets_falls_at_night(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
-) -> None:
-    """Day staff, technicians and names reached over MQTT only need no call address."""
-    assert_one_mistake(tmp_path, capsys, text, key, words)
-
-
 def test_the_example_site_with_its_paging_system_in_use_is_correct(tmp_path: Path) -> None:
     """rules/example-site.yaml with the paging system it shows (commented out) in use."""
     text = EXAMPLE.read_text(encoding="utf-8")
@@ -363,7 +296,7 @@ INDENTATION = [
     ),
 ]
 
-SYNTAX = [
+_SYNTAX = [
     (
         "a key indented between two levels",
         "version: 1\nsites:\n  zon:\n    language: nl\n   rooms:  # <-\n    101: {}\n",
@@ -415,22 +348,38 @@ SYNTAX = [
     ),
 ]
 
+SYNTAX = [
+    (name, text, "", "this is not valid YAML here: " + words) for name, text, words in _SYNTAX
+]
+
+CATCHES = {
+    "what YAML reads as another value": ADDRESSES,
+    "one wing per room": WINGS,
+    "falls at night reach a handset": UNREACHED,
+    "a key under the wrong parent": INDENTATION,
+    "not YAML, said in words": SYNTAX,
+}
+
 
 @pytest.mark.parametrize(
     ("text", "key", "words"),
-    [case[1:] for case in INDENTATION],
-    ids=[case[0] for case in INDENTATION],
+    [
+        pytest.param(*case[1:], id=f"{kind}: {case[0]}")
+        for kind, cases in CATCHES.items()
+        for case in cases
+    ],
 )
-def test_a_key_under_the_wrong_parent_is_one_mistake_saying_where_it_belongs(
+def test_each_slip_is_one_mistake_at_its_line_saying_what_to_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, words: str
 ) -> None:
-    assert_one_mistake(tmp_path, capsys, text, key, words)
-
-
-@pytest.mark.parametrize(
-    ("text", "words"), [case[1:] for case in SYNTAX], ids=[case[0] for case in SYNTAX]
-)
-def test_text_that_is_not_yaml_is_said_in_words_at_its_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: str
-) -> None:
-    assert_one_mistake(tmp_path, capsys, text, "", "this is not valid YAML here: " + words)
+    """The marked line, the key and the words, from serve's loader and `rules check` alike."""
+    text = textwrap.dedent(text)
+    path = tmp_path / "site.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_policy(path)
+    [error] = caught.value.errors
+    assert (error.line, error.key) == (marked_line(text), key), str(error)
+    assert words in error.message
+    assert run_check(path) == 1
+    assert capsys.readouterr().out.splitlines() == [str(error), f"{path}: 1 mistake, not loaded"]
