@@ -326,6 +326,17 @@ _SYNTAX = [
         "the { opened on line 3 is not closed here, or two of its items lack the ','",
     ),
     (
+        "a bracket closed twice",
+        "version: 1\nsites:\n  zon:\n    staff:\n      wings: {oost: [101]}}  # <-\n",
+        "'}' closes no bracket opened before it: remove it, or put the value in quotes",
+    ),
+    (
+        "a value that starts with !",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101:\n        resident:\n"
+        "          name: !a!mevr. A.  # <-\n",
+        "a value that starts with ! is a YAML tag: put the value in quotes",
+    ),
+    (
         "an alias of no anchor",
         "version: 1\ndefaults:\n  recipients: *west  # <-\n",
         "*west repeats an anchor that is not defined above it: write &west on the value",

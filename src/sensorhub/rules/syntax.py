@@ -110,6 +110,10 @@ def _words(
     """The parser's and scanner's messages that name tokens, said as the mistake behind them."""
     found = problem.rpartition("found ")[2]
     opened = started.line + 1 if started is not None else 1
+    if found == "','":
+        return "',' with no item before it: remove it (or put a value with ',' in quotes)"
+    if found in ("']'", "'}'"):
+        return f"{found} closes no bracket opened before it: remove it, or put the value in quotes"
     if problem.startswith("expected <block end>"):
         if context.startswith("while parsing a block collection"):
             return (
@@ -122,12 +126,15 @@ def _words(
                 f"a '- ' list item among the keys of the mapping that starts on line {opened}: "
                 "put a list on the lines under its key, indented further than the key"
             )
-        column = mark.column if mark is not None else 0
         return (
-            f"this line is indented by {column} spaces, which lines it up with no key above "
-            f"it: line it up with the key on line {opened} ({started.column if started else 0} "
-            "spaces) or with the keys under it"
+            f"this line is indented by {_spaces(mark)}, which lines it up with no key above it: "
+            f"line it up with the key on line {opened} ({_spaces(started)}) or with the keys "
+            "under it"
         )
+    if problem.startswith("expected '<document start>'"):
+        return "the document ended above ('...'), yet more follows: remove the '...' line"
+    if "tag" in context or "tag" in problem:
+        return "a value that starts with ! is a YAML tag: put the value in quotes"
     if context.startswith("while parsing a flow sequence"):
         return (
             f"the [ opened on line {opened} is not closed here: write [a, b, c] on one line, "
@@ -167,6 +174,11 @@ def _words(
         char = problem.partition("character ")[2].partition(" that")[0]
         return f"a value cannot start with {char} in YAML: put the value in quotes"
     return None
+
+
+def _spaces(mark: yaml.Mark | None) -> str:
+    column = mark.column if mark is not None else 0
+    return f"{column} space{'' if column == 1 else 's'}"
 
 
 def _hint(problem: str, context: str) -> str:
