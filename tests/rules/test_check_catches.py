@@ -198,6 +198,22 @@ UNREACHED = [
         "'east-night' gets the falls of wing east at night (22:00-07:00) by route 'east'",
     ),
     (
+        "the recipients of a room's falls when no route has anyone on duty",
+        NIGHTS.replace(
+            "    recipients: {care: night, technical: tech}",
+            "    recipients: {care: night, technical: tech}  # <-",
+        )
+        .replace('night: "3000"}}', 'west-night: "3200"}}\n    rooms: {101: {}, 201: {}}')
+        .replace(
+            "on_duty: [east-night, west-night, night]}",
+            "on_duty: [east-night, night]}\n"
+            '        early: {start: "22:00", end: "02:00", on_duty: west-night}',
+        ),
+        "sites.zon.recipients.care",
+        "'night' gets the falls of room 201 at night (02:00-07:00) as recipients.care, when no "
+        "route has anyone on duty, but no paging system of the site calls it",
+    ),
+    (
         "a room's own night counts",
         NIGHTS.replace(
             "    paging:",

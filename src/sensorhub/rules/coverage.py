@@ -4,8 +4,9 @@ A page goes to a paging system only under its own recipient's name (``paging.<na
 never through the members of a group: a site that names a paging system but leaves out a group
 that its routes page at night has falls that reach nobody's handset, only MQTT, and nothing
 said so. :func:`handset_errors` plays the routes as the router does (first route that fits a
-fall and has someone on duty), minute by minute through each room's night, and reports every
-name that gets falls then but that no paging system of its site calls. A name whose pagers have
+fall and has someone on duty, else the room's ``recipients.care``), minute by minute through
+each room's night, and reports every name that gets falls then but that no paging system of its
+site calls, at the line that gives it the falls. A name whose pagers have
 no ``address`` and none of which a paging system calls is reached over MQTT only, on purpose.
 
 :func:`duty_minutes` and :func:`spans` are the shift arithmetic that ``rules check``'s warnings
@@ -15,6 +16,7 @@ share.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from sensorhub.rules.model import NightWindow, Parameters, RuleFile, SiteRules, Staff
@@ -55,7 +57,7 @@ def handset_errors(rules: RuleFile, base: RuleFile | None) -> Errors:
     """Names that get falls at night but that no paging system of their site calls."""
     errors: Errors = []
     for site_name, site in rules.sites.items():
-        if site.paging and site.staff is not None and site.staff.routes:
+        if site.paging and site.staff is not None:
             errors += _site_errors(site_name, site, site.staff, rules, base)
     return errors
 
@@ -77,37 +79,106 @@ def _site_errors(
     called = {name for system in site.paging.values() for name in system.pagers}
     duty = {name: duty_minutes(staff, name) for route in staff.routes.values() for name in route.to}
     # who gets a fall, minute by minute of each room's night: the rooms that the same routes
-    # fit, with the same night, are one case
+    # fit, with the same night and the same recipients when no route has anyone on duty, are
+    # one case
     falls = _fall_rooms(staff)
-    cases: dict[tuple[tuple[str, ...], tuple[str, str] | None], None] = {}
+    routes = {
+        name: [_by_route(site_name, staff, name, index) for index in range(len(route.to))]
+        for name, route in staff.routes.items()
+    }
+    cases: dict[tuple[tuple[str, ...], tuple[str, str] | None, _Receiver | None], list[str]] = {}
     for room in _rooms(site, staff):
         fitting = tuple(name for name, rooms in falls.items() if rooms is None or room in rooms)
         levels = [base.defaults if base else None, rules.defaults, site]
         if room in site.rooms:
             levels += [site.rooms[room], site.rooms[room].resident]
-        cases[(fitting, _night(*levels))] = None
-    paged: dict[tuple[str, str], set[int]] = {}  # route, name -> night minutes it gets falls
-    for fitting, night in cases:
+        # a room nobody names falls back to the site's recipients only for a sensor nobody
+        # configured: not a reason to refuse the file
+        fallback = _fallback(site_name, site, room, rules) if room else None
+        cases.setdefault((fitting, _night(*levels), fallback), []).append(room)
+    paged: dict[_Receiver, set[int]] = {}  # who gets falls -> the night minutes they do
+    fallen: dict[_Receiver, set[str]] = {}  # recipients.care -> the rooms whose falls it gets
+    for (fitting, night, fallback), rooms in cases.items():
         for minute in _window(*night) if night else ():
-            for route_name in fitting:
-                on = [name for name in staff.routes[route_name].to if _on_duty(duty[name], minute)]
-                for name in on:
-                    paged.setdefault((route_name, name), set()).add(minute)
-                if on:
-                    break
-    errors: Errors = []
-    for route_name, route in staff.routes.items():
-        for index, name in enumerate(route.to):
-            minutes = paged.get((route_name, name))
-            if minutes is None or name in called or not _has_handset(staff, name, called):
-                continue
-            errors.append(
-                (
-                    ("sites", site_name, "staff", "routes", route_name, "to", str(index)),
-                    _unreached(site, staff, route_name, name, minutes=minutes, called=called),
-                )
+            receivers = _routed(routes, fitting, duty, minute)
+            if not receivers and fallback is not None:
+                receivers = [fallback]
+                fallen.setdefault(fallback, set()).update(rooms)
+            for who in receivers:
+                paged.setdefault(who, set()).add(minute)
+    return [
+        (
+            who.place,
+            _unreached(
+                site, staff, who, minutes=minutes, called=called, rooms=fallen.get(who, set())
+            ),
+        )
+        for who, minutes in paged.items()
+        if who.name not in called and _has_handset(staff, who.name, called)
+    ]
+
+
+def _routed(
+    routes: dict[str, list[_Receiver]],
+    fitting: tuple[str, ...],
+    duty: dict[str, set[int] | None],
+    minute: int,
+) -> list[_Receiver]:
+    """Who gets a fall at ``minute`` by the first of the ``fitting`` routes with anyone on duty."""
+    for route_name in fitting:
+        on = [who for who in routes[route_name] if _on_duty(duty[who.name], minute)]
+        if on:
+            return on
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Receiver:
+    """A name that gets falls, where the file names it for them, and how it gets them."""
+
+    place: tuple[str, ...]
+    name: str
+    what: str  # "the falls of wing west"; "" for recipients.care, of the rooms that fall back
+    how: str  # "by route 'west'"
+
+
+def _by_route(site_name: str, staff: Staff, route_name: str, index: int) -> _Receiver:
+    route = staff.routes[route_name]
+    where = (
+        "wing " + ", ".join(route.wings)
+        if route.wings
+        else "room " + ", ".join(route.rooms)
+        if route.rooms
+        else "every room"
+    )
+    return _Receiver(
+        ("sites", site_name, "staff", "routes", route_name, "to", str(index)),
+        route.to[index],
+        f"the falls of {where}",
+        f"by route {route_name!r}",
+    )
+
+
+def _fallback(site_name: str, site: SiteRules, room: str, rules: RuleFile) -> _Receiver | None:
+    """Who gets a fall in ``room`` when no route has anyone on duty: its recipients.care, if
+    this file sets them (a name of the shipped rules is checked by reference_errors)."""
+    levels: list[tuple[tuple[str, ...], Parameters | None]] = [
+        (("defaults",), rules.defaults),
+        (("sites", site_name), site),
+    ]
+    if room in site.rooms:
+        place: tuple[str, ...] = ("sites", site_name, "rooms", room)
+        levels.append((place, site.rooms[room]))
+        levels.append(((*place, "resident"), site.rooms[room].resident))
+    for place, level in reversed(levels):
+        if level is not None and level.recipients is not None:
+            return _Receiver(
+                (*place, "recipients", "care"),
+                level.recipients.care,
+                "",
+                "as recipients.care, when no route has anyone on duty",
             )
-    return errors
+    return None
 
 
 def _on_duty(minutes: set[int] | None, minute: int) -> bool:
@@ -151,29 +222,25 @@ def _has_handset(staff: Staff, name: str, called: set[str]) -> bool:
 def _unreached(
     site: SiteRules,
     staff: Staff,
-    route_name: str,
-    name: str,
+    who: _Receiver,
     *,
     minutes: set[int],
     called: set[str],
+    rooms: set[str],
 ) -> str:
-    route = staff.routes[route_name]
-    where = (
-        "wing " + ", ".join(route.wings)
-        if route.wings
-        else "room " + ", ".join(route.rooms)
-        if route.rooms
-        else "every room"
-    )
     system = next(iter(site.paging))
-    message = (
-        f"{name!r} gets the falls of {where} at night ({' and '.join(spans(minutes))}) by "
-        f"route {route_name!r}, but no paging system of the site calls it, so those falls "
-        f"reach no handset: add it to paging.{system}.pagers with its call address in quotes, "
-        f'e.g. {name}: "3100"'
+    shown = sorted(rooms)
+    what = who.what or (
+        f"the falls of room{'s' if len(shown) > 1 else ''} {', '.join(shown[:3])}"
+        + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
     )
-    members = [pager for pager in staff.members(name) if pager in called and pager != name]
-    if members:
+    message = (
+        f"{who.name!r} gets {what} at night ({' and '.join(spans(minutes))}) {who.how}, "
+        "but no paging system of the site calls it, so those falls reach no handset: add it "
+        f'to paging.{system}.pagers with its call address in quotes, e.g. {who.name}: "3100"'
+    )
+    members = [pager for pager in staff.members(who.name) if pager in called]
+    if members and who.name not in members:
         message += (
             f" ({' and '.join(members)} in it {'is' if len(members) == 1 else 'are'} there, but "
             "that is not enough: a page to a group goes out under the group's name)"
