@@ -133,7 +133,10 @@ def _words(
         )
     if problem.startswith("expected '<document start>'"):
         return "the document ended above ('...'), yet more follows: remove the '...' line"
-    if "tag" in context or "tag" in problem:
+    if (
+        context.startswith(("while parsing a tag", "while scanning a tag"))
+        or "tag handle" in problem
+    ):
         return "a value that starts with ! is a YAML tag: put the value in quotes"
     if context.startswith("while parsing a flow sequence"):
         return (
