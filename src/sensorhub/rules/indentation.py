@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sensorhub.contract import NAME_RE
-from sensorhub.rules.model import RoomRules, RuleFile, SiteRules
+from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
 
 __all__ = ["misplaced"]
 
@@ -92,10 +92,12 @@ def _rooms_under_the_site(
     site: dict[str, Any], place: Place, lines: Mapping[Place, int]
 ) -> list[tuple[Place, str]]:
     keys = list(SiteRules.model_fields)
+    lower = {*RoomRules.model_fields, *ResidentRules.model_fields}  # said where they belong
     rooms = [
         name
         for name, value in site.items()
         if name not in SiteRules.model_fields
+        and name not in lower
         and NAME_RE.fullmatch(name)
         and not difflib.get_close_matches(name, keys, n=1)
         and _fits(RoomRules, value)
