@@ -20,6 +20,7 @@ from sensorhub.durations import (
     format_duration,
     parse_duration,
 )
+from simulators import espa_pager
 
 ACCEPTED: list[tuple[str | float, float]] = [
     # seconds as a number
@@ -210,3 +211,13 @@ def test_each_option_takes_and_refuses_what_the_grammar_does_in_the_same_words(
         f"argument {option}: '15 minutes' is not a duration: write e.g. 90s, 15m, 2h, 1d or "
         "1h30m (units d, h, m, s, largest first), or seconds as a number, e.g. 90"
     ) in capsys.readouterr().err
+
+
+def test_the_paging_simulators_ack_delay_reads_the_grammar_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        espa_pager.main(["--ack-delay", "15 minutes"])
+    assert "argument --ack-delay: '15 minutes' is not a duration: write e.g." in (
+        capsys.readouterr().err
+    )
