@@ -2,7 +2,9 @@
 
 A technician who mistypes a rule file must be told where and what to do, not shown a traceback.
 The YAML is composed into a node tree first (which keeps the line of every key), converted to
-plain Python by hand (so duplicate keys and keys that YAML reads as numbers or yes/no are caught),
+plain Python by hand (so duplicate keys, keys that YAML reads as numbers or yes/no, and values it
+reads other than written, such as ``0410``, are caught: :mod:`sensorhub.rules.syntax`), freed of
+keys indented under the wrong parent (said once each: :mod:`sensorhub.rules.indentation`),
 validated by the pydantic models of :mod:`sensorhub.rules.model`, and each pydantic error is
 mapped back to the line of its key and rewritten for a person. A file over the limits of
 :mod:`sensorhub.rules.limits` is refused where it goes over, before it is expanded. An error is
