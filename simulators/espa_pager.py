@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Protocol, Self
 
+from sensorhub.durations import duration_argument
 from sensorhub.espa.framing import Block, describe
 from sensorhub.espa.link import Send
 from sensorhub.espa.records import Call, CallStatusCode, status_block
@@ -469,7 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--address", default="2", help="our ESPA address (default %(default)s)")
     parser.add_argument("--control-address", default="1", help="the control station's address")
     parser.add_argument(
-        "--ack-delay", type=float, default=5.0, help="seconds until a call is acknowledged"
+        "--ack-delay",
+        type=duration_argument,
+        default=5.0,
+        metavar="DURATION",
+        help="how long until a call is acknowledged: seconds or e.g. 2s, 1m (default 5s)",
     )
     parser.add_argument("--acknowledge", type=_addresses, help="only acknowledge these addresses")
     parser.add_argument("--ignore", type=_addresses, default=[], help="never acknowledge these")

@@ -1,10 +1,10 @@
 """Durations as people write them: one grammar, one parser and one formatter for all of sensorhub.
 
 Rule files (every duration parameter, escalation ``after``, a paging system's timeouts),
-``sensorhub mute --for``, ``sensorhub fallback --grace`` and the ``--lateness`` and
-``--idle-flush`` of serve and replay all read durations with :func:`parse_duration`, and write
-them with :func:`format_duration`. The grammar is documented once, in rules/README.md
-(section "Durations"); in short:
+``sensorhub mute --for``, ``sensorhub fallback --grace``, ``sensorhub reload --wait`` and the
+``--lateness`` and ``--idle-flush`` of serve and replay all read durations with
+:func:`parse_duration`, and write them with :func:`format_duration`. The grammar is documented
+once, in rules/README.md (section "Durations"); in short:
 
 - a number of seconds: ``90``, ``0.5``;
 - or numbers with units ``d`` ``h`` ``m`` ``s``, largest first, each unit at most once:

@@ -1,21 +1,26 @@
 """The one duration grammar (rules/README.md, Durations): what it takes, what it refuses, and how
-durations are written back. Its users (rule files, mute --for, fallback --grace) have their own
-tests that ``1d``-style and ``1h30m``-style spellings are taken alike."""
+durations are written back; and that every command-line option that takes a length of time reads
+it, in the same words. Rule files and mute --for have their own tests that ``1d``-style and
+``1h30m``-style spellings are taken alike."""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from sensorhub import cli
 from sensorhub.durations import (
     DurationError,
     duration_argument,
     format_duration,
     parse_duration,
 )
+from simulators import espa_pager
 
 ACCEPTED: list[tuple[str | float, float]] = [
     # seconds as a number
@@ -156,3 +161,63 @@ def test_the_grammar_imports_without_numba_or_pyarrow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# -- every entry point -------------------------------------------------------------------------
+
+#: The options that read a duration, with a command line around each (what else it needs).
+DURATION_OPTIONS = [
+    ("fallback", "--grace", ["--broker", "mqtt://b"]),
+    ("serve", "--lateness", ["--broker", "mqtt://b"]),
+    ("serve", "--idle-flush", ["--broker", "mqtt://b"]),
+    ("replay", "--lateness", ["night.jsonl", "--pages", "pages.jsonl"]),
+    ("reload", "--wait", []),
+]
+
+
+def _options(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, Any]]:
+    for action in parser._actions:  # argparse keeps its options nowhere else
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, f"{path} {name}".strip())
+        elif action.option_strings:
+            yield f"{path} {action.option_strings[-1]}", action
+
+
+def test_every_option_that_takes_a_length_of_time_reads_the_one_grammar() -> None:
+    """An option with a DURATION or SECONDS value, or seconds in its help, is read by
+    duration_argument (mute --for by parse_duration itself, to say its bounds with it)."""
+    timed = {
+        name: action.type
+        for name, action in _options(cli.build_parser())
+        if action.metavar in ("DURATION", "SECONDS") or "seconds" in (action.help or "")
+    }
+    assert "reload --wait" in timed
+    wrong = {name for name, kind in timed.items() if kind is not duration_argument}
+    assert wrong == {"mute --for"}
+    assert {f"{command} {option}" for command, option, _ in DURATION_OPTIONS} == set(timed) - wrong
+
+
+@pytest.mark.parametrize(("command", "option", "rest"), DURATION_OPTIONS)
+def test_each_option_takes_and_refuses_what_the_grammar_does_in_the_same_words(
+    capsys: pytest.CaptureFixture[str], command: str, option: str, rest: list[str]
+) -> None:
+    parser = cli.build_parser([command])
+    args = parser.parse_args([command, *rest, option, "1h 30m"])
+    assert getattr(args, option[2:].replace("-", "_")) == 5400.0
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, *rest, option, "15 minutes"])
+    assert (
+        f"argument {option}: '15 minutes' is not a duration: write e.g. 90s, 15m, 2h, 1d or "
+        "1h30m (units d, h, m, s, largest first), or seconds as a number, e.g. 90"
+    ) in capsys.readouterr().err
+
+
+def test_the_paging_simulators_ack_delay_reads_the_grammar_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        espa_pager.main(["--ack-delay", "15 minutes"])
+    assert "argument --ack-delay: '15 minutes' is not a duration: write e.g." in (
+        capsys.readouterr().err
+    )

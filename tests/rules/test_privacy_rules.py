@@ -52,4 +52,4 @@ def test_keep_fields_belongs_to_a_site_not_a_room(tmp_path: Path) -> None:
         write(tmp_path, "sites:\n  zon:\n    rooms:\n      '12': {keep_fields: [note]}\n")
     )
     assert error.line == 4
-    assert "it belongs in a site" in error.message
+    assert "it is a key of site 'zon'" in error.message

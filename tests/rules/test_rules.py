@@ -259,7 +259,10 @@ def test_unknown_key_suggests_the_close_name_at_its_exact_line(tmp_path: Path) -
 def test_key_at_the_wrong_level_says_where_it_belongs(tmp_path: Path) -> None:
     error = only_error(site_file(tmp_path, "rooms: {}\n"))
     assert (error.line, error.key) == (6, "sites.zon.rooms.12.rooms")
-    assert error.message == "'rooms' cannot be set here: it belongs in a site"
+    assert error.message == (
+        "'rooms' cannot be set in room '12': it is a key of site 'zon', indented too far? "
+        "Indent it as far as rooms: (line 4)"
+    )
 
 
 def test_unknown_key_without_a_close_name_lists_the_allowed_keys(tmp_path: Path) -> None:
@@ -809,7 +812,7 @@ def test_unknown_priority_in_escalation_says_did_you_mean(tmp_path: Path) -> Non
 
 def test_staff_belongs_in_a_site(tmp_path: Path) -> None:
     error = only_error(site_file(tmp_path, "staff: {}\n"))
-    assert error.message == "'staff' cannot be set here: it belongs in a site"
+    assert error.message.startswith("'staff' cannot be set in room '12': it is a key of site 'zon'")
 
 
 def test_check_warns_about_hours_nobody_a_route_names_is_on_duty(

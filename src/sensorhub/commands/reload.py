@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Final
 
+from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
 from sensorhub.store import RELOAD_STATE, STORE_ENV, StoreError, open_existing_store
 from sensorhub.text import escaped
 
@@ -43,10 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait",
-        type=float,
+        type=duration_argument,
         default=WAIT,
-        metavar="SECONDS",
-        help=f"how long to wait for serve's answer (default {WAIT:g})",
+        metavar="DURATION",
+        help=f"how long to wait for serve's answer: a duration, e.g. 30s, 2m (see "
+        f"{DURATION_GUIDE}; default {format_duration(WAIT)})",
     )
 
 

@@ -30,18 +30,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sensorhub.durations import format_duration
+from sensorhub.rules.coverage import DAY, duty_minutes, spans
 from sensorhub.rules.loader import (
     KeyPath,
     ParsedRuleFile,
     RuleError,
     RuleFileError,
+    compile_policy,
     default_rules_path,
     load_rule_file,
     parse_rule_file,
 )
 from sensorhub.rules.model import NightWindow, Parameters, RuleFile, Staff
 from sensorhub.rules.paging import EspaConfig
-from sensorhub.rules.policy import Policy, reference_errors
 from sensorhub.text import escaped
 
 #: A night shorter than this is probably a typo (22:00-02:00 for 22:00-07:00).
@@ -96,20 +97,7 @@ def check_file(path: Path) -> int:
 
 def _compile(parsed: ParsedRuleFile) -> None:
     """Compile the file as the service will, resolving every room it names."""
-    base = load_rule_file(default_rules_path())
-    references = reference_errors(parsed.rules, base)
-    if references:
-        raise RuleFileError(
-            [
-                RuleError(parsed.file, parsed.line_of(key), ".".join(key), message)
-                for key, message in references
-            ]
-        )
-    try:
-        policy = Policy(parsed.rules, base=base)
-    except ValueError as error:
-        line = parsed.line_of(("defaults",))
-        raise RuleFileError([RuleError(parsed.file, line, "defaults", str(error))]) from None
+    policy = compile_policy(parsed, load_rule_file(default_rules_path()))
     for site_name, site in parsed.rules.sites.items():
         for room_name in site.rooms:
             policy.room(site_name, room_name)
@@ -186,39 +174,11 @@ def _paging_warnings(
                 )
 
 
-_DAY = 24 * 60
-
-
-def _duty_minutes(staff: Staff, name: str) -> set[int] | None:
-    """The minutes of the day ``name`` is on duty; None if no shift names it (always)."""
-    minutes: set[int] | None = None
-    for schedule in staff.schedules.values():
-        if name not in schedule.on_duty:
-            continue
-        minutes = minutes or set()
-        start, end = NightWindow.minutes(schedule.start), NightWindow.minutes(schedule.end)
-        minutes.update(range(start, end) if start < end else (*range(start, _DAY), *range(end)))
-    return minutes
-
-
-def _spans(minutes: set[int]) -> list[str]:
-    """Minutes of the day as HH:MM-HH:MM spans (one running past midnight stays one)."""
-    spans: list[tuple[int, int]] = []
-    for minute in sorted(minutes):
-        if spans and spans[-1][1] == minute:
-            spans[-1] = (spans[-1][0], minute + 1)
-        else:
-            spans.append((minute, minute + 1))
-    if len(spans) > 1 and spans[0][0] == 0 and spans[-1][1] == _DAY:
-        spans = [(spans[-1][0], spans[0][1]), *spans[1:-1]]
-    return [f"{a // 60:02d}:{a % 60:02d}-{b // 60 % 24:02d}:{b % 60:02d}" for a, b in spans]
-
-
 def _staff_warnings(staff: Staff) -> Iterator[tuple[KeyPath, str]]:
     for group, members in staff.groups.items():
-        if _duty_minutes(staff, group) is not None:
+        if duty_minutes(staff, group) is not None:
             continue
-        scheduled = [m for m in members if _duty_minutes(staff, m) is not None]
+        scheduled = [m for m in members if duty_minutes(staff, m) is not None]
         if scheduled:
             yield (
                 ("groups", group),
@@ -229,15 +189,15 @@ def _staff_warnings(staff: Staff) -> Iterator[tuple[KeyPath, str]]:
     for route_name, route in staff.routes.items():
         covered: set[int] = set()
         for name in route.to:
-            minutes = _duty_minutes(staff, name)
+            minutes = duty_minutes(staff, name)
             if minutes is None:
                 break
             covered |= minutes
         else:
-            gaps = set(range(_DAY)) - covered
+            gaps = set(range(DAY)) - covered
             if gaps:
                 yield (
                     ("routes", route_name, "to"),
-                    f"at {' and '.join(_spans(gaps))} nobody route {route_name!r} names is on "
+                    f"at {' and '.join(spans(gaps))} nobody route {route_name!r} names is on "
                     "duty: its pages then go to the next route that fits, or to recipients",
                 )

@@ -2,7 +2,9 @@
 
 A technician who mistypes a rule file must be told where and what to do, not shown a traceback.
 The YAML is composed into a node tree first (which keeps the line of every key), converted to
-plain Python by hand (so duplicate keys and keys that YAML reads as numbers or yes/no are caught),
+plain Python by hand (so duplicate keys, keys that YAML reads as numbers or yes/no, and values it
+reads other than written, such as ``0410``, are caught: :mod:`sensorhub.rules.syntax`), freed of
+keys indented under the wrong parent (said once each: :mod:`sensorhub.rules.indentation`),
 validated by the pydantic models of :mod:`sensorhub.rules.model`, and each pydantic error is
 mapped back to the line of its key and rewritten for a person. A file over the limits of
 :mod:`sensorhub.rules.limits` is refused where it goes over, before it is expanded. An error is
@@ -28,9 +30,11 @@ from pydantic.fields import FieldInfo
 from sensorhub.contract import NAME_RE
 from sensorhub.durations import DURATION_EXAMPLES, format_duration
 from sensorhub.rules.common import bad_name, duration_value
+from sensorhub.rules.indentation import misplaced
 from sensorhub.rules.limits import MAX_FILE_BYTES, RuleFileLimit, compose, number_too_long
 from sensorhub.rules.model import ResidentRules, RoomRules, RuleFile, SiteRules
-from sensorhub.rules.policy import Policy
+from sensorhub.rules.policy import Policy, reference_errors
+from sensorhub.rules.syntax import scalar_slip, syntax_mistake
 from sensorhub.text import escaped
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "ParsedRuleFile",
     "RuleError",
     "RuleFileError",
+    "compile_policy",
     "default_rules_path",
     "format_duration",
     "load_policy",
@@ -126,11 +131,27 @@ def load_policy(path: Path | None = None) -> Policy:
     """The compiled policy of rule file ``path`` over the shipped defaults (or those alone)."""
     default_path = default_rules_path()
     default = load_rule_file(default_path)
-    rules, source = (default, default_path) if path is None else (load_rule_file(path), path)
+    if path is None:
+        return compile_policy(ParsedRuleFile(str(default_path), default, {(): 1}), None)
+    return compile_policy(parse_rule_file(path), default)
+
+
+def compile_policy(parsed: ParsedRuleFile, base: RuleFile | None) -> Policy:
+    """The policy of a parsed file over ``base``; what only shows once the two are layered
+    (a name taken from the shipped rules, falls that reach no handset) is a mistake at its line."""
+    problems = reference_errors(parsed.rules, base)
+    if problems:
+        raise RuleFileError(
+            [
+                RuleError(parsed.file, parsed.line_of(key), ".".join(key), message)
+                for key, message in problems
+            ]
+        )
     try:
-        return Policy(rules, base=None if path is None else default)
+        return Policy(parsed.rules, base=base)
     except ValueError as error:
-        raise RuleFileError([RuleError(str(source), 1, "defaults", str(error))]) from None
+        line = parsed.line_of(("defaults",))
+        raise RuleFileError([RuleError(parsed.file, line, "defaults", str(error))]) from None
 
 
 def parse_rule_file(path: Path) -> ParsedRuleFile:
@@ -177,7 +198,8 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     except RuleFileLimit as limit:
         raise RuleFileError([RuleError(file, limit.line, "", limit.message)]) from None
     except yaml.MarkedYAMLError as error:
-        raise RuleFileError([_syntax_error(file, error)]) from None
+        line, message = syntax_mistake(error)
+        raise RuleFileError([RuleError(file, line, "", message)]) from None
     except yaml.reader.ReaderError as error:  # a control character
         line = text.count("\n", 0, error.position) + 1
         raise RuleFileError(
@@ -212,38 +234,22 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     builder = _Builder(file)
     data = builder.convert(root, ())
     errors = list(builder.errors)
+    for place, message in misplaced(data, builder.lines):
+        errors.append(RuleError(file, _line_of(builder.lines, place), ".".join(place), message))
+    said = {(error.line, error.key) for error in errors}
     try:
         rules = RuleFile.model_validate(data)
     except ValidationError as error:
-        errors.extend(_pydantic_errors(file, error, data, builder.lines))
+        # one mistake per key: where the YAML was already found wrong, its words stand
+        errors.extend(
+            found
+            for found in _pydantic_errors(file, error, data, builder.lines)
+            if (found.line, found.key) not in said
+        )
         rules = None
     if errors or rules is None:
         raise RuleFileError(_sorted_unique(errors))
     return ParsedRuleFile(file, rules, builder.lines)
-
-
-def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> RuleError:
-    mark = error.problem_mark or error.context_mark
-    line = mark.line + 1 if mark is not None else 1
-    problem = error.problem or "not valid YAML"
-    context = f"{error.context}, " if error.context else ""
-    if "'\\t'" in problem or "\t" in problem:
-        hint = ": indent with spaces, never tabs"
-    elif "mapping values are not allowed" in problem:
-        hint = ": a value with ': ' in it needs quotes, or a key is indented wrongly"
-    elif "expected a single document" in context:
-        hint = ": a rule file is one document, remove the second '---'"
-    elif "could not find expected ':'" in problem:
-        hint = ": each line needs 'key: value', and quotes must be closed"
-    else:
-        hint = ""
-    started = error.context_mark
-    if started is not None and mark is not None and started.line != mark.line:
-        if "quoted" in context:
-            hint += f" (the quote opened on line {started.line + 1} is never closed)"
-        elif "flow" in context:
-            hint += f" (the bracket opened on line {started.line + 1} is never closed)"
-    return RuleError(file, line, "", f"this is not valid YAML here: {context}{problem}{hint}")
 
 
 def _line(node: yaml.Node) -> int:
@@ -299,10 +305,15 @@ class _Builder:
             if ":" in str(node.value):
                 return str(node.value)
         try:
-            return self._scalars.construct_object(node, deep=True)
+            value = self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError:
             self._error(node, path, f"cannot read {node.value!r}: remove the tag {node.tag!r}")
             return None
+        slip = scalar_slip(node, path, value)
+        if slip is not None:
+            self._error(node, path, slip)
+            return str(node.value)  # as written, so that the models add no second mistake
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -389,7 +400,7 @@ def _pydantic_errors(
         if name_errors:
             yield from name_errors
             continue
-        yield RuleError(file, _line_of(lines, loc), ".".join(loc), _message(item, loc))
+        yield RuleError(file, _line_of(lines, loc), ".".join(loc), _message(item, loc, lines))
 
 
 def _bad_names(
@@ -419,7 +430,7 @@ def _bad_name(path: KeyPath, name: str) -> str:
     return bad_name(name, "site" if path[-1] == "sites" else "room")
 
 
-def _message(item: Any, loc: KeyPath) -> str:
+def _message(item: Any, loc: KeyPath, lines: Mapping[KeyPath, int]) -> str:
     kind: str = item["type"]
     value = item.get("input")
     ctx: dict[str, Any] = item.get("ctx") or {}
@@ -430,7 +441,7 @@ def _message(item: Any, loc: KeyPath) -> str:
         description = f" ({field.description.rstrip('.')})" if field and field.description else ""
         return f"{name} is missing here: add it{description}"
     if kind == "extra_forbidden":
-        return _unknown_key(loc)
+        return _unknown_key(loc, lines)
     if kind == "literal_error":
         allowed = str(ctx.get("expected", "")).replace("'", "")
         return f"{_show(value)} is not allowed: {name} must be {allowed}"
@@ -464,13 +475,32 @@ def _message(item: Any, loc: KeyPath) -> str:
     return str(item["msg"])
 
 
-def _unknown_key(loc: KeyPath) -> str:
+def _named(place: KeyPath) -> str:
+    """A mapping of the file by what it is: site 'zon', room '12', defaults."""
+    if place[-1] == "resident":
+        return f"the resident of room {place[-2]!r}"
+    if len(place) > 1 and place[-2] in ("sites", "rooms"):
+        return f"{place[-2][:-1]} {place[-1]!r}"
+    return repr(place[-1])
+
+
+def _unknown_key(loc: KeyPath, lines: Mapping[KeyPath, int]) -> str:
     key = loc[-1]
     model = _model_at(loc[:-1])
     known = list(model.model_fields) if model else []
     close = difflib.get_close_matches(key, known, n=1)
     if close:
         return f"unknown key {key!r}: did you mean {close[0]!r}?"
+    for end in range(len(loc) - 2, -1, -1):  # the mappings around this one, nearest first
+        around = _model_at(loc[:end])
+        if around is not None and key in around.model_fields:
+            where = f"cannot be set in {_named(loc[:-1])}: it is a key of"
+            if not end:
+                return f"{key!r} {where} the file, indented too far? Start it at the left margin"
+            return (
+                f"{key!r} {where} {_named(loc[:end])}, indented too far? Indent it as far as "
+                f"{loc[end]}: (line {_line_of(lines, loc[: end + 1])})"
+            )
     homes = [where for other, where in _HOMES if key in other.model_fields]
     if homes:
         return f"{key!r} cannot be set here: it belongs {homes[0]}"

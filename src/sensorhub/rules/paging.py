@@ -17,9 +17,9 @@ and page-to-call profile of it (``sensorhub.espa.link.settings_of``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from sensorhub.contract import Priority
 from sensorhub.rules.common import Duration
@@ -32,6 +32,24 @@ def is_call_address(address: str) -> bool:
     """Whether ``address`` can be an ESPA 4.4.4 call address: 1 to ``MAX_ADDRESS`` ASCII
     digits."""
     return address.isascii() and address.isdigit() and len(address) <= MAX_ADDRESS
+
+
+def call_address(address: str) -> str:
+    """A call address in the rule file (``staff.pagers``, a paging system's ``pagers``)."""
+    if not address.strip():
+        raise ValueError(
+            f'the call address is empty: write its 1 to {MAX_ADDRESS} digits in quotes, e.g. "3101"'
+        )
+    if not is_call_address(address):
+        raise ValueError(
+            f"{address!r} is not an ESPA call address: it must be 1 to {MAX_ADDRESS} digits, "
+            'in quotes, e.g. "3101"'
+        )
+    return address
+
+
+#: An ESPA 4.4.4 call address as the rule file writes it; each is checked at its own line.
+CallAddress = Annotated[str, AfterValidator(call_address)]
 
 
 #: How long the paging system may take to answer before the link sends again.
@@ -91,7 +109,7 @@ class EspaConfig(BaseModel):
         min_length=1,
         description="Call-status values (record 7) that mean a person acknowledged the call.",
     )
-    pagers: dict[str, str] = Field(
+    pagers: dict[str, CallAddress] = Field(
         default_factory=dict,
         description="Recipient (pager or group in the rule file) -> call address (digits).",
     )
@@ -115,11 +133,6 @@ class EspaConfig(BaseModel):
             raise ValueError("with 7 data bits set seven_bit: true (ISO 8859-1 letters need 8)")
         if self.control_address == self.paging_address:
             raise ValueError("control_address and paging_address must differ")
-        for recipient, address in self.pagers.items():
-            if not is_call_address(address):
-                raise ValueError(
-                    f"pager address {address!r} of {recipient!r} must be 1 to {MAX_ADDRESS} digits"
-                )
         return self
 
     @property
@@ -147,6 +160,7 @@ class PagingSystem:
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_RESPONSE_TIMEOUT",
+    "CallAddress",
     "CallCodesConfig",
     "EspaConfig",
     "PagingSystem",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sensorhub.contract import Audience, Priority
+from sensorhub.rules.coverage import handset_errors
 from sensorhub.rules.model import (
     RESERVED_TARGETS,
     NightWindow,
@@ -290,9 +291,11 @@ def reference_errors(rules: RuleFile, base: RuleFile | None) -> list[tuple[tuple
     The rule file's own names are checked when it loads; only what comes from ``base`` (e.g.
     ``recipients: {care: night-team, ...}`` of rules/default.yaml) is left to check here.
     Returns (key path, message) pairs, one per site and key. The recipients of the paging
-    systems of a site without staff are checked here too (:func:`paging_errors`).
+    systems of a site without staff are checked here too (:func:`paging_errors`), and so are
+    the names that get falls at night but that no paging system calls (which needs the night of
+    the shipped rules: :func:`sensorhub.rules.coverage.handset_errors`).
     """
-    errors = paging_errors(rules, base)
+    errors = paging_errors(rules, base) + handset_errors(rules, base)
     if base is None:
         return errors
     for site_name, site in rules.sites.items():

@@ -129,6 +129,29 @@ class SiteRules(Parameters):
         return self
 
     @model_validator(mode="after")
+    def _rooms_in_wings(self) -> SiteRules:
+        """Once a site has wings, each of its rooms is in one (or named by a route itself):
+        routes by wing never page a room in none."""
+        if self.staff is None or not self.staff.wings:
+            return self
+        staff = self.staff
+        placed = {room for rooms in staff.wings.values() for room in rooms}
+        placed.update(room for route in staff.routes.values() for room in route.rooms or ())
+        problems = Problems()
+        for room in self.rooms:
+            if room not in placed:
+                problems.add(
+                    ("rooms", room),
+                    f"room {room!r} is in no wing, though the site has wings ("
+                    + ", ".join(staff.wings)
+                    + "): no route by wing pages it, so its pages go to a route for all rooms "
+                    "or to recipients; add it to its wing under staff.wings",
+                    room,
+                )
+        problems.raise_if_any("SiteRules")
+        return self
+
+    @model_validator(mode="after")
     def _source_devices(self) -> SiteRules:
         """Each source's name can be a topic level, each device is in one of the site's rooms,
         and no two foreign devices become the same contract device."""

@@ -10,7 +10,6 @@ at its own line), with a did-you-mean. See docs/routing.md.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Final, Literal
 
@@ -28,6 +27,7 @@ from sensorhub.rules.common import (
     duration_value,
     one_or_many,
 )
+from sensorhub.rules.paging import CallAddress
 
 #: Escalation targets that are not pager or group names: the recipients of the incident's
 #: first page, and the site's whole team for the page's audience (``recipients``).
@@ -38,7 +38,6 @@ RESERVED_TARGETS: Final = (SAME, TEAM)
 STEP_AFTER_MIN: Final = 10.0
 STEP_AFTER_MAX: Final = 12 * 3600.0
 MAX_STEPS: Final = 10
-_ESPA_ADDRESS_RE = re.compile(r"[0-9]{1,16}")
 
 
 def _step_after(value: Any) -> Any:
@@ -56,10 +55,8 @@ def _step_after(value: Any) -> Any:
 class Pager(Strict):
     """One pager (or phone, or app) of a site's staff."""
 
-    address: str | None = Field(
+    address: CallAddress | None = Field(
         None,
-        min_length=1,
-        max_length=16,
         description="ESPA 4.4.4 call address of the pager (1-16 digits); leave it out for a "
         "pager reached over MQTT only.",
     )
@@ -71,11 +68,7 @@ class Pager(Strict):
     @classmethod
     def _address(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # address: 3101 written bare
-        if isinstance(value, str) and not _ESPA_ADDRESS_RE.fullmatch(value):
-            raise ValueError(
-                f'{value!r} is not an ESPA call address: write 1-16 digits, e.g. "3101"'
-            )
+            return str(value)  # address: 3101 written bare (the loader refuses 0410)
         return value
 
 
@@ -225,6 +218,7 @@ class Staff(Strict):
                     group,
                 )
                 break
+        wing_of: dict[str, str] = {}
         for wing, rooms in self.wings.items():
             for index, room in enumerate(rooms):
                 if not NAME_RE.fullmatch(room):
@@ -233,6 +227,16 @@ class Staff(Strict):
                         bad_name(room, "room"),
                         room,
                     )
+                elif room in wing_of:
+                    problems.add(
+                        ("wings", wing, index),
+                        f"room {room!r} is in wing {wing_of[room]!r} too: the first route that "
+                        "names either wing gets all its pages, the other wing's staff none; "
+                        "keep each room in one wing",
+                        room,
+                    )
+                else:
+                    wing_of[room] = wing
         for shift, schedule in self.schedules.items():
             for index, name in enumerate(schedule.on_duty):
                 if name not in self.names:
