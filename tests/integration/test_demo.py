@@ -51,6 +51,37 @@ def test_the_demo_prints_pages_and_a_summary_and_pages_what_replay_pages(
     assert int(match.group(1)) == summary.reactions
 
 
+@pytest.mark.mqtt
+def test_the_demo_with_a_shadow_candidate_ends_with_what_it_would_have_paged_otherwise(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "demo"
+    argv = ["demo", "--rooms", "8", "--speed", "5000", "--keep", str(folder)]
+    assert main(argv) == 0
+    live_first = (folder / "pages.jsonl").read_text()
+    rules = (folder / "rules.yaml").read_text()
+    high = '"105": {resident: {fall_risk: high}}'
+    assert high in rules
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(rules.replace(high, '"105": {}'))
+    capsys.readouterr()
+
+    assert main([*argv, "--shadow", str(candidate)]) == 0  # the same folder again
+    out = capsys.readouterr().out
+    assert (folder / "pages.jsonl").read_text() == live_first  # a night of its own each time
+    shadow = [json.loads(line) for line in (folder / "shadow.jsonl").read_text().splitlines()]
+    live = [json.loads(line) for line in live_first.splitlines()]
+    only_live = [p for p in live if p not in shadow]
+    assert only_live
+    assert {(p["room"], p["kind"]) for p in only_live} == {("105", "bed_exit")}
+    assert [p for p in shadow if p not in live] == []
+    verdicts = re.search(r"shadow: (\d+) pages agreed, (\d+) only live, (\d+) only", out)
+    assert verdicts is not None, out
+    assert [int(n) for n in verdicts.groups()] == [len(shadow), len(only_live), 0]
+    assert f"pages only OLD sends: {len(only_live)}" in out
+    assert "pages only NEW sends: none" in out
+
+
 #: A raw Zigbee2MQTT or VS373 payload the demo shows going in: local time, topic, the JSON.
 RAW_LINE = re.compile(r"^  (\d\d:\d\d:\d\d)  in: ((?:zigbee2mqtt|vs373)/\S+) (\{.*\})$")
 

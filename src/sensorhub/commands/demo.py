@@ -60,6 +60,7 @@ from simulators.ward.zigbee import (
     zigbee_entries,
 )
 
+from sensorhub.commands import compare
 from sensorhub.contract import PAGES_TOPIC
 from sensorhub.io.inbox import InboundMessage
 from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection, MqttSettings
@@ -117,6 +118,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_radars_option(parser)
     parser.add_argument(
+        "--shadow",
+        type=Path,
+        metavar="CANDIDATE",
+        help="run the service with CANDIDATE rules in its shadow (serve --shadow): they decide "
+        "the same night, page nobody, and the demo ends with rules compare of the two (write "
+        "CANDIDATE from the rules.yaml of a run with --keep)",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         metavar="DIR",
@@ -158,6 +167,8 @@ class Demo:
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:
         self.args = args
         self.folder = folder
+        #: the pages of the --shadow candidate
+        self.shadow_pages = folder / "shadow.jsonl"
         self.ward = Ward.typical(args.rooms, day=args.date, radars=args.radars)
         self.zone = ZoneInfo(self.ward.timezone)
         self._print_lock = threading.Lock()
@@ -194,7 +205,10 @@ class Demo:
         recording = self.folder / "night.jsonl"
         rules = self.folder / "rules.yaml"
         pages = self.folder / "pages.jsonl"
+        shadow = self.shadow_pages
         log = self.folder / "serve.log"
+        for old in (pages, shadow, *self.folder.glob("sensorhub.db*")):  # of an earlier --keep
+            old.unlink(missing_ok=True)
         write_recording(night.recording, recording)
         rules.write_text(rule_file(ward, args.sensors), encoding="utf-8")
         first, last = ward.recording_bounds()
@@ -232,6 +246,8 @@ class Demo:
         metrics_port = free_port()
         self._start_service(self._broker.url, rules, pages, log, metrics_port)
         self.say(f"  service    sensorhub serve --clock event, log in {log}")
+        if args.shadow is not None:
+            self.say(f"  shadow     {args.shadow}: its pages in {shadow}, paging nobody")
         if not self._wait_until_online():
             return 1
 
@@ -258,6 +274,8 @@ class Demo:
         if metrics is None:
             return 1
         self._summary(published, metrics, time.monotonic() - started)
+        if args.shadow is not None:
+            self._compare_shadow(metrics, rules, pages, shadow)
         if args.keep is not None:
             form = " (night.jsonl is its native form)" if args.sensors == "zigbee" else ""
             self.say(f"\nthe files are in {self.folder}; replay the same night offline{form} with")
@@ -293,6 +311,9 @@ class Demo:
             "--store",  # a night of its own: nothing carried over from an earlier demo
             f"sqlite:///{self.folder / 'sensorhub.db'}",
         ]
+        if self.args.shadow is not None:
+            command += ["--shadow", str(self.args.shadow)]
+            command += ["--shadow-pages", str(self.shadow_pages)]
         self._service_log = log.open("wb")
         # a session of its own: Ctrl-C reaches the demo, which stops the service in order
         self._service = subprocess.Popen(
@@ -484,6 +505,20 @@ class Demo:
             f"(1 - reactions / raw alarms)"
         )
         self.say(f"  took              {seconds:.1f} s")
+
+    def _compare_shadow(self, metrics: Scrape, rules: Path, pages: Path, shadow: Path) -> None:
+        """What the shadow's candidate would have paged beside the live rules: the service's
+        count of agreement, then ``sensorhub rules compare`` of the two page files."""
+        verdicts = metrics.by("sensorhub_shadow_pages_total", "verdict")
+        self.say(
+            f"\nshadow: {verdicts['agree']:,} pages agreed, {verdicts['live_only']:,} "
+            f"only live, {verdicts['shadow_only']:,} only the candidate's "
+            f"(sensorhub_shadow_pages_total); what rules compare makes of them:\n"
+        )
+        parser = argparse.ArgumentParser()
+        compare.add_arguments(parser)
+        both = ["--pages", str(pages), str(shadow), "--rules", str(rules), "--quiet"]
+        compare.run(parser.parse_args(both))
 
     def close(self) -> None:
         """Stop the publisher, the service, the listener and the broker, in that order."""
