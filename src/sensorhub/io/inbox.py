@@ -57,9 +57,8 @@ class Inbox:
     what overflows is counted in ``dropped``); ``take`` gives ``LOW_PER_TAKE`` of those at
     most, with the others, each where it came among them, and after a full share the next only
     ``LOW_EVERY`` s later (a flood). Unless a flood holds the low lane back, every message is
-    taken in arrival order as before. Their QoS is
-    set to 0 once ``put`` has said to acknowledge them at once: nothing acknowledges them
-    again."""
+    taken in arrival order as before. The low lane's messages have their QoS set to 0 once
+    ``put`` has said to acknowledge them at once: nothing acknowledges them again."""
 
     def __init__(self, hopeless: Callable[[str, bytes], bool] | None = None) -> None:
         self._items: deque[InboundMessage] = deque()
