@@ -75,7 +75,7 @@ from simulators.ward import (
     RoomProfile,
     Ward,
 )
-from simulators.ward.cli import add_delivery_options, check_delivery_options
+from simulators.ward.cli import add_delivery_options, check_delivery_options, degradation_of
 
 #: The residents and sensors of a wing of twelve rooms, repeated for every wing: the eight of a
 #: typical ward (``simulators.ward.TYPICAL_ROOMS``; its low-risk resident has a longer bathroom
@@ -187,10 +187,12 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
     site: str = "zonnehof",
     rates: Rates | None = None,
     progress: Callable[[NightDone], None] | None = None,
+    degradation: w.Degradation | None = None,
 ) -> SiteRun:
     """Simulate ``nights`` nights of a site of ``rooms`` rooms, the first starting on the
     evening of ``start`` (local date). ``late_fraction`` of the events are delivered up to
-    9 s late; after about ``malformed_fraction`` of them comes a malformed line."""
+    9 s late; after about ``malformed_fraction`` of them comes a malformed line; the sensors
+    misbehave as ``degradation`` says (the truth and the census are of what happened)."""
     if nights < 1:
         raise ValueError("a site is simulated for at least one night")
     w.check_shares(late_fraction, malformed_fraction)
@@ -295,8 +297,9 @@ def simulate_site(  # noqa: PLR0917 -- the signature issue 3 asks for: the share
         tags = [tags[i] for i in kept]
 
     w.assign_ids(events)
+    sent = w.degrade(events, degradation or w.Degradation(), f"{seed}/{site}/sensors")
     recording, late, malformed = w.deliver(
-        events, random.Random(f"{seed}/{site}/delivery"), late_fraction, malformed_fraction
+        sent, random.Random(f"{seed}/{site}/delivery"), late_fraction, malformed_fraction
     )
 
     truth, episode_ids = _ground_truth(site, seed, wards, profiles, episodes)
@@ -553,6 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.malformed,
         site=args.site,
         progress=lambda done: print(_night_line(done), flush=True),
+        degradation=degradation_of(args),
     )
     files = write_site(run, args.out)
     for text in summary_lines(run):

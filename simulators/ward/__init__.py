@@ -50,6 +50,7 @@ the benchmarks, researchers) take from it as ``simulators.ward.X``.
 """
 
 from simulators.ward.cli import main, summary_lines
+from simulators.ward.degrade import Degradation, degrade
 from simulators.ward.delivery import assign_ids, check_shares, deliver
 from simulators.ward.episodes import RoomNight, Scheduled
 from simulators.ward.model import (
@@ -104,6 +105,7 @@ __all__ = [
     "STAFF_RECENT",
     "TYPICAL_ROOMS",
     "WING",
+    "Degradation",
     "Episode",
     "Event",
     "Expected",
@@ -121,6 +123,7 @@ __all__ = [
     "assign_ids",
     "battery_low_episode",
     "check_shares",
+    "degrade",
     "deliver",
     "demo_rule_file",
     "generate_night",

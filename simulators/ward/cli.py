@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from simulators.ward.degrade import Degradation
 from simulators.ward.model import Ward
 from simulators.ward.night import Night, simulate_night
 from simulators.ward.recording import write_recording
@@ -29,12 +30,64 @@ from simulators.ward.zigbee import SENSORS, rule_file
 
 
 def add_delivery_options(parser: argparse.ArgumentParser) -> None:
-    """``--late`` and ``--malformed``: how the broker delivers the events."""
+    """``--late`` and ``--malformed``: how the broker delivers the events; ``--loss`` ...
+    ``--duplicates``: how the sensors misbehave (``simulators.ward.degrade``)."""
     parser.add_argument(
         "--late", type=float, default=0.0, help="share of events delivered up to 9 s late"
     )
     parser.add_argument(
         "--malformed", type=float, default=0.0, help="share of events followed by a bad line"
+    )
+    sensors = parser.add_argument_group(
+        "misbehaving sensors (the ground truth stays what happened in the rooms)"
+    )
+    sensors.add_argument(
+        "--loss", type=float, default=0.0, metavar="P", help="each message lost with probability P"
+    )
+    sensors.add_argument(
+        "--loss-calls",
+        action="store_true",
+        help="resident calls are lost too (by default they travel over the call system)",
+    )
+    sensors.add_argument(
+        "--burst-loss",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="N times a night on average, each device is offline for 1-10 minutes",
+    )
+    sensors.add_argument(
+        "--skew",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="each device's clock is off by up to S seconds (and drifts up to 0.5 s an hour)",
+    )
+    sensors.add_argument(
+        "--stuck",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="each device sticks on one state for 30 min to 3 h with probability P a night",
+    )
+    sensors.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="each message sent twice (another id) with probability P",
+    )
+
+
+def degradation_of(args: argparse.Namespace) -> Degradation:
+    """The ``Degradation`` the options of ``add_delivery_options`` ask for."""
+    return Degradation(
+        loss=args.loss,
+        loss_calls=args.loss_calls,
+        burst_loss=args.burst_loss,
+        skew=args.skew,
+        stuck=args.stuck,
+        duplicates=args.duplicates,
     )
 
 
@@ -52,6 +105,10 @@ def check_delivery_options(parser: argparse.ArgumentParser, args: argparse.Names
     """Exits (``parser.error``) unless ``--late`` and ``--malformed`` are shares."""
     if not 0 <= args.late <= 1 or not 0 <= args.malformed <= 1:
         parser.error("--late and --malformed are shares between 0 and 1")
+    try:
+        degradation_of(args)
+    except ValueError as error:
+        parser.error(f"--{str(error).replace('_', '-')}")
 
 
 def summary_lines(night: Night) -> list[str]:
@@ -120,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_delivery_options(parser, args)
     ward = Ward.typical(args.rooms, site=args.site, day=args.date, radars=args.radars)
     night = simulate_night(
-        ward, args.seed, late_fraction=args.late, malformed_fraction=args.malformed
+        ward,
+        args.seed,
+        late_fraction=args.late,
+        malformed_fraction=args.malformed,
+        degradation=degradation_of(args),
     )
     lines = write_recording(night.recording, args.out)
     for text in summary_lines(night):

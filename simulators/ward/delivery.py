@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from simulators.ward.degrade import SENT_AT
 from simulators.ward.model import MAX_DELAY, Event, RecordingEntry
 from simulators.ward.recording import compact
 
@@ -44,7 +45,8 @@ def deliver(
         if late_fraction and rng.random() < late_fraction:
             delay = rng.uniform(1.0, MAX_DELAY)
             late += 1
-        arrival.append((event["ts"] + delay, index, event))
+        sent_at = event.pop(SENT_AT, event["ts"])  # a skewed clock's event: when it was sent
+        arrival.append((sent_at + delay, index, event))
     arrival.sort(key=_arrival_order)
 
     recording: list[RecordingEntry] = []

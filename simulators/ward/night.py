@@ -12,6 +12,7 @@ import random
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from simulators.ward.degrade import Degradation, degrade
 from simulators.ward.delivery import assign_ids, check_shares, deliver
 from simulators.ward.episodes import RoomNight, Scheduled
 from simulators.ward.model import (
@@ -166,15 +167,18 @@ def simulate_night(
     late_fraction: float = 0.0,
     malformed_fraction: float = 0.0,
     rates: Rates | None = None,
+    degradation: Degradation | None = None,
 ) -> Night:
-    """Simulate one night of ``ward``: the recording and the episodes behind it."""
+    """Simulate one night of ``ward``: the recording and the episodes behind it (what the
+    sensors sent: ``degradation`` says how they misbehave)."""
     check_shares(late_fraction, malformed_fraction)
     rates = rates or Rates()
     schedule, troubles = plan_night(ward, random.Random(f"{seed}/{ward.site}"), rates)
     lived = live_night(ward, seed, rates, schedule, troubles)
     assign_ids(lived.events)
+    sent = degrade(lived.events, degradation or Degradation(), f"{seed}/{ward.site}/sensors")
     recording, late, malformed = deliver(
-        lived.events,
+        sent,
         random.Random(f"{seed}/{ward.site}/delivery"),
         late_fraction,
         malformed_fraction,
