@@ -177,13 +177,10 @@ class LocalPool:
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
+        self.where = "this process" if jobs == 1 else f"{jobs} local processes"
         self._pool: ProcessPoolExecutor | None = None
         if jobs > 1:
             self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-
-    @property
-    def where(self) -> str:
-        return "this process" if self.jobs == 1 else f"{self.jobs} local processes"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
         pool = self._pool
@@ -238,13 +235,9 @@ class DaskPool:
                 f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({error}): "
                 "is `dask scheduler` running there, and the address tcp://HOST:PORT?"
             ) from None
-        self.address = address
-
-    @property
-    def where(self) -> str:
         workers = self._client.scheduler_info().get("workers", {})
         threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
-        return f"the Dask cluster at {self.address} ({len(workers)} workers, {threads} threads)"
+        self.where = f"the Dask cluster at {address} ({len(workers)} workers, {threads} threads)"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
         client = self._client
@@ -252,7 +245,11 @@ class DaskPool:
         def submit(task: Task) -> Any:
             return client.submit(replay_part, task, pure=False)
 
-        yield from _parts(submit, self._distributed.as_completed, client.cancel, tasks)
+        def completed(futures: list[Any]) -> Iterable[Any]:
+            completing: Iterable[Any] = self._distributed.as_completed(futures, loop=client.loop)
+            return completing
+
+        yield from _parts(submit, completed, client.cancel, tasks)
 
     def __enter__(self) -> Self:
         return self
