@@ -290,14 +290,14 @@ class _Collected:
         self.replays = 0
         self.rows: list[SetScore] = []
         self._parts: dict[int, list[Part]] = defaultdict(list)
-        #: per worker: replays run and the most it had compiled
-        self.workers: dict[str, tuple[int, int]] = {}
+        #: per worker: replays run, their seconds and the most it had compiled
+        self.workers: dict[str, tuple[int, float, int]] = {}
         self.dead_letters: dict[str, int] = {}
 
     def add(self, part: Part) -> None:
         self.replays += 1
-        runs, compiled = self.workers.get(part.worker, (0, 0))
-        self.workers[part.worker] = (runs + 1, max(compiled, part.compiled))
+        runs, seconds, compiled = self.workers.get(part.worker, (0, 0.0, 0))
+        self.workers[part.worker] = (runs + 1, seconds + part.seconds, max(compiled, part.compiled))
         if part.number == 0:
             self.dead_letters[part.recording] = part.counts.dead_letters
         parts = self._parts[part.number]
@@ -342,7 +342,7 @@ class _Collected:
             f"sweep: {self.replays} replays in {seconds:.1f} s on {where}: "
             f"{len(self.rows) / seconds * 60:,.1f} parameter sets/min"
         ]
-        compiled = {worker: c for worker, (_, c) in self.workers.items() if c}
+        compiled = {worker: c for worker, (_, _, c) in self.workers.items() if c}
         if compiled:
             lines += [
                 f"warning: worker {worker} compiled {count} of the classifier's functions "
@@ -364,8 +364,8 @@ class _Collected:
             "where": where,
             "sets_per_minute": round(len(self.rows) / seconds * 60, 3),
             "workers": {
-                worker: {"replays": runs, "compiled": compiled}
-                for worker, (runs, compiled) in sorted(self.workers.items())
+                worker: {"replays": runs, "seconds": round(busy, 3), "compiled": compiled}
+                for worker, (runs, busy, compiled) in sorted(self.workers.items())
             },
         }
 

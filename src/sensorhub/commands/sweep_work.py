@@ -145,6 +145,10 @@ def compiled_here() -> int:
     return misses
 
 
+def _imported() -> None:
+    """Nothing: a process that runs it has imported this module (and so sensorhub's replay)."""
+
+
 # --- running many --------------------------------------------------------------------------------
 
 
@@ -187,6 +191,11 @@ class LocalPool:
         if pool is None:
             yield from map(replay_part, tasks)
             return
+
+        # every process is started now, importing sensorhub while the first task runs alone
+        # (the pool would start the second only when the second task is submitted)
+        for _ in range(self.jobs):
+            pool.submit(_imported)
 
         def submit(task: Task) -> Future[Part]:
             return pool.submit(replay_part, task)
