@@ -128,7 +128,7 @@ def test_local_processes_and_a_dask_cluster_give_the_same_table(
     ]
     results = {}
     with LocalCluster(
-        n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=3, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         runs = {
             "here": ["--jobs", "1"],

@@ -332,8 +332,10 @@ class _Collected:
     def progress(self, replays: int, seconds: float) -> str:
         rate = len(self.rows) / seconds * 60
         left = (replays - self.replays) * seconds / self.replays
+        scored = len(self.rows)
         return (
-            f"... {self.replays} of {replays} replays, {len(self.rows)} sets scored, "
+            f"... {self.replays} of {replays} replays, {scored} set{'s' if scored != 1 else ''} "
+            "scored, "
             f"{rate:,.1f} sets/min, about {format_duration(round(left))} to go"
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from sensorhub.contract import INCIDENT_KINDS, IncidentKind, Page, reduction
@@ -189,8 +189,10 @@ def _kinds(rows: Sequence[SetScore]) -> list[str]:
 
 def row_json(parameters: Sequence[str], row: SetScore) -> dict[str, Any]:
     """One set as JSON (docs/research.md lists the keys); shares as fractions, latencies in
-    seconds, ``null`` for what needs a truth that was not given."""
+    seconds, ``null`` for what needs a truth that was not given. Recall and latency are of
+    every care incident (``by_kind`` has each kind's), whatever ``kind`` the table shows."""
     c = row.counts
+    overall = replace(row, kind=None)
     document: dict[str, Any] = {
         "set": row.number,
         "values": None if row.values is None else dict(zip(parameters, row.values, strict=True)),
@@ -202,11 +204,11 @@ def row_json(parameters: Sequence[str], row: SetScore) -> dict[str, Any]:
         "reduction": _round(row.reduction),
         "technical_pages": c.technical_pages,
         "escalations": c.escalations,
-        "recall": _round(row.recall),
+        "recall": _round(overall.recall),
         "missed": row.count("missed"),
         "late": row.count("late"),
         "needless": row.count("needless"),
-        "latency_s": {"p50": _round(row.latency(50)), "p90": _round(row.latency(90))},
+        "latency_s": {"p50": _round(overall.latency(50)), "p90": _round(overall.latency(90))},
     }
     e = row.evaluation
     if e is not None:

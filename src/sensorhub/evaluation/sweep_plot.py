@@ -37,12 +37,14 @@ def render_png(
 
     ordered = sorted(rows, key=lambda row: row.number)
     scored = all(row.evaluation is not None for row in ordered)
+    kind = ordered[0].kind if ordered else None
+    of = f"{kind} incidents" if kind else "care incidents"
     figure = Figure(figsize=(16, 7), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     if scored:
         recall, latency, key = figure.subplots(1, 3, width_ratios=(1, 1, 0.55))
         _points(recall, ordered, "recall", lambda row: row.recall)
-        recall.set_ylabel("recall (care incidents paged in time)")
+        recall.set_ylabel(f"recall ({of} paged in time)")
         _points(latency, ordered, "latency p90", lambda row: row.latency(90))
         latency.scatter(
             [row.reactions for row in ordered],
@@ -53,13 +55,17 @@ def render_png(
             label="p50",
             zorder=2,
         )
-        latency.set_ylabel("latency of answered care incidents (s)")
+        latency.set_ylabel(f"latency of answered {of} (s)")
         latency.legend(loc="best", fontsize=9)
     else:
         bars, key = figure.subplots(1, 2, width_ratios=(2, 0.55))
         _bars(bars, ordered)
     _key(key, parameters, ordered)
-    figure.suptitle(title + ("" if scored else "  (no truth: recall and latency need --truth)"))
+    figure.suptitle(
+        f"{title}: recall and latency of {of}"
+        if scored
+        else f"{title}  (no truth: recall and latency need --truth)"
+    )
     figure.savefig(path, format="png")
 
 
