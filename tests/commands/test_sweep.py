@@ -222,8 +222,9 @@ def test_the_png_draws_reactions_against_recall_and_latency(
         (["--set", "bathroom_grace=5m,5h"], "--set bathroom_grace=5h: bathroom_grace must be"),
         (["--set", "sites.nowhere.wanders=true"], "the rule file has no site named 'nowhere'"),
         (
-            ["--set", "wanders=true", "--set", "wanders=false"],
-            "--set wanders=... is given twice: give all its values in one --set",
+            ["--set", "wanders=true", "--set", "defaults.wanders=false"],
+            "--set defaults.wanders=... sets what --set wanders=... sets: give all its values "
+            "in one --set",
         ),
         (["--set", "wanders=true", "--truth", "{tmp}/none.truth.json"], "no such file"),
     ],

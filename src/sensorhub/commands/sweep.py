@@ -58,7 +58,7 @@ from sensorhub.evaluation.sweep import (
 from sensorhub.evaluation.truth import ConventionalAlarm, GroundTruth, sibling
 from sensorhub.rules import RuleFileError, default_rules_path
 from sensorhub.rules.loader import parse_rule_file
-from sensorhub.rules.overrides import Assignment, SweepError, Variants, grid
+from sensorhub.rules.overrides import Assignment, SweepError, Swept, Variants, grid
 
 PROGRESS_EVERY = 2.0  # seconds of wall time between progress lines
 
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         variants = Variants(parse_rule_file(rules_path))
         swept = [variants.parse_set(option) for option in args.sets]
-        _no_place_twice([s.address.text for s in swept])
+        _no_place_twice(swept)
         assignments = grid(swept)
         rules = [variants.rules(())] + [variants.rules(a) for a in assignments]
     except RuleFileError as error:
@@ -255,13 +255,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _no_place_twice(addresses: list[str]) -> None:
-    for address in addresses:
-        if addresses.count(address) > 1:
-            raise SweepError(
-                f"--set {address}=... is given twice: give all its values in one --set, "
-                "separated by ','"
-            )
+def _no_place_twice(swept: list[Swept]) -> None:
+    """The same parameter at the same place twice would be a grid of contradictions."""
+    for n, one in enumerate(swept):
+        for other in swept[n + 1 :]:
+            if one.address.keys == other.address.keys:
+                raise SweepError(
+                    f"--set {other.address.text}=... sets what --set {one.address.text}=... "
+                    "sets: give all its values in one --set, separated by ','"
+                )
 
 
 def _census_next_to(truth: Path) -> Path:

@@ -175,7 +175,30 @@ def _parts(
         cancel(futures)
 
 
-class LocalPool:
+class _Pool:
+    """What runs the tasks; a context manager that lets go of its processes or cluster."""
+
+    where: str
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LocalPool(_Pool):
     """``jobs`` local processes (started fresh, ``spawn``: no state of this process carried
     over); one job runs in this process."""
 
@@ -206,15 +229,7 @@ class LocalPool:
 
         yield from _parts(submit, as_completed, cancel, tasks)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
@@ -223,7 +238,7 @@ class ClusterError(Exception):
     """The Dask scheduler cannot be used: the message says why and what to do."""
 
 
-class DaskPool:
+class DaskPool(_Pool):
     """The workers of the Dask distributed cluster whose scheduler is at ``address``."""
 
     def __init__(self, address: str, timeout: float = 30.0) -> None:
@@ -260,13 +275,5 @@ class DaskPool:
 
         yield from _parts(submit, completed, client.cancel, tasks)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]

@@ -222,25 +222,25 @@ def row_json(parameters: Sequence[str], row: SetScore) -> dict[str, Any]:
     return document
 
 
+#: The figures of a set in the CSV, by their JSON key, before the latencies.
+_CSV_FIGURES: Final = (
+    "events",
+    "raw_alarms",
+    "reactions",
+    "reduction",
+    "technical_pages",
+    "escalations",
+    "recall",
+    "missed",
+    "late",
+    "needless",
+)
+
+
 def render_csv(parameters: Sequence[str], rows: Sequence[SetScore]) -> str:
     """The rows as CSV: the table's columns, the counts, and recall and latency per kind."""
     kinds = _kinds(rows)
-    header = [
-        "set",
-        *parameters,
-        "events",
-        "raw_alarms",
-        "reactions",
-        "reduction",
-        "technical_pages",
-        "escalations",
-        "recall",
-        "missed",
-        "late",
-        "needless",
-        "latency_p50_s",
-        "latency_p90_s",
-    ]
+    header = ["set", *parameters, *_CSV_FIGURES, "latency_p50_s", "latency_p90_s"]
     for kind in kinds:
         header += [f"{kind}_recall", f"{kind}_latency_p50_s", f"{kind}_latency_p90_s"]
     out = io.StringIO()
@@ -249,22 +249,7 @@ def render_csv(parameters: Sequence[str], rows: Sequence[SetScore]) -> str:
     for row in sorted(rows, key=_by_number):
         document = row_json(parameters, row)
         values = row.values if row.values is not None else (AS_WRITTEN,) * len(parameters)
-        line: list[Any] = [row.number, *values]
-        line += [
-            document[key]
-            for key in (
-                "events",
-                "raw_alarms",
-                "reactions",
-                "reduction",
-                "technical_pages",
-                "escalations",
-                "recall",
-                "missed",
-                "late",
-                "needless",
-            )
-        ]
+        line: list[Any] = [row.number, *values, *(document[key] for key in _CSV_FIGURES)]
         line += [document["latency_s"]["p50"], document["latency_s"]["p90"]]
         by_kind = document.get("by_kind", {})
         for kind in kinds:
