@@ -8,8 +8,8 @@ Makes (once, in ``benchmarks/.data/``) the simulated week of ``recordings.py``, 
 Parquet, then times, from each format:
 
 - one ``replay()`` of the week in this process (the baseline: what one set costs without a
-  sweep; its second run, so numba's cache is loaded already), and what a loop of such replays
-  would score a minute;
+  sweep; its second run, so numba's cache is loaded already);
+- ``sensorhub sweep --jobs 1``: the 13 replays one after the other in the command's process;
 - ``sensorhub sweep`` of a 4 x 3 grid (``bathroom_grace`` x ``acoustic_threshold``) and the file
   as written, 13 replays, on ``--jobs`` local processes, from the command's start to its table;
 - the same sweep on a ``LocalCluster`` of ``--workers`` worker processes (one thread each),
@@ -118,22 +118,22 @@ def main() -> None:
                 if run:
                     best = min(best, (wall, cpu))
             rows.append((kind, "one replay in this process (baseline)", *best, "-"))
-            rows.append(
-                (kind, f"a loop of {SETS} such replays", best[0] * SETS, best[1] * SETS, "-")
-            )
-            local = time_sweep(
-                path, recording.rules, ["--jobs", str(args.jobs)], scratch, args.repeat
-            )
-            rows.append(
-                (
-                    kind,
-                    f"sweep, --jobs {args.jobs} (local processes)",
-                    local["seconds"],
-                    local["cpu"],
-                    f"{local['workers']:.0f} processes, {local['busy']:.1f} s in replays, "
-                    f"{local['compiled']:.0f} compiled",
+            for jobs in (1, args.jobs):
+                local = time_sweep(
+                    path, recording.rules, ["--jobs", str(jobs)], scratch, args.repeat
                 )
-            )
+                rows.append(
+                    (
+                        kind,
+                        "sweep, --jobs 1 (one after the other, here)"
+                        if jobs == 1
+                        else f"sweep, --jobs {jobs} (local processes)",
+                        local["seconds"],
+                        local["cpu"],
+                        f"{local['workers']:.0f} processes, {local['busy']:.1f} s in replays, "
+                        f"{local['compiled']:.0f} compiled",
+                    )
+                )
             # the cluster's workers load numba's cache before the clock, as for a researcher
             # who runs one sweep after another on a cluster
             with contextlib.redirect_stdout(io.StringIO()):

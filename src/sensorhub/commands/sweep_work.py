@@ -18,6 +18,7 @@ can say so when a worker compiled instead of loading.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -72,6 +73,27 @@ class Part:
 
 
 def replay_part(task: Task) -> Part:
+    """Replay one recording under one parameter set, in a worker process (local or Dask's).
+
+    Before the process's first replay and after it (numba's cache loaded), what the process
+    holds is frozen (``gc.freeze``, as ``sensorhub.cli`` does after its imports): the garbage
+    collector would walk those objects again and again in every replay (a sweep of 13 sets of
+    the site-week in two processes: 7.3 cpu seconds before, 5.6 after)."""
+    global _replays  # noqa: PLW0603 - what this process has done, for the garbage collector
+    if _replays == 0:
+        gc.freeze()
+    part = _replay_part(task)
+    _replays += 1
+    if _replays == 1:
+        gc.freeze()
+    return part
+
+
+#: Replays this worker process has run (see :func:`replay_part`).
+_replays = 0
+
+
+def _replay_part(task: Task) -> Part:
     """Replay one recording under one parameter set, in this process."""
     started = time.perf_counter()
     policy = Policy(task.rules, base=_shipped_rules())
@@ -211,8 +233,8 @@ class LocalPool(_Pool):
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
         pool = self._pool
-        if pool is None:
-            yield from map(replay_part, tasks)
+        if pool is None:  # the command's own process: sensorhub.cli froze its imports
+            yield from map(_replay_part, tasks)
             return
 
         # every process is started now, importing sensorhub while the first task runs alone
