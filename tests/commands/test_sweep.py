@@ -227,6 +227,7 @@ def test_the_png_draws_reactions_against_recall_and_latency(
             "in one --set",
         ),
         (["--set", "wanders=true", "--truth", "{tmp}/none.truth.json"], "no such file"),
+        (["--set", "wanders=true", "--kind", "fall"], "--kind needs --truth"),
     ],
 )
 def test_bad_input_is_named_before_anything_runs(

@@ -166,6 +166,8 @@ class _Say:
 
 def run(args: argparse.Namespace) -> int:
     say = _Say(args.quiet)
+    if args.kind is not None and args.truth is None:
+        return _error("--kind needs --truth: recall and latency are measured against one")
     for recording in args.recordings:
         if not recording.is_file():
             return _error(f"no such recording: {recording}")
