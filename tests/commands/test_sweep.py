@@ -17,6 +17,7 @@ from simulators.site import simulate_site, write_site
 from sensorhub.cli import main
 from sensorhub.commands.convert import convert
 from sensorhub.commands.replay import replay
+from sensorhub.commands.sweep_work import PROCESS_START, worth_processes
 from sensorhub.rules import load_policy
 
 GRID = ("--set", "bathroom_grace=5m,20m", "--set", "acoustic_threshold=65,75")
@@ -150,8 +151,9 @@ def test_local_processes_and_a_dask_cluster_give_the_same_table(
         workers = document["run"]["workers"]
         assert sum(w["replays"] for w in workers.values()) == 10, name
         assert all(w["compiled"] == 0 for w in workers.values()), workers
-    # two processes ran ten replays: each process kept its classifier for the next
-    assert len(results["processes"][1]["run"]["workers"]) <= 2
+    # this process ran the first replay, two others the nine after it: each process kept its
+    # classifier for its next replays
+    assert 2 <= len(results["processes"][1]["run"]["workers"]) <= 3
     assert "3 workers" in results["cluster"][1]["run"]["where"]
 
 
@@ -201,6 +203,27 @@ def test_without_a_truth_the_table_gives_reactions_and_the_replay_reduction(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "fall_risk: the swept values replace the file's own fall_risk at" in err
     assert "sweep: 2 replays in" in err
+
+
+def test_by_default_short_replays_stay_in_this_process(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --jobs, processes are started only when the first replay says that the others
+    take long enough to pay for them; a few replays of two nights of six rooms do not."""
+    out = tmp_path / "sweep.json"
+    args = [str(site.whole), "--rules", str(site.rules), "--set", "fall_risk=low,normal,high"]
+    status, _, err = sweep(capsys, *args, "--json", str(out))
+    assert status == 0, err
+    assert "the other 2 ran in this process too" in err
+    run = json.loads(out.read_text(encoding="utf-8"))["run"]
+    assert run["where"] == "this process"
+    assert [w["replays"] for w in run["workers"].values()] == [4]
+
+
+def test_processes_are_worth_starting_when_they_save_more_than_their_start() -> None:
+    assert not worth_processes(PROCESS_START * 1.9, 2)
+    assert worth_processes(PROCESS_START * 2.1, 2)
+    assert worth_processes(PROCESS_START * 1.2, 8)
 
 
 def test_the_png_draws_reactions_against_recall_and_latency(

@@ -24,9 +24,11 @@ against the replays' raw alarms; with --truth (a simulator's STEM.truth.json, it
 it) also recall, missed and late incidents, needless reactions and the latency of answered care
 incidents, as `sensorhub evaluate` measures them. docs/research.md explains every column.
 
-The replays run in --jobs local processes (default: one per core), or with --scheduler on the
-workers of a Dask distributed cluster (`pip install 'sensorhub[cluster]'`; the recordings must be
-readable at the same path on every worker). Either gives the same table. Progress goes to stderr.
+The replays run in --jobs local processes (default: one per core, when the first replays show
+that the others take long enough to pay for starting them; else in the command's own process),
+or with --scheduler on the workers of a Dask distributed cluster (`pip install
+'sensorhub[cluster]'`; the recordings must be readable at the same path on every worker). Either
+gives the same table. Progress goes to stderr.
 
 exit status: 0 the sweep ran; 2 bad input (a recording, the rule file, a --set, the truth)
 """
@@ -104,9 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--jobs",
         type=_positive,
-        default=_cores(),
         metavar="N",
-        help=f"replays at a time, in local processes (default: the cores, here {_cores()})",
+        help=f"replays at a time, in local processes (default: the cores, here {_cores()}, "
+        "when the replays are long enough to pay for starting the processes)",
     )
     where.add_argument(
         "--scheduler",
@@ -206,7 +208,11 @@ def run(args: argparse.Namespace) -> int:
         for recording in args.recordings
     ]
     try:
-        pool = DaskPool(args.scheduler) if args.scheduler else LocalPool(min(args.jobs, len(tasks)))
+        pool = (
+            DaskPool(args.scheduler)
+            if args.scheduler
+            else LocalPool(min(args.jobs or _cores(), len(tasks)), adaptive=args.jobs is None)
+        )
     except ClusterError as error:
         return _error(str(error))
     started = time.perf_counter()
@@ -214,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         say(
             f"sweep: {len(rules)} parameter sets ({len(assignments)} and the file as written) "
             f"x {len(args.recordings)} recording{'s' if len(args.recordings) != 1 else ''} = "
-            f"{len(tasks)} replays on {pool.where}"
+            f"{len(tasks)} replays" + (f" on {pool.where}" if args.scheduler else "")
         )
         collected = _Collected(assignments, truth, census, len(args.recordings), args.kind)
         last = started
@@ -249,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
             render_png(parameters, rows, args.png, title=_title(rules_path, args.recordings))
     except OSError as error:
         return _error(f"{error.filename}: cannot be written: {error.strerror or error}")
+    if isinstance(pool, LocalPool) and pool.note:
+        say(pool.note)
     for line in collected.closing(seconds, pool.where):
         say(line)
     for written in (args.csv, args.json, args.png):

@@ -9,9 +9,10 @@ back as plain counts and the pages' JSON lines: the same whoever ran it.
 numba loads the compiled classifier from its on-disk cache (``sensorhub.jit``) at the first
 replay of a process and keeps it for every later task of that process: a worker pays that once,
 not per task. What is not in the cache yet is compiled at that first call, so the first task of
-a sweep runs alone, and every process after it finds the cache filled (where the workers share
-the installation, as local processes and a ``LocalCluster`` do; a cluster of other machines
-needs ``python -m sensorhub.core.warm`` run once on each). Each part says how many of the
+a sweep runs alone (locally in the command's own process, which has imported everything
+already), and every process after it finds the cache filled (where the workers share the
+installation, as local processes and a ``LocalCluster`` do; a cluster of other machines needs
+``python -m sensorhub.core.warm`` run once on each). Each part says how many of the
 project's compiled functions its process had to compile (numba's cache misses), so the sweep
 can say so when a worker compiled instead of loading.
 """
@@ -26,14 +27,14 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Final, Self
 
 from sensorhub.codec.formats import RecordingError
 from sensorhub.commands.replay import replay
@@ -167,34 +168,7 @@ def compiled_here() -> int:
     return misses
 
 
-def _imported() -> None:
-    """Nothing: a process that runs it has imported this module (and so sensorhub's replay)."""
-
-
 # --- running many --------------------------------------------------------------------------------
-
-
-class _Future(Protocol):
-    def result(self) -> Any: ...
-
-
-def _parts(
-    submit: Callable[[Task], _Future],
-    completed: Callable[[list[Any]], Iterable[_Future]],
-    cancel: Callable[[list[Any]], None],
-    tasks: Sequence[Task],
-) -> Iterator[Part]:
-    """The parts of ``tasks`` as they complete; the first task alone (see the module
-    docstring). What is still to run is cancelled when the caller stops early."""
-    if not tasks:
-        return
-    yield submit(tasks[0]).result()
-    futures = [submit(task) for task in tasks[1:]]
-    try:
-        for future in completed(futures):
-            yield future.result()
-    finally:
-        cancel(futures)
 
 
 class _Pool:
@@ -220,40 +194,73 @@ class _Pool:
         self.close()
 
 
-class LocalPool(_Pool):
-    """``jobs`` local processes (started fresh, ``spawn``: no state of this process carried
-    over); one job runs in this process."""
+#: About what a local process costs to start, in seconds of a core: importing sensorhub and
+#: numba and loading the classifier from numba's cache (docs/benchmarks.md, sweep.py).
+PROCESS_START: Final = 1.5
 
-    def __init__(self, jobs: int) -> None:
+
+class LocalPool(_Pool):
+    """Up to ``jobs`` local processes (started fresh, ``spawn``: no state of this process
+    carried over). The first task runs in this process, which has imported everything already
+    (and so fills numba's cache for the processes); the others run in the processes, unless
+    ``adaptive`` and the second replay (here too) says that starting them would cost more than
+    they save (``worth_processes``): then they run here, one after the other."""
+
+    def __init__(self, jobs: int, *, adaptive: bool = False) -> None:
         self.jobs = jobs
-        self.where = "this process" if jobs == 1 else f"{jobs} local processes"
+        self.adaptive = adaptive
+        self.where = "this process"
+        self.note = ""
         self._pool: ProcessPoolExecutor | None = None
-        if jobs > 1:
-            self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
-        pool = self._pool
-        if pool is None:  # the command's own process: sensorhub.cli froze its imports
-            yield from map(_replay_part, tasks)
+        if not tasks:
             return
-
-        # every process is started now, importing sensorhub while the first task runs alone
-        # (the pool would start the second only when the second task is submitted)
-        for _ in range(self.jobs):
-            pool.submit(_imported)
-
-        def submit(task: Task) -> Future[Part]:
-            return pool.submit(replay_part, task)
+        # the command's own process (sensorhub.cli froze what it imported)
+        yield _replay_part(tasks[0])
+        rest = tasks[1:]
+        if self.jobs == 1 or not rest:
+            yield from map(_replay_part, rest)
+            return
+        if self.adaptive:
+            # the second replay says what one costs: the first also loaded numba's cache
+            second = _replay_part(rest[0])
+            yield second
+            rest = rest[1:]
+            if not worth_processes(second.seconds * len(rest), self.jobs):
+                self.note = (
+                    f"a replay took {second.seconds:.1f} s: the other {len(rest)} ran in this "
+                    f"process too, as starting {self.jobs} processes would cost more than they "
+                    "save (give --jobs to have them anyway)"
+                )
+                yield from map(_replay_part, rest)
+                return
+        pool = self._pool = ProcessPoolExecutor(
+            self.jobs, mp_context=multiprocessing.get_context("spawn")
+        )
+        self.where = f"this process and {self.jobs} local processes"
 
         def cancel(futures: list[Future[Part]]) -> None:
             for future in futures:
                 future.cancel()
 
-        yield from _parts(submit, as_completed, cancel, tasks)
+        futures = [pool.submit(replay_part, task) for task in rest]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            cancel(futures)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+def worth_processes(seconds_left: float, jobs: int) -> bool:
+    """Whether ``jobs`` processes save more than their start costs, for replays that would
+    take ``seconds_left`` here, one after the other (each process starts on a core of its
+    own, at the same time)."""
+    return seconds_left * (1 - 1 / jobs) > PROCESS_START
 
 
 class ClusterError(Exception):
@@ -286,16 +293,18 @@ class DaskPool(_Pool):
         self.where = f"the Dask cluster at {address} ({len(workers)} workers, {threads} threads)"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Part]:
+        """The parts as they complete; the first task alone (see the module docstring)."""
+        if not tasks:
+            return
         client = self._client
-
-        def submit(task: Task) -> Any:
-            return client.submit(replay_part, task, pure=False)
-
-        def completed(futures: list[Any]) -> Iterable[Any]:
-            completing: Iterable[Any] = self._distributed.as_completed(futures, loop=client.loop)
-            return completing
-
-        yield from _parts(submit, completed, client.cancel, tasks)
+        yield client.submit(replay_part, tasks[0], pure=False).result()
+        futures = [client.submit(replay_part, task, pure=False) for task in tasks[1:]]
+        completing = self._distributed.as_completed  # untyped: Dask has no type hints here
+        try:
+            for future in completing(futures, loop=client.loop):  # type: ignore[no-untyped-call]
+                yield future.result()
+        finally:
+            client.cancel(futures)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
