@@ -130,8 +130,8 @@ def main() -> None:
                         else f"sweep, --jobs {jobs} (local processes)",
                         local["seconds"],
                         local["cpu"],
-                        f"{local['workers']:.0f} processes, {local['busy']:.1f} s in replays, "
-                        f"{local['compiled']:.0f} compiled",
+                        f"{local['workers']:.0f} process{'' if local['workers'] == 1 else 'es'}, "
+                        f"{local['busy']:.1f} s in replays, {local['compiled']:.0f} compiled",
                     )
                 )
             # the cluster's workers load numba's cache before the clock, as for a researcher
