@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -227,6 +227,8 @@ class LocalPool(_Pool):
             second = _replay_part(rest[0])
             yield second
             rest = rest[1:]
+            if not rest:
+                return
             if not worth_processes(second.seconds * len(rest), self.jobs):
                 self.note = (
                     f"a replay took {second.seconds:.1f} s: the other {len(rest)} ran in this "
@@ -240,16 +242,13 @@ class LocalPool(_Pool):
         )
         self.where = f"this process and {self.jobs} local processes"
 
-        def cancel(futures: list[Future[Part]]) -> None:
-            for future in futures:
-                future.cancel()
-
         futures = [pool.submit(replay_part, task) for task in rest]
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            cancel(futures)
+            for future in futures:
+                future.cancel()
 
     def close(self) -> None:
         if self._pool is not None:
