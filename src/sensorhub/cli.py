@@ -44,6 +44,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "sensorhub.commands.evaluate",
         "measure pages against a site's ground truth and census",
     ),
+    "sweep": (
+        "sensorhub.commands.sweep",
+        "replay recordings over a grid of rule parameters and score each set",
+    ),
     "mute": (
         "sensorhub.commands.mute:mute",
         "mute a room or device for maintenance (calls still page)",

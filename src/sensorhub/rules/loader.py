@@ -48,6 +48,7 @@ __all__ = [
     "load_policy",
     "load_rule_file",
     "parse_rule_file",
+    "validate_rule_data",
 ]
 
 #: A place in a rule file: the keys from the top, e.g. ("sites", "zon", "rooms", "12").
@@ -250,6 +251,18 @@ def _parse_text(file: str, text: str) -> ParsedRuleFile:
     if errors or rules is None:
         raise RuleFileError(_sorted_unique(errors))
     return ParsedRuleFile(file, rules, builder.lines)
+
+
+def validate_rule_data(file: str, data: Any, lines: Mapping[KeyPath, int]) -> RuleFile:
+    """Validate a parsed file's data changed in memory (``sensorhub sweep`` sets parameters so),
+    with each mistake worded and placed as :func:`parse_rule_file` does: at the line of the
+    nearest key of the file (``lines``)."""
+    try:
+        return RuleFile.model_validate(data)
+    except ValidationError as error:
+        raise RuleFileError(
+            _sorted_unique(list(_pydantic_errors(file, error, data, lines)))
+        ) from None
 
 
 def _line(node: yaml.Node) -> int:
