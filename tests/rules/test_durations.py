@@ -172,6 +172,7 @@ DURATION_OPTIONS = [
     ("serve", "--idle-flush", ["--broker", "mqtt://b"]),
     ("replay", "--lateness", ["night.jsonl", "--pages", "pages.jsonl"]),
     ("reload", "--wait", []),
+    ("sweep", "--lateness", ["week.jsonl", "--rules", "r.yaml", "--set", "bathroom_grace=5m"]),
 ]
 
 
