@@ -590,6 +590,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "as fast as possible, with the same calls among them: call latency under a flood, "
         "beside the run as fast as possible of good events (0: no flood run)",
     )
+    parser.add_argument(
+        "--flood-rates",
+        default="",
+        metavar="RATES",
+        help="also flood at these fixed rates (msgs/s, comma-separated), each for --seconds, "
+        "before the flood as fast as possible",
+    )
     parser.add_argument("--role", default="benchmark", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
@@ -670,19 +677,24 @@ def benchmark(args: argparse.Namespace) -> None:
                 if time.perf_counter() - started > args.budget:
                     notes.append(f"not run, over the {args.budget:g} s budget: {label}")
                     continue
-                if rate and failed_at is not None:
+                if rate and failed_at is not None and not _is_flood(label):
                     continue
                 print(f"run {label}: {count:,} events to serve ...", file=sys.stderr)
-                flood = args.flood if label == FLOOD else 0
+                flood = args.flood if _is_flood(label) else 0
                 served = serve_run(setup, Load(label, rate, count, skip, flood), pages)
                 print(f"run {label}: the same load to mosquitto_sub ...", file=sys.stderr)
                 ceiling = ceiling_run(setup, Load(label, rate, count, ceiling_skip, flood))
                 skip += count
                 ceiling_skip += count
                 results.append((served, ceiling))
-                if rate and not (served.kept_up and served.lost == 0) and not args.all_rates:
+                if (
+                    rate
+                    and not _is_flood(label)
+                    and not (served.kept_up and served.lost == 0)
+                    and not args.all_rates
+                ):
                     failed_at = label
-                    higher = [f"{r:,.0f}/s" for _, r, _ in plan if r > rate]
+                    higher = [name for name, r, _ in plan if r > rate and not _is_flood(name)]
                     if higher:
                         notes.append(
                             f"not run: {', '.join(higher)} (serve did not keep up at {label}; "
@@ -740,8 +752,16 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, float, int]]:
     """The fixed rates, lowest first, then as fast as possible."""
     rates = sorted(float(r) for r in args.rates.split(",") if r.strip())
     plan = [(f"{rate:,.0f}/s", rate, int(rate * args.seconds)) for rate in rates]
-    flood = [(FLOOD, 0.0, args.events)] if args.flood else []
+    flood: list[tuple[str, float, int]] = []
+    if args.flood:
+        floods = sorted(float(r) for r in args.flood_rates.split(",") if r.strip())
+        flood = [(f"{FLOOD}, {r:,.0f}/s", r, int(r * args.seconds)) for r in floods]
+        flood.append((FLOOD, 0.0, args.events))
     return [*plan, (FASTEST, 0.0, args.events), *flood]
+
+
+def _is_flood(label: str) -> bool:
+    return label.startswith(FLOOD)
 
 
 def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Namespace) -> None:
@@ -775,7 +795,7 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
             f"{served.cpu_share or 0:5.0%} {p50:7.1f} {p99:7.1f} "
             f"{calls:>7} | {ceiling_text}"
         )
-        if served.label == FLOOD:
+        if _is_flood(served.label):
             continue
         offered = served.label == FASTEST or (
             served.report.publish_rate >= 0.95 * _rate_of(served.label)
@@ -806,8 +826,7 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
             f"as-fast-as-possible load; serve took {fastest[0].rate:,.0f} events/s "
             f"({fastest[0].rate / max(fastest[1].rate, 1):.0%} of it)"
         )
-    flood = next((served for served, _ in results if served.label == FLOOD), None)
-    if flood is not None:
+    for flood in (served for served, _ in results if _is_flood(served.label)):
         good = fastest[0] if fastest is not None else None
         p99 = percentile(flood.latencies, 99)
         verdict = "met" if p99 < TARGET_FLOOD_P99 else f"MISSED by {p99 / TARGET_FLOOD_P99:.1f}x"
@@ -827,7 +846,9 @@ def report(results: list[tuple[RunResult, RunResult | None]], args: argparse.Nam
     limited = [
         s
         for s, _ in results
-        if s.label not in (FASTEST, FLOOD) and s.report.publish_rate < 0.95 * _rate_of(s.label)
+        if s.label != FASTEST
+        and not _is_flood(s.label)
+        and s.report.publish_rate < 0.95 * _rate_of(s.label)
     ]
     if limited:
         print(
