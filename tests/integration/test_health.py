@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from sensorhub.io.mqtt import STATUS_TOPIC
 from sensorhub.testing.broker import PrivateBroker, free_port
 from tests.conftest import Names, RunningService, TestClient, wait_until
 
+from .conftest import Outage
 from .test_restart import rules_file
-from .test_store_outage import FullDisk, Outage, StoppedPostgres, call, first_page, status
+from .test_store_outage import call, first_page, status
 
 pytestmark = pytest.mark.mqtt
 
@@ -94,19 +95,6 @@ def test_readyz_says_the_broker_is_gone_and_healthz_that_the_process_lives(
     assert metric(running, "sensorhub_broker_connected") == 1
     assert get(running, "/metrics")[0] == 200  # the metrics stay where they were
     assert get(running, "/")[0] == 200
-
-
-@pytest.fixture(params=["full-disk", "postgresql-stopped"])
-def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
-    made: FullDisk | StoppedPostgres
-    if request.param == "full-disk":
-        made = FullDisk(tmp_path / "disk")
-    else:
-        made = StoppedPostgres(request.getfixturevalue("postgres"))
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_readyz_says_the_store_cannot_be_written_until_it_can_again(
