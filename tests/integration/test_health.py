@@ -1,10 +1,10 @@
 """``/healthz`` and ``/readyz`` of ``sensorhub serve`` on its metrics port (issue 18).
 
 ``serve`` runs in-process on a private Mosquitto of the test's own and a real store; the broker
-is stopped, or the store taken away (the SQLite file's tmpfs filled up, or the private
-PostgreSQL stopped, as in issue 13's tests), and ``/readyz`` must turn 503 with the reason in
-its JSON while ``/healthz`` stays 200 (the process is alive: a restart would not help), then
-back to 200 when the broker or the store is back.
+is stopped, the store taken away (the SQLite file's tmpfs filled up, or the private PostgreSQL
+stopped, as in issue 13's tests) or the paging system (the ESPA simulator) stopped, and
+``/readyz`` must turn 503 with the reason in its JSON while ``/healthz`` stays 200 (the process
+is alive: a restart would not help), then back to 200 when it is back.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from simulators.espa_pager import PagerSimulator
 
 from sensorhub.io.mqtt import STATUS_TOPIC
 from sensorhub.testing.broker import PrivateBroker, free_port
@@ -25,6 +26,7 @@ from tests.conftest import Names, RunningService, TestClient, wait_until
 
 from .conftest import Outage
 from .test_restart import rules_file
+from .test_serve_paging import rules
 from .test_store_outage import call, first_page, status
 
 pytestmark = pytest.mark.mqtt
@@ -128,3 +130,19 @@ def test_readyz_says_the_store_cannot_be_written_until_it_can_again(
     outage.give_back()
     assert ready_becomes(running, 200)["checks"]["store"]["detail"] == "the store takes writes"
     assert metric(running, "sensorhub_store_writable") == 1
+
+
+def test_readyz_says_a_paging_link_is_down_until_the_paging_system_is_back(
+    serve: Serve, names: Names, tmp_path: Path
+) -> None:
+    with PagerSimulator() as pager:
+        port = pager.port
+        running = serve(rules=rules(tmp_path, names.site, port), metrics_port=free_port())
+        body = ready_becomes(running, 200)
+        assert body["checks"]["paging:dect"]["detail"] == "paging system dect: link up"
+        assert metric(running, "sensorhub_paging_link_up") == 1
+    body = ready_becomes(running, 503)  # the paging system is gone
+    assert body["reasons"] == ["paging system dect: link down"]
+    assert metric(running, "sensorhub_paging_link_up") == 0
+    with PagerSimulator(port=port):
+        ready_becomes(running, 200)
