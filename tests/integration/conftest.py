@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: ``sensorhub serve`` as a process of its own."""
+"""Fixtures of the integration tests: ``sensorhub serve`` as a process of its own, and a store
+taken away (``outage``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from sensorhub.testing.broker import PrivateBroker
 from tests.conftest import WAIT, Names
+from tests.pg import PrivatePostgres
 
 
 class ServeProcess:
@@ -127,3 +130,68 @@ def serve_process(
     for process in made:
         process.stop()
         print(f"--- {process.log}:\n{process.text()}")  # shown if the test failed
+
+
+# -- a store taken away and given back (issue 13) ----------------------------------------------
+
+
+class Outage(Protocol):
+    url: str
+
+    def take_away(self) -> None: ...
+
+    def give_back(self) -> None: ...
+
+
+class FullDisk:
+    """The SQLite store on a 2 MiB tmpfs of its own, filled up and freed again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], check=True)
+        self.url = f"sqlite:///{folder / 'sensorhub.db'}"
+        self.ballast = folder / "ballast"
+
+    def take_away(self) -> None:
+        with self.ballast.open("wb") as stream:
+            free = os.statvfs(self.folder)
+            os.posix_fallocate(stream.fileno(), 0, free.f_bavail * free.f_frsize)
+        assert os.statvfs(self.folder).f_bavail == 0
+
+    def give_back(self) -> None:
+        self.ballast.unlink()
+
+    def close(self) -> None:
+        subprocess.run(["umount", "-l", str(self.folder)], check=False)
+
+
+class StoppedPostgres:
+    """A database of the private PostgreSQL, whose server is stopped and started again."""
+
+    def __init__(self, server: PrivatePostgres) -> None:
+        self.server = server
+        self.url = server.create_database()
+
+    def take_away(self) -> None:
+        self.server.stop()
+
+    def give_back(self) -> None:
+        self.server.start_again()
+
+    def close(self) -> None:
+        if not self.server._running:  # a test failed while it was stopped
+            self.server.start_again()
+
+
+@pytest.fixture(params=["full-disk", "postgresql-stopped"])
+def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
+    made: FullDisk | StoppedPostgres
+    if request.param == "full-disk":
+        made = FullDisk(tmp_path / "disk")
+    else:
+        made = StoppedPostgres(request.getfixturevalue("postgres"))
+    try:
+        yield made
+    finally:
+        made.close()

@@ -96,6 +96,8 @@ class HeldSteps:
         self._retry_due = 0.0
         self._written_while_down = 0
         self._read_failure_told = False
+        #: why the store could not be written, the last time it could not
+        self.error = ""
 
     @property
     def holding(self) -> int:
@@ -160,6 +162,7 @@ class HeldSteps:
         )
         self.connection.set_status(online=False, reason="store cannot be written")
         self.metrics.store_writable.set(0)
+        self.error = str(error)
 
     def _up(self) -> None:
         logger.warning(

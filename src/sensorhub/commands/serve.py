@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from sensorhub.codec.acks import AckIn
 from sensorhub.commands.held import HeldDeliveries, HeldSteps, Step
 from sensorhub.commands.retention import HISTORY_INTERVAL, prune_history
+from sensorhub.commands.serve_health import service_health
 from sensorhub.commands.shadow import SHADOW_STATE, Shadow
 from sensorhub.contract import (
     ACK_TOPIC,
@@ -39,9 +40,10 @@ from sensorhub.contract import (
 from sensorhub.core.types import JournalEntry
 from sensorhub.core.warm import warm_up
 from sensorhub.engine import TICK, Clock, Engine, ReloadAudit, Round
+from sensorhub.io.health import serve_http
 from sensorhub.io.homeassistant import HomeAssistant, check_discovery_prefix
 from sensorhub.io.inbox import InboundMessage, Inbox
-from sensorhub.io.metrics import ServiceMetrics, serve_metrics
+from sensorhub.io.metrics import ServiceMetrics
 from sensorhub.io.mqtt import MqttConnection, MqttSettings
 from sensorhub.io.paging import EspaChannel
 from sensorhub.io.throttle import LogThrottle
@@ -220,6 +222,7 @@ class Service:
         self._reload = threading.Event()
         self._reload_request: float | None = None  # the last ``sensorhub reload`` taken up
         self._reload_due = 0.0
+        self.health = service_health(self)  # /healthz and /readyz on the metrics port
 
     @property
     def policy(self) -> Policy:
@@ -259,7 +262,9 @@ class Service:
                 self.shadow.pages = resources.enter_context(_append(opts.shadow_pages_path))
             if opts.metrics_port is not None:
                 try:
-                    server = serve_metrics(self.registry, opts.metrics_port, opts.metrics_addr)
+                    server = serve_http(
+                        self.registry, self.health, opts.metrics_port, opts.metrics_addr
+                    )
                 except OSError as error:
                     raise ServiceError(
                         f"cannot serve metrics on {opts.metrics_addr}:{opts.metrics_port}: "
@@ -302,6 +307,7 @@ class Service:
         started = last_message = next_tick = time.monotonic()
         connect_noticed = idle_flushed = False
         while not stop.is_set():
+            self.health.turned()
             self._guarded(self._retry_store)
             self.metrics.store_held_rounds.set(self.held.holding)
             if self.held.full:  # decides nothing more until the store takes what is held

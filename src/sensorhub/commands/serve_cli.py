@@ -158,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-port",
         type=int,
         metavar="PORT",
-        help="serve Prometheus metrics on this port (default: off)",
+        help="serve Prometheus metrics, /healthz and /readyz on this port (default: off)",
     )
     out.add_argument(
         "--metrics-addr",

@@ -76,6 +76,11 @@ class Inbox:
         #: Messages for the low lane dropped because it was full (a flood), so far.
         self.dropped = 0
 
+    @property
+    def waiting(self) -> int:
+        """Messages put and not yet taken, but those of the low lane (read from any thread)."""
+        return len(self._items)
+
     def put(self, message: InboundMessage) -> list[int]:
         """Take ``message``; the message ids to acknowledge at once (its own, if it went to
         the low lane at QoS 1)."""

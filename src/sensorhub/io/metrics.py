@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Final
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -190,12 +189,3 @@ class ServiceMetrics:
             self.reactions.labels(kind=page.kind).inc()
         if latency is not None:
             self.decision_latency.observe(max(latency, 0.0))
-
-
-def serve_metrics(registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> WSGIServer:
-    """Serve ``registry`` on ``http://addr:port/metrics`` from a daemon thread.
-
-    Stop it with ``server.shutdown(); server.server_close()``.
-    """
-    server, _thread = start_http_server(port, addr=addr, registry=registry)
-    return server
