@@ -1,5 +1,5 @@
 """``serve --shadow``: candidate rules decide the live stream beside the live rules and page
-nobody (issue 15), on a real Mosquitto.
+nobody (issue 15), on a real Mosquitto with the site's paging system (ESPA 4.4.4 simulator).
 
 The live rules and the candidate differ in one resident's ``fall_risk``: the candidate pages
 that resident's bed exit, the live rules do not. A resident call is paged by both.
@@ -8,11 +8,12 @@ that resident's bed exit, the live rules do not. A resident call is paged by bot
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from simulators.espa_pager import PagerSimulator
 
 from sensorhub import cli
 from sensorhub.commands.shadow import PARTNER_WAIT, SHADOW_STATE, SHADOW_TOPIC
@@ -33,16 +34,34 @@ sites:
       r1-nocam: {{bathroom_grace: 30m{risk}}}
       c1: {{}}
       "99": {{}}
+{paging}"""
+#: A paging system for the site (``serve`` calls it; the candidate must never).
+PAGING = """\
+    paging:
+      dect:
+        host: 127.0.0.1
+        port: {port}
+        response_timeout: 0.5
+        poll_interval: 0.05
+        pagers: {{night-team: "3100"}}
 """
 #: The candidate's difference: a high fall risk, so that a bed exit is paged at once (5 s).
 HIGH_RISK = ", resident: {fall_risk: high}"
 
 
-def write_rules(folder: Path, site: str) -> tuple[Path, Path]:
+def write_rules(folder: Path, site: str, port: int | None = None) -> tuple[Path, Path]:
     live, candidate = folder / "live.yaml", folder / "candidate.yaml"
-    live.write_text(RULES.format(site=site, risk=""), encoding="utf-8")
-    candidate.write_text(RULES.format(site=site, risk=HIGH_RISK), encoding="utf-8")
+    paging = "" if port is None else PAGING.format(port=port)
+    live.write_text(RULES.format(site=site, risk="", paging=paging), encoding="utf-8")
+    candidate.write_text(RULES.format(site=site, risk=HIGH_RISK, paging=paging), encoding="utf-8")
     return live, candidate
+
+
+@pytest.fixture
+def pager() -> Iterator[PagerSimulator]:
+    """The site's paging system, answering no call (so that nothing stops an escalation)."""
+    with PagerSimulator(ack_delay=0.1, ignore={"3100"}) as simulator:
+        yield simulator
 
 
 def _is(topic: str, kind: str) -> Callable[[Received], bool]:
@@ -55,14 +74,15 @@ def _bed_exit(client: TestClient, names: Names) -> None:
 
 
 @pytest.mark.mqtt
-def test_a_shadow_pages_nobody_publishes_on_its_topic_and_counts_agreement(
+def test_a_shadow_pages_nobody_publishes_on_its_topic_and_counts_agreement(  # noqa: PLR0917 - fixtures
     serve: Callable[..., RunningService],
     mqtt_client: MakeClient,
     names: Names,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    pager: PagerSimulator,
 ) -> None:
-    live, candidate = write_rules(tmp_path, names.site)
+    live, candidate = write_rules(tmp_path, names.site, pager.port)
     live_pages, shadow_pages = tmp_path / "live.jsonl", tmp_path / "shadow.jsonl"
     running = serve(
         rules=live,
@@ -93,7 +113,10 @@ def test_a_shadow_pages_nobody_publishes_on_its_topic_and_counts_agreement(
     assert counted("call", "agree") == 1
     assert counted("call", "live_only") is None
     assert client.matching(_is("sensorhub/pages", "bed_exit")) == []  # never a live page
+    (called,) = pager.wait_for_calls(1)  # the live call; the candidate's bed exit never
+    assert "c1" in called.call.message
     running.stop()
+    assert len(pager.calls) == 1
 
     shadow_lines = [json.loads(line) for line in shadow_pages.read_text().splitlines()]
     assert [p["kind"] for p in shadow_lines] == ["call", "bed_exit"]  # a call on arrival
