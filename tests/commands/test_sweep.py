@@ -5,6 +5,7 @@ several worker processes, each worker loading the compiled classifier from numba
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -150,7 +151,10 @@ def test_local_processes_and_a_dask_cluster_give_the_same_table(
         assert document["sets"] == here["sets"], name
         workers = document["run"]["workers"]
         assert sum(w["replays"] for w in workers.values()) == 10, name
-        assert all(w["compiled"] == 0 for w in workers.values()), workers
+        # this process's count holds what the tests before this one compiled, too
+        others = {k: w for k, w in workers.items() if not k.endswith(f":{os.getpid()}")}
+        assert others, workers
+        assert all(w["compiled"] == 0 for w in others.values()), workers
     # this process ran the first replay, two others the nine after it: each process kept its
     # classifier for its next replays
     assert 2 <= len(results["processes"][1]["run"]["workers"]) <= 3
