@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -55,9 +56,17 @@ class MuteError(Exception):
     """The command cannot do what was asked; the message says why and what to do."""
 
 
-def local_time(ts: float) -> str:
-    """A time for people: this machine's local time, with its zone."""
-    return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+#: Where ``mute`` looks for the site's rule file without --rules (as deploy/ installs it).
+RULES_ENV: Final = "SENSORHUB_RULES"
+DEFAULT_RULES: Final = "/etc/sensorhub/rules.yaml"
+
+
+def local_time(ts: float, timezone: str | None = None) -> str:
+    """A time for people: the site's local time (``timezone``), else this machine's, with its
+    zone (a server often runs on UTC; the night staff read the site's time)."""
+    at = datetime.fromtimestamp(ts, UTC)
+    local = at.astimezone(ZoneInfo(timezone)) if timezone else at.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _span(seconds: float) -> str:
@@ -109,7 +118,9 @@ def add_mute_arguments(parser: argparse.ArgumentParser) -> None:
         "--rules",
         type=Path,
         metavar="FILE",
-        help="the site's rule file: refuse a site or room it does not name",
+        help=f"the site's rule file: refuse a site or room it does not name (default "
+        f"${RULES_ENV}, or {DEFAULT_RULES} if there is one; without one nothing is checked, and "
+        "mute says so)",
     )
     _add_store(parser)
 
@@ -173,8 +184,7 @@ def _mute(args: argparse.Namespace) -> int:
         )
     by = _who(args.by)
     _plain("--reason", args.reason)
-    if args.rules is not None:
-        _check_rules(args.rules, args.site, args.room)
+    timezone, unchecked = _check_rules(args.rules, args.site, args.room)
     now = time.time()
     try:
         silence = Silence(
@@ -202,9 +212,11 @@ def _mute(args: argparse.Namespace) -> int:
         store.change_state(SILENCES_STATE, change)
         where = store.url
     print(
-        f"muted {silence.target} until {local_time(silence.until)} (for {_span(seconds)}), "
-        f"by {silence.by}: {silence.reason}"
+        f"muted {silence.target} until {local_time(silence.until, timezone)} (for "
+        f"{_span(seconds)}), by {silence.by}: {silence.reason}"
     )
+    if unchecked is not None:
+        print(f"note: {unchecked}")
     print(f"silence id: {silence.id}")
     if device:
         print(
@@ -218,7 +230,8 @@ def _mute(args: argparse.Namespace) -> int:
         )
     for other in already:
         print(
-            f"note: {other.target} was already muted until {local_time(other.until)} ({other.id})"
+            f"note: {other.target} was already muted until "
+            f"{local_time(other.until, timezone)} ({other.id})"
         )
     print(f"store: {where}; to lift it early: sensorhub unmute '{silence.id}'")
     return OK
@@ -336,19 +349,34 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(messages)
 
 
-def _check_rules(path: Path, site: str, room: str | None) -> None:
-    # the rule files' models and YAML, only for --rules: the commands start without them
-    from sensorhub.rules.loader import RuleFileError, load_rule_file  # noqa: PLC0415
+def _check_rules(given: Path | None, site: str, room: str | None) -> tuple[str | None, str | None]:
+    """Refuse a site or room the site's rule file does not name: ``given`` (--rules), else the
+    one the service is deployed with, if there is one. ``(the site's time zone, None)``, or
+    ``(None, why nothing was checked)`` when no rule file was given nor found."""
+    path = given if given is not None else Path(os.environ.get(RULES_ENV) or DEFAULT_RULES)
+    if given is None:
+        try:
+            path.read_bytes()
+        except OSError as error:
+            what = f"room {room!r}" if room is not None else f"site {site!r}"
+            return None, (
+                f"{what} was not checked against a rule file: cannot read {path} "
+                f"({error.strerror or error}); give the site's with --rules FILE"
+            )
+    # the rule files' models and YAML, only here: the other commands start without them
+    from sensorhub.rules.loader import RuleFileError, load_policy  # noqa: PLC0415
 
     try:
-        rules = load_rule_file(path)
+        policy = load_policy(path)
     except RuleFileError as error:
         raise MuteError(f"the rule file {path} cannot be used:\n{error}") from None
+    rules = policy.rules
     if site not in rules.sites:
         raise MuteError(_unknown("site", site, list(rules.sites), f"the rule file {path}"))
     if room is not None and room not in rules.sites[site].rooms:
         where = f"site {site!r} in the rule file {path}"
         raise MuteError(_unknown("room", room, list(rules.sites[site].rooms), where))
+    return policy.staff(site).timezone, None
 
 
 def _unknown(what: str, name: str, known: list[str], where: str) -> str:
