@@ -160,6 +160,28 @@ def test_an_acknowledgement_not_by_staff_or_from_long_ago_is_dead_lettered_and_c
     assert [(p.escalation, p.ts) for p in work.pages] == [(1, NIGHT + 120), (2, NIGHT + 300)]
 
 
+def test_an_acknowledgement_of_an_unknown_or_closed_incident_is_dead_lettered_and_counted(
+    tmp_path: Path,
+) -> None:
+    """A pager gateway's mistake shows: nothing is stopped, and the dead letter says why."""
+    engine = Engine(policy(tmp_path, RULES))
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    ack = _ack(call.incident, "night-team", NIGHT + 30)
+    first = engine.round([ack, *messages(ev(50, "other", "motion", "heartbeat"))])
+    assert [a.by for a in first.acks] == ["night-team"]
+    unknown, closed = f"{SITE}/nowhere/fall/1", call.incident
+    for at, incident, why in (
+        (60, unknown, "an incident the router does not know"),
+        (70, closed, "already acknowledged"),
+    ):
+        ack = _ack(incident, "night-team", NIGHT + at)
+        work = engine.round([ack, *messages(ev(at + 5, "other", "motion", "heartbeat"))])
+        assert (work.acks, work.refused) == ([], {"not_open": 1})
+        (letter,) = work.dead_letters
+        assert incident in letter.payload
+        assert why in letter.error
+
+
 def test_on_the_wall_clock_an_acknowledgement_far_ahead_of_its_receipt_is_refused(
     tmp_path: Path,
 ) -> None:
