@@ -1,0 +1,105 @@
+"""Every device the store of sensorhub serve knows, for technicians and suppliers' service
+agreements.
+
+    sensorhub devices [--site zon] [--room 101] [--json] [--store URL]
+
+One line a device: its site, room, name and kind, when it was first and last heard, its last
+battery value, the faults it has open, and its faults and downtime (time paged silent until
+heard again) over the last 30 days. Read from the store (docs/store.md, "The device
+inventory"); it may run while serve runs. Times are this machine's local time; --json gives
+Unix seconds, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+
+from sensorhub.durations import format_duration
+from sensorhub.store import STORE_ENV, StoreError, open_existing_store
+from sensorhub.store.devices import WINDOW, Device, inventory
+
+#: Exit status when the store cannot be read.
+REFUSED = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", help="only this site's devices")
+    parser.add_argument("--room", help="only the devices of rooms of this name")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object a line, times in Unix seconds"
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help=f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db "
+        "in the working directory)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    now = time.time()
+    try:
+        with open_existing_store(args.store) as store:
+            devices = inventory(store, now, site=args.site, room=args.room)
+            where = store.url
+    except StoreError as error:
+        print(f"sensorhub devices: {error}", file=sys.stderr)
+        return REFUSED
+    if args.json:
+        for device in devices:
+            print(json.dumps(device.to_json(), ensure_ascii=False))
+        return 0
+    if not devices:
+        chosen = " ".join(
+            f"{what} {name}" for what, name in (("site", args.site), ("room", args.room)) if name
+        )
+        print(f"no devices known{' of ' + chosen if chosen else ''} (store: {where})")
+        return 0
+    days = round(WINDOW / 86400)
+    rows = [
+        (
+            "SITE",
+            "ROOM",
+            "DEVICE",
+            "KIND",
+            "FIRST SEEN",
+            "LAST SEEN",
+            "BATTERY",
+            "OPEN FAULT",
+            f"FAULTS {days}D",
+            f"DOWN {days}D",
+        ),
+        *(_row(device) for device in devices),
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    zone = datetime.now().astimezone().strftime("%Z")
+    print(f"{len(devices)} device(s); times in {zone}; store: {where}")
+    return 0
+
+
+def _row(device: Device) -> tuple[str, ...]:
+    return (
+        device.site,
+        device.room,
+        device.device,
+        device.kind or "?",
+        _time(device.first_seen),
+        _time(device.last_seen),
+        "-" if device.battery is None else f"{device.battery:g}%",
+        ",".join(device.open_faults) or "-",
+        str(device.faults),
+        format_duration(round(device.downtime)) if device.downtime else "-",
+    )
+
+
+def _time(ts: float | None) -> str:
+    """Local time to the minute; ``-`` for a device known from its faults only."""
+    return "-" if ts is None else f"{datetime.fromtimestamp(ts).astimezone():%Y-%m-%d %H:%M}"
