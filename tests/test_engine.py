@@ -235,3 +235,39 @@ def test_a_paging_systems_acknowledgement_is_checked_as_one_over_mqtt(tmp_path: 
     staff = AckIn(Ack(SITE, call.incident, "night-team"), 0, "espa:dect", b"", NIGHT + 50)
     work = engine.round([], acks=[staff], tick=NIGHT + 70)
     assert [(a.by, a.at) for a in work.acks] == [("night-team", NIGHT + 50)]
+
+
+DECLARED = """
+version: 1
+sites:
+  zon:
+    rooms:
+      stays: {devices: [cam-1, stays-call]}
+"""
+
+
+def test_a_room_that_declares_its_devices_dead_letters_any_other_and_never_watches_it(
+    tmp_path: Path,
+) -> None:
+    """Heartbeats on made-up device names become dead letters, not devices paged silent later;
+    a room that declares nothing learns its devices as before."""
+    engine = Engine(policy(tmp_path, DECLARED))
+    made_up = [ev(n, "stays", "motion", "heartbeat", f"fake-{n}") for n in range(5)]
+    work = engine.round(
+        messages(
+            ev(0, "stays", "optical", "heartbeat", "cam-1"),
+            *made_up,
+            ev(6, "stays", "optical", "heartbeat", "cam-l"),
+            ev(7, "other", "motion", "heartbeat", "pir-1"),
+        )
+    )
+    assert work.events == {"optical": 1, "motion": 1}
+    assert len(work.dead_letters) == 6
+    fake, typo = work.dead_letters[0], work.dead_letters[-1]
+    assert fake.topic == "care/zon/stays/motion/fake-0"
+    assert "device 'fake-0' is not one of the devices the rule file declares for room" in fake.error
+    assert "(cam-1, stays-call)" in fake.error
+    assert "did you mean 'cam-1'?" in typo.error
+    later = engine.round(messages(ev(1300, "other", "motion", "heartbeat", "pir-1")))
+    silent = {p.incident.split("/")[3] for p in later.pages if p.kind == "device_fault"}
+    assert silent == {"cam-1", "pir-1"}  # the devices taken: never the made-up ones

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", help="only this site's devices")
     parser.add_argument("--room", help="only the devices of rooms of this name")
     parser.add_argument(
-        "--json", action="store_true", help="one JSON object a line, times in Unix seconds"
+        "--json", action="store_true", help="one JSON object a line, times as Unix timestamps"
     )
     parser.add_argument(
         "--store",

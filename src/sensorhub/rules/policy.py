@@ -441,6 +441,17 @@ class Policy:
             for name, source in site.sources.items()
         )
 
+    @cached_property
+    def declared_devices(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(site, room) -> the devices the rule file declares for the room (``devices:``);
+        a room without the key is absent (its devices are learned as they report)."""
+        return {
+            (site_name, room_name): frozenset(room.devices)
+            for site_name, site in self.rules.sites.items()
+            for room_name, room in site.rooms.items()
+            if room.devices is not None
+        }
+
     def paging_systems(self) -> dict[str, PagingSystem]:
         """The ESPA 4.4.4 paging systems of every site, by name (unique in the rule file)."""
         return dict(self._paging)
