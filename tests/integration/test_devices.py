@@ -87,3 +87,57 @@ def test_devices_lists_when_each_was_heard_its_battery_and_its_faults_across_res
         assert store.journal() == []
         assert store.load_state(DEVICES_STATE) is not None
     check()
+
+
+def retire(store_url: str, device: str) -> subprocess.CompletedProcess[str]:
+    command = ["devices", "retire", device, "--reason", "camera removed", "--by", "jan"]
+    return subprocess.run(
+        [sys.executable, "-m", "sensorhub", *command, "--store", store_url],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.mqtt
+def test_a_retired_device_is_paged_silent_no_more_after_a_kill_9_and_the_inventory_says_so(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+    store_url: str,
+) -> None:
+    service = serve_process(rules_file(tmp_path, names.site), store_url=store_url)
+    service.start(seed=1)
+    client = mqtt_client([names.pages])
+    client.publish(names.topic("12", "optical", "cam-1"), event(0, "heartbeat"))
+    client.publish(names.topic("14", "bed", "mat-2"), event(0, "heartbeat"))
+    client.publish(names.topic("12", "call"), event(1, "pressed", id="c1"))
+    client.wait_for(is_page(kind="call"))
+
+    typo = retire(store_url, f"{names.site}/12/cam-l")
+    assert typo.returncode == 1
+    assert f"did you mean {names.site}/12/cam-1?" in typo.stderr
+    done = retire(store_url, f"{names.site}/12/cam-1")
+    assert done.returncode == 0, done.stderr
+    assert f"retired device cam-1 in room 12 of site {names.site}, by jan" in done.stdout
+    again = retire(store_url, f"{names.site}/12/cam-1")
+    assert (again.returncode, "is retired already" in again.stderr) == (1, True), again.stderr
+    service.kill()
+    service.start(seed=3)
+
+    advance(client, names, 620)  # both silent from 600 s on
+    client.wait_for(is_page(kind="device_fault", room="14"))
+    client.publish(names.topic("12", "call"), event(630, "pressed", id="c2"))
+    client.wait_for(lambda m: is_page(kind="call")(m) and m.json()["ts"] >= NIGHT + 630)
+    faults = client.matching(is_page(kind="device_fault"))
+    assert {m.json()["incident"].split("/")[3] for m in faults} == {"mat-2", "12-call"}
+    with open_store(store_url) as store:
+        audit = store.audit_since(0)
+    added = [e for e in audit if e["decision"] == "silence_added"]
+    assert [(e["by"], e["silence"]["retired"]) for e in added] == [("jan", True)]
+    held = [e for e in audit if e["decision"] == "silenced"]
+    assert [e["incident"].split("/")[3:5] for e in held] == [["cam-1", "silent"]]
+    camera = by_device(devices(store_url, "--room", "12"))["cam-1"]
+    assert (camera["retired"]["by"], camera["retired"]["reason"]) == ("jan", "camera removed")

@@ -39,6 +39,7 @@ from sensorhub.durations import (
 from sensorhub.routing.silences import (
     MAX_DEVICE_SILENCE,
     MAX_ROOM_SILENCE,
+    RETIRED_FOR,
     SILENCES_STATE,
     Silence,
     Silences,
@@ -235,6 +236,44 @@ def _mute(args: argparse.Namespace) -> int:
         )
     print(f"store: {where}; to lift it early: sensorhub unmute '{silence.id}'")
     return OK
+
+
+def retire_device(
+    url: str | None, device: tuple[str, str, str], *, reason: str, by: str | None
+) -> Silence:
+    """Retire a removed device: its fault pages are held back until the retirement is lifted
+    (``sensorhub unmute ID``), written with its audit entry in one transaction. MuteError if
+    it cannot be."""
+    who = _who(by)
+    _plain("--reason", reason)
+    now = time.time()
+    site, room, name = device
+    try:
+        retired = Silence(
+            site=site,
+            room=room,
+            device=name,
+            until=now + RETIRED_FOR,
+            reason=reason,
+            by=who,
+            created=now,
+            retired=True,
+        )
+    except ValidationError as error:
+        raise MuteError(_validation_message(error)) from None
+
+    def change(
+        before: dict[str, Any] | None,
+    ) -> tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]:
+        silences = _restore(before, now)
+        if any(s.retired and _same_target(s, retired) for s in silences.active(now)):
+            raise MuteError(f"{retired.target.removeprefix('retired ')} is retired already")
+        silences.add(retired)
+        return silences.snapshot(), [entry.to_json() for entry in silences.take_audit()]
+
+    with _open(url) as store:
+        store.change_state(SILENCES_STATE, change)
+    return retired
 
 
 def _unmute(args: argparse.Namespace) -> int:

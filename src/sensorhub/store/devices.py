@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sensorhub.core.types import JournalEntry
-from sensorhub.routing.silences import device_fault_of
+from sensorhub.routing.silences import SILENCES_STATE, Silence, Silences, device_fault_of
 from sensorhub.sources.mapper import STATE_TOPIC
 from sensorhub.store.base import Store
 
@@ -138,6 +138,7 @@ class Device:
     open_faults: list[str] = field(default_factory=list)
     faults: int = 0  # opened in the window
     downtime: float = 0.0  # seconds silent in the window
+    retired: Silence | None = None  # sensorhub devices retire: its faults are held back
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +152,14 @@ class Device:
             "open_faults": self.open_faults,
             "faults_30d": self.faults,
             "downtime_30d_s": round(self.downtime, 3),
+            "retired": None
+            if self.retired is None
+            else {
+                "at": self.retired.created,
+                "by": self.retired.by,
+                "reason": self.retired.reason,
+                "id": self.retired.id,
+            },
         }
 
 
@@ -185,6 +194,19 @@ def _faults(store: Store, since: float) -> dict[tuple[str, str, str], dict[str, 
     return found
 
 
+def _retired(store: Store, now: float) -> dict[tuple[str, str, str], Silence]:
+    """(site, room, device) -> its retirement in force (a silence of the store's)."""
+    silences = Silences()
+    state = store.load_state(SILENCES_STATE)
+    if state is not None:
+        silences.restore(state)
+    return {
+        (s.site, s.room, s.device): s
+        for s in silences.active(now)
+        if s.retired and s.room is not None and s.device is not None
+    }
+
+
 def inventory(
     store: Store, now: float, *, site: str | None = None, room: str | None = None
 ) -> list[Device]:
@@ -196,10 +218,12 @@ def inventory(
     devices: dict[tuple[str, str, str, str | None], Device] = {}
     for (s, r, kind, name), seen in heard.heard.items():
         devices[(s, r, name, kind)] = Device(s, r, name, kind, seen.first, seen.last, seen.battery)
+    retired = _retired(store, now)
     named = {(s, r, name) for s, r, name, _ in devices}
     for s, r, name in faults.keys() - named:
         devices[(s, r, name, None)] = Device(s, r, name, None, None, None, None)
     for (s, r, name, _), device in devices.items():
+        device.retired = retired.get((s, r, name))
         for found in faults.get((s, r, name), {}).values():
             if found.open:
                 device.open_faults.append(found.reason)
