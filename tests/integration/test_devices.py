@@ -24,15 +24,20 @@ from .test_serve import NIGHT, event, is_page
 MakeClient = Callable[..., TestClient]
 
 
-def devices(store_url: str, *options: str) -> list[dict[str, Any]]:
-    """``sensorhub devices --json`` as a process of its own, as a technician runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "sensorhub", "devices", "--json", "--store", store_url, *options],
+def sensorhub(store_url: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """A command on the store, as a process of its own, as a technician runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sensorhub", *argv, "--store", store_url],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
+
+
+def devices(store_url: str, *options: str) -> list[dict[str, Any]]:
+    """``sensorhub devices --json``, parsed."""
+    done = sensorhub(store_url, "devices", "--json", *options)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -90,13 +95,8 @@ def test_devices_lists_when_each_was_heard_its_battery_and_its_faults_across_res
 
 
 def retire(store_url: str, device: str) -> subprocess.CompletedProcess[str]:
-    command = ["devices", "retire", device, "--reason", "camera removed", "--by", "jan"]
-    return subprocess.run(
-        [sys.executable, "-m", "sensorhub", *command, "--store", store_url],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    return sensorhub(
+        store_url, "devices", "retire", device, "--reason", "camera removed", "--by", "jan"
     )
 
 
