@@ -5,8 +5,8 @@ agreements.
 
 One line a device: its site, room, name and kind, when it was first and last heard, its last
 battery value, the faults it has open, and its faults and downtime (time paged silent until
-heard again) over the last 30 days. Read from the store (docs/store.md, "The device
-inventory"); it may run while serve runs. Times are this machine's local time; --json gives
+heard again) over the last 30 days. Read from the store (docs/operations.md, "The devices
+of a site"); it may run while serve runs. Times are this machine's local time; --json gives
 Unix seconds, for scripts.
 """
 
