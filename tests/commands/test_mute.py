@@ -243,6 +243,20 @@ def test_without_rules_mute_checks_the_deployed_rule_file_and_says_the_sites_tim
     assert "not checked" not in out
 
 
+def test_a_rule_file_that_names_no_rooms_of_the_site_leaves_the_room_unchecked_and_says_so(
+    db: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nsites:\n  zon: {timezone: Europe/London}\n", encoding="utf-8")
+    monkeypatch.setenv(RULES_ENV, str(rules))
+    code, out, _ = run(
+        capsys, "mute", "--site", "zon", "--room", "7", "--for", "1h", "--reason", "x"
+    )
+    assert code == 0
+    assert f"note: room '7' was not checked: site 'zon' in the rule file {rules} names no" in out
+    assert " GMT (for 1h)" in out or " BST (for 1h)" in out
+
+
 def test_without_rules_and_none_deployed_mute_says_it_could_not_check(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

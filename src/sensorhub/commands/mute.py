@@ -412,10 +412,20 @@ def _check_rules(given: Path | None, site: str, room: str | None) -> tuple[str |
     rules = policy.rules
     if site not in rules.sites:
         raise MuteError(_unknown("site", site, list(rules.sites), f"the rule file {path}"))
-    if room is not None and room not in rules.sites[site].rooms:
+    timezone = policy.staff(site).timezone
+    rules_site = rules.sites[site]
+    rooms = [*rules_site.rooms]
+    if rules_site.staff is not None:  # rooms named in wings only are the site's rooms too
+        rooms += [r for wing in rules_site.staff.wings.values() for r in wing if r not in rooms]
+    if room is not None and not rooms:
+        return timezone, (
+            f"room {room!r} was not checked: site {site!r} in the rule file {path} names no "
+            "rooms (its rooms are learned from the sensors)"
+        )
+    if room is not None and room not in rooms:
         where = f"site {site!r} in the rule file {path}"
-        raise MuteError(_unknown("room", room, list(rules.sites[site].rooms), where))
-    return policy.staff(site).timezone, None
+        raise MuteError(_unknown("room", room, rooms, where))
+    return timezone, None
 
 
 def _unknown(what: str, name: str, known: list[str], where: str) -> str:
