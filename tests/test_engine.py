@@ -160,6 +160,28 @@ def test_an_acknowledgement_not_by_staff_or_from_long_ago_is_dead_lettered_and_c
     assert [(p.escalation, p.ts) for p in work.pages] == [(1, NIGHT + 120), (2, NIGHT + 300)]
 
 
+def test_an_acknowledgement_of_an_unknown_or_closed_incident_is_dead_lettered_and_counted(
+    tmp_path: Path,
+) -> None:
+    """A pager gateway's mistake shows: nothing is stopped, and the dead letter says why."""
+    engine = Engine(policy(tmp_path, RULES))
+    (call,) = engine.round(messages(ev(0, "stays", "call", "pressed"))).pages
+    ack = _ack(call.incident, "night-team", NIGHT + 30)
+    first = engine.round([ack, *messages(ev(50, "other", "motion", "heartbeat"))])
+    assert [a.by for a in first.acks] == ["night-team"]
+    unknown, closed = f"{SITE}/nowhere/fall/1", call.incident
+    for at, incident, why in (
+        (60, unknown, "an incident the router does not know"),
+        (70, closed, "already acknowledged"),
+    ):
+        ack = _ack(incident, "night-team", NIGHT + at)
+        work = engine.round([ack, *messages(ev(at + 5, "other", "motion", "heartbeat"))])
+        assert (work.acks, work.refused) == ([], {"not_open": 1})
+        (letter,) = work.dead_letters
+        assert incident in letter.payload
+        assert why in letter.error
+
+
 def test_on_the_wall_clock_an_acknowledgement_far_ahead_of_its_receipt_is_refused(
     tmp_path: Path,
 ) -> None:
@@ -213,3 +235,39 @@ def test_a_paging_systems_acknowledgement_is_checked_as_one_over_mqtt(tmp_path: 
     staff = AckIn(Ack(SITE, call.incident, "night-team"), 0, "espa:dect", b"", NIGHT + 50)
     work = engine.round([], acks=[staff], tick=NIGHT + 70)
     assert [(a.by, a.at) for a in work.acks] == [("night-team", NIGHT + 50)]
+
+
+DECLARED = """
+version: 1
+sites:
+  zon:
+    rooms:
+      stays: {devices: [cam-1, stays-call]}
+"""
+
+
+def test_a_room_that_declares_its_devices_dead_letters_any_other_and_never_watches_it(
+    tmp_path: Path,
+) -> None:
+    """Heartbeats on made-up device names become dead letters, not devices paged silent later;
+    a room that declares nothing learns its devices as before."""
+    engine = Engine(policy(tmp_path, DECLARED))
+    made_up = [ev(n, "stays", "motion", "heartbeat", f"fake-{n}") for n in range(5)]
+    work = engine.round(
+        messages(
+            ev(0, "stays", "optical", "heartbeat", "cam-1"),
+            *made_up,
+            ev(6, "stays", "optical", "heartbeat", "cam-l"),
+            ev(7, "other", "motion", "heartbeat", "pir-1"),
+        )
+    )
+    assert work.events == {"optical": 1, "motion": 1}
+    assert len(work.dead_letters) == 6
+    fake, typo = work.dead_letters[0], work.dead_letters[-1]
+    assert fake.topic == "care/zon/stays/motion/fake-0"
+    assert "device 'fake-0' is not one of the devices the rule file declares for room" in fake.error
+    assert "(cam-1, stays-call)" in fake.error
+    assert "did you mean 'cam-1'?" in typo.error
+    later = engine.round(messages(ev(1300, "other", "motion", "heartbeat", "pir-1")))
+    silent = {p.incident.split("/")[3] for p in later.pages if p.kind == "device_fault"}
+    assert silent == {"cam-1", "pir-1"}  # the devices taken: never the made-up ones

@@ -54,6 +54,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     ),
     "unmute": ("sensorhub.commands.mute:unmute", "lift a silence before it ends"),
     "silences": ("sensorhub.commands.mute:silences", "list the silences in force"),
+    "devices": (
+        "sensorhub.commands.devices",
+        "list every device the store knows: last heard, battery, faults in 30 days",
+    ),
     "reload": ("sensorhub.commands.reload", "have a running serve read its rule file again"),
     "purge": (
         "sensorhub.commands.purge",

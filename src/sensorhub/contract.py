@@ -1,4 +1,4 @@
-"""The one definition of CONTRACT.md: vocabulary, topics and the wire models.
+"""The one definition of docs/contract.md: vocabulary, topics and the wire models.
 
 Everything that crosses the service boundary is described here: the event payload (section 1),
 the page (section 2), the dead letter. Other modules import these names; none of them restate

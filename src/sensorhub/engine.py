@@ -24,6 +24,7 @@ the event clock, the time of receipt on the wall clock), never before the event 
 from __future__ import annotations
 
 import base64
+import difflib
 import json
 import logging
 import math
@@ -258,6 +259,8 @@ class Engine:
                     )
             else:
                 item = decode_mqtt(message.topic, message.payload, message.received_at, self.prefix)
+                if isinstance(item, Event) and (why := self._undeclared(item)) is not None:
+                    item = dead_letter(message.topic, message.payload, why, message.received_at)
                 if isinstance(item, DeadLetter):
                     out.dead_letters.append(item)
                 else:
@@ -292,6 +295,12 @@ class Engine:
             out.retained.append((message.topic, mapped.source))
         out.dead_letters.extend(mapped.dead_letters)
         for event in mapped.events:
+            why = self._undeclared(event)
+            if why is not None:
+                out.dead_letters.append(
+                    dead_letter(message.topic, message.payload, why, message.received_at)
+                )
+                continue
             events.append(event)
             payload = json.dumps(event.raw, separators=(",", ":")).encode("utf-8")
             topic = f"{self.prefix}/{event.topic_suffix}"
@@ -299,6 +308,20 @@ class Engine:
         out.journal.extend(
             JournalEntry(STATE_TOPIC, json.dumps(change), message.received_at)
             for change in mapped.changes
+        )
+
+    def _undeclared(self, event: Event) -> str | None:
+        """Why ``event`` is not taken, if its room declares its devices (``devices:`` in the
+        rule file) and not this one: a typo in a sensor's configuration shows at once, and a
+        made-up device name never becomes a device to watch."""
+        declared = self.policy.declared_devices.get((event.site, event.room))
+        if declared is None or event.device in declared:
+            return None
+        close = difflib.get_close_matches(event.device, sorted(declared), n=1)
+        hint = f": did you mean {close[0]!r}?" if close else ""
+        return (
+            f"device {event.device!r} is not one of the devices the rule file declares for room "
+            f"{event.room!r} of site {event.site!r} ({', '.join(sorted(declared))}){hint}"
         )
 
     def _in_order(

@@ -11,13 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from sensorhub.cli import main
-from sensorhub.commands.mute import KEEP_ENDED, SILENCES_STATE
+from sensorhub.commands.mute import KEEP_ENDED, RULES_ENV, SILENCES_STATE
 from sensorhub.contract import Page
 from sensorhub.routing.silences import Silence, Silences
 from sensorhub.store import DEFAULT_STORE_URL, STORE_ENV, open_store, store_url_default
@@ -32,6 +34,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "sensorhub.db"
     open_store(f"sqlite:///{path}").close()
     monkeypatch.setenv(STORE_ENV, f"sqlite:///{path}")
+    monkeypatch.setenv(RULES_ENV, str(tmp_path / "no-rules.yaml"))
     monkeypatch.setenv("USER", "jan")
     return path
 
@@ -204,6 +207,65 @@ def test_the_rule_file_names_the_sites_and_rooms_that_may_be_muted(
     assert "did you mean 'zonnebloem'?" in err
     code, _, _ = run(capsys, "mute", "--site", "zonnebloem", "--room", "101", *rules)
     assert code == 0
+
+
+@pytest.fixture
+def utc_server() -> Iterator[None]:
+    """This process on a server's UTC, as if TZ=UTC, and back afterwards."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("utc_server")
+def test_without_rules_mute_checks_the_deployed_rule_file_and_says_the_sites_time(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server on UTC; the site (the example's, Europe/Amsterdam) reads its own time."""
+    monkeypatch.setenv(RULES_ENV, str(EXAMPLE))
+    args = ("--for", "1h", "--reason", "x")
+    code, out, err = run(capsys, "mute", "--site", "zonnebloem", "--room", "109", *args)
+    assert code == 1
+    assert f"room '109' is not in site 'zonnebloem' in the rule file {EXAMPLE}" in err
+    assert stored(db).every() == []
+    code, out, err = run(capsys, "mute", "--site", "zonnebloem", "--room", "101", *args)
+    assert (code, err) == (0, "")
+    [silence] = stored(db).active(time.time())
+    ends = datetime.fromtimestamp(silence.until, ZoneInfo("Europe/Amsterdam"))
+    assert f"until {ends:%Y-%m-%d %H:%M:%S %Z} (for 1h)" in out
+    assert ends.tzname() in {"CET", "CEST"}
+    assert "not checked" not in out
+
+
+def test_a_rule_file_that_names_no_rooms_of_the_site_leaves_the_room_unchecked_and_says_so(
+    db: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nsites:\n  zon: {timezone: Europe/London}\n", encoding="utf-8")
+    monkeypatch.setenv(RULES_ENV, str(rules))
+    code, out, _ = run(
+        capsys, "mute", "--site", "zon", "--room", "7", "--for", "1h", "--reason", "x"
+    )
+    assert code == 0
+    assert f"note: room '7' was not checked: site 'zon' in the rule file {rules} names no" in out
+    assert " GMT (for 1h)" in out or " BST (for 1h)" in out
+
+
+def test_without_rules_and_none_deployed_mute_says_it_could_not_check(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "mute", "--site", "zon", "--room", "999", "--for", "1h", "--reason", "x"
+    )
+    assert code == 0
+    assert "note: room '999' was not checked against a rule file: cannot read " in out
+    assert "no-rules.yaml (No such file or directory); give the site's with --rules FILE" in out
 
 
 def test_a_store_that_does_not_exist_is_not_created(

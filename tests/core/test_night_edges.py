@@ -1,4 +1,4 @@
-"""The night window (CONTRACT.md section 4: default 22:00-07:00 Europe/Amsterdam, daylight
+"""The night window (docs/contract.md section 4: default 22:00-07:00 Europe/Amsterdam, daylight
 saving included) at its start and end, exactly, one tick (1 ms) and half a minute either side,
 in winter and summer time and on the two daylight-saving change nights of 2026, and the
 `night` and `timezone` rule-file settings at their edges, on both classifiers.

@@ -1,4 +1,4 @@
-"""The reference care policy (CONTRACT.md section 4): every incident and every look-alike,
+"""The reference care policy (docs/contract.md section 4): every incident and every look-alike,
 each a small scenario run through ``replay``, on both classifiers."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from tests import scenario
 from tests.scenario import AMS, NIGHT, Result, ev, run
 
-# deadlines from CONTRACT.md section 4: page by (event time after its first evidence)
+# deadlines from docs/contract.md section 4: page by (event time after its first evidence)
 FALL_BY, CALL_BY, BED_EXIT_BY, WANDER_BY, ACOUSTIC_BY = 15, 2, 10, 30, 45
 GRACE = 15 * 60
 

@@ -1,4 +1,4 @@
-"""The care policy (CONTRACT.md section 4) and every rule-file parameter (rules/README.md) at
+"""The care policy (docs/contract.md section 4) and every rule-file parameter (rules/README.md) at
 their edges, on both classifiers: exactly at a parameter's value, one tick (1 ms) before and one
 after, with the exact event time of every page.
 

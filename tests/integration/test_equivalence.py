@@ -1,5 +1,5 @@
 """Replaying a recording and publishing it through MQTT to ``serve --clock event`` give the
-same pages, escalations included, field for field but ``page_id`` (CONTRACT.md section 3)."""
+same pages, escalations included, field for field but ``page_id`` (docs/contract.md section 3)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Each test runs ``python -m sensorhub serve`` (event clock, lateness 1 s) as a pr
 with one ``PYTHONHASHSEED``, publishes the events that start a timer, waits until the store
 holds them, stops the process, and starts a new one with another hash seed on the same store.
 Then event time moves past the timer's due time (heartbeats from a room nobody watches), and
-the timer's page must come exactly once, with ``ts`` the time the timer fired (CONTRACT.md
+the timer's page must come exactly once, with ``ts`` the time the timer fired (docs/contract.md
 section 2), and no other first page of its incident.
 
 Each is run twice: stopped with SIGTERM (serve saves a snapshot of the classifier on stopping:

@@ -213,6 +213,49 @@ def test_a_pager_with_its_own_language_gets_its_text_in_that_language(policy: Po
     assert (page.recipient, page.text) == ("solo", "Kamer 301: VAL")
 
 
+GROUP_LANGUAGES = """
+version: 1
+sites:
+  zon:
+    language: nl
+    recipients: {care: zorg, technical: techniek}
+    staff:
+      pagers:
+        tech-1: {address: "3900", language: en}
+        tech-2: {address: "3901", language: en}
+        app: {}
+        zorg-1: {address: "3101"}
+      groups:
+        techniek: [tech-1, tech-2]
+        gemengd: [tech-1, app]
+        zorg: [zorg-1]
+      routes:
+        storingen: {audience: technical, rooms: 101, to: techniek}
+        gemengd: {audience: technical, rooms: 102, to: gemengd}
+"""
+
+
+@pytest.mark.parametrize(
+    ("room", "recipient", "text"),
+    [
+        ("101", "techniek", "Room 101: device cam-1 silent"),
+        ("102", "gemengd", "Kamer 102: apparaat cam-1 geeft geen signaal"),
+    ],
+)
+def test_a_groups_pages_are_in_its_members_language_or_the_sites_where_they_differ(
+    tmp_path: Path, room: str, recipient: str, text: str
+) -> None:
+    path = tmp_path / "zon.yaml"
+    path.write_text(textwrap.dedent(GROUP_LANGUAGES).lstrip(), encoding="utf-8")
+    policy = load_policy(path)
+    page = make_page(
+        policy.room("zon", room), incident=f"zon/{room}/device_fault/cam-1/silent/1",
+        kind="device_fault", ts=NIGHT, events=[], device="cam-1", reason="silent",
+    )  # fmt: skip
+    (routed,) = Router(policy).route(page)
+    assert (routed.recipient, routed.text) == (recipient, text)
+
+
 def test_an_incident_is_routed_once_no_second_first_page(policy: Policy) -> None:
     router = Router(policy)
     page = incident_page(policy, "fall", NIGHT)

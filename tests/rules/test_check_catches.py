@@ -379,8 +379,26 @@ SYNTAX = [
     (name, text, "", "this is not valid YAML here: " + words) for name, text, words in _SYNTAX
 ]
 
+DEVICES = [
+    (
+        "a declared device name that cannot be a topic level",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101: {devices: [cam/101]}  " + MARK + "\n",
+        "sites.zon.rooms.101.devices",
+        "device name 'cam/101' cannot be part of an MQTT topic",
+    ),
+    (
+        "a device declared twice",
+        "version: 1\nsites:\n  zon:\n    rooms:\n      101: {devices: [cam-1, cam-1]}  "
+        + MARK
+        + "\n",
+        "sites.zon.rooms.101.devices",
+        "device 'cam-1' is named twice",
+    ),
+]
+
 CATCHES = {
     "what YAML reads as another value": ADDRESSES,
+    "declared devices": DEVICES,
     "one wing per room": WINGS,
     "falls at night reach a handset": UNREACHED,
     "a key under the wrong parent": INDENTATION,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -38,6 +39,7 @@ from sensorhub.durations import (
 from sensorhub.routing.silences import (
     MAX_DEVICE_SILENCE,
     MAX_ROOM_SILENCE,
+    RETIRED_FOR,
     SILENCES_STATE,
     Silence,
     Silences,
@@ -55,9 +57,17 @@ class MuteError(Exception):
     """The command cannot do what was asked; the message says why and what to do."""
 
 
-def local_time(ts: float) -> str:
-    """A time for people: this machine's local time, with its zone."""
-    return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+#: Where ``mute`` looks for the site's rule file without --rules (as deploy/ installs it).
+RULES_ENV: Final = "SENSORHUB_RULES"
+DEFAULT_RULES: Final = "/etc/sensorhub/rules.yaml"
+
+
+def local_time(ts: float, timezone: str | None = None) -> str:
+    """A time for people: the site's local time (``timezone``), else this machine's, with its
+    zone (a server often runs on UTC; the night staff read the site's time)."""
+    at = datetime.fromtimestamp(ts, UTC)
+    local = at.astimezone(ZoneInfo(timezone)) if timezone else at.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _span(seconds: float) -> str:
@@ -109,7 +119,9 @@ def add_mute_arguments(parser: argparse.ArgumentParser) -> None:
         "--rules",
         type=Path,
         metavar="FILE",
-        help="the site's rule file: refuse a site or room it does not name",
+        help=f"the site's rule file: refuse a site or room it does not name (default "
+        f"${RULES_ENV}, or {DEFAULT_RULES} if there is one; without one nothing is checked, and "
+        "mute says so)",
     )
     _add_store(parser)
 
@@ -173,8 +185,7 @@ def _mute(args: argparse.Namespace) -> int:
         )
     by = _who(args.by)
     _plain("--reason", args.reason)
-    if args.rules is not None:
-        _check_rules(args.rules, args.site, args.room)
+    timezone, unchecked = _check_rules(args.rules, args.site, args.room)
     now = time.time()
     try:
         silence = Silence(
@@ -202,9 +213,11 @@ def _mute(args: argparse.Namespace) -> int:
         store.change_state(SILENCES_STATE, change)
         where = store.url
     print(
-        f"muted {silence.target} until {local_time(silence.until)} (for {_span(seconds)}), "
-        f"by {silence.by}: {silence.reason}"
+        f"muted {silence.target} until {local_time(silence.until, timezone)} (for "
+        f"{_span(seconds)}), by {silence.by}: {silence.reason}"
     )
+    if unchecked is not None:
+        print(f"note: {unchecked}")
     print(f"silence id: {silence.id}")
     if device:
         print(
@@ -218,10 +231,49 @@ def _mute(args: argparse.Namespace) -> int:
         )
     for other in already:
         print(
-            f"note: {other.target} was already muted until {local_time(other.until)} ({other.id})"
+            f"note: {other.target} was already muted until "
+            f"{local_time(other.until, timezone)} ({other.id})"
         )
     print(f"store: {where}; to lift it early: sensorhub unmute '{silence.id}'")
     return OK
+
+
+def retire_device(
+    url: str | None, device: tuple[str, str, str], *, reason: str, by: str | None
+) -> Silence:
+    """Retire a removed device: its fault pages are held back until the retirement is lifted
+    (``sensorhub unmute ID``), written with its audit entry in one transaction. MuteError if
+    it cannot be."""
+    who = _who(by)
+    _plain("--reason", reason)
+    now = time.time()
+    site, room, name = device
+    try:
+        retired = Silence(
+            site=site,
+            room=room,
+            device=name,
+            until=now + RETIRED_FOR,
+            reason=reason,
+            by=who,
+            created=now,
+            retired=True,
+        )
+    except ValidationError as error:
+        raise MuteError(_validation_message(error)) from None
+
+    def change(
+        before: dict[str, Any] | None,
+    ) -> tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]:
+        silences = _restore(before, now)
+        if any(s.retired and _same_target(s, retired) for s in silences.active(now)):
+            raise MuteError(f"{retired.target.removeprefix('retired ')} is retired already")
+        silences.add(retired)
+        return silences.snapshot(), [entry.to_json() for entry in silences.take_audit()]
+
+    with _open(url) as store:
+        store.change_state(SILENCES_STATE, change)
+    return retired
 
 
 def _unmute(args: argparse.Namespace) -> int:
@@ -336,19 +388,44 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(messages)
 
 
-def _check_rules(path: Path, site: str, room: str | None) -> None:
-    # the rule files' models and YAML, only for --rules: the commands start without them
-    from sensorhub.rules.loader import RuleFileError, load_rule_file  # noqa: PLC0415
+def _check_rules(given: Path | None, site: str, room: str | None) -> tuple[str | None, str | None]:
+    """Refuse a site or room the site's rule file does not name: ``given`` (--rules), else the
+    one the service is deployed with, if there is one. ``(the site's time zone, None)``, or
+    ``(None, why nothing was checked)`` when no rule file was given nor found."""
+    path = given if given is not None else Path(os.environ.get(RULES_ENV) or DEFAULT_RULES)
+    if given is None:
+        try:
+            path.read_bytes()
+        except OSError as error:
+            what = f"room {room!r}" if room is not None else f"site {site!r}"
+            return None, (
+                f"{what} was not checked against a rule file: cannot read {path} "
+                f"({error.strerror or error}); give the site's with --rules FILE"
+            )
+    # the rule files' models and YAML, only here: the other commands start without them
+    from sensorhub.rules.loader import RuleFileError, load_policy  # noqa: PLC0415
 
     try:
-        rules = load_rule_file(path)
+        policy = load_policy(path)
     except RuleFileError as error:
         raise MuteError(f"the rule file {path} cannot be used:\n{error}") from None
+    rules = policy.rules
     if site not in rules.sites:
         raise MuteError(_unknown("site", site, list(rules.sites), f"the rule file {path}"))
-    if room is not None and room not in rules.sites[site].rooms:
+    timezone = policy.staff(site).timezone
+    rules_site = rules.sites[site]
+    rooms = [*rules_site.rooms]
+    if rules_site.staff is not None:  # rooms named in wings only are the site's rooms too
+        rooms += [r for wing in rules_site.staff.wings.values() for r in wing if r not in rooms]
+    if room is not None and not rooms:
+        return timezone, (
+            f"room {room!r} was not checked: site {site!r} in the rule file {path} names no "
+            "rooms (its rooms are learned from the sensors)"
+        )
+    if room is not None and room not in rooms:
         where = f"site {site!r} in the rule file {path}"
-        raise MuteError(_unknown("room", room, list(rules.sites[site].rooms), where))
+        raise MuteError(_unknown("room", room, rooms, where))
+    return timezone, None
 
 
 def _unknown(what: str, name: str, known: list[str], where: str) -> str:

@@ -61,6 +61,7 @@ from sensorhub.store import (
     open_store,
     store_url_default,
 )
+from sensorhub.store.devices import DEVICES_STATE, Inventory
 from sensorhub.text import escaped
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,7 @@ class Service:
         self._paging_acks: queue.Queue[AckIn] = queue.Queue()
         self.channels = self._channels(policy)
         self._journalled = 0  # journal entries since the last snapshot
+        self.inventory = Inventory()  # when each device was heard (saved with the snapshot)
         # clock entries of rounds that had nothing to write, for the next round that has
         self._clock_entries: list[JournalEntry] = []
         self._snapshot_due = time.monotonic() + SNAPSHOT_INTERVAL
@@ -432,6 +434,8 @@ class Service:
         journal = store.journal()
         incidents = store.incidents()
         resumed = self.engine.resume(saved, journal, incidents)
+        self.inventory = Inventory.restore(store.load_state(DEVICES_STATE))
+        self.inventory.take_journal(journal)
         if self.shadow is not None:
             self.shadow.resume(store.load_state(SHADOW_STATE), journal)
         if saved is not None and not resumed.classifier:
@@ -563,6 +567,7 @@ class Service:
             self.metrics.page(page, None if received is None else time.time() - received)
         if outbox is not None:
             self.connection.ack(messages)
+        self.inventory.take_journal(work.journal)
         if self.homeassistant is not None:
             self.homeassistant.round(work.incidents, work.pages)
         self._write_files(work)
@@ -623,7 +628,11 @@ class Service:
     def _save_snapshot(self) -> None:
         """The classifier's state, and the journal since the last one emptied, together."""
         journal, self._clock_entries = self._clock_entries, []
-        state = {CLASSIFIER_STATE: self.engine.snapshot(), SHADOW_STATE: None}
+        state = {
+            CLASSIFIER_STATE: self.engine.snapshot(),
+            SHADOW_STATE: None,
+            DEVICES_STATE: self.inventory.snapshot(),
+        }
         if self.shadow is not None:  # else an old one must not meet a later journal
             state[SHADOW_STATE] = self.shadow.snapshot()
         self.held.write(Step((), state, (), None, (), journal, True, self._take_delivered()))

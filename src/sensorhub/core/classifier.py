@@ -1,4 +1,4 @@
-"""The reference classifier: the care policy of CONTRACT.md section 4, in plain Python.
+"""The reference classifier: the care policy of docs/contract.md section 4, in plain Python.
 
 It is the slow, obviously correct twin of the compiled core: one object per room, one method
 per kind of sensor, a timer heap for confirmation windows and grace periods. It does no I/O and

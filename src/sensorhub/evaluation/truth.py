@@ -4,7 +4,7 @@ A simulator writes, beside its recording ``NAME.jsonl[.gz]``:
 
 - ``NAME.truth.json``: one ``GroundTruth`` object: the site, its rooms, every episode of ward
   life (a toilet visit, a fall, a blanket falling, a staff round, ...) and every actionable
-  incident with its deadline (CONTRACT.md section 4);
+  incident with its deadline (docs/contract.md section 4);
 - ``NAME.census.jsonl``: one ``ConventionalAlarm`` per line: every alarm a conventional system
   would have sounded (each alarm-capable event, re-armed per device after 60 s).
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sensorhub.contract import Audience, IncidentKind
 
-#: Page-by deadlines of CONTRACT.md section 4, seconds after the first evidence. For
+#: Page-by deadlines of docs/contract.md section 4, seconds after the first evidence. For
 #: ``absent_too_long`` the deadline is the resident's bathroom grace plus this (the simulator
 #: writes each incident's deadline into the truth file); for device faults it counts from when
 #: the fault became actionable.

@@ -686,18 +686,19 @@ class Router:
         )
 
     def _text(self, page: Page, recipient: str) -> str:
-        """The page's text, in the language of a pager that has its own."""
-        pager = self.policy.staff(page.site).pagers.get(recipient)
+        """The page's text, in the language its recipient reads: a pager's own, or the one
+        language every member of a group reads (members that differ get the site's)."""
         room = self.policy.room(page.site, page.room)
-        if pager is None or pager.language is None or pager.language == room.language:
+        language = self.policy.staff(page.site).language_of(recipient, room.language)
+        if language == room.language:
             return page.text
         detail = ""
         if page.kind == "device_fault":
             fault = device_fault_of(page.incident)
-            if fault is None or fault[1] not in FAULT_TEXTS[pager.language]:
+            if fault is None or fault[1] not in FAULT_TEXTS[language]:
                 return page.text
-            detail = FAULT_TEXTS[pager.language][fault[1]].format(device=fault[0])
-        return TEXTS[pager.language][page.kind].format(room=page.room, detail=detail)
+            detail = FAULT_TEXTS[language][fault[1]].format(device=fault[0])
+        return TEXTS[language][page.kind].format(room=page.room, detail=detail)
 
     def _entry(
         self,

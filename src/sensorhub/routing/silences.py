@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from sensorhub.contract import NAME_RE, Page
 
@@ -38,6 +47,9 @@ SILENCES_STATE: Final = "silences"
 MAX_ROOM_SILENCE: Final = 24 * 3600.0
 #: A device waiting for a spare part may stay muted longer, up to a week.
 MAX_DEVICE_SILENCE: Final = 7 * 24 * 3600.0
+#: A retired device (``sensorhub devices retire``) is a device silence that lasts this long:
+#: until it is lifted (``sensorhub unmute``), in practice.
+RETIRED_FOR: Final = 100 * 365 * 24 * 3600.0
 #: Kinds of page that no silence ever holds back.
 NEVER_SILENCED: Final = frozenset({"call"})
 
@@ -78,6 +90,19 @@ class Silence(BaseModel):
     reason: str = Field(min_length=1, max_length=200, description="Why, for the audit trail.")
     by: str = Field(min_length=1, max_length=128, description="Who muted it.")
     created: float = Field(description="When the silence was set (Unix seconds).")
+    retired: bool = Field(
+        False,
+        description="The device was removed (sensorhub devices retire): its faults are held "
+        "back until this is lifted, without the week's limit.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``retired`` only when true: the silences of older versions read as before."""
+        dumped: dict[str, Any] = handler(self)
+        if not self.retired:
+            dumped.pop("retired", None)
+        return dumped
 
     @field_validator("site", "room", "device")
     @classmethod
@@ -108,8 +133,10 @@ class Silence(BaseModel):
         length = self.until - self.created
         if length <= 0:
             raise ValueError("the silence ends before it starts: until must be after created")
+        if self.retired and (self.device is None or self.room is None):
+            raise ValueError("a retired device is named with its room")
         limit = MAX_DEVICE_SILENCE if self.device is not None else MAX_ROOM_SILENCE
-        if length > limit:
+        if length > limit and not self.retired:
             what = "a device" if self.device is not None else "a room"
             raise ValueError(
                 f"{what} can be muted for at most {limit / 3600:g} h at a time, not "
@@ -127,7 +154,8 @@ class Silence(BaseModel):
         """What is muted, in words for the audit and the command line."""
         if self.device is not None:
             where = f" in room {self.room}" if self.room is not None else ""
-            return f"device {self.device}{where} of site {self.site}"
+            retired = "retired " if self.retired else ""
+            return f"{retired}device {self.device}{where} of site {self.site}"
         return f"room {self.room} of site {self.site}"
 
     def covers(self, page: Page) -> bool:
@@ -203,11 +231,12 @@ class Silences:
             raise ValueError(f"silence {silence.id} is already set")
         self._by_id[silence.id] = silence
         self._revision += 1
+        until = "" if silence.retired else f" muted until {when(silence.until)}"
         return self._record(
             silence.created,
             "silence_added",
             silence,
-            f"{silence.target} muted until {when(silence.until)} by {silence.by}: {silence.reason}",
+            f"{silence.target}{until} by {silence.by}: {silence.reason}",
             by=silence.by,
         )
 

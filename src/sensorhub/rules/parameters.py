@@ -134,3 +134,20 @@ class RoomRules(Parameters):
     """One room of a site."""
 
     resident: ResidentRules | None = Field(None, description="The room's resident.")
+    devices: list[str] | None = Field(
+        None,
+        description="The room's devices, by name as in the sensors' topics; when given, a "
+        "message from any other device of the room is dead-lettered (unset: devices are "
+        "learned as they report).",
+    )
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or ():
+            if not NAME_RE.fullmatch(name):
+                raise ValueError(bad_name(name, "device"))
+        if value is not None and len(set(value)) != len(value):
+            twice = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"device {twice[0]!r} is named twice: name each device once")
+        return value

@@ -33,6 +33,9 @@ _PARAMETER_FIELDS = tuple(Parameters.model_fields)
 #: Parameters the defaults may leave unset: no escalation unless a rule file asks for it.
 _OPTIONAL_FIELDS = frozenset({"escalation"})
 
+#: A language of pager texts.
+Language = Literal["en", "nl"]
+
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
@@ -65,7 +68,7 @@ class RoomPolicy:
     timezone: str
     night_start: int  # minutes after local midnight
     night_end: int
-    language: Literal["en", "nl"]
+    language: Language
     care_recipient: str
     technical_recipient: str
     fall_risk: Literal["low", "normal", "high"]
@@ -133,7 +136,7 @@ class PagerInfo:
 
     name: str
     address: str | None  # ESPA 4.4.4 call address; None: reached over MQTT only
-    language: Literal["en", "nl"] | None  # None: the site's language
+    language: Language | None  # None: the site's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,13 @@ class SiteStaff:
         if name in self.pagers:
             return (name,)
         return self.groups.get(name, ())
+
+    def language_of(self, name: str, site_language: Language) -> Language:
+        """The language of pages to pager or group ``name``: the one all its pagers read (a
+        pager without its own reads ``site_language``); where they differ, ``site_language``,
+        which the site's staff share."""
+        languages = {self.pagers[member].language or site_language for member in self.members(name)}
+        return languages.pop() if len(languages) == 1 else site_language
 
     def is_scheduled(self, name: str) -> bool:
         """Whether any shift names ``name``; a name no shift names is always on duty."""
@@ -430,6 +440,17 @@ class Policy:
             for site_name, site in self.rules.sites.items()
             for name, source in site.sources.items()
         )
+
+    @cached_property
+    def declared_devices(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(site, room) -> the devices the rule file declares for the room (``devices:``);
+        a room without the key is absent (its devices are learned as they report)."""
+        return {
+            (site_name, room_name): frozenset(room.devices)
+            for site_name, site in self.rules.sites.items()
+            for room_name, room in site.rooms.items()
+            if room.devices is not None
+        }
 
     def paging_systems(self) -> dict[str, PagingSystem]:
         """The ESPA 4.4.4 paging systems of every site, by name (unique in the rule file)."""

@@ -1,4 +1,4 @@
-"""Sensor sources in the rule file: foreign devices mapped to contract events (CONTRACT.md
+"""Sensor sources in the rule file: foreign devices mapped to contract events (docs/contract.md
 section 2, "Sensor sources"; docs/sources.md).
 
 A site lists its sources under ``sources:``, each a :class:`SourceRules` that names a preset

@@ -1,5 +1,5 @@
 """Foreign sensor payloads (Zigbee2MQTT, the Milesight VS373 radar, Frigate cameras, Home
-Assistant's statestream) mapped to contract events, sans-I/O (CONTRACT.md section 2, "Sensor
+Assistant's statestream) mapped to contract events, sans-I/O (docs/contract.md section 2, "Sensor
 sources"; docs/sources.md).
 
 - :mod:`sensorhub.sources.spec`: what a source is once its rules are compiled (plain data: the
