@@ -155,7 +155,7 @@ def ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
@@ -217,8 +217,8 @@ def render_table(evaluation: Evaluation) -> str:
         add(
             f"{k.kind:<16}{k.incidents:>10}{k.caught:>7}{k.late:>5}{k.missed:>7}"
             f"{ratio(k.recall):>7}{deadline_text(k.deadline) + ' s':>11}"
-            f"{_seconds(k.latency(50)):>6}{_seconds(k.latency(90)):>6}"
-            f"{_seconds(k.latency(99)):>6}{_seconds(k.latency(100)):>6}{k.needless:>10}"
+            f"{seconds(k.latency(50)):>6}{seconds(k.latency(90)):>6}"
+            f"{seconds(k.latency(99)):>6}{seconds(k.latency(100)):>6}{k.needless:>10}"
         )
     if not e.by_kind:
         add("(no incidents and no pages)")
@@ -247,7 +247,7 @@ def render_table(evaluation: Evaluation) -> str:
             i = o.incident
             add(
                 f"  {e.local_time(i.start):<24}  night {i.night}  room {i.room:<6} {i.kind:<17}"
-                f"{_seconds(o.late_by)} s late"
+                f"{seconds(o.late_by)} s late"
             )
     for leak in e.care_leaks:
         add(f"  technical page to care: {leak.page.page_id} room {leak.page.room}: {leak.reason}")

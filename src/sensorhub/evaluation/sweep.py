@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from sensorhub.contract import INCIDENT_KINDS, IncidentKind, Page, reduction
-from sensorhub.evaluation.report import json_report, pct, ratio
+from sensorhub.evaluation.report import json_report, pct, ratio, seconds
 from sensorhub.evaluation.scoring import Evaluation, evaluate, percentile_of
 from sensorhub.evaluation.truth import ConventionalAlarm, GroundTruth
 
@@ -126,12 +126,6 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
-
-
 def _cells(row: SetScore, parameters: int) -> list[str]:
     values = row.values if row.values is not None else (AS_WRITTEN,) * parameters
     return [
@@ -143,8 +137,8 @@ def _cells(row: SetScore, parameters: int) -> list[str]:
         _number(row.count("missed")),
         _number(row.count("late")),
         _number(row.count("needless")),
-        _seconds(row.latency(50)),
-        _seconds(row.latency(90)),
+        seconds(row.latency(50)),
+        seconds(row.latency(90)),
     ]
 
 
