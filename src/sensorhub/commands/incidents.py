@@ -7,7 +7,7 @@ its site, room and kind, when it was opened, who was paged (first page, re-sends
 escalations), the acknowledgement or what closed it (who, when, how) and the next escalation
 step and when. Read from the store (the router's incidents as ``serve`` saved them, and the
 audit trail for the pages), so it may run while ``serve`` runs. The router forgets an incident
-24 h after its last page, so older nights show nothing here (``sensorhub report`` is for those).
+24 h after its last page, so older nights show nothing here.
 Times are this machine's local time with its zone; ``--json`` gives Unix seconds, for scripts.
 """
 
