@@ -15,6 +15,7 @@ import pytest
 
 from sensorhub.contract import ACK_TOPIC
 from tests.conftest import Names, RunningService, TestClient
+from tests.integration.conftest import ServeProcess
 
 from .test_durable import advance, page_of, rules_file
 from .test_serve import NIGHT, event
@@ -90,3 +91,34 @@ def test_incidents_shows_who_was_paged_the_acknowledgement_and_the_next_step(
     assert "  closed by east-1 at 23:01:30: acknowledgement" in text
     assert "  next: call 2 to same at 23:02:40" in text
     assert "3 incident(s): opened in the night of 2026-11-20; times in CET" in text
+
+
+@pytest.mark.mqtt
+def test_incidents_of_a_killed_serve_and_after_its_restart(
+    serve_process: Callable[..., ServeProcess],
+    mqtt_client: MakeClient,
+    names: Names,
+    tmp_path: Path,
+    store_url: str,
+) -> None:
+    """What ``serve`` wrote before a ``kill -9`` is listed, and the same after a restart with
+    another hash seed sends the re-sent page it owed."""
+    service = serve_process(rules_file(tmp_path, names.site), store_url=store_url)
+    service.start(seed=1)
+    client = mqtt_client([names.pages])
+    client.publish(names.topic("12", "call"), event(0, "pressed", id="c1"))
+    client.wait_for(page_of(0, "12"))
+    service.kill()
+
+    (killed,) = as_json(store_url, "--all", "--site", names.site).values()
+    assert killed["status"] == "open"
+    assert killed["paged"] == [{"ts": NIGHT, "escalation": 0, "recipient": "night-east"}]
+    assert killed["next_step"] == {"escalation": 1, "due": NIGHT + 60, "to": ["same"]}
+
+    service.start(seed=2)
+    advance(client, names, 61)
+    client.wait_for(page_of(1, "12"))
+    service.stop_by("sigterm")
+    (restarted,) = as_json(store_url, "--all", "--site", names.site).values()
+    assert [p["escalation"] for p in restarted["paged"]] == [0, 1]
+    assert restarted["next_step"] == {"escalation": 2, "due": NIGHT + 120, "to": ["night"]}
