@@ -58,6 +58,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "sensorhub.commands.devices",
         "list every device the store knows: last heard, battery, faults in 30 days",
     ),
+    "incidents": (
+        "sensorhub.commands.incidents",
+        "list open incidents and last night's: who was paged, acknowledged, what comes next",
+    ),
     "reload": ("sensorhub.commands.reload", "have a running serve read its rule file again"),
     "purge": (
         "sensorhub.commands.purge",

@@ -305,10 +305,10 @@ def test_the_pages_of_a_night_carry_their_ids_times_and_texts(policy: Policy) ->
     assert [(p.page_id, p.ts - NIGHT, p.text) for p in pages] == [
         (f"{FALL}/0/east-night", 0, "Room 102: FALL"),
         (f"{WEST}/0/west-night", 0, "Room 201: out of bed (fall risk)"),
-        (f"{FALL}/1/east-night", 60, "Room 102: FALL"),
-        (f"{FALL}/2/night-team", 120, "Room 102: FALL"),
+        (f"{FALL}/1/east-night", 60, "Room 102: FALL (2nd call, 1 min)"),
+        (f"{FALL}/2/night-team", 120, "Room 102: FALL (3rd call, 2 min)"),
         (f"{FAULT}/0/technicians", 205, "Room 102: device cam-1 reports a fault"),
-        (f"{WEST}/2/night-team", 300, "Room 201: out of bed (fall risk)"),
+        (f"{WEST}/2/night-team", 300, "Room 201: out of bed (fall risk) (3rd call, 5 min)"),
     ]
 
 
@@ -360,8 +360,8 @@ def technicians(tmp_path: Path) -> Policy:
 @pytest.mark.parametrize(
     ("reason", "dutch"),
     [
-        ("battery_low", "Kamer 102: apparaat mat-7 batterij bijna leeg"),
-        ("obstructed", "Kamer 102: apparaat mat-7 camera afgedekt"),
+        ("battery_low", "Kamer 102: apparaat mat-7 batterij bijna leeg (2e oproep, 10 min)"),
+        ("obstructed", "Kamer 102: apparaat mat-7 camera afgedekt (2e oproep, 10 min)"),
     ],
 )
 def test_an_escalated_device_fault_reads_in_the_language_of_each_pager(
@@ -371,7 +371,10 @@ def test_an_escalated_device_fault_reads_in_the_language_of_each_pager(
     page = incident_page(technicians, "device_fault", NIGHT, "102", device="mat-7", reason=reason)
     router.route(page)
     escalated = router.advance(NIGHT + 600)
-    assert [(p.recipient, p.text) for p in escalated] == [("t1", dutch), ("t2", page.text)]
+    assert [(p.recipient, p.text) for p in escalated] == [
+        ("t1", dutch),
+        ("t2", f"{page.text} (2nd call, 10 min)"),
+    ]
 
 
 def test_an_escalated_fall_reads_in_the_language_of_each_pager(technicians: Policy) -> None:
@@ -379,8 +382,8 @@ def test_an_escalated_fall_reads_in_the_language_of_each_pager(technicians: Poli
     router.route(incident_page(technicians, "fall", NIGHT, "102"))
     escalated = router.advance(NIGHT + 60)
     assert [(p.recipient, p.text) for p in escalated] == [
-        ("e1", "Room 102: FALL"),
-        ("e2", "Kamer 102: VAL"),
+        ("e1", "Room 102: FALL (2nd call, 1 min)"),
+        ("e2", "Kamer 102: VAL (2e oproep, 1 min)"),
     ]
 
 
@@ -397,7 +400,8 @@ def test_an_escalated_device_fault_the_texts_cannot_say_keeps_the_sites_text(
     router = Router(technicians)
     router.route(page.model_copy(update={"incident": incident}))
     escalated = router.advance(NIGHT + 600)
-    assert [(p.recipient, p.text) for p in escalated] == [("t1", page.text), ("t2", page.text)]
+    repeat = f"{page.text} (2nd call, 10 min)"  # the site's language, suffix included
+    assert [(p.recipient, p.text) for p in escalated] == [("t1", repeat), ("t2", repeat)]
 
 
 # -- the core's incident changes --------------------------------------------------------------

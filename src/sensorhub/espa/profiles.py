@@ -50,7 +50,9 @@ def display_text(text: str, width: int, *, seven_bit: bool = False) -> str:
 
     Line breaks, tabs and other white space become one space; control and format characters
     go; a letter the character set lacks loses its accent (``ë`` -> ``e`` in 7-bit mode) or is
-    spelled out (``€`` -> ``EUR``); anything else becomes ``?``. The result is cut at ``width``.
+    spelled out (``€`` -> ``EUR``); anything else becomes ``?``. The result is cut at ``width``;
+    a closing note in brackets (a repeat's "(2e oproep, 1 min)") is kept and the text before it
+    cut instead, so a nurse still sees that a page is a repeat.
     """
     if width < 1:
         raise ValueError(f"display width must be at least 1, not {width}")
@@ -70,7 +72,18 @@ def display_text(text: str, width: int, *, seven_bit: bool = False) -> str:
                 c for c in unicodedata.normalize("NFKD", char) if printable(c, seven_bit=seven_bit)
             )
             out.append(base or "?")
-    return " ".join("".join(out).split())[:width].rstrip()
+    return _cut(" ".join("".join(out).split()), width)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut at ``width``, keeping a closing ``(...)`` note if it takes at most half."""
+    if len(text) <= width:
+        return text
+    start = text.rfind(" (")
+    note = text[start:] if start > 0 and text.endswith(")") else ""
+    if not note or len(note) > width // 2:
+        return text[:width].rstrip()
+    return text[: width - len(note)].rstrip() + note
 
 
 @dataclass(frozen=True, slots=True)

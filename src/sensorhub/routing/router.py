@@ -43,6 +43,7 @@ from sensorhub.contract import Page
 from sensorhub.core.types import Evidence, IncidentChange, Opened, Resolved
 from sensorhub.routing.acks import ACK_SKEW, AckRecord, AckRefusal
 from sensorhub.routing.pages import FAULT_TEXTS, TEXTS, make_page
+from sensorhub.routing.repeats import repeat_text
 from sensorhub.routing.silences import Silences, device_fault_of, when
 from sensorhub.routing.state import (
     AckState,
@@ -523,7 +524,7 @@ class Router:
             PendingState(escalation=index, due=ts + step.after, to=list(step.to))
             for index, step in enumerate(room.escalation.steps(page.priority), start=1)
         ]
-        pages = [self._page(page, 0, recipient, ts) for recipient in recipients]
+        pages = [self._page(page, 0, recipient, ts, ts) for recipient in recipients]
         self._schedule(state)
         self._changed.add(page.incident)
         if self.audit:
@@ -572,7 +573,8 @@ class Router:
                 state,
             )
             return []
-        pages = [self._page(page, step.escalation, target, step.due) for target in targets]
+        opened = state.paged_at if state.paged_at is not None else page.ts
+        pages = [self._page(page, step.escalation, target, step.due, opened) for target in targets]
         self._changed.add(page.incident)
         if self.audit:
             kind = "re-sent" if tuple(targets) == tuple(state.recipients) else "escalated"
@@ -669,7 +671,13 @@ class Router:
             effect = "no escalation was pending"
         self._note(at, status, f"{reason}: {effect}", state, by=by)
 
-    def _page(self, first: Page, escalation: int, recipient: str, ts: float) -> Page:
+    def _page(self, first: Page, escalation: int, recipient: str, ts: float, opened: float) -> Page:
+        """Page ``escalation`` of the incident of ``first`` to ``recipient`` at ``ts``; a
+        repeat says so and how long since the first page (at ``opened``)."""
+        room = self.policy.room(first.site, first.room)
+        language = self.policy.staff(first.site).language_of(recipient, room.language)
+        text, written_in = self._text(first, language)
+        text = repeat_text(text, escalation, opened, ts, written_in)
         return Page(
             page_id=f"{first.incident}/{escalation}/{recipient}",
             incident=first.incident,
@@ -681,24 +689,24 @@ class Router:
             ts=ts,
             escalation=escalation,
             recipient=recipient,
-            text=self._text(first, recipient),
+            text=text,
             events=list(first.events),
         )
 
-    def _text(self, page: Page, recipient: str) -> str:
-        """The page's text, in the language its recipient reads: a pager's own, or the one
-        language every member of a group reads (members that differ get the site's)."""
+    def _text(self, page: Page, language: str) -> tuple[str, str]:
+        """The page's text in ``language``, the one its recipient reads (a pager's own, or the
+        one every member of a group reads; members that differ get the site's), and the
+        language it is in: the site's for a fault the texts of ``language`` cannot say."""
         room = self.policy.room(page.site, page.room)
-        language = self.policy.staff(page.site).language_of(recipient, room.language)
         if language == room.language:
-            return page.text
+            return page.text, language
         detail = ""
         if page.kind == "device_fault":
             fault = device_fault_of(page.incident)
             if fault is None or fault[1] not in FAULT_TEXTS[language]:
-                return page.text
+                return page.text, room.language
             detail = FAULT_TEXTS[language][fault[1]].format(device=fault[0])
-        return TEXTS[language][page.kind].format(room=page.room, detail=detail)
+        return TEXTS[language][page.kind].format(room=page.room, detail=detail), language
 
     def _entry(
         self,
