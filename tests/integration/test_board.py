@@ -21,6 +21,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 
+from sensorhub.contract import ACK_TOPIC
+from sensorhub.store import open_existing_store
 from sensorhub.testing.broker import PrivateBroker
 from tests.conftest import WAIT, Names, RunningService, TestClient, wait_until
 
@@ -147,3 +149,46 @@ def test_a_call_shows_on_the_board_within_a_second_without_reload(  # noqa: PLR0
     finally:
         board.terminate()
         board.communicate(timeout=WAIT)  # reads to the end and closes the pipe
+
+
+def _html(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=WAIT) as response:  # noqa: S310 - http://127.0.0.1
+        text: str = response.read().decode()
+        return text
+
+
+@pytest.mark.mqtt
+def test_the_board_shows_acknowledgements_and_after_a_restart_what_the_store_holds(
+    serve: Serve, mqtt_client: MakeClient, mosquitto: PrivateBroker, names: Names, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(site=names.site, first="60s", second="2m"), encoding="utf-8")
+    serve(rules=rules)
+    client = mqtt_client([names.pages])
+    client.publish(names.topic("12", "call"), event(0, "pressed", id="c1"))
+    (first,) = client.wait_for(page_of(0, "12"))
+    incident = first.json()["incident"]
+    site = f"/site/{names.site}"
+
+    board, url = _start_board(mosquitto, tmp_path / "sensorhub.db", rules)
+    try:  # the page came before the board: it is read from the store
+        wait_until(lambda: f'data-incident="{incident}"' in _html(url + site), "from the store")
+        assert "not yet" in _html(url + site)  # the site's language: English
+        client.publish(f"{ACK_TOPIC}/{names.site}", {"incident": incident, "by": "east-1"})
+        wait_until(lambda: "east-1" in _html(url + site), "the acknowledgement on the board")
+    finally:
+        board.terminate()
+        board.communicate(timeout=WAIT)
+
+    # a new board reads the acknowledgement from serve's store, once serve has written it there
+    def acknowledged() -> bool:
+        with open_existing_store(f"sqlite:///{tmp_path / 'sensorhub.db'}") as store:
+            return any(row["status"] == "acknowledged" for row in store.incidents())
+
+    wait_until(acknowledged, "serve keeps the acknowledgement")
+    board, url = _start_board(mosquitto, tmp_path / "sensorhub.db", rules)
+    try:
+        wait_until(lambda: "east-1" in _html(url + site), "the acknowledgement from the store")
+    finally:
+        board.terminate()
+        board.communicate(timeout=WAIT)

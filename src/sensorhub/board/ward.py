@@ -60,19 +60,21 @@ class Ward:
     # -- what comes in -------------------------------------------------------------------------
 
     def load(self, rows: list[dict[str, Any]]) -> int:
-        """Take the open incidents of the router's rows in the store (``Store.incidents()``);
-        how many were open."""
+        """Take the open and acknowledged incidents of the router's rows in the store
+        (``Store.incidents()``); how many were open."""
         opened = 0
         with self._lock:
             for row in rows:
-                page = row.get("page") or {}
-                if row.get("status") != "open" or not page.get("incident"):
+                page, status = row.get("page") or {}, row.get("status")
+                if status not in ("open", "acknowledged") or not page.get("incident"):
                     continue
                 item = self._incident_of(page)
                 paged_at = row.get("paged_at")
                 if paged_at is not None and not item.pages:
                     item.pages = [PageSeen(name, 0, paged_at) for name in row.get("recipients", [])]
-                opened += 1
+                if status == "acknowledged" and row.get("closed_by") and not item.acks:
+                    item.acks = [AckSeen(row["closed_by"], row.get("closed_at") or paged_at or 0.0)]
+                opened += status == "open"
             self._bump()
         return opened
 
