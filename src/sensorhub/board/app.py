@@ -30,9 +30,7 @@ Languages = Callable[[str], str]
 
 def create_app(ward: Ward, language: Languages, zone: ZoneInfo) -> Starlette:
     """The board over ``ward``, each site in ``language(site)``, clock times in ``zone``."""
-    env = Environment(
-        loader=PackageLoader("sensorhub.board"), autoescape=select_autoescape(), enable_async=False
-    )
+    env = Environment(loader=PackageLoader("sensorhub.board"), autoescape=select_autoescape())
 
     def page(name: str, site: str | None, **values: object) -> str:
         lang = language(site) if site else "en"
