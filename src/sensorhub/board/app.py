@@ -24,7 +24,7 @@ POLL = 0.1
 #: How often a live view is sent even unchanged, so that the ages move on.
 REFRESH = 10.0
 
-#: site -> its language ("en"/"nl"); a site not in it is shown in English
+#: site -> its language ("en"/"nl"), from the rule file (a site it does not name: the defaults')
 Languages = Callable[[str], str]
 
 
