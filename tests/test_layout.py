@@ -29,6 +29,7 @@ LAYERS = (
     "io",
     "evaluation",
     "testing",
+    "board",
     "commands",
     "cli",
     "__main__",

@@ -38,6 +38,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "sensorhub.commands.replay",
         "classify a recording offline, in event time, and write pages",
     ),
+    "board": (
+        "sensorhub.commands.board",
+        "the ward board: open incidents, pages and acknowledgements per site on a web page",
+    ),
     "demo": ("sensorhub.commands.demo", "stream a simulated ward night through a private broker"),
     "convert": ("sensorhub.commands.convert", "convert a recording between JSONL and Parquet"),
     "evaluate": (
