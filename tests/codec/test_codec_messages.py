@@ -3,8 +3,10 @@
 The other codec tests look for a few words in each dead letter's reason; the mutation run of
 codec/payload.py (docs/testing.md) showed that a reason could lose or garble the rest (the
 example of what to send, the field a bad name is in) and no test would notice. These pin the
-whole reason, and the caches' promises: a topic or a recording line's place is parsed once,
-and a cache never holds more than ``_CACHE_MAX`` entries.
+whole reason; the edges it found unpinned (RFC 3339 offsets up to 23:59, the first and last
+dates shown, times read in UTC on a machine that is not, a head that cuts a character in two,
+a topic of exactly 400 bytes); and the caches' promises: a topic or a recording line's place
+is parsed once, and a cache never holds more than ``_CACHE_MAX`` entries.
 """
 
 from __future__ import annotations
