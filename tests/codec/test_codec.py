@@ -377,7 +377,7 @@ def _size(letter: DeadLetter) -> int:
         (b"\x01" * (1 << 20), "\x01" * 300, "utf-8"),  # 6 bytes each as JSON: fewer kept
         (b"\xff" * 5000, base64.b64encode(b"\xff" * 1024).decode(), "base64"),
         ("\u00e9".encode() * 1000, "\u00e9" * 512, "utf-8"),  # 2 bytes each: 512 of them
-        (b"a" + "\u20ac".encode() * 400, "a" + "\u20ac" * 341, "utf-8"),  # the 342nd cut in two
+        (b"a" + "\u20ac".encode() * 400, "a" + "\u20ac" * 341, "utf-8"),  # 1 + 3 x 341: no cut
         (b'"' * 5000, '"' * 900, "utf-8"),
     ],
 )
