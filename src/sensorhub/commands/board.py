@@ -30,7 +30,7 @@ from sensorhub.contract import ACK_TOPIC, PAGES_TOPIC
 from sensorhub.io.inbox import InboundMessage
 from sensorhub.io.mqtt import STATUS_TOPIC, MqttConnection, MqttSettings, MqttSettingsError
 from sensorhub.rules import RuleFileError, load_policy
-from sensorhub.store import STORE_ENV, StoreError, open_existing_store
+from sensorhub.store import STORE_HELP, StoreError, open_existing_store
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        help=f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db "
-        "in the working directory)",
+        help=STORE_HELP,
     )
     parser.add_argument(
         "--broker",

@@ -22,15 +22,11 @@ from datetime import datetime
 from sensorhub.commands.mute import MuteError, retire_device
 from sensorhub.contract import NAME_RE
 from sensorhub.durations import format_duration
-from sensorhub.store import STORE_ENV, StoreError, open_existing_store
+from sensorhub.store import STORE_HELP, StoreError, open_existing_store
 from sensorhub.store.devices import WINDOW, Device, inventory
 
 #: Exit status when the store cannot be read, or a retirement is refused.
 REFUSED = 1
-STORE_HELP = (
-    f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db in the "
-    "working directory)"
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,9 +26,9 @@ from typing import Any
 import msgspec
 from pydantic import ValidationError
 
-from sensorhub.commands.devices import REFUSED, STORE_HELP
+from sensorhub.commands.devices import REFUSED
 from sensorhub.routing.state import IncidentState, decode_page
-from sensorhub.store import Store, StoreError, open_existing_store
+from sensorhub.store import STORE_HELP, Store, StoreError, open_existing_store
 
 #: A night runs from noon on its date to noon the next day (as ``evaluate`` counts nights).
 NOON = 12

@@ -44,7 +44,7 @@ from sensorhub.routing.silences import (
     Silence,
     Silences,
 )
-from sensorhub.store import STORE_ENV, Store, StoreError, open_existing_store
+from sensorhub.store import STORE_HELP, Store, StoreError, open_existing_store
 from sensorhub.text import escaped, unprintable
 
 #: Silences that ended longer ago than this are dropped from the state at the next change.
@@ -85,8 +85,7 @@ def _add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        help=f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db "
-        "in the working directory)",
+        help=STORE_HELP,
     )
 
 

@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 
 from sensorhub.contract import NAME_RE
-from sensorhub.store import STORE_ENV, StoreError, open_existing_store
+from sensorhub.store import STORE_HELP, StoreError, open_existing_store
 from sensorhub.store.history import forget
 
 #: Exit status of a purge refused (a bad argument, no store).
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        help=f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db "
-        "in the working directory)",
+        help=STORE_HELP,
     )
 
 

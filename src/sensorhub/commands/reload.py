@@ -27,7 +27,7 @@ import time
 from typing import Final
 
 from sensorhub.durations import DURATION_GUIDE, duration_argument, format_duration
-from sensorhub.store import RELOAD_STATE, STORE_ENV, StoreError, open_existing_store
+from sensorhub.store import RELOAD_STATE, STORE_HELP, StoreError, open_existing_store
 from sensorhub.text import escaped
 
 #: How long to wait for serve's answer by default (s): it looks every second.
@@ -39,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        help=f"the store of sensorhub serve (default ${STORE_ENV}, or sqlite:///sensorhub.db "
-        "in the working directory)",
+        help=STORE_HELP,
     )
     parser.add_argument(
         "--wait",

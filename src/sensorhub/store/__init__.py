@@ -37,6 +37,11 @@ DEFAULT_PATH: Final = "sensorhub.db"
 DEFAULT_STORE_URL: Final = f"sqlite:///{DEFAULT_PATH}"
 #: The environment variable that sets the store of every command.
 STORE_ENV: Final = "SENSORHUB_STORE"
+#: The help of ``--store`` of the commands that read or write a running serve's store.
+STORE_HELP: Final = (
+    f"the store of sensorhub serve (default ${STORE_ENV}, or {DEFAULT_STORE_URL} in the "
+    "working directory)"
+)
 
 _SQLITE: Final = "sqlite:///"
 _POSTGRES: Final = ("postgresql://", "postgres://")
@@ -102,6 +107,7 @@ __all__ = [
     "RELOAD_STATE",
     "SCHEMA_VERSION",
     "STORE_ENV",
+    "STORE_HELP",
     "AckRecord",
     "JournalEntry",
     "Store",
