@@ -152,8 +152,8 @@ def test_a_room_with_its_own_rules_is_paged_and_escalated_by_them_not_its_sites(
     ]
     assert [(p.recipient, p.ts) for p in router.advance(NIGHT + 30)] == [("room-care", NIGHT + 30)]
     assert [(p.recipient, p.text) for p in router.advance(NIGHT + 60)] == [
-        ("r1", "Room 301: out of bed (fall risk)"),
-        ("r2", first.text),
+        ("r1", "Room 301: out of bed (fall risk) (3rd call, 1 min)"),  # each in its language
+        ("r2", f"{first.text} (3e oproep, 1 min)"),
     ]
 
 
